@@ -1,0 +1,156 @@
+"""The instance file: every connection detail of one osTicket, JSON, mode 0600.
+
+Written by ``ostops local up`` (the local default) or ``ostops instance from-stack`` (Azure);
+read by every other command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from automation.errors import ConfigError
+
+SECRET_MASK = "********"
+
+
+def state_home() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "ostops"
+
+
+def default_local_dir() -> Path:
+    return state_home() / "local"
+
+
+def default_instance_path() -> Path:
+    env = os.environ.get("OSTOPS_INSTANCE")
+    return Path(env) if env else default_local_dir() / "instance.json"
+
+
+class DatabaseAccess(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str
+    port: int = 3306
+    name: str
+    user: str
+    password: SecretStr
+    table_prefix: str = Field(default="ost_", pattern=r"^[A-Za-z0-9_]+_$")
+    unix_socket: str | None = None
+    ssl: bool = False
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str
+    password: SecretStr
+
+
+class LocalProcesses(BaseModel):
+    """What ``ostops local up`` started, so that ``down`` stops exactly that."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dir: str
+    webroot: str
+    source: str
+    http_port: int
+    fpm_port: int
+    db_port: int
+    pids: dict[str, int] = Field(default_factory=dict)
+    db_root_password: SecretStr
+
+
+class Instance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["local", "azure"]
+    url: str
+    osticket_version: str
+    api_key: SecretStr
+    api_key_ip: str = "127.0.0.1"
+    admin: Credentials
+    db: DatabaseAccess
+    local: LocalProcesses | None = None
+    created_at: str = ""
+
+    @property
+    def base_url(self) -> str:
+        return self.url.rstrip("/") + "/"
+
+    def to_json(self) -> str:
+        """Serialise with the secrets in clear: only ever written to a 0600 file."""
+        return json.dumps(_reveal(self.model_dump(mode="python")), indent=2) + "\n"
+
+    def save(self, path: Path) -> None:
+        write_private(path, self.to_json())
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Instance:
+        path = path or default_instance_path()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise ConfigError(
+                f"{path}: no instance file; run `ostops local up` (or `ostops instance from-stack`) first, "
+                "or pass --instance / set OSTOPS_INSTANCE"
+            ) from exc
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"{path}: {where}: {first['msg']}") from exc
+
+    def shell_exports(self, show_secrets: bool = False) -> list[str]:
+        def secret(value: SecretStr) -> str:
+            return value.get_secret_value() if show_secrets else SECRET_MASK
+
+        pairs = {
+            "OSTOPS_URL": self.base_url,
+            "OSTOPS_API_URL": self.base_url + "api/tickets.json",
+            "OSTOPS_API_KEY": secret(self.api_key),
+            "OSTOPS_ADMIN_USERNAME": self.admin.username,
+            "OSTOPS_ADMIN_PASSWORD": secret(self.admin.password),
+            "OSTOPS_DB_HOST": self.db.host,
+            "OSTOPS_DB_PORT": str(self.db.port),
+            "OSTOPS_DB_NAME": self.db.name,
+            "OSTOPS_DB_USER": self.db.user,
+            "OSTOPS_DB_PASSWORD": secret(self.db.password),
+            "OSTOPS_TABLE_PREFIX": self.db.table_prefix,
+        }
+        return [f"export {key}={_shell_quote(value)}" for key, value in pairs.items()]
+
+
+def _reveal(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_reveal(v) for v in value]
+    return value
+
+
+def _shell_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write atomically with mode 0600 from the first byte (no window where others can read it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,307 @@
+"""``ostops local up | down | status``: one real osTicket on loopback, from nothing to healthy."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pymysql
+import requests
+from pydantic import SecretStr
+
+from automation.errors import ConfigError, EnvironmentProblem, LocalInstanceError
+from automation.instance import Credentials, DatabaseAccess, Instance, LocalProcesses
+from automation.local import database, processes, source, webserver
+
+INSTALLER = Path(__file__).with_name("installer.php")
+HTTP_TIMEOUT = 10
+DEFAULT_HTTP_PORT = 8080
+# Which pid is which, and what its command line must mention for `down` to touch it.
+SERVICES = {"nginx": "nginx", "php-fpm": "php-fpm", "mariadb": "mariadbd"}
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass
+class UpResult:
+    instance: Instance
+    seconds: float
+    already_running: bool = False
+    restarted: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Health:
+    checks: dict[str, tuple[bool, str]]
+
+    @property
+    def healthy(self) -> bool:
+        return all(ok for ok, _ in self.checks.values())
+
+
+def instance_file(base: Path) -> Path:
+    return base / "instance.json"
+
+
+def load_local(base: Path) -> Instance | None:
+    path = instance_file(base)
+    if not path.exists():
+        return None
+    instance = Instance.load(path)
+    if instance.local is None:
+        raise ConfigError(f"{path}: not a local instance")
+    return instance
+
+
+def running_services(instance: Instance) -> dict[str, bool]:
+    assert instance.local is not None
+    return {name: processes.is_running(instance.local.pids.get(name, -1), SERVICES[name]) for name in SERVICES}
+
+
+def up(base: Path, source_path: Path | None = None, http_port: int | None = None, fresh: bool = False,
+       progress: Progress = _quiet) -> UpResult:
+    started = time.monotonic()
+    base = base.expanduser().resolve()
+    existing = load_local(base)
+    if existing is not None and fresh:
+        progress("removing the old instance (--fresh)")
+        down(base, progress)
+        _wipe(base)
+        existing = None
+    if existing is not None:
+        alive = running_services(existing)
+        if all(alive.values()):
+            return UpResult(existing, time.monotonic() - started, already_running=True)
+        progress("restarting the stopped instance")
+        down(base, progress)
+        _start_services(base, existing, progress)
+        _wait_healthy(existing)
+        existing.save(instance_file(base))
+        return UpResult(existing, time.monotonic() - started, restarted=True)
+    if base.exists() and any(base.iterdir()):
+        raise ConfigError(f"{base}: folder exists, is not empty and holds no instance.json; choose another --dir "
+                          "or empty it")
+    return _install(base, source_path, http_port, progress, started)
+
+
+def _install(base: Path, source_path: Path | None, http_port: int | None, progress: Progress,
+             started: float) -> UpResult:
+    php = webserver.php_cli()
+    webserver.fpm_binary()
+    webserver.nginx_binary()
+    database.binaries()
+    if http_port is not None and not processes.port_is_free(http_port):
+        raise EnvironmentProblem(f"port {http_port} on 127.0.0.1 is busy; choose another with --port")
+    if http_port is None:
+        http_port = DEFAULT_HTTP_PORT if processes.port_is_free(DEFAULT_HTTP_PORT) else processes.free_port()
+    src = source.resolve(source_path)
+    warnings = []
+    if src.below_security_floor:
+        warnings.append(f"osTicket {src.version} is below the security floor ({source.SECURITY_NOTE}); "
+                        "accepted for local use only")
+    progress(f"osTicket {src.version} from {src.origin}")
+
+    base.mkdir(parents=True, exist_ok=True)
+    os.chmod(base, 0o700)
+    db_port, fpm_port = processes.free_port(), processes.free_port()
+    webroot = base / "www"
+    root_password, app_password = _password(), _password()
+    instance = Instance(
+        kind="local",
+        url=f"http://127.0.0.1:{http_port}/",
+        osticket_version=src.version,
+        api_key=SecretStr(secrets.token_hex(16).upper()),
+        admin=Credentials(username="ostadmin", password=SecretStr(_password())),
+        db=DatabaseAccess(host="127.0.0.1", port=db_port, name="osticket", user="osticket",
+                          password=SecretStr(app_password), table_prefix="ost_"),
+        local=LocalProcesses(dir=str(base), webroot=str(webroot), source=str(src.webroot), http_port=http_port,
+                             fpm_port=fpm_port, db_port=db_port, db_root_password=SecretStr(root_password)),
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    assert instance.local is not None
+    try:
+        progress("copying osTicket and initialising MariaDB")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            copying = pool.submit(_copy_webroot, src.webroot, webroot)
+            cnf = database.initialise(base, db_port)
+            copying.result()
+        progress("starting MariaDB")
+        instance.local.pids["mariadb"] = database.start(base, cnf, db_port)
+        database.create_app_database(base, instance.db.name, instance.db.user, app_password, root_password)
+        instance.save(instance_file(base))
+        progress("starting php-fpm and nginx")
+        fpm_conf, nginx_conf = webserver.write_configs(base, webroot, http_port, fpm_port)
+        instance.local.pids["php-fpm"] = webserver.start_fpm(base, fpm_conf, fpm_port)
+        instance.local.pids["nginx"] = webserver.start_nginx(base, nginx_conf, http_port)
+        instance.save(instance_file(base))
+        progress("running osTicket's installer")
+        run_installer(php, instance)
+        _harden(webroot)
+        _wait_healthy(instance)
+    except BaseException:
+        # Leave nothing running behind a failed bring-up; the folder stays for its logs.
+        with contextlib.suppress(Exception):
+            down(base)
+        raise
+    instance.save(instance_file(base))
+    return UpResult(instance, time.monotonic() - started, warnings=warnings)
+
+
+def _password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def _copy_webroot(src: Path, dst: Path) -> None:
+    def link_or_copy(a: str, b: str) -> None:
+        try:
+            os.link(a, b)
+        except OSError:
+            shutil.copy2(a, b)
+
+    # Hard links make the copy instant; every file osTicket writes is new or replaced, never edited in place.
+    shutil.copytree(src, dst, copy_function=link_or_copy, ignore=shutil.ignore_patterns(".git"))
+    with contextlib.suppress(FileNotFoundError):
+        (dst / "include" / "ost-config.php").unlink()
+
+
+def installer_config(instance: Instance) -> dict[str, str | int]:
+    assert instance.local is not None
+    return {
+        "webroot": instance.local.webroot,
+        "db_host": instance.db.host,
+        "db_port": instance.db.port,
+        "db_name": instance.db.name,
+        "db_user": instance.db.user,
+        "db_pass": instance.db.password.get_secret_value(),
+        "table_prefix": instance.db.table_prefix,
+        "helpdesk_name": "ostops Help Desk",
+        "helpdesk_email": "helpdesk@example.com",
+        "admin_firstname": "osTicket",
+        "admin_lastname": "Admin",
+        "admin_email": "ostadmin@example.com",
+        "admin_username": instance.admin.username,
+        "admin_password": instance.admin.password.get_secret_value(),
+        "helpdesk_url": instance.base_url,
+        "api_key": instance.api_key.get_secret_value(),
+        "api_key_ip": instance.api_key_ip,
+    }
+
+
+def run_installer(php: str, instance: Instance) -> None:
+    try:
+        result = subprocess.run([php, str(INSTALLER)], input=json.dumps(installer_config(instance)),
+                                capture_output=True, text=True, timeout=180, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise LocalInstanceError("osTicket's installer did not finish within 180 s") from exc
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    try:
+        answer = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        answer = {"ok": False, "error": (result.stdout + result.stderr).strip()[-2000:] or "no output"}
+    if result.returncode != 0 or not answer.get("ok"):
+        details = "; ".join(f"{k}: {v}" for k, v in (answer.get("errors") or {}).items())
+        raise LocalInstanceError(f"osTicket's installer failed: {answer.get('error')}"
+                                 + (f" ({details})" if details else ""))
+
+
+def _harden(webroot: Path) -> None:
+    shutil.rmtree(webroot / "setup")
+    os.chmod(webroot / "include" / "ost-config.php", 0o440)
+
+
+def _start_services(base: Path, instance: Instance, progress: Progress) -> None:
+    local = instance.local
+    assert local is not None
+    for port in (local.db_port, local.fpm_port, local.http_port):
+        if not processes.port_is_free(port):
+            raise EnvironmentProblem(f"port {port} on 127.0.0.1 is busy; stop what holds it or use `up --fresh`")
+    progress("starting MariaDB, php-fpm and nginx")
+    local.pids["mariadb"] = database.start(base, base / "mariadb" / "my.cnf", local.db_port)
+    local.pids["php-fpm"] = webserver.start_fpm(base, base / "php-fpm.conf", local.fpm_port)
+    local.pids["nginx"] = webserver.start_nginx(base, base / "nginx.conf", local.http_port)
+
+
+def _wait_healthy(instance: Instance, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(instance.base_url, timeout=HTTP_TIMEOUT)
+            if response.status_code == 200:
+                return
+            last = f"HTTP {response.status_code}"
+        except requests.RequestException as exc:
+            last = exc.__class__.__name__
+        time.sleep(0.1)
+    raise LocalInstanceError(f"{instance.base_url} did not answer 200 within {timeout:.0f} s (last: {last})")
+
+
+def down(base: Path, progress: Progress = _quiet) -> list[str]:
+    """Stop exactly the processes this instance started; returns their names."""
+    instance = load_local(base.expanduser().resolve())
+    if instance is None or instance.local is None:
+        return []
+    stopped = []
+    for name in ("nginx", "php-fpm", "mariadb"):
+        pid = instance.local.pids.get(name)
+        if pid and processes.is_running(pid, SERVICES[name]):
+            progress(f"stopping {name} (pid {pid})")
+            processes.stop(pid, SERVICES[name], timeout=30 if name == "mariadb" else 10)
+            stopped.append(name)
+    return stopped
+
+
+def _wipe(base: Path) -> None:
+    if not instance_file(base).exists():
+        raise ConfigError(f"{base}: refusing to delete a folder that holds no instance.json")
+    shutil.rmtree(base)
+
+
+def status(instance: Instance) -> Health:
+    checks: dict[str, tuple[bool, str]] = {}
+    if instance.local is not None:
+        for name, alive in running_services(instance).items():
+            checks[f"process {name}"] = (alive, f"pid {instance.local.pids.get(name)}" if alive else "not running")
+    try:
+        response = requests.get(instance.base_url, timeout=HTTP_TIMEOUT)
+        checks["http"] = (response.status_code == 200, f"GET {instance.base_url} -> {response.status_code}")
+    except requests.RequestException as exc:
+        checks["http"] = (False, f"GET {instance.base_url} -> {exc.__class__.__name__}")
+    try:
+        conn = pymysql.connect(host=instance.db.host, port=instance.db.port, user=instance.db.user,
+                               password=instance.db.password.get_secret_value(), database=instance.db.name,
+                               connect_timeout=5, read_timeout=5)
+        conn.ping()
+        conn.close()
+        checks["database"] = (True, f"{instance.db.host}:{instance.db.port} ping ok")
+    except pymysql.MySQLError as exc:
+        checks["database"] = (False, f"{instance.db.host}:{instance.db.port}: {exc.args[-1]}")
+    checks["api key"] = api_key_check(instance)
+    return Health(checks)
+
+
+def api_key_check(instance: Instance) -> tuple[bool, str]:
+    """A malformed body is rejected with 400 only after the key is accepted (401 otherwise): no side effects."""
+    url = instance.base_url + "api/tickets.json"
+    try:
+        response = requests.post(url, data="{", timeout=HTTP_TIMEOUT,
+                                 headers={"X-API-Key": instance.api_key.get_secret_value(),
+                                          "Content-Type": "application/json"})
+    except requests.RequestException as exc:
+        return False, f"POST {url} -> {exc.__class__.__name__}"
+    return response.status_code == 400, f"POST {url} -> {response.status_code} {response.text.strip()[:60]}"

@@ -1,0 +1,141 @@
+"""php-fpm behind nginx, both as plain processes on 127.0.0.1, serving the URLs IIS serves."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from automation.errors import EnvironmentProblem
+from automation.local import processes
+
+FPM_WORKERS = 6
+
+FPM_CONF = """\
+[global]
+pid = {base}/run/php-fpm.pid
+error_log = {base}/logs/php-fpm.log
+daemonize = no
+
+[osticket]
+listen = 127.0.0.1:{fpm_port}
+listen.allowed_clients = 127.0.0.1
+{user_lines}
+pm = static
+pm.max_children = {workers}
+request_terminate_timeout = 120s
+catch_workers_output = yes
+clear_env = yes
+php_admin_value[error_log] = {base}/logs/php-errors.log
+php_admin_flag[log_errors] = on
+php_admin_flag[display_errors] = off
+php_admin_value[memory_limit] = 256M
+php_admin_value[upload_max_filesize] = 32M
+php_admin_value[post_max_size] = 34M
+php_admin_value[date.timezone] = UTC
+php_admin_value[session.save_path] = {base}/run/sessions
+php_admin_value[opcache.enable] = 1
+php_admin_value[opcache.validate_timestamps] = 0
+"""
+
+NGINX_CONF = """\
+{user_line}
+worker_processes 2;
+pid {base}/run/nginx.pid;
+error_log {base}/logs/nginx-error.log warn;
+events {{ worker_connections 512; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log {base}/logs/nginx-access.log;
+    client_body_temp_path {base}/run/nginx-body;
+    proxy_temp_path {base}/run/nginx-proxy;
+    fastcgi_temp_path {base}/run/nginx-fastcgi;
+    uwsgi_temp_path {base}/run/nginx-uwsgi;
+    scgi_temp_path {base}/run/nginx-scgi;
+    client_max_body_size 34m;
+    keepalive_requests 10000;
+    sendfile on;
+    server_tokens off;
+    upstream php {{ server 127.0.0.1:{fpm_port}; keepalive 8; }}
+    server {{
+        listen 127.0.0.1:{http_port};
+        server_name localhost 127.0.0.1;
+        root {webroot};
+        index index.php;
+
+        # osTicket's code and configuration are never served.
+        location ~ ^/(include|setup)(/|$) {{ return 403; }}
+        location ~ /\\. {{ return 403; }}
+
+        # The API front controller, as IIS's web.config and osTicket's api/.htaccess route it.
+        location ~ ^/api/(tickets|tasks)(\\.|/) {{ rewrite ^/api/(.*)$ /api/http.php/$1 last; }}
+
+        location ~ [^/]\\.php(/|$) {{
+            fastcgi_split_path_info ^(.+?\\.php)(/.*)$;
+            if (!-f $document_root$fastcgi_script_name) {{ return 404; }}
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+            fastcgi_param PATH_INFO $fastcgi_path_info;
+            fastcgi_keep_conn on;
+            fastcgi_read_timeout 120s;
+            fastcgi_pass php;
+        }}
+        location / {{ try_files $uri $uri/ /index.php?$query_string; }}
+    }}
+}}
+"""
+
+
+def _find(name: str, package: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+    if not found:
+        raise EnvironmentProblem(f"{name} not found; install the Debian package {package} (apt-get install {package})")
+    return found
+
+
+def php_cli() -> str:
+    return _find("php", "php8.2-cli")
+
+
+def fpm_binary() -> str:
+    for name in ("php-fpm8.2", "php-fpm"):
+        found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+        if found:
+            return found
+    raise EnvironmentProblem("php-fpm not found; install the Debian package php8.2-fpm (apt-get install php8.2-fpm)")
+
+
+def nginx_binary() -> str:
+    return _find("nginx", "nginx")
+
+
+def write_configs(base: Path, webroot: Path, http_port: int, fpm_port: int) -> tuple[Path, Path]:
+    (base / "run" / "sessions").mkdir(parents=True, exist_ok=True)
+    (base / "logs").mkdir(parents=True, exist_ok=True)
+    as_root = os.geteuid() == 0
+    # Worker processes run as the user who brought the instance up (root needs saying so explicitly).
+    fpm_user = "user = root\ngroup = root" if as_root else ""
+    fpm_conf = base / "php-fpm.conf"
+    fpm_conf.write_text(FPM_CONF.format(base=base, fpm_port=fpm_port, user_lines=fpm_user, workers=FPM_WORKERS))
+    nginx_conf = base / "nginx.conf"
+    nginx_conf.write_text(NGINX_CONF.format(base=base, webroot=webroot, http_port=http_port, fpm_port=fpm_port,
+                                            user_line="user root;" if as_root else ""))
+    return fpm_conf, nginx_conf
+
+
+def start_fpm(base: Path, conf: Path, port: int) -> int:
+    argv = [fpm_binary(), "--nodaemonize", "--fpm-config", str(conf)]
+    if os.geteuid() == 0:
+        argv.append("--allow-to-run-as-root")
+    proc = processes.spawn(argv, base / "logs" / "php-fpm.out")
+    processes.wait_for_port(port, proc, "php-fpm", base / "logs" / "php-fpm.log")
+    return proc.pid
+
+
+def start_nginx(base: Path, conf: Path, port: int) -> int:
+    argv = [nginx_binary(), "-p", str(base), "-c", str(conf), "-e", str(base / "logs" / "nginx-error.log"),
+            "-g", "daemon off;"]
+    proc = processes.spawn(argv, base / "logs" / "nginx.out")
+    processes.wait_for_port(port, proc, "nginx", base / "logs" / "nginx-error.log")
+    return proc.pid
