@@ -13,8 +13,10 @@ from rich.table import Table
 from automation.errors import OsTicketError, SeedError, VerificationError
 from automation.instance import Instance, default_instance_path, default_local_dir
 
-console = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+# Piped output (CI logs) gets room for the report tables instead of rich's 80-column default.
+_WIDTH = None if sys.stdout.isatty() else 160
+console = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 
 instance_option = click.option(
     "--instance", "instance_path", type=click.Path(path_type=Path), default=None,
@@ -99,6 +101,140 @@ def local_env(instance_path: Path | None, show_secrets: bool) -> None:
     """Print the connection details as shell exports (secrets masked)."""
     for line in load_instance(instance_path).shell_exports(show_secrets):
         out.print(line, soft_wrap=True)
+
+
+@cli.command("run")
+@click.argument("scenario_file", type=click.Path(path_type=Path))
+@click.option("--seed", "with_seed", is_flag=True, help="Apply the seed file the scenario names first.")
+@click.option("--junit", "junit_path", type=click.Path(path_type=Path), default=None, help="Write JUnit XML here.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the run as JSON here.")
+@instance_option
+def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, json_path: Path | None,
+                instance_path: Path | None) -> None:
+    """Act a scenario out on osTicket, then verify every expectation in its database."""
+    import json
+
+    from automation.errors import ScenarioStepFailed
+    from automation.scenarios.junit import write_junit
+    from automation.scenarios.loader import load_scenario
+    from automation.scenarios.runner import RunResult, ScenarioRunner
+
+    loaded = load_scenario(scenario_file)
+    path = instance_path or default_instance_path()
+    runner = ScenarioRunner(load_instance(path), path, progress=progress)
+    try:
+        result: RunResult = runner.run(loaded, seed=with_seed)
+    except ScenarioStepFailed as exc:
+        if exc.done:
+            console.print("steps done before the failure:")
+            for line in exc.done:
+                console.print(f"  ✓ {line}")
+        raise
+    if junit_path:
+        write_junit(result, junit_path, loaded.scenario.name)
+    if json_path:
+        json_path.write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+    _print_verdict(result.verdict, result.run_id, result.seconds)
+
+
+def _print_verdict(verdict: object, run_id: str, seconds: float | None = None) -> None:
+    from automation.scenarios.verify import Verdict
+
+    assert isinstance(verdict, Verdict)
+    table = Table("ticket", "number", "verified")
+    for ticket in verdict.tickets:
+        table.add_row(ticket.key, f"#{ticket.number}" if ticket.number else "-",
+                      "[green]yes[/green]" if ticket.passed else f"[red]no[/red] ({len(ticket.mismatches)})")
+    table.add_row("final review", "", "[green]yes[/green]" if not verdict.review else "[red]no[/red]")
+    out.print(table)
+    timing = f" in {seconds:.1f} s" if seconds is not None else ""
+    if not verdict.passed:
+        raise VerificationError(f"run {run_id}: {len(verdict.mismatches())} expectation(s) not met{timing}",
+                                verdict.mismatches())
+    out.print(f"run {run_id}: every expectation holds in osTicket's database{timing}")
+
+
+@cli.command("verify")
+@click.argument("scenario_file", type=click.Path(path_type=Path))
+@click.option("--run", "run_id", required=True, help="The run id `ostops run` printed.")
+@instance_option
+def verify_command(scenario_file: Path, run_id: str, instance_path: Path | None) -> None:
+    """Re-verify a past run of a scenario against osTicket's database."""
+    from automation.scenarios.loader import load_scenario
+    from automation.scenarios.runner import ScenarioRunner
+
+    loaded = load_scenario(scenario_file)
+    path = instance_path or default_instance_path()
+    runner = ScenarioRunner(load_instance(path), path)
+    _print_verdict(runner.verify(loaded, run_id), run_id)
+
+
+@cli.command("report")
+@click.option("--run", "run_id", default=None, help="Run id (default: the latest run on this instance).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "html"]), default="table", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), default=None, help="Write to this file instead of stdout.")
+@instance_option
+def report_command(run_id: str | None, fmt: str, output: Path | None, instance_path: Path | None) -> None:
+    """The final review: tickets by status, SLA met or breached, response and resolution times."""
+    import json
+
+    from automation.errors import ConfigError
+    from automation.osticket import db
+    from automation.scenarios.facts import read_run
+    from automation.scenarios.report import build_report, render_html
+    from automation.scenarios.runner import latest_run_id
+
+    path = instance_path or default_instance_path()
+    instance = load_instance(path)
+    run_id = run_id or latest_run_id(path)
+    if run_id is None:
+        raise ConfigError(f"{path.parent / 'runs'}: no runs recorded; pass --run RUN_ID or run a scenario first")
+    conn = db.connect(instance)
+    facts = read_run(conn, db.Tables(instance.db.table_prefix), run_id)
+    with db.cursor(conn) as cur:
+        cur.execute("SELECT NOW() AS now")
+        now = cur.fetchone()["now"]
+    if not facts:
+        raise ConfigError(f"run {run_id}: no tickets of this run in osTicket at {instance.base_url}")
+    report = build_report(run_id, facts, now)
+    if fmt == "json":
+        text = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
+    elif fmt == "html":
+        text = render_html(report)
+    else:
+        text = ""
+        _print_report(report)
+    if output and text:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
+    elif text:
+        click.echo(text, nl=False)
+
+
+def _print_report(report: object) -> None:
+    from automation.scenarios.report import Report, human_duration
+
+    assert isinstance(report, Report)
+    tickets = Table("ticket", "number", "status", "SLA", "agent", "team", "SLA outcome", "1st response",
+                    "resolution", title=f"Final review - run {report.run_id}")
+    for t in report.tickets:
+        color = {"met": "green", "breached": "red"}.get(t.sla_state, "yellow")
+        tickets.add_row(t.key, f"#{t.number}", t.status, t.sla or "-", t.agent or "-", t.team or "-",
+                        f"[{color}]{t.sla_state}[/{color}]", human_duration(t.first_response_s),
+                        human_duration(t.resolution_s))
+    out.print(tickets)
+    for title, groups in (("By agent", report.by_agent), ("By team", report.by_team)):
+        table = Table("name", "tickets", "resolved", "SLA met", "SLA breached", "avg 1st response",
+                      "avg resolution", title=title)
+        for group in groups:
+            d = group.to_dict()
+            table.add_row(d["name"], str(d["tickets"]), str(d["resolved"]), str(d["sla_met"]),
+                          str(d["sla_breached"]), human_duration(d["avg_first_response_s"]),
+                          human_duration(d["avg_resolution_s"]))
+        out.print(table)
+    status = ", ".join(f"{name}: {count}" for name, count in report.by_status.items())
+    verdict = "nothing left open" if report.open_count == 0 else f"{report.open_count} still open"
+    out.print(f"tickets by status - {status}; {verdict}")
 
 
 def _register_optional_groups() -> None:

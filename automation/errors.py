@@ -37,7 +37,11 @@ class SeedError(UsageError):
 
 
 class ScenarioError(UsageError):
-    """A scenario file is invalid or names something that does not exist."""
+    """A scenario file is invalid or names something that does not exist; ``problems`` lists them all."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
 
 
 class EnvironmentProblem(OsTicketError):
@@ -69,6 +73,14 @@ class CsrfError(OsTicketError):
 
 class StepError(OsTicketError):
     """A staff-panel or requester action was refused by osTicket."""
+
+
+class ScenarioStepFailed(OsTicketError):
+    """A scenario step failed on the remote side; says where, and what the earlier steps did."""
+
+    def __init__(self, message: str, done: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.done = done or []
 
 
 class VerificationError(OsTicketError):

@@ -1,0 +1,57 @@
+"""Connections to osTicket's own database (pymysql), with timeouts and the instance's table prefix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pymysql
+import pymysql.cursors
+
+from automation.errors import OsTicketError
+from automation.instance import Instance
+
+CONNECT_TIMEOUT = 5
+QUERY_TIMEOUT = 60
+
+
+class DatabaseError(OsTicketError):
+    """osTicket's database could not be reached or refused a statement."""
+
+
+def connect(instance: Instance, autocommit: bool = True) -> pymysql.connections.Connection:
+    db = instance.db
+    try:
+        return pymysql.connect(
+            host=db.host, port=db.port, user=db.user, password=db.password.get_secret_value(),
+            database=db.name, charset="utf8mb4", autocommit=autocommit,
+            connect_timeout=CONNECT_TIMEOUT, read_timeout=QUERY_TIMEOUT, write_timeout=QUERY_TIMEOUT,
+            cursorclass=pymysql.cursors.DictCursor, ssl={"ca": None} if db.ssl else None,
+        )
+    except pymysql.MySQLError as exc:
+        raise DatabaseError(f"cannot connect to osTicket's database at {db.host}:{db.port}/{db.name} as "
+                            f"{db.user}: {exc.args[-1]}") from exc
+
+
+class Tables:
+    """Table names with the instance's prefix: ``t.ticket`` → ``ost_ticket``."""
+
+    def __init__(self, prefix: str) -> None:
+        if not prefix.replace("_", "").isalnum():
+            raise ValueError(f"unsafe table prefix {prefix!r}")
+        self.prefix = prefix
+
+    def __getattr__(self, name: str) -> str:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return f"`{self.prefix}{name}`"
+
+
+@contextmanager
+def cursor(conn: pymysql.connections.Connection) -> Iterator[Any]:
+    try:
+        with conn.cursor() as cur:
+            yield cur
+    except pymysql.MySQLError as exc:
+        raise DatabaseError(f"osTicket's database refused a statement: {exc.args[-1]}") from exc

@@ -1,0 +1,142 @@
+"""A staff-panel session acting as one named agent: the same requests the agent's browser sends."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import requests
+
+from automation.errors import AuthError, CsrfError, StepError
+from automation.osticket.http import TIMEOUT, new_session, osticket_message
+
+_HIDDEN_TOKEN = re.compile(r'name="__CSRFToken__"\s+value="([^"]+)"')
+_META_TOKEN = re.compile(r'<meta name="csrf_token" content="([^"]+)"')
+_LOGIN_MESSAGE = re.compile(r'<h3 id="login-message">(.*?)</h3>', re.DOTALL)
+
+STATUS_IDS = {"open": 1, "resolved": 2, "closed": 3}
+
+
+class StaffSession:
+    def __init__(self, base_url: str, username: str, password: str, session: requests.Session | None = None,
+                 timeout: tuple[float, float] = TIMEOUT) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.username = username
+        self._password = password
+        self.http = session or new_session()
+        self.timeout = timeout
+        self._token: str | None = None
+
+    # -- session -------------------------------------------------------------------------------------------
+    def login(self) -> None:
+        url = self.base_url + "scp/login.php"
+        self.http.cookies.clear()
+        page = self._send("GET", url)
+        token = _HIDDEN_TOKEN.search(page.text)
+        if not token:
+            raise CsrfError(f"{url}: no __CSRFToken__ on the login page (is this an osTicket staff panel?)")
+        answer = self._send("POST", url, data={"__CSRFToken__": token.group(1), "userid": self.username,
+                                               "passwd": self._password, "do": "scplogin"})
+        if answer.status_code == 302 and "login.php" not in answer.headers.get("Location", ""):
+            self._token = token.group(1)
+            return
+        message = _LOGIN_MESSAGE.search(answer.text)
+        reason = html.unescape(re.sub(r"<[^>]+>", "", message.group(1))).strip() if message else ""
+        reason = reason or f"HTTP {answer.status_code}"
+        if "excessive" in reason.lower() or "locked" in reason.lower():
+            raise AuthError(f"agent {self.username!r} is locked out of {url}: {reason} (wait for "
+                            "staff_login_timeout, default 2 minutes, or use a fresh session)")
+        raise AuthError(f"agent {self.username!r} could not log in at {url}: {reason}")
+
+    @property
+    def logged_in(self) -> bool:
+        return self._token is not None
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self.http.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
+        except requests.RequestException as exc:
+            raise StepError(f"{method} {url}: no answer from osTicket ({exc.__class__.__name__})") from exc
+
+    def _call(self, method: str, path: str, data: dict[str, Any] | None = None, ajax: bool = True,
+              what: str = "") -> requests.Response:
+        """One staff-panel request; an expired session logs in again once, then the request is repeated.
+        Repeating is safe: osTicket rejected the first one before acting on it."""
+        if not self.logged_in:
+            self.login()
+        for attempt in (1, 2):
+            headers = {"X-CSRFToken": self._token or ""}
+            if ajax:
+                headers["X-Requested-With"] = "XMLHttpRequest"
+            response = self._send(method, self.base_url + path, data=data, headers=headers)
+            expired = (response.status_code == 403 and response.text.startswith("Must login")) or (
+                response.status_code == 302 and "login.php" in response.headers.get("Location", ""))
+            csrf_refused = response.status_code == 400 and "CSRF" in response.text
+            if attempt == 1 and (expired or csrf_refused):
+                self.login()
+                continue
+            if csrf_refused:
+                raise CsrfError(f"{self.base_url + path}: osTicket refused the CSRF token: {response.text.strip()}")
+            return response
+        raise AssertionError("unreachable")
+
+    def _ajax(self, path: str, data: dict[str, Any], what: str) -> requests.Response:
+        response = self._call("POST", f"scp/ajax.php/{path}", data)
+        if response.status_code != 201:
+            raise StepError(f"{what} as {self.username}: osTicket answered HTTP {response.status_code}: "
+                            f"{osticket_message(response.text)}")
+        return response
+
+    def _lock(self, ticket_id: int) -> str:
+        response = self._call("POST", f"scp/ajax.php/lock/ticket/{ticket_id}")
+        if response.status_code != 200:
+            raise StepError(f"locking ticket {ticket_id} as {self.username}: HTTP {response.status_code}: "
+                            f"{osticket_message(response.text)}")
+        return str(response.json()["code"])
+
+    def _ticket_form(self, ticket_id: int, fields: dict[str, Any], what: str) -> None:
+        data = {"id": ticket_id, "lockCode": self._lock(ticket_id), "__CSRFToken__": self._token, **fields}
+        response = self._call("POST", f"scp/tickets.php?id={ticket_id}", data, ajax=False)
+        if response.status_code == 302 and "login.php" not in response.headers.get("Location", ""):
+            return
+        raise StepError(f"{what} on ticket {ticket_id} as {self.username}: {osticket_message(response.text)}")
+
+    # -- actions -------------------------------------------------------------------------------------------
+    def assign_agent(self, ticket_id: int, staff_id: int, comments: str = "") -> str:
+        response = self._ajax(f"tickets/{ticket_id}/assign/agents", {"assignee": f"s{staff_id}", "comments": comments},
+                              "assigning an agent")
+        return str(response.json().get("msg", ""))
+
+    def assign_team(self, ticket_id: int, team_id: int, comments: str = "") -> str:
+        response = self._ajax(f"tickets/{ticket_id}/assign/teams", {"assignee": f"t{team_id}", "comments": comments},
+                              "assigning a team")
+        return str(response.json().get("msg", ""))
+
+    def transfer(self, ticket_id: int, dept_id: int, comments: str = "") -> None:
+        # osTicket answers 201 with its form page even on success (Http::response(201, int) does not exit);
+        # the outcome is checked in the database.
+        self._ajax(f"tickets/{ticket_id}/transfer", {"dept": dept_id, "comments": comments}, "transferring")
+
+    def change_sla(self, ticket_id: int, sla_id: int, comments: str = "") -> str:
+        response = self._ajax(f"tickets/{ticket_id}/field/sla/edit", {"sla_id": sla_id, "comments": comments},
+                              "changing the SLA")
+        return str(response.json().get("value", ""))
+
+    def change_priority(self, ticket_id: int, priority_id: int, comments: str = "") -> str:
+        response = self._ajax(f"tickets/{ticket_id}/field/priority/edit",
+                              {"priority": priority_id, "comments": comments}, "changing the priority")
+        return str(response.json().get("value", ""))
+
+    def set_status(self, ticket_id: int, status_id: int, comments: str = "") -> None:
+        self._ajax(f"tickets/{ticket_id}/status", {"status_id": status_id, "comments": comments},
+                   "changing the status")
+
+    def post_note(self, ticket_id: int, note: str, title: str = "") -> None:
+        self._ticket_form(ticket_id, {"a": "postnote", "title": title, "note": note, "note_status_id": ""},
+                          "posting an internal note")
+
+    def reply(self, ticket_id: int, response: str) -> None:
+        self._ticket_form(ticket_id, {"a": "reply", "response": response, "reply-to": "all", "signature": "none",
+                                      "reply_status_id": "", "from_email_id": 0, "msgId": "", "draft_id": ""},
+                          "posting a reply")

@@ -1,0 +1,40 @@
+"""JUnit XML for CI systems: one test case per step, one per ticket's verification, one for the review."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from automation.scenarios.runner import RunResult
+
+
+def write_junit(result: RunResult, path: Path, name: str) -> None:
+    suite = ET.Element("testsuite", name=f"ostops: {name}", timestamp=result.run_id)
+    failures = 0
+    cases = 0
+    for step in result.steps:
+        cases += 1
+        case = ET.SubElement(suite, "testcase", classname=f"{name}.{step.ticket}",
+                             name=f"{step.actor} {step.action} {step.detail}".strip(), time=f"{step.seconds:.3f}")
+        ET.SubElement(case, "system-out").text = step.where
+        if step.error:
+            failures += 1
+            ET.SubElement(case, "failure", message=step.error).text = step.where
+    if result.verdict is not None:
+        for ticket in result.verdict.tickets:
+            cases += 1
+            case = ET.SubElement(suite, "testcase", classname=f"{name}.{ticket.key}", name="verified in database")
+            if ticket.mismatches:
+                failures += 1
+                ET.SubElement(case, "failure", message="; ".join(ticket.mismatches)).text = "\n".join(ticket.mismatches)
+        cases += 1
+        case = ET.SubElement(suite, "testcase", classname=f"{name}.review", name="final review")
+        if result.verdict.review:
+            failures += 1
+            ET.SubElement(case, "failure", message="; ".join(result.verdict.review))
+    suite.set("tests", str(cases))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    suite.set("time", f"{result.seconds:.3f}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,141 @@
+"""Scenario files: tickets, the steps people take on them, and what osTicket must show afterwards.
+
+The JSON Schema in ``seed/schema/scenario.schema.json`` is generated from these models."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+REQUESTER = "requester"
+StatusName = Literal["Open", "Resolved", "Closed"]
+PriorityName = Literal["Low", "Normal", "High", "Emergency"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Requester(Strict):
+    name: str = Field(min_length=1)
+    email: EmailStr
+    phone: str | None = None
+
+
+class StepBase(Strict):
+    actor: str = Field(alias="as", min_length=1, description="An agent's username, or 'requester'.")
+
+
+class AssignAgent(StepBase):
+    do: Literal["assign_agent"]
+    agent: str
+    comment: str = ""
+
+
+class AssignTeam(StepBase):
+    do: Literal["assign_team"]
+    team: str
+    comment: str = ""
+
+
+class Transfer(StepBase):
+    do: Literal["transfer"]
+    department: str
+    comment: str = ""
+
+
+class ChangeSla(StepBase):
+    do: Literal["change_sla"]
+    sla: str
+    comment: str = ""
+
+
+class ChangePriority(StepBase):
+    do: Literal["change_priority"]
+    priority: PriorityName
+    comment: str = ""
+
+
+class Note(StepBase):
+    do: Literal["note"]
+    text: str = Field(min_length=1)
+    title: str = ""
+
+
+class Reply(StepBase):
+    """An agent's reply in the staff panel, or the requester's e-mail reply threaded onto the ticket."""
+
+    do: Literal["reply"]
+    text: str = Field(min_length=1)
+
+
+class SetStatus(StepBase):
+    do: Literal["set_status"]
+    status: StatusName
+    comment: str = ""
+
+
+class RunCron(StepBase):
+    do: Literal["cron"]
+
+
+Step = Annotated[
+    AssignAgent | AssignTeam | Transfer | ChangeSla | ChangePriority | Note | Reply | SetStatus | RunCron,
+    Field(discriminator="do"),
+]
+AGENT_ONLY = {"assign_agent", "assign_team", "transfer", "change_sla", "change_priority", "note", "set_status"}
+
+EntryType = Literal["message", "response", "note"]
+
+
+class EntryExpect(Strict):
+    type: EntryType
+    by: str | None = Field(default=None, description="Agent username or 'requester'.")
+
+
+class Expect(Strict):
+    status: StatusName | None = None
+    sla: str | None = None
+    department: str | None = None
+    agent: str | None = Field(default=None, description="Assigned agent's username; 'none' for unassigned.")
+    team: str | None = Field(default=None, description="Assigned team; 'none' for no team.")
+    priority: PriorityName | None = None
+    overdue: bool | None = None
+    sla_met: bool | None = Field(default=None, description="Resolved or closed before the due time.")
+    entries_at_least: dict[EntryType, int] = Field(default_factory=dict)
+    entries_in_order: list[EntryExpect] = Field(default_factory=list)
+    events_in_order: list[str] = Field(default_factory=list, description="osTicket event names, e.g. created, "
+                                       "edited, assigned, transferred, closed, reopened, overdue.")
+
+
+class TicketSpec(Strict):
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Short name of the ticket within the scenario.")
+    requester: Requester
+    topic: str | None = None
+    priority: PriorityName | None = None
+    subject: str = Field(min_length=1, max_length=200)
+    message: str = Field(min_length=1)
+    steps: list[Step] = Field(default_factory=list)
+    expect: Expect = Field(default_factory=Expect)
+
+
+class Review(Strict):
+    open_tickets: int | None = Field(default=0, ge=0, description="How many of the run's tickets may stay open.")
+
+
+class Scenario(Strict):
+    name: str
+    description: str = ""
+    seed: str | None = Field(default=None, description="Seed file this scenario needs, relative to this file.")
+    tickets: list[TicketSpec] = Field(min_length=1)
+    review: Review = Field(default_factory=Review)
+
+    @field_validator("tickets")
+    @classmethod
+    def _unique_keys(cls, tickets: list[TicketSpec]) -> list[TicketSpec]:
+        keys = [t.key for t in tickets]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate ticket keys: {', '.join(duplicates)}")
+        return tickets

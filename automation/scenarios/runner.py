@@ -1,0 +1,252 @@
+"""Act a scenario out as the people in it would, then prove it from osTicket's database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from automation.errors import OsTicketError, ScenarioError, ScenarioStepFailed
+from automation.instance import Instance, write_private
+from automation.osticket import db
+from automation.osticket.api import NewTicket, TicketApi, requester_email
+from automation.osticket.staff import StaffSession
+from automation.scenarios import facts as run_facts
+from automation.scenarios.directory import Directory
+from automation.scenarios.loader import LoadedScenario
+from automation.scenarios.models import REQUESTER, TicketSpec
+from automation.scenarios.verify import Verdict, verify
+
+Progress = Callable[[str], None]
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(2)
+
+
+@dataclass
+class StepResult:
+    ticket: str
+    where: str
+    actor: str
+    action: str
+    detail: str
+    seconds: float
+    error: str = ""
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    scenario: str
+    tickets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    steps: list[StepResult] = field(default_factory=list)
+    verdict: Verdict | None = None
+    seconds: float = 0.0
+    seed_summary: dict[str, int] | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict is not None and self.verdict.passed and not any(s.error for s in self.steps)
+
+    def to_json(self) -> dict[str, Any]:
+        data = {"run_id": self.run_id, "scenario": self.scenario, "passed": self.passed, "seconds": self.seconds,
+                "tickets": self.tickets, "steps": [asdict(s) for s in self.steps], "seed": self.seed_summary}
+        if self.verdict is not None:
+            data["verification"] = {"passed": self.verdict.passed, "mismatches": self.verdict.mismatches()}
+        return data
+
+
+def runs_dir(instance_path: Path) -> Path:
+    return instance_path.parent / "runs"
+
+
+def latest_run_id(instance_path: Path) -> str | None:
+    records = sorted(runs_dir(instance_path).glob("*.json"), key=lambda p: p.stat().st_mtime)
+    return records[-1].stem if records else None
+
+
+def agent_password(instance: Instance, instance_path: Path, username: str) -> str | None:
+    env = os.environ.get("OSTOPS_PASSWORD_" + re.sub(r"[^A-Z0-9]", "_", username.upper()))
+    if env:
+        return env
+    if username == instance.admin.username:
+        return instance.admin.password.get_secret_value()
+    try:
+        from automation.seeding.passwords import agent_password as seeded_password
+    except ImportError:
+        return None
+    return seeded_password(instance_path, username)
+
+
+class ScenarioRunner:
+    def __init__(self, instance: Instance, instance_path: Path, conn: Any | None = None,
+                 api: TicketApi | None = None, progress: Progress = lambda _: None) -> None:
+        self.instance = instance
+        self.instance_path = instance_path
+        self.conn = conn or db.connect(instance)
+        self.tables = db.Tables(instance.db.table_prefix)
+        self.api = api or TicketApi(instance.base_url, instance.api_key.get_secret_value())
+        self.progress = progress
+        self._sessions: dict[str, StaffSession] = {}
+
+    # -- preparation ---------------------------------------------------------------------------------------
+    def seed(self, loaded: LoadedScenario) -> dict[str, int] | None:
+        seed_path = loaded.seed_path()
+        if seed_path is None:
+            raise ScenarioError(f"{loaded.located.where(('seed',))}: --seed given but the scenario names no seed file")
+        from automation.seeding import apply_seed, load_seed
+
+        plan = apply_seed(self.instance, load_seed(seed_path), self.instance_path.parent / "credentials.json")
+        summary = {"create": plan.create, "update": plan.update, "unchanged": plan.unchanged}
+        self.progress(f"seeded {seed_path.name}: {summary['create']} created, {summary['update']} updated, "
+                      f"{summary['unchanged']} unchanged")
+        return summary
+
+    def _check_credentials(self, loaded: LoadedScenario) -> None:
+        problems = []
+        for ti, ticket in enumerate(loaded.scenario.tickets):
+            for si, step in enumerate(ticket.steps):
+                if step.actor != REQUESTER and agent_password(self.instance, self.instance_path, step.actor) is None:
+                    problems.append(f"{loaded.located.where(('tickets', ti, 'steps', si, 'as'))}: no password for "
+                                    f"agent {step.actor!r} (seed it, or set OSTOPS_PASSWORD_"
+                                    f"{re.sub(r'[^A-Z0-9]', '_', step.actor.upper())})")
+        if problems:
+            raise ScenarioError(f"{loaded.path}: {len(problems)} agent(s) without credentials; nothing was run",
+                                problems)
+
+    def staff(self, username: str) -> StaffSession:
+        if username not in self._sessions:
+            password = agent_password(self.instance, self.instance_path, username)
+            assert password is not None
+            session = StaffSession(self.instance.base_url, username, password)
+            session.login()
+            self._sessions[username] = session
+        return self._sessions[username]
+
+    # -- the run -------------------------------------------------------------------------------------------
+    def run(self, loaded: LoadedScenario, seed: bool = False, run_id: str | None = None) -> RunResult:
+        started = time.monotonic()
+        result = RunResult(run_id or new_run_id(), str(loaded.path))
+        if seed:
+            result.seed_summary = self.seed(loaded)
+        directory = Directory.read(self.conn, self.tables)
+        directory.check(loaded)
+        self._check_credentials(loaded)
+        self.progress(f"run {result.run_id}: {len(loaded.scenario.tickets)} ticket(s)")
+        try:
+            for ti, spec in enumerate(loaded.scenario.tickets):
+                self._act_ticket(loaded, ti, spec, directory, result)
+        finally:
+            result.seconds = time.monotonic() - started
+            self.save_record(result)
+        result.verdict = self.verify(loaded, result.run_id)
+        result.seconds = time.monotonic() - started
+        self.save_record(result)
+        return result
+
+    def _act_ticket(self, loaded: LoadedScenario, ti: int, spec: TicketSpec, directory: Directory,
+                    result: RunResult) -> None:
+        where = f"{loaded.path}:{loaded.located.line(('tickets', ti))}"
+        subject = f"{spec.subject} {run_facts.run_tag(result.run_id, spec.key)}"
+        t0 = time.monotonic()
+        try:
+            number = self.api.create_ticket(NewTicket(
+                name=spec.requester.name, email=str(spec.requester.email), phone=spec.requester.phone,
+                subject=subject, message=spec.message,
+                topic_id=directory.topics[spec.topic] if spec.topic else None,
+                priority_id=directory.priorities[spec.priority] if spec.priority else None,
+                autorespond=False, alert=False,
+            ))
+        except OsTicketError as exc:
+            raise ScenarioStepFailed(f"{where} ticket {spec.key}: creating it failed: {exc}",
+                                     [self._describe(s) for s in result.steps]) from exc
+        ticket_id = self._ticket_id(number)
+        result.tickets[spec.key] = {"number": number, "ticket_id": ticket_id}
+        step_result = StepResult(spec.key, where, spec.requester.name, "create", f"#{number} {spec.subject}",
+                                 time.monotonic() - t0)
+        result.steps.append(step_result)
+        self.progress(self._describe(step_result))
+        for si, step in enumerate(spec.steps):
+            where = loaded.step_where(ti, si)
+            t0 = time.monotonic()
+            try:
+                detail = self._act(step, ticket_id, number, spec, subject, directory)
+            except OsTicketError as exc:
+                failed = StepResult(spec.key, where, step.actor, step.do, "", time.monotonic() - t0, str(exc))
+                done = [self._describe(s) for s in result.steps]
+                result.steps.append(failed)
+                raise ScenarioStepFailed(f"{where} ticket {spec.key} (#{number}), step {si + 1} "
+                                         f"({step.actor}: {step.do}) failed: {exc}", done) from exc
+            step_result = StepResult(spec.key, where, step.actor, step.do, detail, time.monotonic() - t0)
+            result.steps.append(step_result)
+            self.progress(self._describe(step_result))
+
+    @staticmethod
+    def _describe(step: StepResult) -> str:
+        return f"{step.ticket}: {step.actor} {step.action} {step.detail} ({step.seconds:.2f} s)".replace("  ", " ")
+
+    def _ticket_id(self, number: str) -> int:
+        with db.cursor(self.conn) as cur:
+            cur.execute(f"SELECT ticket_id FROM {self.tables.ticket} WHERE number = %s", (number,))
+            row = cur.fetchone()
+        if row is None:
+            raise ScenarioStepFailed(f"osTicket answered ticket number {number} but it is not in the database")
+        return int(row["ticket_id"])
+
+    def _act(self, step: Any, ticket_id: int, number: str, spec: TicketSpec, subject: str,
+             directory: Directory) -> str:
+        if step.actor == REQUESTER:
+            if step.do == "cron":
+                return self.api.run_cron()
+            message = requester_email(spec.requester.name, str(spec.requester.email), directory.helpdesk_email,
+                                      f"Re: [#{number}] {subject}", step.text)
+            self.api.post_email(message)
+            return "by e-mail"
+        staff = self.staff(step.actor)
+        match step.do:
+            case "assign_agent":
+                return staff.assign_agent(ticket_id, directory.agents[step.agent], step.comment) or step.agent
+            case "assign_team":
+                return staff.assign_team(ticket_id, directory.teams[step.team], step.comment) or step.team
+            case "transfer":
+                staff.transfer(ticket_id, directory.departments[step.department], step.comment)
+                return f"to {step.department}"
+            case "change_sla":
+                staff.change_sla(ticket_id, directory.slas[step.sla], step.comment)
+                return f"to {step.sla}"
+            case "change_priority":
+                staff.change_priority(ticket_id, directory.priorities[step.priority], step.comment)
+                return f"to {step.priority}"
+            case "note":
+                staff.post_note(ticket_id, step.text, step.title)
+                return repr(step.title) if step.title else ""
+            case "reply":
+                staff.reply(ticket_id, step.text)
+                return ""
+            case "set_status":
+                staff.set_status(ticket_id, directory.statuses[step.status], step.comment)
+                return f"to {step.status}"
+            case "cron":
+                self.api.run_cron()
+                return ""
+        raise ScenarioError(f"unknown action {step.do!r}")
+
+    # -- verification --------------------------------------------------------------------------------------
+    def verify(self, loaded: LoadedScenario, run_id: str) -> Verdict:
+        facts = run_facts.read_run(self.conn, self.tables, run_id)
+        with db.cursor(self.conn) as cur:
+            cur.execute("SELECT NOW() AS now")
+            now = cur.fetchone()["now"]
+        return verify(loaded.scenario, run_id, facts, now)
+
+    def save_record(self, result: RunResult) -> None:
+        path = runs_dir(self.instance_path) / f"{result.run_id}.json"
+        write_private(path, json.dumps(result.to_json(), indent=2, default=str) + "\n")

@@ -1,0 +1,110 @@
+"""YAML files whose errors name the file, the line and the path (``lab.yaml:12 tickets[0].steps[2].sla``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+Path_ = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Located:
+    """A parsed YAML document with the line of every node, keyed by its path."""
+
+    file: Path
+    data: Any
+    lines: dict[Path_, int]
+
+    def line(self, path: Sequence[str | int]) -> int:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        key = tuple(path)
+        while key and key not in self.lines:
+            key = key[:-1]
+        return self.lines.get(key, 1)
+
+    def where(self, path: Sequence[str | int]) -> str:
+        return f"{self.file}:{self.line(path)} {format_path(path)}"
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top)"
+
+
+class YamlFileError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def load(path: Path) -> Located:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise YamlFileError(f"{path}: no such file") from exc
+    except UnicodeDecodeError as exc:
+        raise YamlFileError(f"{path}: not UTF-8 text") from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise YamlFileError(f"{path}{line}: invalid YAML: {problem}") from exc
+    lines: dict[Path_, int] = {}
+    data = _construct(node, (), lines) if node is not None else None
+    return Located(path, data, lines)
+
+
+def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _scalar(key_node)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            result[key] = _construct(value_node, (*path, key), lines)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, (*path, index), lines) for index, item in enumerate(node.value)]
+    return _scalar(node)
+
+
+def _scalar(node: yaml.Node) -> Any:
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def validation_problems(located: Located, exc: ValidationError) -> list[str]:
+    """Every pydantic error as ``file:line path: message``."""
+    problems = []
+    for error in exc.errors():
+        loc = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-"))]
+        # Tagged unions add the tag as a path element; drop parts that are not keys of the document.
+        cleaned: list[str | int] = []
+        for part in loc:
+            candidate = (*cleaned, part)
+            if tuple(candidate) in located.lines or isinstance(part, int) or error["type"] == "missing":
+                cleaned.append(part)
+        problems.append(f"{located.where(cleaned)}: {error['msg']}")
+    return problems
+
+
+def parse_model(located: Located, model: type[M]) -> tuple[M | None, list[str]]:
+    try:
+        return model.model_validate(located.data), []
+    except ValidationError as exc:
+        return None, validation_problems(located, exc)
