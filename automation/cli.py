@@ -237,10 +237,43 @@ def _print_report(report: object) -> None:
     out.print(f"tickets by status - {status}; {verdict}")
 
 
+@cli.command("load")
+@click.option("--tickets", "count", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@instance_option
+def load_command(count: int, concurrency: int, as_json: bool, instance_path: Path | None) -> None:
+    """Create N tickets through the ticket API, C at a time, then verify all of them in the database."""
+    import json
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from automation.load import run_load
+
+    instance = load_instance(instance_path)
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=as_json) as bar:
+        task = bar.add_task("creating tickets", total=count)
+        result = run_load(instance, count, concurrency, on_done=lambda: bar.advance(task))
+    summary = result.to_dict()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        table = Table("run", "created", "tickets/s", "p50 ms", "p95 ms", "p99 ms", "errors", "verified")
+        lat = summary["latency_ms"]
+        errors = ", ".join(f"{k}: {v}" for k, v in result.errors.items()) or "none"
+        table.add_row(result.run_id, f"{summary['created']}/{count}", f"{result.throughput:.1f}",
+                      str(lat["p50"]), str(lat["p95"]), str(lat["p99"]), errors, f"{result.verified}/{count}")
+        out.print(table)
+    if result.errors or result.mismatches or result.verified != count:
+        raise VerificationError(f"load run {result.run_id}: {sum(result.errors.values())} failed request(s), "
+                                f"{result.verified}/{count} verified", result.mismatches[:20])
+
+
 def _register_optional_groups() -> None:
     import importlib
 
-    for module, attr in (("automation.manifest_cli", "manifest_group"),):
+    for module, attr in (("automation.manifest_cli", "manifest_group"), ("automation.seeding.cli", "seed_command")):
         try:
             group = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError):

@@ -57,7 +57,6 @@ http {{
     keepalive_requests 10000;
     sendfile on;
     server_tokens off;
-    upstream php {{ server 127.0.0.1:{fpm_port}; keepalive 8; }}
     server {{
         listen 127.0.0.1:{http_port};
         server_name localhost 127.0.0.1;
@@ -77,9 +76,10 @@ http {{
             include /etc/nginx/fastcgi_params;
             fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
             fastcgi_param PATH_INFO $fastcgi_path_info;
-            fastcgi_keep_conn on;
             fastcgi_read_timeout 120s;
-            fastcgi_pass php;
+            # No upstream keep-alive: an idle kept-alive connection would pin one of the few php-fpm
+            # workers, and requests queue behind it.
+            fastcgi_pass 127.0.0.1:{fpm_port};
         }}
         location / {{ try_files $uri $uri/ /index.php?$query_string; }}
     }}

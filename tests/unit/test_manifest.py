@@ -1,0 +1,286 @@
+"""The download manifest: its entries, the loader's validation, hashing and the `ostops manifest` commands."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Self
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from automation.errors import ConfigError
+from automation.manifest import (
+    MANIFEST_PATH,
+    UNKNOWN,
+    DownloadError,
+    compute_sha256,
+    load_manifest,
+    write_hashes,
+)
+from automation.manifest_cli import manifest_group
+
+OSTICKET_FLOOR = (1, 18, 3)  # fixes CVE-2026-22200
+REQUIRED = {"osticket", "php", "vcredist", "urlrewrite", "mariadb"}
+GOOD_HASH = "a" * 64
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.lstrip("v").split("."))
+
+
+# ---------------------------------------------------------------- the real manifest
+
+
+def test_manifest_has_every_download_the_bootstrap_needs() -> None:
+    manifest = load_manifest()
+    assert set(manifest.downloads) >= REQUIRED
+    assert "ostops manifest hash --write" in manifest.comment
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_every_entry_has_version_https_url_and_hash_or_explicit_unknown(name: str) -> None:
+    raw = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))["downloads"][name]
+    assert set(raw) == {"version", "url", "file", "sha256"}
+    assert raw["version"].strip()
+    assert raw["url"].startswith("https://")
+    assert raw["sha256"] == UNKNOWN or re.fullmatch(r"[0-9a-f]{64}", raw["sha256"])
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", raw["file"]), "file is a plain file name (no path)"
+
+
+def test_osticket_is_at_or_above_the_security_floor() -> None:
+    entry = load_manifest().downloads["osticket"]
+    assert version_tuple(entry.version) >= OSTICKET_FLOOR
+    assert entry.version == "1.18.3", "the contract pins osTicket at the floor itself"
+    assert f"v{entry.version}" in entry.url
+    assert entry.file in entry.url
+
+
+def test_pinned_runtimes_are_the_ones_the_bootstrap_expects() -> None:
+    d = load_manifest().downloads
+    assert version_tuple(d["php"].version)[:2] == (8, 2)
+    assert d["php"].url.startswith("https://windows.php.net/")
+    assert re.search(r"php-8\.2\.\d+-nts-Win32-vs16-x64\.zip$", d["php"].url)
+    assert d["php"].version in d["php"].url
+    assert version_tuple(d["mariadb"].version)[:2] == (10, 11)
+    assert d["mariadb"].url.startswith("https://archive.mariadb.org/")
+    assert d["mariadb"].url.endswith(f"mariadb-{d['mariadb'].version}-winx64.msi")
+    assert d["urlrewrite"].version.startswith("2.1")
+    assert d["urlrewrite"].url.endswith("amd64_en-US.msi")
+    assert "x64" in d["vcredist"].url
+    for name in ("php", "mariadb", "osticket", "urlrewrite", "vcredist"):
+        assert d[name].url.rsplit("/", 1)[1] == d[name].file
+
+
+def test_unknown_hashes_are_reported_by_name() -> None:
+    manifest = load_manifest()
+    assert manifest.unknown_hashes() == [n for n, e in manifest.downloads.items() if e.sha256 == UNKNOWN]
+
+
+# ---------------------------------------------------------------- the loader refuses broken copies
+
+
+def write_manifest(tmp_path: Path, **overrides: dict[str, str]) -> Path:
+    raw = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
+    for name, fields in overrides.items():
+        raw["downloads"][name].update(fields)
+    path = tmp_path / "downloads.json"
+    path.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"url": "http://windows.php.net/x.zip"}, "https"),
+        ({"sha256": ""}, "hex"),
+        ({"sha256": "ABC"}, "hex"),
+        ({"sha256": "A" * 64}, "hex"),
+        ({"version": ""}, "version"),
+    ],
+)
+def test_loader_rejects_a_broken_entry(tmp_path: Path, fields: dict[str, str], message: str) -> None:
+    path = write_manifest(tmp_path, php=fields)
+    with pytest.raises(ConfigError, match=message):
+        load_manifest(path)
+
+
+def test_loader_rejects_an_entry_without_a_hash_field(tmp_path: Path) -> None:
+    raw = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
+    del raw["downloads"]["mariadb"]["sha256"]
+    path = tmp_path / "downloads.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(ConfigError, match="sha256"):
+        load_manifest(path)
+
+
+# ---------------------------------------------------------------- hashing and writing
+
+
+class FakeResponse:
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status_code = status
+        self.body = body
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def iter_content(self, chunk_size: int) -> list[bytes]:
+        return [self.body[i:i + 3] for i in range(0, len(self.body), 3)]
+
+
+class FakeSession:
+    def __init__(self, status: int = 200, body: bytes = b"", error: Exception | None = None) -> None:
+        self.status, self.body, self.error = status, body, error
+        self.calls: list[tuple[str, float]] = []
+
+    def get(self, url: str, *, stream: bool, timeout: float, allow_redirects: bool) -> FakeResponse:
+        assert stream, "downloads must stream"
+        self.calls.append((url, timeout))
+        if self.error:
+            raise self.error
+        return FakeResponse(self.status, self.body)
+
+
+def test_compute_sha256_streams_and_hashes() -> None:
+    session = FakeSession(body=b"osTicket release bytes")
+    sha = compute_sha256("https://example.test/a.zip", timeout=7, session=session)  # type: ignore[arg-type]
+    assert sha == hashlib.sha256(b"osTicket release bytes").hexdigest()
+    assert session.calls == [("https://example.test/a.zip", 7)]
+
+
+def test_compute_sha256_names_the_url_on_network_failure() -> None:
+    session = FakeSession(error=requests.ConnectionError("no route to host"))
+    with pytest.raises(DownloadError, match=r"https://example\.test/a\.zip.*no route to host") as info:
+        compute_sha256("https://example.test/a.zip", session=session)  # type: ignore[arg-type]
+    assert info.value.exit_code == 1
+
+
+def test_compute_sha256_refuses_an_http_error() -> None:
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        compute_sha256("https://example.test/gone.zip", session=FakeSession(status=404))  # type: ignore[arg-type]
+
+
+def test_write_hashes_is_atomic_and_keeps_the_rest(tmp_path: Path) -> None:
+    path = write_manifest(tmp_path)
+    before = json.loads(path.read_text(encoding="utf-8"))
+    updated = write_hashes({"php": GOOD_HASH}, path)
+    after = json.loads(path.read_text(encoding="utf-8"))
+    assert updated.downloads["php"].sha256 == GOOD_HASH
+    assert after["downloads"]["php"]["sha256"] == GOOD_HASH
+    before["downloads"]["php"]["sha256"] = GOOD_HASH
+    assert after == before
+    assert list(after["downloads"]) == list(before["downloads"])
+    assert [p.name for p in tmp_path.iterdir()] == ["downloads.json"], "no temporary file left behind"
+
+
+@pytest.mark.parametrize(("hashes", "message"), [({"php": "nope"}, "hex"), ({"nginx": GOOD_HASH}, "nginx")])
+def test_write_hashes_writes_nothing_when_invalid(tmp_path: Path, hashes: dict[str, str], message: str) -> None:
+    path = write_manifest(tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(ConfigError, match=message):
+        write_hashes(hashes, path)
+    assert path.read_bytes() == before
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+def test_cli_check_lists_entries_and_warns_for_unknown_hashes(tmp_path: Path) -> None:
+    path = write_manifest(tmp_path, php={"sha256": GOOD_HASH})
+    result = CliRunner().invoke(manifest_group, ["check", "--manifest", str(path)])
+    assert result.exit_code == 0, result.output
+    for name in REQUIRED:
+        assert name in result.stdout
+    assert "warning: mariadb" in result.stderr
+    assert "warning: php" not in result.stderr
+    assert "5 downloads, 4 without a pinned hash" in result.stdout
+
+
+def test_cli_hash_without_write_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_manifest(tmp_path)
+    before = path.read_bytes()
+    monkeypatch.setattr("automation.manifest_cli.compute_sha256", lambda url, timeout: GOOD_HASH)
+    result = CliRunner().invoke(manifest_group, ["hash", "--manifest", str(path), "--only", "php"])
+    assert result.exit_code == 0, result.output
+    assert f"php          {GOOD_HASH}  new" in result.stdout
+    assert path.read_bytes() == before
+
+
+def test_cli_hash_write_pins_only_the_selected_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_manifest(tmp_path)
+    seen: list[tuple[str, float]] = []
+
+    def fake(url: str, timeout: float) -> str:
+        seen.append((url, timeout))
+        return GOOD_HASH
+
+    monkeypatch.setattr("automation.manifest_cli.compute_sha256", fake)
+    result = CliRunner().invoke(
+        manifest_group, ["hash", "--manifest", str(path), "--only", "mariadb", "--write", "--timeout", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    manifest = load_manifest(path)
+    assert manifest.downloads["mariadb"].sha256 == GOOD_HASH
+    assert manifest.downloads["php"].sha256 == UNKNOWN
+    assert seen == [(manifest.downloads["mariadb"].url, 5.0)]
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    from automation import cli
+
+    monkeypatch.setattr(sys, "argv", ["ostops", *args])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, capsys.readouterr().err
+
+
+def test_cli_network_failure_is_one_clear_error_naming_the_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_manifest(tmp_path)
+    before = path.read_bytes()
+
+    def offline(url: str, timeout: float) -> str:
+        raise DownloadError(url, "ConnectionError: name resolution failed")
+
+    monkeypatch.setattr("automation.manifest_cli.compute_sha256", offline)
+    code, err = run_main(monkeypatch, capsys, "manifest", "hash", "--manifest", str(path), "--write")
+    assert code == 1
+    assert "cannot download https://github.com/osTicket/osTicket/releases/download/v1.18.3/" in err
+    assert "Traceback" not in err
+    assert path.read_bytes() == before
+
+
+def test_cli_unknown_name_is_bad_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_manifest(tmp_path)
+    code, err = run_main(monkeypatch, capsys, "manifest", "hash", "--manifest", str(path), "--only", "nginx")
+    assert code == 2
+    assert "no download named nginx" in err
+
+
+def test_cli_refuses_to_repin_a_changed_hash_silently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_manifest(tmp_path, php={"sha256": GOOD_HASH})
+    monkeypatch.setattr("automation.manifest_cli.compute_sha256", lambda url, timeout: "b" * 64)
+    code, err = run_main(monkeypatch, capsys, "manifest", "hash", "--manifest", str(path), "--only", "php", "--write")
+    assert code == 1
+    assert "differs from the pinned SHA-256" in err
+    assert load_manifest(path).downloads["php"].sha256 == GOOD_HASH
+    code, _ = run_main(monkeypatch, capsys, "manifest", "hash", "--manifest", str(path), "--only", "php",
+                       "--write", "--replace")
+    assert code == 0
+    assert load_manifest(path).downloads["php"].sha256 == "b" * 64
