@@ -95,9 +95,9 @@ def validation_problems(located: Located, exc: ValidationError) -> list[str]:
         loc = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-"))]
         # Tagged unions add the tag as a path element; drop parts that are not keys of the document.
         cleaned: list[str | int] = []
-        for part in loc:
-            candidate = (*cleaned, part)
-            if tuple(candidate) in located.lines or isinstance(part, int) or error["type"] == "missing":
+        for index, part in enumerate(loc):
+            last = index == len(loc) - 1
+            if (*cleaned, part) in located.lines or isinstance(part, int) or (last and error["type"] == "missing"):
                 cleaned.append(part)
         problems.append(f"{located.where(cleaned)}: {error['msg']}")
     return problems

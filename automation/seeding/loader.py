@@ -1,0 +1,167 @@
+"""YAML → SeedFile, with a line number for every path so that each problem reads ``file:line path: message``.
+
+All problems are collected and raised together as one SeedError (exit 2); nothing is written.
+References that the file cannot resolve on its own (an agent, SLA or department that may already exist in
+osTicket, roles, schedules, priorities) are checked by the planner against the database, in the same format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from automation.errors import SeedError
+from automation.seeding.models import SeedFile
+
+
+def load_seed(path: Path | str) -> SeedFile:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SeedError(f"{path}: cannot read the seed file: {exc.strerror}",
+                        problems=[f"{path}: {exc.strerror}"]) from exc
+    return parse_seed(text, str(path))
+
+
+def parse_seed(text: str, source: str = "<seed>") -> SeedFile:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise _fail(source, [_yaml_problem(source, exc)]) from exc
+    lines: dict[str, int] = {}
+    problems: list[str] = []
+    if root is not None:
+        _walk(root, "", lines, problems, source)
+    if problems:
+        raise _fail(source, problems)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:  # pragma: no cover - compose already parsed it
+        raise _fail(source, [_yaml_problem(source, exc)]) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise _fail(source, [f"{source}:1: the seed file must be a mapping (slas:, agents:, ...)"])
+    try:
+        seed = SeedFile.model_validate(data)
+    except ValidationError as exc:
+        probe = SeedFile()
+        probe.locate(source, lines)
+        raise _fail(source, [_pydantic_problem(probe, err) for err in exc.errors()]) from exc
+    seed.locate(source, lines)
+    problems = check_file(seed)
+    if problems:
+        raise _fail(source, problems)
+    return seed
+
+
+def _fail(source: str, problems: list[str]) -> SeedError:
+    count = len(problems)
+    return SeedError(f"{source}: {count} problem{'s' if count != 1 else ''}", problems=problems)
+
+
+def _yaml_problem(source: str, exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = f":{mark.line + 1}" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    detail = f"{context}, {problem}" if context else problem
+    return f"{source}{line}: invalid YAML: {detail}"
+
+
+def _walk(node: yaml.Node, path: str, lines: dict[str, int], problems: list[str], source: str) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = f"{path}.{key}" if path else key
+            if key in seen:
+                problems.append(f"{source}:{key_node.start_mark.line + 1} {child}: duplicate key {key!r}")
+            seen.add(key)
+            lines[child] = key_node.start_mark.line + 1
+            _walk(value_node, child, lines, problems, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            child = f"{path}[{index}]"
+            lines[child] = item.start_mark.line + 1
+            _walk(item, child, lines, problems, source)
+
+
+def format_path(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _pydantic_problem(seed: SeedFile, err: Any) -> str:
+    path = format_path(err["loc"])
+    message = str(err["msg"]).removeprefix("Value error, ")
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        message = "unknown field"
+    elif kind == "missing":
+        message = "required field is missing"
+    elif kind not in ("value_error",) and "input" in err and not isinstance(err["input"], dict | list):
+        message = f"{message} (got {err['input']!r})"
+    return f"{seed.where(path)}: {message}"
+
+
+def _fold(value: str) -> str:
+    return value.casefold()
+
+
+def check_file(seed: SeedFile) -> list[str]:
+    """Problems visible from the file alone: duplicate natural keys, self-contradictions."""
+    problems: list[str] = []
+
+    def dupes(items: Iterable[tuple[str, str]], what: str) -> None:
+        first: dict[str, str] = {}
+        for path, key in items:
+            folded = _fold(key)
+            if folded in first:
+                problems.append(f"{seed.where(path)}: duplicate {what} {key!r} (first at {first[folded]})")
+            else:
+                first[folded] = path
+
+    dupes(((f"slas[{i}].name", s.name) for i, s in enumerate(seed.slas)), "SLA")
+    dupes(((f"departments[{i}].name", d.key) for i, d in enumerate(seed.departments)), "department")
+    dupes(((f"agents[{i}].username", a.username) for i, a in enumerate(seed.agents)), "username")
+    dupes(((f"agents[{i}].email", a.email) for i, a in enumerate(seed.agents)), "agent email")
+    dupes(((f"teams[{i}].name", t.name) for i, t in enumerate(seed.teams)), "team")
+    dupes(((f"help_topics[{i}].name", t.name) for i, t in enumerate(seed.help_topics)), "help topic")
+    dupes(((f"api_keys[{i}].ip", k.ip) for i, k in enumerate(seed.api_keys)), "API key IP")
+    dupes(((f"users[{i}].email", u.email) for i, u in enumerate(seed.users)), "user email")
+    agent_emails = {_fold(a.email) for a in seed.agents}
+    for i, user in enumerate(seed.users):
+        if _fold(user.email) in agent_emails:
+            problems.append(f"{seed.where(f'users[{i}].email')}: {user.email!r} is also an agent's e-mail")
+    for i, agent in enumerate(seed.agents):
+        seen: set[str] = set()
+        for j, acc in enumerate(agent.access or []):
+            path = f"agents[{i}].access[{j}].department"
+            if _fold(acc.department) == _fold(agent.department):
+                problems.append(f"{seed.where(path)}: {acc.department!r} is the agent's primary department "
+                                "(extended access lists other departments)")
+            elif _fold(acc.department) in seen:
+                problems.append(f"{seed.where(path)}: department {acc.department!r} listed twice")
+            seen.add(_fold(acc.department))
+        dupes(((f"agents[{i}].teams[{j}]", t) for j, t in enumerate(agent.teams or [])), "team")
+    for i, team in enumerate(seed.teams):
+        dupes(((f"teams[{i}].members[{j}]", m) for j, m in enumerate(team.members or [])), "member")
+    for i, dept in enumerate(seed.departments):
+        if dept.parent and _fold(dept.parent) == _fold(dept.key):
+            problems.append(f"{seed.where(f'departments[{i}].parent')}: a department cannot be its own parent")
+    for i, topic in enumerate(seed.help_topics):
+        if topic.parent and _fold(topic.parent) == _fold(topic.name):
+            problems.append(f"{seed.where(f'help_topics[{i}].parent')}: a help topic cannot be its own parent")
+    return problems
