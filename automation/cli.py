@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from automation.errors import OsTicketError, SeedError, VerificationError
+from automation.errors import OsTicketError, ScenarioError, SeedError, VerificationError
 from automation.instance import Instance, default_instance_path, default_local_dir
 
 # Piped output (CI logs) gets room for the report tables instead of rich's 80-column default.
@@ -293,7 +293,7 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(2)
-    except SeedError as exc:
+    except (SeedError, ScenarioError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         for problem in exc.problems:
             console.print(f"  {problem}", soft_wrap=True)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -20,31 +18,15 @@ from automation.seeding import apply as apply_module
 from automation.seeding import apply_seed, load_seed, plan_seed
 from automation.seeding.loader import parse_seed
 from automation.seeding.passwords import CredentialStore, agent_password, credentials_path
+from tests.helpers.osticket import REPO, ostops, query, staff_login
 from tests.helpers.seed_factory import large_org_yaml
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
 HELPDESK = REPO / "seed" / "helpdesk.yaml"
-OSTOPS = str(Path(sys.executable).parent / "ostops")
 TOUCHED = ["sla", "department", "staff", "staff_dept_access", "team", "team_member", "help_topic",
            "help_topic_form", "api_key", "user", "user_email", "organization", "form_entry",
            "form_entry_values", "config"]
-
-
-def ostops(osticket: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([OSTOPS, *args, "--instance", str(osticket.instance_path)], capture_output=True,
-                          text=True, timeout=120, cwd=REPO, check=False)
-
-
-def query(osticket: Any, sql: str, args: Any = None) -> list[dict[str, Any]]:
-    conn = connect(osticket.instance)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.replace("ost_", osticket.instance.db.table_prefix), args)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
 
 
 def fingerprint(osticket: Any) -> dict[str, Any]:
@@ -55,19 +37,6 @@ def fingerprint(osticket: Any) -> dict[str, Any]:
         checksum = query(osticket, f"CHECKSUM TABLE {prefix}{table}")[0]["Checksum"]
         out[table] = (count, checksum)
     return out
-
-
-def staff_login(base: str, username: str, password: str) -> requests.Session:
-    session = requests.Session()
-    page = session.get(base + "scp/login.php", timeout=30)
-    token = re.search(r'name="__CSRFToken__"\s+value="([^"]+)"', page.text)
-    assert token, "no CSRF token on the login page"
-    resp = session.post(base + "scp/login.php", data={"__CSRFToken__": token.group(1), "userid": username,
-                                                      "passwd": password, "do": "scplogin"},
-                        allow_redirects=False, timeout=30)
-    assert resp.status_code == 302, f"{username}: login answered {resp.status_code}"
-    assert resp.headers["Location"].endswith("index.php")
-    return session
 
 
 def create_ticket(osticket: Any, topic: str, key: str | None = None) -> dict[str, Any]:

@@ -5,7 +5,7 @@ import pytest
 from pydantic import SecretStr
 
 from automation.errors import ConfigError
-from automation.instance import Credentials, DatabaseAccess, Instance, SECRET_MASK
+from automation.instance import SECRET_MASK, Credentials, DatabaseAccess, Instance
 
 
 def make_instance() -> Instance:

@@ -7,7 +7,7 @@ import pytest
 from automation.errors import ScenarioError
 from automation.osticket.api import NewTicket, requester_email
 from automation.osticket.http import osticket_message
-from automation.scenarios.facts import Entry, Event, TicketFacts, TAG_PATTERN, run_tag
+from automation.scenarios.facts import TAG_PATTERN, Entry, Event, TicketFacts, run_tag
 from automation.scenarios.loader import load_scenario
 from automation.scenarios.report import build_report, human_duration, render_html
 from automation.scenarios.verify import verify
@@ -65,8 +65,8 @@ tickets:
 """)
     with pytest.raises(ScenarioError) as excinfo:
         load_scenario(path)
-    assert excinfo.value.problems == [f"{path}:8 tickets[0].steps[0].as: 'assign_team' is an agent's action; "
-                                      "the requester can only reply"]
+    assert excinfo.value.problems == [(f"{path}:8 tickets[0].steps[0].as: 'assign_team' is an agent's action; "
+                                      "the requester can only reply")]
 
 
 def test_invalid_yaml_names_line(tmp_path):
@@ -174,7 +174,7 @@ def test_ticket_payload_fields(tmp_path):
 
 def test_requester_email_threads_by_subject():
     message = requester_email("Ken Doe", "ken@example.com", "help@example.com", "Re: [#123456] Excel", "works")
-    assert message["Subject"] == "Re: [#123456] Excel" and "Ken Doe <ken@example.com>" == message["From"]
+    assert message["Subject"] == "Re: [#123456] Excel" and message["From"] == "Ken Doe <ken@example.com>"
 
 
 def test_osticket_message_extraction():

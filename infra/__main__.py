@@ -1,0 +1,26 @@
+"""The ostops Pulumi program: typed config, one ``OsTicketHost``, an optional lab client, the stack outputs."""
+
+from __future__ import annotations
+
+import pulumi
+
+from infra.bootstrap_command import read_bootstrap_files
+from infra.config import load_config
+from infra.host import OsTicketHost, OsTicketHostArgs, stack_outputs
+from infra.lab_client import LabClient, LabClientArgs
+
+
+def main() -> None:
+    config = load_config()
+    host = OsTicketHost("osticket", OsTicketHostArgs(config, read_bootstrap_files()))
+    lab_client = (
+        LabClient("lab-client", LabClientArgs(host), pulumi.ResourceOptions(parent=host))
+        if config.lab_client
+        else None
+    )
+    for key, value in stack_outputs(host, lab_client).items():
+        pulumi.export(key, value)
+
+
+if __name__ == "__main__":
+    main()

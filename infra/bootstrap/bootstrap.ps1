@@ -1,0 +1,1170 @@
+#Requires -Version 5.1
+<#
+.SYNOPSIS
+    Bring a fresh Windows Server (2019/2022) up serving osTicket: IIS + PHP (FastCGI) + MariaDB + osTicket,
+    with no human on RDP.
+
+.DESCRIPTION
+    A top-to-bottom list of named steps (see "The steps" below). Each step has a check and an action:
+    the check runs first and the action only when the check fails; after the action the check must pass,
+    otherwise the step fails. Running the whole script again is therefore safe and cheap.
+
+    Every step is logged with a timestamp to one log file ($LogPath, default C:\ostops\bootstrap.log).
+    A failure stops the run, logs "FAILED at step '<name>'" and exits 1.
+
+    Secrets (AdminPassword, DbRootPassword, DbAppPassword, ApiKey) arrive only as Run Command protected
+    parameters. They are masked in every log line, never passed on a command line (SQL and the installer's
+    JSON go to the child's standard input, the MariaDB password through the child's environment), and
+    written to disk only where osTicket needs them (include\ost-config.php, ACL'd and read-only).
+
+    Windows PowerShell 5.1 compatible. Docs: docs/bootstrap.md (troubleshooting, re-running, lab mapping).
+#>
+[CmdletBinding()]
+param(
+    [string]$OsTicketVersion,
+    [string]$SiteHostName,
+    [string]$HelpdeskName,
+    [string]$AdminUsername,
+    [string]$AdminEmail,
+    [string]$AutomationSourceIp,
+    [string]$EnableDbAccess,
+    [string]$ManifestBase64,
+    [string]$InstallerBase64,
+    [string]$AdminPassword,
+    [string]$DbRootPassword,
+    [string]$DbAppPassword,
+    [string]$ApiKey,
+    [string]$LogPath = 'C:\ostops\bootstrap.log'
+)
+
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+Set-StrictMode -Version 2.0
+
+# ---------------------------------------------------------------------------------------------------------
+# Settings (data, not logic)
+# ---------------------------------------------------------------------------------------------------------
+$MinimumOsTicketVersion = '1.18.3'   # security floor: fixes CVE-2026-22200
+$RequiredDownloads = @('osticket', 'php', 'vcredist', 'urlrewrite', 'mariadb')
+
+$WorkDir = 'C:\ostops'
+$DownloadDir = 'C:\ostops\downloads'
+$SourceDir = 'C:\ostops\src'
+$StateDir = 'C:\ostops\state'
+$InstallerPath = 'C:\ostops\installer\installer.php'
+
+$PhpDir = 'C:\PHP'
+$PhpExe = 'C:\PHP\php.exe'
+$PhpCgi = 'C:\PHP\php-cgi.exe'
+$PhpTmpDir = 'C:\PHP\tmp'
+$PhpLogDir = 'C:\PHP\logs'
+$PhpHandlerName = 'PHP_via_FastCGI'
+$PhpExtensions = @('mysqli', 'intl', 'gd', 'mbstring', 'fileinfo', 'openssl')
+$PhpOptionalExtensions = @('imap')   # enabled when the build ships the DLL (PHP 8.2 does; 8.4 dropped it)
+$PhpSettings = [ordered]@{
+    'memory_limit'                    = '256M'
+    'upload_max_filesize'             = '20M'
+    'post_max_size'                   = '25M'
+    'max_execution_time'              = '300'
+    'max_input_time'                  = '300'
+    'date.timezone'                   = 'UTC'
+    'cgi.fix_pathinfo'                = '1'
+    'cgi.force_redirect'              = '0'
+    'fastcgi.impersonate'             = '1'
+    'fastcgi.logging'                 = '0'
+    'expose_php'                      = 'Off'
+    'display_errors'                  = 'Off'
+    'log_errors'                      = 'On'
+    'error_log'                       = '"C:\PHP\logs\php_errors.log"'
+    'upload_tmp_dir'                  = '"C:\PHP\tmp"'
+    'session.save_path'               = '"C:\PHP\tmp"'
+    'opcache.enable'                  = '1'
+    'opcache.memory_consumption'      = '128'
+    'opcache.interned_strings_buffer' = '16'
+    'opcache.max_accelerated_files'   = '10000'
+    'opcache.revalidate_freq'         = '60'
+}
+
+$IisFeatures = @(
+    'Web-Server', 'Web-WebServer',
+    'Web-Common-Http', 'Web-Default-Doc', 'Web-Dir-Browsing', 'Web-Http-Errors', 'Web-Static-Content', 'Web-Http-Redirect',
+    'Web-Health', 'Web-Http-Logging', 'Web-Performance', 'Web-Stat-Compression',
+    'Web-Security', 'Web-Filtering',
+    'Web-App-Dev', 'Web-CGI',
+    'Web-Mgmt-Tools', 'Web-Mgmt-Console', 'Web-Scripting-Tools'
+)
+$SiteName = 'osTicket'
+$AppPoolName = 'osTicket'
+$Webroot = 'C:\inetpub\osticket'
+$OstConfig = 'C:\inetpub\osticket\include\ost-config.php'
+$CertFriendlyName = 'ostops self-signed'
+
+$MariaDbService = 'MariaDB'
+$MariaDbDir = 'C:\MariaDB'
+$MariaDbData = 'C:\MariaDB\data'
+$MariaDbIni = 'C:\MariaDB\data\my.ini'
+$MysqlExe = 'C:\MariaDB\bin\mysql.exe'
+$MysqldExe = 'C:\MariaDB\bin\mysqld.exe'
+$MariaDbPort = 3306
+$DbName = 'osticket'
+$DbUser = 'osticket'
+$TablePrefix = 'ost_'
+$DbAppPrivileges = 'SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, CREATE TEMPORARY TABLES, LOCK TABLES'
+# Seeding writes configuration rows in one transaction and verification reads; no DDL from outside.
+$DbAutomationPrivileges = 'SELECT, INSERT, UPDATE, DELETE'
+$DbTlsCert = 'C:\MariaDB\data\ostops-server-cert.pem'
+$DbTlsKey = 'C:\MariaDB\data\ostops-server-key.pem'
+
+$HttpFirewallRule = 'ostops-http'
+$DbFirewallRule = 'ostops-mariadb'
+$CronTaskName = 'osTicket cron'
+$CronTaskPath = '\ostops\'
+$CronArguments = '-f "C:\inetpub\osticket\api\cron.php"'
+
+$SidSystem = 'S-1-5-18'
+$SidAdministrators = 'S-1-5-32-544'
+$SidIisUsers = 'S-1-5-32-568'
+
+# ---------------------------------------------------------------------------------------------------------
+# Logging and secret masking
+# ---------------------------------------------------------------------------------------------------------
+$script:Secrets = New-Object System.Collections.Generic.List[string]
+foreach ($secret in @($AdminPassword, $DbRootPassword, $DbAppPassword, $ApiKey)) {
+    if (-not [string]::IsNullOrEmpty($secret)) {
+        $script:Secrets.Add($secret)
+        # The same value as it appears inside JSON or a SQL literal.
+        $script:Secrets.Add(($secret | ConvertTo-Json -Compress).Trim('"'))
+        $script:Secrets.Add($secret.Replace('\', '\\').Replace("'", "\'"))
+    }
+}
+
+function Protect-Text {
+    param([string]$Text)
+    if ([string]::IsNullOrEmpty($Text)) { return '' }
+    foreach ($secret in $script:Secrets) {
+        if ($secret.Length -gt 0) { $Text = $Text.Replace($secret, '********') }
+    }
+    return $Text
+}
+
+function Write-Log {
+    param(
+        [Parameter(Mandatory = $true)][AllowEmptyString()][string]$Message,
+        [ValidateSet('INFO', 'WARN', 'ERROR')][string]$Level = 'INFO'
+    )
+    $line = '{0} [{1}] {2}' -f (Get-Date).ToString('yyyy-MM-ddTHH:mm:ss.fffzzz'), $Level, (Protect-Text $Message)
+    [System.IO.File]::AppendAllText($LogPath, $line + "`r`n", (New-Object System.Text.UTF8Encoding $false))
+    Write-Host $line
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------------------
+function Write-TextFile {
+    # UTF-8 without a byte order mark: php.ini, my.ini and web.config all read it.
+    param([Parameter(Mandatory = $true)][string]$Path, [Parameter(Mandatory = $true)][AllowEmptyString()][string]$Text)
+    [System.IO.File]::WriteAllText($Path, $Text, (New-Object System.Text.UTF8Encoding $false))
+}
+
+function Read-TextFile {
+    param([Parameter(Mandatory = $true)][string]$Path)
+    if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { return $null }
+    return [System.IO.File]::ReadAllText($Path)
+}
+
+function Invoke-Process {
+    # Runs a program with its standard input fed from -InputText (never the command line) and returns
+    # ExitCode, Output and Error. -Environment adds variables to the child only.
+    param(
+        [Parameter(Mandatory = $true)][string]$FilePath,
+        [string]$Arguments = '',
+        [string]$InputText = '',
+        [hashtable]$Environment = @{},
+        [string]$WorkingDirectory = 'C:\ostops',
+        [int]$TimeoutSeconds = 1800
+    )
+    $startInfo = New-Object System.Diagnostics.ProcessStartInfo
+    $startInfo.FileName = $FilePath
+    $startInfo.Arguments = $Arguments
+    $startInfo.UseShellExecute = $false
+    $startInfo.CreateNoWindow = $true
+    $startInfo.RedirectStandardInput = $true
+    $startInfo.RedirectStandardOutput = $true
+    $startInfo.RedirectStandardError = $true
+    $startInfo.StandardOutputEncoding = [System.Text.Encoding]::UTF8
+    $startInfo.StandardErrorEncoding = [System.Text.Encoding]::UTF8
+    $startInfo.WorkingDirectory = $WorkingDirectory
+    foreach ($key in $Environment.Keys) {
+        $startInfo.EnvironmentVariables[$key] = [string]$Environment[$key]
+    }
+    $process = [System.Diagnostics.Process]::Start($startInfo)
+    $stdout = $process.StandardOutput.ReadToEndAsync()
+    $stderr = $process.StandardError.ReadToEndAsync()
+    try {
+        if ($InputText.Length -gt 0) {
+            $bytes = (New-Object System.Text.UTF8Encoding $false).GetBytes($InputText)
+            $process.StandardInput.BaseStream.Write($bytes, 0, $bytes.Length)
+            $process.StandardInput.BaseStream.Flush()
+        }
+        $process.StandardInput.Close()
+    } catch [System.IO.IOException] {
+        # The program exited before reading everything; its exit code and stderr tell why.
+    }
+    if (-not $process.WaitForExit($TimeoutSeconds * 1000)) {
+        $process.Kill()
+        throw ('{0} did not finish within {1} s' -f (Split-Path -Leaf $FilePath), $TimeoutSeconds)
+    }
+    $process.WaitForExit()
+    return [pscustomobject]@{ ExitCode = $process.ExitCode; Output = $stdout.Result; Error = $stderr.Result }
+}
+
+function Invoke-Checked {
+    # Invoke-Process that throws (with the program's masked stderr) unless the exit code is acceptable.
+    param(
+        [Parameter(Mandatory = $true)][string]$FilePath,
+        [string]$Arguments = '',
+        [string]$InputText = '',
+        [hashtable]$Environment = @{},
+        [int[]]$SuccessCodes = @(0),
+        [string]$WorkingDirectory = 'C:\ostops'
+    )
+    $result = Invoke-Process -FilePath $FilePath -Arguments $Arguments -InputText $InputText `
+        -Environment $Environment -WorkingDirectory $WorkingDirectory
+    if ($SuccessCodes -notcontains $result.ExitCode) {
+        $detail = ($result.Error + "`n" + $result.Output).Trim()
+        if ($detail.Length -gt 2000) { $detail = $detail.Substring($detail.Length - 2000) }
+        throw ('{0} exited with code {1}: {2}' -f (Split-Path -Leaf $FilePath), $result.ExitCode, (Protect-Text $detail))
+    }
+    return $result
+}
+
+function Get-Download {
+    # The manifest entry for $Name, downloaded once into C:\ostops\downloads and checked against its SHA-256.
+    param([Parameter(Mandatory = $true)][string]$Name)
+    $property = $script:Downloads.PSObject.Properties[$Name]
+    if ($null -eq $property) { throw "the download manifest has no '$Name' entry" }
+    $entry = $property.Value
+    $target = Join-Path $DownloadDir $entry.file
+    if (Test-Path -LiteralPath $target -PathType Leaf) {
+        $actual = (Get-FileHash -LiteralPath $target -Algorithm SHA256).Hash.ToLowerInvariant()
+        if ($entry.sha256 -eq 'unknown' -or $actual -eq $entry.sha256) {
+            Write-Log "using cached $($entry.file) (sha256 $actual)"
+            return $target
+        }
+        Write-Log "cached $($entry.file) has sha256 $actual, not $($entry.sha256); downloading it again" -Level WARN
+        Remove-Item -LiteralPath $target -Force
+    }
+    $partial = "$target.partial"
+    Write-Log "downloading $Name $($entry.version) from $($entry.url)"
+    Invoke-WebRequest -Uri $entry.url -OutFile $partial -UseBasicParsing -TimeoutSec 900
+    $actual = (Get-FileHash -LiteralPath $partial -Algorithm SHA256).Hash.ToLowerInvariant()
+    if ($entry.sha256 -eq 'unknown') {
+        Write-Log ("no pinned SHA-256 for '{0}' in the manifest (""unknown""): accepting {1} unverified, sha256 {2}; run 'ostops manifest hash --write' to pin it" -f $Name, $entry.file, $actual) -Level WARN
+    } elseif ($actual -ne $entry.sha256) {
+        Remove-Item -LiteralPath $partial -Force
+        throw ("SHA-256 mismatch for '{0}' ({1}): expected {2}, got {3}; refusing the download" -f $Name, $entry.url, $entry.sha256, $actual)
+    }
+    Move-Item -LiteralPath $partial -Destination $target -Force
+    return $target
+}
+
+function Install-Msi {
+    param([Parameter(Mandatory = $true)][string]$Package, [string]$Properties = '', [Parameter(Mandatory = $true)][string]$LogName)
+    $msiLog = Join-Path $WorkDir "logs\$LogName"
+    Write-Log "installing $(Split-Path -Leaf $Package) (msiexec log: $msiLog)"
+    # 3010: success, reboot required; 1638: this or a newer version is already installed.
+    $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\msiexec.exe" `
+        -Arguments ('/i "{0}" /qn /norestart /l*v "{1}" {2}' -f $Package, $msiLog, $Properties) -SuccessCodes @(0, 3010, 1638)
+}
+
+function Import-IisModule {
+    if (-not (Get-Module -Name WebAdministration)) { Import-Module WebAdministration -ErrorAction Stop }
+}
+
+function Get-ConfigValue {
+    # Get-WebConfigurationProperty returns either the value or a ConfigurationAttribute wrapping it.
+    param($Value)
+    if ($null -ne $Value -and $null -ne $Value.PSObject.Properties['Value']) { return $Value.Value }
+    return $Value
+}
+
+function ConvertTo-SqlString {
+    # A quoted MariaDB string literal (used for values on the SQL sent through mysql.exe's stdin).
+    param([Parameter(Mandatory = $true)][AllowEmptyString()][string]$Value)
+    return "'" + $Value.Replace('\', '\\').Replace("'", "\'") + "'"
+}
+
+function Invoke-MariaDbSql {
+    # Runs SQL through mysql.exe's standard input; the password travels in the child's MYSQL_PWD only.
+    param(
+        [Parameter(Mandatory = $true)][string]$Sql,
+        [string]$User = 'root',
+        [string]$Password = $DbRootPassword,
+        [switch]$NoPassword,
+        [switch]$AllowFailure
+    )
+    $environment = @{}
+    if (-not $NoPassword) { $environment['MYSQL_PWD'] = $Password }
+    $arguments = "--no-defaults --protocol=TCP --host=127.0.0.1 --port=$MariaDbPort --user=$User --batch --skip-column-names --connect-timeout=10"
+    $result = Invoke-Process -FilePath $MysqlExe -Arguments $arguments -InputText $Sql -Environment $environment -TimeoutSeconds 300
+    if ($AllowFailure) { return $result }
+    if ($result.ExitCode -ne 0) {
+        throw ('mysql.exe as {0} failed (exit {1}): {2}' -f $User, $result.ExitCode, (Protect-Text $result.Error.Trim()))
+    }
+    return $result.Output.Trim()
+}
+
+function Test-MariaDbLogin {
+    param([string]$User = 'root', [string]$Password = $DbRootPassword, [switch]$NoPassword)
+    if (-not (Test-Path -LiteralPath $MysqlExe)) { return $false }
+    $result = Invoke-MariaDbSql -Sql 'SELECT 1;' -User $User -Password $Password -NoPassword:$NoPassword -AllowFailure
+    return ($result.ExitCode -eq 0)
+}
+
+function Wait-MariaDb {
+    param([switch]$NoPassword)
+    $deadline = (Get-Date).AddSeconds(120)
+    while ((Get-Date) -lt $deadline) {
+        $result = Invoke-MariaDbSql -Sql 'SELECT 1;' -NoPassword:$NoPassword -AllowFailure
+        if ($result.ExitCode -eq 0) { return }
+        # Access denied means the server is up; that is all this waits for.
+        if ($result.Error -match 'Access denied') { return }
+        Start-Sleep -Seconds 3
+    }
+    throw 'MariaDB did not accept connections on 127.0.0.1 within 120 s'
+}
+
+function Get-AccountSid {
+    param([Parameter(Mandatory = $true)][string]$Account)
+    if ($Account -like 'S-1-*') { return $Account }
+    $nt = New-Object System.Security.Principal.NTAccount($Account)
+    return $nt.Translate([System.Security.Principal.SecurityIdentifier]).Value
+}
+
+function Get-GrantedRights {
+    # Union of the Allow rights the ACL of $Path gives the account with SID $Sid.
+    param([Parameter(Mandatory = $true)][string]$Path, [Parameter(Mandatory = $true)][string]$Sid)
+    $rights = 0
+    foreach ($rule in (Get-Acl -LiteralPath $Path).Access) {
+        if ($rule.AccessControlType -ne 'Allow') { continue }
+        try {
+            $ruleSid = $rule.IdentityReference.Translate([System.Security.Principal.SecurityIdentifier]).Value
+        } catch {
+            continue
+        }
+        if ($ruleSid -eq $Sid) { $rights = $rights -bor [int]$rule.FileSystemRights }
+    }
+    return $rights
+}
+
+function Test-ReadOnlyForAppPool {
+    # True when the app pool identity can read $Path but nobody except SYSTEM and Administrators can write it.
+    param([Parameter(Mandatory = $true)][string]$Path, [Parameter(Mandatory = $true)][string]$PoolSid)
+    if (-not (Test-Path -LiteralPath $Path)) { return $false }
+    $writeMask = [int][System.Security.AccessControl.FileSystemRights]'WriteData, AppendData, WriteExtendedAttributes, WriteAttributes, Delete, DeleteSubdirectoriesAndFiles, ChangePermissions, TakeOwnership'
+    $readMask = [int][System.Security.AccessControl.FileSystemRights]'ReadData, ReadAttributes, ReadPermissions'
+    if (((Get-GrantedRights -Path $Path -Sid $PoolSid) -band $readMask) -ne $readMask) { return $false }
+    foreach ($rule in (Get-Acl -LiteralPath $Path).Access) {
+        if ($rule.AccessControlType -ne 'Allow') { continue }
+        if (([int]$rule.FileSystemRights -band $writeMask) -eq 0) { continue }
+        try {
+            $ruleSid = $rule.IdentityReference.Translate([System.Security.Principal.SecurityIdentifier]).Value
+        } catch {
+            return $false
+        }
+        if (@($SidSystem, $SidAdministrators) -notcontains $ruleSid) { return $false }
+    }
+    return $true
+}
+
+function Get-AppPoolSid {
+    return Get-AccountSid "IIS APPPOOL\$AppPoolName"
+}
+
+function Get-PhpVersion {
+    if (-not (Test-Path -LiteralPath $PhpExe)) { return '' }
+    $result = Invoke-Process -FilePath $PhpExe -Arguments '-n -r "echo PHP_VERSION;"' -WorkingDirectory $PhpDir -TimeoutSeconds 60
+    if ($result.ExitCode -ne 0) { return '' }
+    return $result.Output.Trim()
+}
+
+function Get-DesiredPhpIni {
+    $template = Read-TextFile (Join-Path $PhpDir 'php.ini-production')
+    if ($null -eq $template) { throw "$PhpDir\php.ini-production (the production template) is missing" }
+    $lines = New-Object System.Collections.Generic.List[string]
+    $lines.Add('')
+    $lines.Add('; ---- ostops: written by infra/bootstrap/bootstrap.ps1 (step "Write php.ini"); later lines win ----')
+    $lines.Add('extension_dir = "C:\PHP\ext"')
+    foreach ($name in $PhpExtensions) { $lines.Add("extension=$name") }
+    foreach ($name in $PhpOptionalExtensions) {
+        if (Test-Path -LiteralPath (Join-Path $PhpDir "ext\php_$name.dll")) { $lines.Add("extension=$name") }
+    }
+    $lines.Add('zend_extension=opcache')
+    foreach ($key in $PhpSettings.Keys) { $lines.Add(('{0} = {1}' -f $key, $PhpSettings[$key])) }
+    return $template.TrimEnd() + "`r`n" + ($lines -join "`r`n") + "`r`n"
+}
+
+function Get-MariaDbBlock {
+    $lines = New-Object System.Collections.Generic.List[string]
+    $lines.Add('# BEGIN ostops (written by infra/bootstrap/bootstrap.ps1; edit the script, not this block)')
+    $lines.Add('[mysqld]')
+    if ($script:DbAccessEnabled) { $lines.Add('bind-address=0.0.0.0') } else { $lines.Add('bind-address=127.0.0.1') }
+    $lines.Add("port=$MariaDbPort")
+    $lines.Add('character-set-server=utf8mb4')
+    $lines.Add('collation-server=utf8mb4_unicode_ci')
+    $lines.Add('local-infile=0')
+    if ($script:DbAccessEnabled) {
+        $lines.Add('ssl-cert=' + $DbTlsCert.Replace('\', '/'))
+        $lines.Add('ssl-key=' + $DbTlsKey.Replace('\', '/'))
+        $lines.Add('tls_version=TLSv1.2,TLSv1.3')
+    }
+    $lines.Add('# END ostops')
+    return ($lines -join "`r`n")
+}
+
+function Get-MariaDbIniWithoutBlock {
+    $text = Read-TextFile $MariaDbIni
+    if ($null -eq $text) { throw "$MariaDbIni is missing; is MariaDB installed?" }
+    return ([regex]::Replace($text, '(?s)\r?\n?# BEGIN ostops.*?# END ostops\r?\n?', "`r`n")).TrimEnd()
+}
+
+function Get-HttpStatus {
+    # Status code of a GET to the local site, without following redirects (0 when nothing answered).
+    param([Parameter(Mandatory = $true)][string]$Url)
+    $request = [System.Net.HttpWebRequest]::Create($Url)
+    $request.AllowAutoRedirect = $false
+    $request.Timeout = 30000
+    try {
+        $response = $request.GetResponse()
+    } catch {
+        # 4xx/5xx arrive as a WebException (wrapped by PowerShell) that still carries the response.
+        $exception = $_.Exception
+        while ($null -ne $exception -and -not ($exception -is [System.Net.WebException])) { $exception = $exception.InnerException }
+        if ($null -eq $exception -or $null -eq $exception.Response) { return 0 }
+        $response = $exception.Response
+    }
+    try { return [int]$response.StatusCode } finally { $response.Close() }
+}
+
+function Get-OsTicketInstalled {
+    $text = Read-TextFile $OstConfig
+    return ($null -ne $text -and $text -match "define\('OSTINSTALLED',\s*TRUE\)")
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# The steps: name, the original lab's manual step numbers it replaces (docs/bootstrap.md), check, action.
+# ---------------------------------------------------------------------------------------------------------
+$script:Steps = New-Object System.Collections.Generic.List[object]
+
+function Add-Step {
+    param(
+        [Parameter(Mandatory = $true)][string]$Name,
+        [Parameter(Mandatory = $true)][AllowEmptyString()][string]$Lab,
+        [Parameter(Mandatory = $true)][scriptblock]$Test,
+        [Parameter(Mandatory = $true)][scriptblock]$Action
+    )
+    foreach ($existing in $script:Steps) {
+        if ($existing.Name -eq $Name) { throw "duplicate step name '$Name'" }
+    }
+    $script:Steps.Add([pscustomobject]@{ Name = $Name; Lab = $Lab; Test = $Test; Action = $Action })
+}
+
+Add-Step -Name 'Validate parameters' -Lab '' -Test {
+    $problems = New-Object System.Collections.Generic.List[string]
+    $required = [ordered]@{
+        OsTicketVersion = $OsTicketVersion; SiteHostName = $SiteHostName; HelpdeskName = $HelpdeskName
+        AdminUsername = $AdminUsername; AdminEmail = $AdminEmail; AutomationSourceIp = $AutomationSourceIp
+        EnableDbAccess = $EnableDbAccess; ManifestBase64 = $ManifestBase64; InstallerBase64 = $InstallerBase64
+        AdminPassword = $AdminPassword; DbRootPassword = $DbRootPassword; DbAppPassword = $DbAppPassword; ApiKey = $ApiKey
+    }
+    foreach ($key in $required.Keys) {
+        if ([string]::IsNullOrWhiteSpace($required[$key])) { $problems.Add("-$key is empty") }
+    }
+    if (@('true', 'false') -notcontains "$EnableDbAccess".ToLowerInvariant()) {
+        $problems.Add('-EnableDbAccess must be "true" or "false"')
+    }
+    $script:DbAccessEnabled = ("$EnableDbAccess".ToLowerInvariant() -eq 'true')
+    $ip = "$AutomationSourceIp" -replace '/32$', ''
+    $parsed = $null
+    if (-not [System.Net.IPAddress]::TryParse($ip, [ref]$parsed) -or $ip -notmatch '^\d{1,3}(\.\d{1,3}){3}$') {
+        $problems.Add('-AutomationSourceIp must be one IPv4 address (a.b.c.d or a.b.c.d/32): osTicket API keys bind to one address')
+    }
+    $script:AutomationIp = $ip
+    if ("$ApiKey" -cnotmatch '^[0-9A-F]{32}$') { $problems.Add('-ApiKey must be 32 upper-case hex characters') }
+    if ("$AdminEmail" -notmatch '^[^@\s]+@[^@\s]+\.[^@\s]+$') { $problems.Add('-AdminEmail is not an e-mail address') }
+    if ("$SiteHostName" -notmatch '^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$') { $problems.Add('-SiteHostName is not a host name') }
+    if ("$AdminUsername" -notmatch '^[A-Za-z0-9._-]{3,64}$') { $problems.Add('-AdminUsername must be 3-64 letters, digits, dots, dashes or underscores') }
+    $version = "$OsTicketVersion".TrimStart('v')
+    $parsedVersion = $null
+    if (-not [version]::TryParse($version, [ref]$parsedVersion)) {
+        $problems.Add("-OsTicketVersion '$OsTicketVersion' is not a version")
+    } elseif ($parsedVersion -lt [version]$MinimumOsTicketVersion) {
+        $problems.Add("osTicket $version is below the security floor $MinimumOsTicketVersion (CVE-2026-22200); refusing to install it")
+    }
+    try {
+        $manifest = [System.Text.Encoding]::UTF8.GetString([Convert]::FromBase64String("$ManifestBase64")) | ConvertFrom-Json
+        $script:Downloads = $manifest.downloads
+        foreach ($name in $RequiredDownloads) {
+            $property = $script:Downloads.PSObject.Properties[$name]
+            if ($null -eq $property) { $problems.Add("the download manifest has no '$name' entry"); continue }
+            $entry = $property.Value
+            if ("$($entry.url)" -notmatch '^https://') { $problems.Add("manifest entry '$name': url must be https://") }
+            if ("$($entry.sha256)" -cnotmatch '^([0-9a-f]{64}|unknown)$') { $problems.Add("manifest entry '$name': sha256 must be 64 lower-case hex digits or ""unknown""") }
+            if ("$($entry.sha256)" -eq 'unknown') { Write-Log "manifest entry '$name' has no pinned SHA-256 (""unknown""); it will be accepted unverified" -Level WARN }
+        }
+        $osticketEntry = $script:Downloads.PSObject.Properties['osticket']
+        if ($null -ne $osticketEntry -and "$($osticketEntry.Value.version)".TrimStart('v') -ne $version) {
+            $problems.Add("-OsTicketVersion $version differs from the manifest's osticket entry ($($osticketEntry.Value.version))")
+        }
+    } catch {
+        $problems.Add("-ManifestBase64 is not base64 of the download manifest JSON: $($_.Exception.Message)")
+    }
+    try {
+        $script:InstallerBytes = [Convert]::FromBase64String("$InstallerBase64")
+        if ([System.Text.Encoding]::UTF8.GetString($script:InstallerBytes) -notmatch '^\s*<\?php') {
+            $problems.Add('-InstallerBase64 does not decode to a PHP file')
+        }
+    } catch {
+        $problems.Add('-InstallerBase64 is not base64')
+    }
+    $script:ParameterProblems = $problems
+    return ($problems.Count -eq 0)
+} -Action {
+    throw ('invalid parameters: ' + ($script:ParameterProblems -join '; '))
+}
+
+Add-Step -Name 'Prepare working directories' -Lab '' -Test {
+    $ok = $true
+    foreach ($dir in @($WorkDir, $DownloadDir, $SourceDir, $StateDir, (Split-Path $InstallerPath), (Join-Path $WorkDir 'logs'))) {
+        if (-not (Test-Path -LiteralPath $dir -PathType Container)) { $ok = $false }
+    }
+    # Inheritance off: C:\ostops is for SYSTEM and administrators only.
+    if (-not ($ok -and (Get-Acl -LiteralPath $WorkDir).AreAccessRulesProtected)) { return $false }
+    # The manifest and installer of this run, kept for a re-run by hand (docs/bootstrap.md).
+    $manifestCopy = Join-Path $WorkDir 'downloads.json'
+    if (-not (Test-Path -LiteralPath $manifestCopy) -or -not (Test-Path -LiteralPath $InstallerPath)) { return $false }
+    $sameManifest = [Convert]::ToBase64String([System.IO.File]::ReadAllBytes($manifestCopy)) -eq $ManifestBase64
+    $sameInstaller = [Convert]::ToBase64String([System.IO.File]::ReadAllBytes($InstallerPath)) -eq $InstallerBase64
+    return ($sameManifest -and $sameInstaller)
+} -Action {
+    foreach ($dir in @($WorkDir, $DownloadDir, $SourceDir, $StateDir, (Split-Path $InstallerPath), (Join-Path $WorkDir 'logs'))) {
+        $null = New-Item -ItemType Directory -Path $dir -Force
+    }
+    # Downloads, state and the installer are for SYSTEM and administrators only.
+    $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\icacls.exe" `
+        -Arguments ('"{0}" /inheritance:r /grant:r "*{1}:(OI)(CI)F" "*{2}:(OI)(CI)F" /T /C /Q' -f $WorkDir, $SidSystem, $SidAdministrators)
+    [System.IO.File]::WriteAllBytes((Join-Path $WorkDir 'downloads.json'), [Convert]::FromBase64String($ManifestBase64))
+    [System.IO.File]::WriteAllBytes($InstallerPath, $script:InstallerBytes)
+    if ($PSCommandPath -and (Test-Path -LiteralPath $PSCommandPath)) {
+        # A copy to re-run by hand (docs/bootstrap.md); the script holds no secrets.
+        Copy-Item -LiteralPath $PSCommandPath -Destination (Join-Path $WorkDir 'bootstrap.ps1') -Force
+    }
+}
+
+Add-Step -Name 'Install IIS roles' -Lab '1' -Test {
+    $missing = @(Get-WindowsFeature -Name $IisFeatures | Where-Object { -not $_.Installed })
+    return ($missing.Count -eq 0)
+} -Action {
+    $result = Install-WindowsFeature -Name $IisFeatures
+    if (-not $result.Success) { throw "Install-WindowsFeature failed (exit code $($result.ExitCode))" }
+    if ("$($result.RestartNeeded)" -eq 'Yes') { Write-Log 'Windows reports a restart is needed for the IIS roles; continuing' -Level WARN }
+}
+
+Add-Step -Name 'Install Visual C++ runtime' -Lab '5' -Test {
+    foreach ($key in @('HKLM:\SOFTWARE\Microsoft\VisualStudio\14.0\VC\Runtimes\x64',
+                       'HKLM:\SOFTWARE\WOW6432Node\Microsoft\VisualStudio\14.0\VC\Runtimes\x64')) {
+        $values = Get-ItemProperty -LiteralPath $key -ErrorAction SilentlyContinue
+        if ($null -eq $values) { continue }
+        $installed = $values.PSObject.Properties['Installed']
+        $minor = $values.PSObject.Properties['Minor']
+        # PHP 8.2 vs16 builds need the 2015-2022 runtime at 14.29 (VS 2019) or later.
+        if ($null -ne $installed -and $installed.Value -eq 1 -and $null -ne $minor -and [int]$minor.Value -ge 29) { return $true }
+    }
+    return $false
+} -Action {
+    $exe = Get-Download 'vcredist'
+    # 3010: installed, reboot pending; 1638: a newer runtime is already installed.
+    $null = Invoke-Checked -FilePath $exe -Arguments ('/install /quiet /norestart /log "{0}"' -f (Join-Path $WorkDir 'logs\vcredist.log')) -SuccessCodes @(0, 3010, 1638)
+}
+
+Add-Step -Name 'Install URL Rewrite module' -Lab '3' -Test {
+    return (Test-Path -LiteralPath "$env:SystemRoot\System32\inetsrv\rewrite.dll")
+} -Action {
+    Install-Msi -Package (Get-Download 'urlrewrite') -LogName 'urlrewrite-msi.log'
+}
+
+Add-Step -Name 'Install PHP' -Lab '4' -Test {
+    $expected = $script:Downloads.php.version
+    if (-not (Test-Path -LiteralPath $PhpCgi)) { return $false }
+    if ((Get-PhpVersion) -ne $expected) { return $false }
+    $machinePath = [Environment]::GetEnvironmentVariable('Path', 'Machine')
+    return (($machinePath -split ';') -contains $PhpDir)
+} -Action {
+    $zip = Get-Download 'php'
+    $iis = Get-Service -Name W3SVC -ErrorAction SilentlyContinue
+    $restart = ($null -ne $iis -and $iis.Status -eq 'Running')
+    # php-cgi.exe is locked while IIS runs it.
+    if ($restart) { $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\iisreset.exe" -Arguments '/stop' }
+    try {
+        $null = New-Item -ItemType Directory -Path $PhpDir -Force
+        Expand-Archive -LiteralPath $zip -DestinationPath $PhpDir -Force
+    } finally {
+        if ($restart) { $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\iisreset.exe" -Arguments '/start' }
+    }
+    $machinePath = [Environment]::GetEnvironmentVariable('Path', 'Machine')
+    if (($machinePath -split ';') -notcontains $PhpDir) {
+        [Environment]::SetEnvironmentVariable('Path', $machinePath.TrimEnd(';') + ';' + $PhpDir, 'Machine')
+    }
+}
+
+Add-Step -Name 'Write php.ini' -Lab '10' -Test {
+    $ini = Join-Path $PhpDir 'php.ini'
+    if ((Read-TextFile $ini) -cne (Get-DesiredPhpIni)) { return $false }
+    foreach ($dir in @($PhpTmpDir, $PhpLogDir)) {
+        if (-not (Test-Path -LiteralPath $dir -PathType Container)) { return $false }
+        $modify = [int][System.Security.AccessControl.FileSystemRights]::Modify
+        if (((Get-GrantedRights -Path $dir -Sid $SidIisUsers) -band $modify) -ne $modify) { return $false }
+    }
+    return $true
+} -Action {
+    foreach ($dir in @($PhpTmpDir, $PhpLogDir)) {
+        $null = New-Item -ItemType Directory -Path $dir -Force
+        # Uploads, sessions and PHP's error log: the only places under C:\PHP the app pools write.
+        $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\icacls.exe" -Arguments ('"{0}" /grant "*{1}:(OI)(CI)M" /Q' -f $dir, $SidIisUsers)
+    }
+    Write-TextFile -Path (Join-Path $PhpDir 'php.ini') -Text (Get-DesiredPhpIni)
+}
+
+Add-Step -Name 'Check PHP extensions' -Lab '10' -Test {
+    $result = Invoke-Process -FilePath $PhpExe -Arguments '-m' -WorkingDirectory $PhpDir -TimeoutSeconds 60
+    $loaded = @($result.Output -split "`r?`n" | ForEach-Object { $_.Trim().ToLowerInvariant() })
+    $wanted = @($PhpExtensions) + @('zend opcache')
+    foreach ($name in $PhpOptionalExtensions) {
+        if (Test-Path -LiteralPath (Join-Path $PhpDir "ext\php_$name.dll")) { $wanted += $name }
+        else { Write-Log "PHP extension '$name' is not shipped with this PHP build; osTicket will run without it" -Level WARN }
+    }
+    $script:MissingPhpExtensions = @($wanted | Where-Object { $loaded -notcontains $_ })
+    return ($result.ExitCode -eq 0 -and $script:MissingPhpExtensions.Count -eq 0)
+} -Action {
+    throw ('PHP does not load: ' + ($script:MissingPhpExtensions -join ', ') + ' (php -m; see C:\PHP\logs\php_errors.log)')
+}
+
+Add-Step -Name 'Register PHP FastCGI handler' -Lab '2,7' -Test {
+    Import-IisModule
+    $app = Get-WebConfiguration -PSPath 'MACHINE/WEBROOT/APPHOST' -Filter "system.webServer/fastCgi/application[@fullPath='$PhpCgi']"
+    $handler = Get-WebConfiguration -PSPath 'MACHINE/WEBROOT/APPHOST' -Filter "system.webServer/handlers/add[@name='$PhpHandlerName']"
+    if ($null -eq $app -or $null -eq $handler) { return $false }
+    return ((Get-ConfigValue $handler.scriptProcessor) -eq $PhpCgi -and (Get-ConfigValue $handler.path) -eq '*.php')
+} -Action {
+    Import-IisModule
+    $pspath = 'MACHINE/WEBROOT/APPHOST'
+    $appFilter = "system.webServer/fastCgi/application[@fullPath='$PhpCgi']"
+    if ($null -eq (Get-WebConfiguration -PSPath $pspath -Filter $appFilter)) {
+        Add-WebConfiguration -PSPath $pspath -Filter 'system.webServer/fastCgi' -Value @{
+            fullPath = $PhpCgi; instanceMaxRequests = 10000; activityTimeout = 600; requestTimeout = 600
+        }
+        Add-WebConfiguration -PSPath $pspath -Filter "$appFilter/environmentVariables" -Value @{ name = 'PHP_FCGI_MAX_REQUESTS'; value = '10000' }
+        Add-WebConfiguration -PSPath $pspath -Filter "$appFilter/environmentVariables" -Value @{ name = 'PHPRC'; value = $PhpDir }
+    }
+    $handlerFilter = "system.webServer/handlers/add[@name='$PhpHandlerName']"
+    if ($null -ne (Get-WebConfiguration -PSPath $pspath -Filter $handlerFilter)) {
+        Clear-WebConfiguration -PSPath $pspath -Filter $handlerFilter
+    }
+    Add-WebConfiguration -PSPath $pspath -Filter 'system.webServer/handlers' -AtIndex 0 -Value @{
+        name = $PhpHandlerName; path = '*.php'; verb = 'GET,HEAD,POST'; modules = 'FastCgiModule'
+        scriptProcessor = $PhpCgi; resourceType = 'Either'; requireAccess = 'Script'
+    }
+}
+
+Add-Step -Name 'Install MariaDB server' -Lab '6' -Test {
+    $service = Get-Service -Name $MariaDbService -ErrorAction SilentlyContinue
+    if ($null -eq $service -or -not (Test-Path -LiteralPath $MysqldExe) -or -not (Test-Path -LiteralPath $MysqlExe)) { return $false }
+    $version = Invoke-Process -FilePath $MysqldExe -Arguments '--version' -TimeoutSeconds 60
+    if ($version.Output -notmatch [regex]::Escape($script:Downloads.mariadb.version)) { return $false }
+    if ($service.StartType -ne 'Automatic') { return $false }
+    return ($service.Status -eq 'Running')
+} -Action {
+    $msi = Get-Download 'mariadb'
+    # No PASSWORD property: it would sit on msiexec's command line and in its log. The next step sets it.
+    Install-Msi -Package $msi -LogName 'mariadb-msi.log' `
+        -Properties ('INSTALLDIR="{0}" DATADIR="{1}" SERVICENAME={2} PORT={3} UTF8=1 ALLOWREMOTEROOTACCESS=0' -f $MariaDbDir, $MariaDbData, $MariaDbService, $MariaDbPort)
+    Set-Service -Name $MariaDbService -StartupType Automatic
+    if ((Get-Service -Name $MariaDbService).Status -ne 'Running') { Start-Service -Name $MariaDbService }
+    Wait-MariaDb -NoPassword
+}
+
+Add-Step -Name 'Secure MariaDB root account' -Lab '6' -Test {
+    if (-not (Test-MariaDbLogin)) { return $false }
+    $loose = Invoke-MariaDbSql -Sql "SELECT COUNT(*) FROM mysql.user WHERE User = '' OR (User = 'root' AND Host NOT IN ('localhost', '127.0.0.1', '::1'));"
+    $testDb = Invoke-MariaDbSql -Sql "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'test';"
+    return ($loose -eq '0' -and $testDb -eq '0')
+} -Action {
+    $rootPassword = ConvertTo-SqlString $DbRootPassword
+    $sql = @"
+ALTER USER 'root'@'localhost' IDENTIFIED BY $rootPassword;
+ALTER USER IF EXISTS 'root'@'127.0.0.1' IDENTIFIED BY $rootPassword;
+ALTER USER IF EXISTS 'root'@'::1' IDENTIFIED BY $rootPassword;
+FLUSH PRIVILEGES;
+"@
+    if (Test-MariaDbLogin) {
+        Write-Log 'root already has the configured password; removing anonymous and remote root accounts'
+    } elseif (Test-MariaDbLogin -NoPassword) {
+        Write-Log 'root has no password yet; setting it'
+        $null = Invoke-MariaDbSql -Sql $sql -NoPassword
+    } else {
+        throw 'MariaDB refuses root with both the configured password and an empty one; reset it by hand (docs/bootstrap.md)'
+    }
+    $accounts = Invoke-MariaDbSql -Sql "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user WHERE User = '' OR (User = 'root' AND Host NOT IN ('localhost', '127.0.0.1', '::1'));"
+    foreach ($account in @($accounts -split "`r?`n" | Where-Object { $_ })) {
+        Write-Log "dropping MariaDB account $account"
+        $null = Invoke-MariaDbSql -Sql "DROP USER $account;"
+    }
+    $null = Invoke-MariaDbSql -Sql 'DROP DATABASE IF EXISTS test; FLUSH PRIVILEGES;'
+}
+
+Add-Step -Name 'Configure MariaDB network and TLS' -Lab '6' -Test {
+    $text = Read-TextFile $MariaDbIni
+    if ($null -eq $text -or -not $text.Contains((Get-MariaDbBlock))) { return $false }
+    if ($script:DbAccessEnabled) {
+        if (-not (Test-Path -LiteralPath $DbTlsCert) -or -not (Test-Path -LiteralPath $DbTlsKey)) { return $false }
+        if ((Invoke-MariaDbSql -Sql 'SELECT @@have_ssl;') -ne 'YES') { return $false }
+    }
+    return ((Get-Service -Name $MariaDbService).Status -eq 'Running')
+} -Action {
+    if ($script:DbAccessEnabled -and -not ((Test-Path -LiteralPath $DbTlsCert) -and (Test-Path -LiteralPath $DbTlsKey))) {
+        Write-Log "creating a self-signed TLS certificate for MariaDB (CN=$SiteHostName)"
+        $php = @'
+<?php
+$cfg = array('config' => getenv('OSTOPS_OPENSSL_CNF'), 'digest_alg' => 'sha256',
+             'private_key_bits' => 2048, 'private_key_type' => OPENSSL_KEYTYPE_RSA);
+$key = openssl_pkey_new($cfg);
+$csr = openssl_csr_new(array('commonName' => getenv('OSTOPS_CN')), $key, $cfg);
+$crt = openssl_csr_sign($csr, null, $key, 825, $cfg, random_int(1, PHP_INT_MAX));
+if (!$key || !$csr || !$crt || !openssl_x509_export($crt, $crtPem) || !openssl_pkey_export($key, $keyPem, null, $cfg)) {
+    fwrite(STDERR, openssl_error_string() . "\n");
+    exit(1);
+}
+file_put_contents(getenv('OSTOPS_KEY'), $keyPem);
+file_put_contents(getenv('OSTOPS_CERT'), $crtPem);
+echo "ok\n";
+'@
+        $null = Invoke-Checked -FilePath $PhpExe -InputText $php -WorkingDirectory $PhpDir -Environment @{
+            OSTOPS_OPENSSL_CNF = (Join-Path $PhpDir 'extras\ssl\openssl.cnf'); OSTOPS_CN = $SiteHostName
+            OSTOPS_KEY = $DbTlsKey; OSTOPS_CERT = $DbTlsCert
+        }
+    }
+    Write-TextFile -Path $MariaDbIni -Text ((Get-MariaDbIniWithoutBlock) + "`r`n`r`n" + (Get-MariaDbBlock) + "`r`n")
+    Restart-Service -Name $MariaDbService
+    Wait-MariaDb
+}
+
+Add-Step -Name 'Create osTicket database and user' -Lab '13' -Test {
+    $schemas = Invoke-MariaDbSql -Sql "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '$DbName';"
+    $users = Invoke-MariaDbSql -Sql "SELECT COUNT(*) FROM mysql.user WHERE User = '$DbUser' AND Host IN ('localhost', '127.0.0.1');"
+    if ($schemas -ne '1' -or $users -ne '2') { return $false }
+    return (Test-MariaDbLogin -User $DbUser -Password $DbAppPassword)
+} -Action {
+    $appPassword = ConvertTo-SqlString $DbAppPassword
+    # The same database, users and grants as the local default (automation/local/database.py).
+    $null = Invoke-MariaDbSql -Sql @"
+CREATE DATABASE IF NOT EXISTS ``$DbName`` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE USER IF NOT EXISTS '$DbUser'@'127.0.0.1' IDENTIFIED BY $appPassword;
+CREATE USER IF NOT EXISTS '$DbUser'@'localhost' IDENTIFIED BY $appPassword;
+ALTER USER '$DbUser'@'127.0.0.1' IDENTIFIED BY $appPassword;
+ALTER USER '$DbUser'@'localhost' IDENTIFIED BY $appPassword;
+GRANT $DbAppPrivileges ON ``$DbName``.* TO '$DbUser'@'127.0.0.1';
+GRANT $DbAppPrivileges ON ``$DbName``.* TO '$DbUser'@'localhost';
+FLUSH PRIVILEGES;
+"@
+}
+
+Add-Step -Name 'Configure automation database access' -Lab '' -Test {
+    $hosts = @((Invoke-MariaDbSql -Sql "SELECT CONCAT(Host, ' ', ssl_type) FROM mysql.user WHERE User = '$DbUser' AND Host NOT IN ('localhost', '127.0.0.1', '::1');") -split "`r?`n" | Where-Object { $_ })
+    $rule = Get-NetFirewallRule -Name $DbFirewallRule -ErrorAction SilentlyContinue
+    if (-not $script:DbAccessEnabled) { return ($hosts.Count -eq 0 -and $null -eq $rule) }
+    if ($hosts.Count -ne 1 -or $hosts[0] -ne "$($script:AutomationIp) ANY" -or $null -eq $rule) { return $false }
+    $remote = @(($rule | Get-NetFirewallAddressFilter).RemoteAddress)
+    return ($remote.Count -eq 1 -and $remote[0] -eq $script:AutomationIp)
+} -Action {
+    $stale = Invoke-MariaDbSql -Sql "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user WHERE User = '$DbUser' AND Host NOT IN ('localhost', '127.0.0.1', '::1');"
+    foreach ($account in @($stale -split "`r?`n" | Where-Object { $_ })) {
+        Write-Log "dropping MariaDB account $account"
+        $null = Invoke-MariaDbSql -Sql "DROP USER $account;"
+    }
+    Remove-NetFirewallRule -Name $DbFirewallRule -ErrorAction SilentlyContinue
+    if ($script:DbAccessEnabled) {
+        $appPassword = ConvertTo-SqlString $DbAppPassword
+        $account = "'$DbUser'@'$($script:AutomationIp)'"
+        # TLS required, one source address, read-only: what verification needs.
+        $null = Invoke-MariaDbSql -Sql @"
+CREATE USER $account IDENTIFIED BY $appPassword REQUIRE SSL;
+GRANT $DbAutomationPrivileges ON ``$DbName``.* TO $account;
+FLUSH PRIVILEGES;
+"@
+        $null = New-NetFirewallRule -Name $DbFirewallRule -DisplayName 'ostops: MariaDB from the automation source only' `
+            -Direction Inbound -Protocol TCP -LocalPort $MariaDbPort -RemoteAddress $script:AutomationIp -Action Allow -Profile Any
+    }
+}
+
+Add-Step -Name 'Deploy osTicket files' -Lab '9' -Test {
+    $marker = Read-TextFile (Join-Path $StateDir 'osticket-version.txt')
+    return ($null -ne $marker -and $marker.Trim() -eq $script:Downloads.osticket.version -and (Test-Path -LiteralPath (Join-Path $Webroot 'main.inc.php')))
+} -Action {
+    $zip = Get-Download 'osticket'
+    $extracted = Join-Path $SourceDir ('osTicket-' + $script:Downloads.osticket.version)
+    if (Test-Path -LiteralPath $extracted) { Remove-Item -LiteralPath $extracted -Recurse -Force }
+    Expand-Archive -LiteralPath $zip -DestinationPath $extracted -Force
+    $upload = Join-Path $extracted 'upload'
+    if (-not (Test-Path -LiteralPath (Join-Path $upload 'main.inc.php'))) { throw "$zip has no upload\main.inc.php; is it an osTicket release?" }
+    $null = New-Item -ItemType Directory -Path $Webroot -Force
+    # Never overwrite the installed configuration; once installed, setup\ stays gone.
+    $exclude = '/XF ost-config.php'
+    if (Get-OsTicketInstalled) { $exclude += ' /XD "{0}"' -f (Join-Path $upload 'setup') }
+    # robocopy: exit codes below 8 mean success.
+    $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\robocopy.exe" `
+        -Arguments ('"{0}" "{1}" /E /R:2 /W:2 /NP /NFL /NDL {2}' -f $upload, $Webroot, $exclude) -SuccessCodes @(0, 1, 2, 3, 4, 5, 6, 7)
+    Write-TextFile -Path (Join-Path $StateDir 'osticket-version.txt') -Text $script:Downloads.osticket.version
+}
+
+Add-Step -Name 'Deploy web.config' -Lab '9' -Test {
+    return ((Read-TextFile (Join-Path $Webroot 'web.config')) -ceq $WebConfig)
+} -Action {
+    Write-TextFile -Path (Join-Path $Webroot 'web.config') -Text $WebConfig
+}
+
+Add-Step -Name 'Create IIS site' -Lab '9' -Test {
+    Import-IisModule
+    if (-not (Test-Path "IIS:\AppPools\$AppPoolName") -or -not (Test-Path "IIS:\Sites\$SiteName")) { return $false }
+    $pool = Get-Item "IIS:\AppPools\$AppPoolName"
+    if ($pool.managedRuntimeVersion -ne '' -or $pool.processModel.identityType -ne 'ApplicationPoolIdentity') { return $false }
+    $site = Get-Item "IIS:\Sites\$SiteName"
+    if ($site.physicalPath -ne $Webroot -or $site.applicationPool -ne $AppPoolName -or $site.State -ne 'Started') { return $false }
+    $http = @(Get-WebBinding -Name $SiteName -Protocol http | Where-Object { $_.bindingInformation -eq '*:80:' })
+    if ($http.Count -ne 1) { return $false }
+    $anonymous = Get-ConfigValue (Get-WebConfigurationProperty -PSPath 'MACHINE/WEBROOT/APPHOST' -Location $SiteName `
+        -Filter 'system.webServer/security/authentication/anonymousAuthentication' -Name userName)
+    if ("$anonymous" -ne '') { return $false }
+    if (Test-Path 'IIS:\Sites\Default Web Site') {
+        if ((Get-Item 'IIS:\Sites\Default Web Site').serverAutoStart) { return $false }
+    }
+    return $true
+} -Action {
+    Import-IisModule
+    if (Test-Path 'IIS:\Sites\Default Web Site') {
+        # It holds *:80; keep it, stopped.
+        Stop-Website -Name 'Default Web Site'
+        Set-ItemProperty 'IIS:\Sites\Default Web Site' -Name serverAutoStart -Value $false
+    }
+    if (-not (Test-Path "IIS:\AppPools\$AppPoolName")) { $null = New-WebAppPool -Name $AppPoolName }
+    Set-ItemProperty "IIS:\AppPools\$AppPoolName" -Name managedRuntimeVersion -Value ''
+    Set-ItemProperty "IIS:\AppPools\$AppPoolName" -Name processModel.identityType -Value 'ApplicationPoolIdentity'
+    if (-not (Test-Path "IIS:\Sites\$SiteName")) {
+        $null = New-Website -Name $SiteName -PhysicalPath $Webroot -ApplicationPool $AppPoolName -IPAddress '*' -Port 80
+    }
+    Set-ItemProperty "IIS:\Sites\$SiteName" -Name physicalPath -Value $Webroot
+    Set-ItemProperty "IIS:\Sites\$SiteName" -Name applicationPool -Value $AppPoolName
+    if (@(Get-WebBinding -Name $SiteName -Protocol http | Where-Object { $_.bindingInformation -eq '*:80:' }).Count -eq 0) {
+        New-WebBinding -Name $SiteName -Protocol http -IPAddress '*' -Port 80
+    }
+    # Anonymous requests run as the app pool identity, so its ACLs are the only ones that matter.
+    Set-WebConfigurationProperty -PSPath 'MACHINE/WEBROOT/APPHOST' -Location $SiteName `
+        -Filter 'system.webServer/security/authentication/anonymousAuthentication' -Name userName -Value ''
+    Start-Website -Name $SiteName
+}
+
+Add-Step -Name 'Prepare ost-config.php' -Lab '11,12' -Test {
+    return (Test-Path -LiteralPath $OstConfig -PathType Leaf)
+} -Action {
+    # Only the installer (run as SYSTEM in the next step) writes it; the app pool never gets write access.
+    Copy-Item -LiteralPath (Join-Path $Webroot 'include\ost-sampleconfig.php') -Destination $OstConfig
+}
+
+Add-Step -Name 'Run osTicket installer' -Lab '14' -Test {
+    return (Get-OsTicketInstalled)
+} -Action {
+    [System.IO.File]::WriteAllBytes($InstallerPath, $script:InstallerBytes)
+    $helpdeskEmail = "helpdesk@$SiteHostName"
+    if ($helpdeskEmail -eq $AdminEmail) { $helpdeskEmail = "support@$SiteHostName" }
+    # Secrets travel on php's stdin only (automation/local/installer.php); nothing is written to disk.
+    $config = [ordered]@{
+        webroot = $Webroot; db_host = '127.0.0.1'; db_port = $MariaDbPort; db_name = $DbName; db_user = $DbUser
+        db_pass = $DbAppPassword; table_prefix = $TablePrefix; helpdesk_name = $HelpdeskName
+        helpdesk_email = $helpdeskEmail; admin_firstname = 'osTicket'; admin_lastname = 'Admin'
+        admin_email = $AdminEmail; admin_username = $AdminUsername; admin_password = $AdminPassword
+        helpdesk_url = "https://$SiteHostName/"; api_key = $ApiKey; api_key_ip = $script:AutomationIp
+    }
+    $result = Invoke-Process -FilePath $PhpExe -Arguments ('"{0}"' -f $InstallerPath) -InputText ($config | ConvertTo-Json -Compress) `
+        -WorkingDirectory $Webroot -TimeoutSeconds 600
+    $config = $null
+    $last = @($result.Output -split "`r?`n" | Where-Object { $_.Trim() }) | Select-Object -Last 1
+    $answer = $null
+    try { $answer = $last | ConvertFrom-Json } catch { $answer = $null }
+    if ($null -eq $answer -or -not $answer.ok) {
+        $detail = if ($null -ne $answer) { ($answer | ConvertTo-Json -Compress) } else { ($result.Output + ' ' + $result.Error).Trim() }
+        throw ('osTicket installer failed (exit {0}): {1}' -f $result.ExitCode, (Protect-Text $detail))
+    }
+    Write-Log ('osTicket installer: ' + (Protect-Text $last))
+}
+
+Add-Step -Name 'Create API key for automation source' -Lab '' -Test {
+    $key = ConvertTo-SqlString $ApiKey
+    $count = Invoke-MariaDbSql -Sql ("SELECT COUNT(*) FROM ``{0}``.``{1}api_key`` WHERE apikey = {2} AND ipaddr = '{3}' AND isactive = 1 AND can_create_tickets = 1 AND can_exec_cron = 1;" -f $DbName, $TablePrefix, $key, $script:AutomationIp)
+    return ($count -eq '1')
+} -Action {
+    $key = ConvertTo-SqlString $ApiKey
+    # The same row the installer writes; here so that a changed AutomationSourceIp or key is applied on re-run.
+    $null = Invoke-MariaDbSql -Sql ("INSERT INTO ``{0}``.``{1}api_key`` SET isactive = 1, can_create_tickets = 1, can_exec_cron = 1, ipaddr = '{3}', apikey = {2}, notes = 'ostops automation key', created = NOW(), updated = NOW() ON DUPLICATE KEY UPDATE isactive = 1, can_create_tickets = 1, can_exec_cron = 1, ipaddr = VALUES(ipaddr), updated = NOW();" -f $DbName, $TablePrefix, $key, $script:AutomationIp)
+}
+
+Add-Step -Name 'Remove setup directory' -Lab '15' -Test {
+    return (-not (Test-Path -LiteralPath (Join-Path $Webroot 'setup')))
+} -Action {
+    if (-not (Get-OsTicketInstalled)) { throw 'osTicket is not installed; setup\ is still needed' }
+    Remove-Item -LiteralPath (Join-Path $Webroot 'setup') -Recurse -Force
+}
+
+Add-Step -Name 'Set NTFS permissions' -Lab '12' -Test {
+    $poolSid = Get-AppPoolSid
+    if (-not (Test-ReadOnlyForAppPool -Path $Webroot -PoolSid $poolSid)) { return $false }
+    foreach ($sample in @('index.php', 'include\main.inc.php', 'scp\index.php', 'api\http.php', 'web.config')) {
+        $path = Join-Path $Webroot $sample
+        if ((Test-Path -LiteralPath $path) -and -not (Test-ReadOnlyForAppPool -Path $path -PoolSid $poolSid)) { return $false }
+    }
+    return $true
+} -Action {
+    $poolSid = Get-AppPoolSid
+    # The code is read-only to the app pool; only SYSTEM and administrators may change it.
+    $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\icacls.exe" `
+        -Arguments ('"{0}" /inheritance:r /grant:r "*{1}:(OI)(CI)F" "*{2}:(OI)(CI)F" "*{3}:(OI)(CI)RX" /Q' -f $Webroot, $SidSystem, $SidAdministrators, $poolSid)
+    $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\icacls.exe" -Arguments ('"{0}\*" /reset /T /C /Q' -f $Webroot)
+}
+
+Add-Step -Name 'Make ost-config.php read-only' -Lab '16' -Test {
+    if (-not (Test-Path -LiteralPath $OstConfig)) { return $false }
+    if (-not (Get-Item -LiteralPath $OstConfig).IsReadOnly) { return $false }
+    $poolSid = Get-AppPoolSid
+    if (-not (Test-ReadOnlyForAppPool -Path $OstConfig -PoolSid $poolSid)) { return $false }
+    $acl = Get-Acl -LiteralPath $OstConfig
+    return $acl.AreAccessRulesProtected
+} -Action {
+    if (-not (Get-OsTicketInstalled)) { throw 'osTicket is not installed; ost-config.php must stay writable for the installer' }
+    $poolSid = Get-AppPoolSid
+    $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\icacls.exe" `
+        -Arguments ('"{0}" /inheritance:r /grant:r "*{1}:F" "*{2}:F" "*{3}:R" /Q' -f $OstConfig, $SidSystem, $SidAdministrators, $poolSid)
+    Set-ItemProperty -LiteralPath $OstConfig -Name IsReadOnly -Value $true
+}
+
+Add-Step -Name 'Bind HTTPS certificate' -Lab '' -Test {
+    Import-IisModule
+    $https = @(Get-WebBinding -Name $SiteName -Protocol https | Where-Object { $_.bindingInformation -eq '*:443:' })
+    if ($https.Count -ne 1) { return $false }
+    $ssl = Get-Item 'IIS:\SslBindings\0.0.0.0!443' -ErrorAction SilentlyContinue
+    if ($null -eq $ssl -or [string]::IsNullOrEmpty($ssl.Thumbprint)) { return $false }
+    # Any valid certificate counts, so a real one bound by hand (docs/bootstrap.md) is kept on re-runs.
+    $cert = Get-Item -LiteralPath ('Cert:\LocalMachine\My\' + $ssl.Thumbprint) -ErrorAction SilentlyContinue
+    return ($null -ne $cert -and $cert.NotAfter -gt (Get-Date).AddDays(14))
+} -Action {
+    Import-IisModule
+    if (@(Get-WebBinding -Name $SiteName -Protocol https | Where-Object { $_.bindingInformation -eq '*:443:' }).Count -eq 0) {
+        New-WebBinding -Name $SiteName -Protocol https -IPAddress '*' -Port 443
+    }
+    $cert = Get-ChildItem -Path 'Cert:\LocalMachine\My' |
+        Where-Object { $_.FriendlyName -eq $CertFriendlyName -and $_.Subject -eq "CN=$SiteHostName" -and $_.NotAfter -gt (Get-Date).AddDays(14) } |
+        Sort-Object -Property NotAfter -Descending | Select-Object -First 1
+    if ($null -eq $cert) {
+        Write-Log "creating a self-signed certificate for $SiteHostName"
+        $cert = New-SelfSignedCertificate -DnsName $SiteHostName -CertStoreLocation 'Cert:\LocalMachine\My' `
+            -FriendlyName $CertFriendlyName -NotAfter (Get-Date).AddYears(2) -KeyAlgorithm RSA -KeyLength 2048
+    }
+    if (Test-Path 'IIS:\SslBindings\0.0.0.0!443') { Remove-Item -Path 'IIS:\SslBindings\0.0.0.0!443' -Force }
+    $binding = Get-WebBinding -Name $SiteName -Protocol https | Where-Object { $_.bindingInformation -eq '*:443:' } | Select-Object -First 1
+    $binding.AddSslCertificate($cert.Thumbprint, 'My')
+}
+
+Add-Step -Name 'Open Windows Firewall' -Lab '' -Test {
+    $rule = Get-NetFirewallRule -Name $HttpFirewallRule -ErrorAction SilentlyContinue
+    if ($null -eq $rule -or "$($rule.Enabled)" -ne 'True' -or "$($rule.Action)" -ne 'Allow') { return $false }
+    $ports = @(($rule | Get-NetFirewallPortFilter).LocalPort | ForEach-Object { "$_" } | Sort-Object)
+    return (($ports -join ',') -eq '443,80')
+} -Action {
+    Remove-NetFirewallRule -Name $HttpFirewallRule -ErrorAction SilentlyContinue
+    $null = New-NetFirewallRule -Name $HttpFirewallRule -DisplayName 'ostops: osTicket HTTP and HTTPS' `
+        -Direction Inbound -Protocol TCP -LocalPort @(80, 443) -Action Allow -Profile Any
+}
+
+Add-Step -Name 'Schedule osTicket cron' -Lab '' -Test {
+    $task = Get-ScheduledTask -TaskName $CronTaskName -TaskPath $CronTaskPath -ErrorAction SilentlyContinue
+    if ($null -eq $task) { return $false }
+    $action = @($task.Actions)[0]
+    $trigger = @($task.Triggers)[0]
+    return ($action.Execute -eq $PhpExe -and $action.Arguments -eq $CronArguments -and
+            $trigger.Repetition.Interval -eq 'PT5M' -and "$($task.State)" -ne 'Disabled')
+} -Action {
+    $action = New-ScheduledTaskAction -Execute $PhpExe -Argument $CronArguments -WorkingDirectory (Join-Path $Webroot 'api')
+    $trigger = New-ScheduledTaskTrigger -Once -At (Get-Date).Date -RepetitionInterval (New-TimeSpan -Minutes 5)
+    $principal = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest
+    $settings = New-ScheduledTaskSettingsSet -MultipleInstances IgnoreNew -ExecutionTimeLimit (New-TimeSpan -Minutes 10) -StartWhenAvailable
+    $null = Register-ScheduledTask -TaskName $CronTaskName -TaskPath $CronTaskPath -Action $action -Trigger $trigger `
+        -Principal $principal -Settings $settings -Description 'osTicket api/cron.php every 5 minutes (ostops bootstrap)' -Force
+}
+
+Add-Step -Name 'Reload IIS and check osTicket answers' -Lab '8,17' -Test {
+    $checks = [ordered]@{
+        'http://127.0.0.1/scp/login.php'            = @(200)
+        'http://127.0.0.1/'                         = @(200)
+        'http://127.0.0.1/api/tickets.json'         = @(400, 401, 403, 405)   # osTicket's API answered, not IIS
+        'http://127.0.0.1/include/ost-config.php'   = @(404)
+        'http://127.0.0.1/setup/'                   = @(404)
+    }
+    $ok = $true
+    foreach ($url in $checks.Keys) {
+        $status = Get-HttpStatus $url
+        if ($checks[$url] -notcontains $status) {
+            Write-Log "GET $url answered $status, expected $($checks[$url] -join ' or ')"
+            $ok = $false
+        }
+    }
+    return $ok
+} -Action {
+    $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\iisreset.exe" -Arguments '/restart'
+    Start-Sleep -Seconds 5
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# web.config (identical to infra/bootstrap/web.config; the tests compare them)
+# ---------------------------------------------------------------------------------------------------------
+$WebConfig = @'
+<?xml version="1.0" encoding="UTF-8"?>
+<!--
+  ostops: osTicket on IIS. Deployed by infra/bootstrap/bootstrap.ps1 (step "Deploy web.config"), which embeds
+  an identical copy of this file; tests/infra/test_bootstrap.py fails when the two differ.
+  The rewrite rules are osTicket's own upload/web.config (the IIS twin of its .htaccess files) plus the
+  staff AJAX and client AJAX PATH_INFO routes, so the URLs match the local default (nginx):
+    /api/tickets.json        -> /api/http.php/tickets.json
+    /scp/ajax.php/...        -> scp/ajax.php with PATH_INFO (kept away from the api/ and pages/ rules)
+  include/ and setup/ are hidden from every request (404), whatever the rewrite rules say.
+-->
+<configuration>
+    <system.webServer>
+        <directoryBrowse enabled="false" />
+        <defaultDocument enabled="true">
+            <files>
+                <clear />
+                <add value="index.php" />
+            </files>
+        </defaultDocument>
+        <security>
+            <requestFiltering allowDoubleEscaping="false">
+                <hiddenSegments applyToWebDAV="true">
+                    <add segment="include" />
+                    <add segment="setup" />
+                </hiddenSegments>
+                <fileExtensions allowUnlisted="true">
+                    <add fileExtension=".ini" allowed="false" />
+                    <add fileExtension=".log" allowed="false" />
+                    <add fileExtension=".sql" allowed="false" />
+                </fileExtensions>
+                <!-- 25 MiB, matching post_max_size in php.ini -->
+                <requestLimits maxAllowedContentLength="26214400" />
+            </requestFiltering>
+        </security>
+        <rewrite>
+            <rules>
+                <rule name="osTicket staff ajax" stopProcessing="true">
+                    <match url="^(.*/)?scp/ajax\.php/(.*)$" ignoreCase="true" />
+                    <!-- PATH_INFO route: served as is, and no later rule may touch it -->
+                    <action type="None" />
+                </rule>
+                <rule name="osTicket client ajax" stopProcessing="true">
+                    <match url="^(.*/)?ajax\.php/(.*)$" ignoreCase="true" />
+                    <action type="None" />
+                </rule>
+                <rule name="osTicket other PATH_INFO routes" stopProcessing="true">
+                    <!-- api/http.php/tickets.json, pages/index.php/x, scp/apps/dispatcher.php/x asked for directly -->
+                    <match url="^(.*/)?[^/]+\.php/(.*)$" ignoreCase="true" />
+                    <action type="None" />
+                </rule>
+                <rule name="osTicket HTTP api" stopProcessing="true">
+                    <match url="^(.*/)?api/(.*)$" ignoreCase="true" />
+                    <conditions logicalGrouping="MatchAll">
+                        <add input="{REQUEST_FILENAME}" matchType="IsFile" negate="true" />
+                        <add input="{REQUEST_FILENAME}" matchType="IsDirectory" negate="true" />
+                    </conditions>
+                    <action type="Rewrite" url="{R:1}api/http.php/{R:2}" appendQueryString="true" />
+                </rule>
+                <rule name="osTicket site pages" stopProcessing="true">
+                    <match url="^(.*/)?pages/(.*)$" ignoreCase="true" />
+                    <conditions logicalGrouping="MatchAll">
+                        <add input="{REQUEST_FILENAME}" matchType="IsFile" negate="true" />
+                        <add input="{REQUEST_FILENAME}" matchType="IsDirectory" negate="true" />
+                    </conditions>
+                    <action type="Rewrite" url="{R:1}pages/index.php/{R:2}" appendQueryString="true" />
+                </rule>
+                <rule name="osTicket staff applications" stopProcessing="true">
+                    <match url="^(.*/)?scp/apps/(.*)$" ignoreCase="true" />
+                    <conditions logicalGrouping="MatchAll">
+                        <add input="{REQUEST_FILENAME}" matchType="IsFile" negate="true" />
+                        <add input="{REQUEST_FILENAME}" matchType="IsDirectory" negate="true" />
+                    </conditions>
+                    <action type="Rewrite" url="{R:1}scp/apps/dispatcher.php/{R:2}" appendQueryString="true" />
+                </rule>
+            </rules>
+        </rewrite>
+        <httpProtocol>
+            <customHeaders>
+                <remove name="X-Powered-By" />
+                <add name="X-Content-Type-Options" value="nosniff" />
+            </customHeaders>
+        </httpProtocol>
+    </system.webServer>
+</configuration>
+'@
+
+# ---------------------------------------------------------------------------------------------------------
+# Run
+# ---------------------------------------------------------------------------------------------------------
+$null = New-Item -ItemType Directory -Path (Split-Path -Parent $LogPath) -Force
+[Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
+$script:DbAccessEnabled = $false
+$script:AutomationIp = ''
+$script:Downloads = $null
+
+$mutex = New-Object System.Threading.Mutex($false, 'Global\ostops-bootstrap')
+try {
+    $acquired = $mutex.WaitOne(0)
+} catch [System.Threading.AbandonedMutexException] {
+    $acquired = $true   # an earlier run ended without releasing it
+}
+if (-not $acquired) {
+    Write-Log 'another bootstrap run is in progress; exiting' -Level ERROR
+    exit 1
+}
+
+Write-Log ('bootstrap started: osTicket {0} for {1}, {2} steps, log {3}' -f $OsTicketVersion, $SiteHostName, $script:Steps.Count, $LogPath)
+$started = Get-Date
+try {
+    foreach ($step in $script:Steps) {
+        $stepStarted = Get-Date
+        try {
+            if ([bool](& $step.Test | Select-Object -Last 1)) {
+                Write-Log "step '$($step.Name)': already in place"
+                continue
+            }
+            Write-Log "step '$($step.Name)': running"
+            $null = & $step.Action
+            if (-not [bool](& $step.Test | Select-Object -Last 1)) {
+                throw 'the action finished but the step''s check still fails'
+            }
+            Write-Log ("step '{0}': done in {1:N0} s" -f $step.Name, ((Get-Date) - $stepStarted).TotalSeconds)
+        } catch {
+            Write-Log ("FAILED at step '{0}': {1}" -f $step.Name, $_.Exception.Message) -Level ERROR
+            Write-Log ("  at {0}" -f $_.InvocationInfo.PositionMessage) -Level ERROR
+            Write-Log "fix the cause and run the bootstrap again (docs/bootstrap.md); finished steps are skipped" -Level ERROR
+            exit 1
+        }
+    }
+} finally {
+    $mutex.ReleaseMutex()
+}
+Write-Log ('bootstrap finished in {0:N0} s: staff panel https://{1}/scp/ (user {2})' -f ((Get-Date) - $started).TotalSeconds, $SiteHostName, $AdminUsername)
+exit 0

@@ -1,0 +1,490 @@
+"""Typed stack configuration for the Azure deployment.
+
+``load_config`` reads every ``ostops:*`` key once, checks it and returns a frozen ``StackConfig``; the
+first problem found raises ``StackConfigError`` naming the key, e.g.
+``ostops:adminSourceCidr: '0.0.0.0/0' would open RDP to the whole internet ...``. ``Pulumi.example.yaml``
+documents every key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import pulumi
+from pulumi.runtime.config import (
+    CONFIG,
+    get_config,
+    get_config_env,
+    get_config_secret_keys_env,
+    is_config_secret,
+)
+from pydantic import SecretStr
+
+from automation.errors import ConfigError
+from infra.policy.predicates import OSTICKET_SECURITY_FLOOR, REQUIRED_TAGS, parse_version, version_at_least
+
+CONFIG_NAMESPACE = "ostops"
+DEFAULT_VM_SIZE = "Standard_B2as_v2"
+DEFAULT_ADMIN_USERNAME = "ostopsadmin"
+DEFAULT_OSTICKET_ADMIN_USERNAME = "ostadmin"
+DEFAULT_HELPDESK_NAME = "ostops Help Desk"
+# Broader than this is the internet in all but name.
+WIDEST_ADMIN_PREFIX = 8
+
+
+@dataclass(frozen=True)
+class ImageReference:
+    publisher: str
+    offer: str
+    sku: str
+    version: str = "latest"
+
+
+# Generation 2 images only: Trusted Launch needs them.
+SERVER_IMAGES: Mapping[str, ImageReference] = MappingProxyType(
+    {
+        "2022-azure-edition": ImageReference(
+            "MicrosoftWindowsServer", "WindowsServer", "2022-datacenter-azure-edition"
+        ),
+        "2019-datacenter": ImageReference(
+            "MicrosoftWindowsServer", "WindowsServer", "2019-datacenter-gensecond"
+        ),
+    }
+)
+DEFAULT_SERVER_IMAGE = "2022-azure-edition"
+
+LAB_CLIENT_IMAGES: Mapping[str, ImageReference] = MappingProxyType(
+    {
+        "windows-11-enterprise": ImageReference("MicrosoftWindowsDesktop", "windows-11", "win11-24h2-ent"),
+        "windows-11-multi-session": ImageReference("MicrosoftWindowsDesktop", "windows-11", "win11-24h2-avd"),
+        "windows-10-enterprise": ImageReference("MicrosoftWindowsDesktop", "Windows-10", "win10-22h2-ent-g2"),
+    }
+)
+DEFAULT_LAB_CLIENT_IMAGE = "windows-11-enterprise"
+
+INTERNET_WORDS = frozenset({"*", "internet", "any", "0.0.0.0/0", "0.0.0.0", "::/0"})
+
+# Azure refuses these Windows admin names (OSProfile.adminUsername).
+RESERVED_ADMIN_NAMES = frozenset(
+    {
+        "administrator",
+        "admin",
+        "user",
+        "user1",
+        "user2",
+        "user3",
+        "user4",
+        "user5",
+        "test",
+        "test1",
+        "test2",
+        "test3",
+        "1",
+        "123",
+        "a",
+        "actuser",
+        "adm",
+        "admin1",
+        "admin2",
+        "aspnet",
+        "backup",
+        "console",
+        "david",
+        "guest",
+        "john",
+        "owner",
+        "root",
+        "server",
+        "sql",
+        "support",
+        "support_388945a0",
+        "sys",
+    }
+)
+
+# Secrets reach PowerShell, PHP and MySQL: characters that need quoting in any of them are refused.
+SAFE_SECRET = re.compile(r"[A-Za-z0-9_\-.!#%*+=@~^:,]+")
+
+KNOWN_KEYS = frozenset(
+    {
+        "location",
+        "vmSize",
+        "windowsImage",
+        "adminUsername",
+        "adminPassword",
+        "adminSourceCidr",
+        "automationSourceCidr",
+        "enableDbAccess",
+        "osticketVersion",
+        "dnsLabel",
+        "tags",
+        "helpdeskName",
+        "osticketAdminUsername",
+        "osticketAdminEmail",
+        "osticketAdminPassword",
+        "dbRootPassword",
+        "dbAppPassword",
+        "apiKey",
+        "labClient",
+        "labClientImage",
+        "labClientVmSize",
+    }
+)
+
+
+class StackConfigError(ConfigError, pulumi.RunError):
+    """A stack config value is missing or wrong; the message starts with the full key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = f"{CONFIG_NAMESPACE}:{key}"
+        super().__init__(f"{self.key}: {problem}")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    location: str
+    admin_source_cidr: str
+    automation_source_ip: str
+    dns_label: str
+    osticket_version: str
+    vm_size: str = DEFAULT_VM_SIZE
+    windows_image: str = DEFAULT_SERVER_IMAGE
+    admin_username: str = DEFAULT_ADMIN_USERNAME
+    admin_password: SecretStr | None = None
+    enable_db_access: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+    helpdesk_name: str = DEFAULT_HELPDESK_NAME
+    osticket_admin_username: str = DEFAULT_OSTICKET_ADMIN_USERNAME
+    osticket_admin_email: str | None = None
+    osticket_admin_password: SecretStr | None = None
+    db_root_password: SecretStr | None = None
+    db_app_password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    lab_client: bool = False
+    lab_client_image: str = DEFAULT_LAB_CLIENT_IMAGE
+    lab_client_vm_size: str = DEFAULT_VM_SIZE
+
+    @property
+    def server_image(self) -> ImageReference:
+        return SERVER_IMAGES[self.windows_image]
+
+    @property
+    def lab_client_image_reference(self) -> ImageReference:
+        return LAB_CLIENT_IMAGES[self.lab_client_image]
+
+    @property
+    def automation_source_cidr(self) -> str:
+        return f"{self.automation_source_ip}/32"
+
+
+# --- checks: each takes the raw text and returns the clean value or raises ValueError(problem) ---------
+
+
+def check_location(value: str) -> str:
+    location = value.strip().lower().replace(" ", "")
+    if not re.fullmatch(r"[a-z][a-z0-9]{2,}", location):
+        raise ValueError(f"{value!r} is not an Azure region name such as 'westeurope' or 'eastus2'")
+    return location
+
+
+def check_vm_size(value: str) -> str:
+    if not re.fullmatch(r"Standard_[A-Za-z0-9_]+", value.strip()):
+        raise ValueError(f"{value!r} is not an Azure VM size such as {DEFAULT_VM_SIZE!r}")
+    return value.strip()
+
+
+def _choice(options: Mapping[str, Any]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in options:
+            raise ValueError(f"{value!r} is not one of: {', '.join(options)}")
+        return value
+
+    return check
+
+
+def check_admin_username(value: str) -> str:
+    name = value.strip()
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,19}", name) or name.endswith("."):
+        raise ValueError(f"{value!r}: use 1-20 letters, digits, '_', '-' or '.', starting with a letter")
+    if name.lower() in RESERVED_ADMIN_NAMES:
+        raise ValueError(f"{value!r} is reserved by Azure; choose another admin name")
+    return name
+
+
+def check_admin_source_cidr(value: str) -> str:
+    text = value.strip()
+    advice = "set the address you administer from, e.g. 203.0.113.7/32 (see `curl https://ifconfig.me`)"
+    if text.lower() in INTERNET_WORDS:
+        raise ValueError(f"{value!r} would open RDP to the whole internet; {advice}")
+    try:
+        network = ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        try:
+            meant = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 address or CIDR ({exc}); {advice}") from None
+        raise ValueError(
+            f"{value!r} has host bits set: did you mean {meant} or {text.split('/')[0]}/32?"
+        ) from None
+    if network.version != 4:
+        raise ValueError(f"{value!r}: the VM has an IPv4 public address only; {advice}")
+    if network.prefixlen < WIDEST_ADMIN_PREFIX:
+        raise ValueError(
+            f"{value!r} is wider than /{WIDEST_ADMIN_PREFIX} and would expose RDP to much of the internet; {advice}"
+        )
+    return str(network)
+
+
+def check_automation_source(value: str) -> str:
+    text = value.strip()
+    single = (
+        "osTicket API keys match one exact client IP, so give one address like 203.0.113.7 or 203.0.113.7/32"
+    )
+    if text.lower() in INTERNET_WORDS:
+        raise ValueError(f"{value!r} would open the API key and database to everyone; {single}")
+    try:
+        network = ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an IPv4 address ({exc}); {single}") from None
+    if network.version != 4 or network.num_addresses != 1:
+        raise ValueError(f"{value!r} is not a single IPv4 address; {single}")
+    address = network.network_address
+    if address.is_unspecified or address.is_loopback or address.is_multicast:
+        raise ValueError(f"{value!r} cannot be a client address; {single}")
+    return str(address)
+
+
+def check_osticket_version(value: str) -> str:
+    version = value.strip().removeprefix("v")
+    if parse_version(version) is None:
+        raise ValueError(f"{value!r} is not a version such as {OSTICKET_SECURITY_FLOOR!r}")
+    if not version_at_least(version):
+        raise ValueError(f"osTicket {version} is below the security floor {OSTICKET_SECURITY_FLOOR}")
+    return version
+
+
+def check_dns_label(value: str) -> str:
+    label = value.strip()
+    if not re.fullmatch(r"[a-z][a-z0-9-]{1,61}[a-z0-9]", label):
+        raise ValueError(
+            f"{value!r}: use 3-63 lower-case letters, digits or '-', starting with a letter "
+            "(it becomes <label>.<location>.cloudapp.azure.com and must be unique in the region)"
+        )
+    return label
+
+
+def check_email(value: str) -> str:
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value.strip()):
+        raise ValueError(f"{value!r} is not an e-mail address")
+    return value.strip()
+
+
+def check_osticket_username(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{3,32}", value.strip()):
+        raise ValueError(f"{value!r}: use 3-32 letters, digits, '_', '-' or '.'")
+    return value.strip()
+
+
+def check_helpdesk_name(value: str) -> str:
+    name = value.strip()
+    if not name or len(name) > 120 or any(c in name for c in "\"'`$\\\r\n"):
+        raise ValueError(f"{value!r}: use 1-120 characters without quotes, '$', '`', '\\' or line breaks")
+    return name
+
+
+def _check_secret_text(value: str, minimum: int) -> None:
+    if len(value) < minimum:
+        raise ValueError(f"is too short: use at least {minimum} characters")
+    if not SAFE_SECRET.fullmatch(value):
+        raise ValueError(
+            "may contain only letters, digits and _-.!#%*+=@~^:, (no quotes, spaces, '$' or '\\')"
+        )
+
+
+def check_vm_password(value: str) -> str:
+    _check_secret_text(value, 12)
+    if len(value) > 123:
+        raise ValueError("is too long: Azure accepts at most 123 characters")
+    classes = [re.search(p, value) is not None for p in (r"[a-z]", r"[A-Z]", r"\d", r"[^A-Za-z0-9]")]
+    if sum(classes) < 3:
+        raise ValueError("needs three of: lower-case, upper-case, digit, symbol (Azure's rule)")
+    return value
+
+
+def check_password(value: str) -> str:
+    _check_secret_text(value, 12)
+    return value
+
+
+def check_api_key(value: str) -> str:
+    if not re.fullmatch(r"[0-9A-F]{32}", value):
+        raise ValueError("must be 32 upper-case hex characters, the format osTicket generates")
+    return value
+
+
+def check_tags(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError("must be a map of tag names to values")  # noqa: TRY004 - reported as a config error
+    tags: dict[str, str] = {}
+    for key, tag_value in value.items():
+        if not isinstance(key, str) or not re.fullmatch(r"[^<>%&\\?/]{1,512}", key):
+            raise ValueError(f"tag name {key!r} is empty, too long or contains one of <>%&\\?/")
+        if not isinstance(tag_value, str | int | float | bool) or len(str(tag_value)) > 256:
+            raise ValueError(f"tag {key!r} must have a text value of at most 256 characters")
+        tags[key] = str(tag_value)
+    for key in REQUIRED_TAGS:
+        if key in tags and not tags[key].strip():
+            raise ValueError(f"required tag {key!r} cannot be empty")
+    return tags
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+
+class _Reader:
+    def __init__(self, config: pulumi.Config) -> None:
+        self.config = config
+
+    def _raw(self, key: str) -> str | None:
+        raw = get_config(self.config.full_key(key))
+        return None if raw is None or str(raw).strip() == "" else str(raw)
+
+    @staticmethod
+    def _checked(key: str, value: Any, check: Callable[[Any], Any]) -> Any:
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise StackConfigError(key, str(exc)) from None
+
+    def optional(self, key: str, check: Callable[[str], str]) -> str | None:
+        raw = self._raw(key)
+        if raw is None:
+            return None
+        if _is_secret_key(self.config.full_key(key)):
+            raise StackConfigError(key, "is not a secret: set it with `pulumi config set` (without --secret)")
+        value: str = self._checked(key, raw, check)
+        return value
+
+    def text(self, key: str, check: Callable[[str], str], default: str) -> str:
+        value = self.optional(key, check)
+        return default if value is None else value
+
+    def required(self, key: str, check: Callable[[str], str], hint: str) -> str:
+        value = self.optional(key, check)
+        if value is None:
+            raise StackConfigError(key, f"is required: {hint}")
+        return value
+
+    def flag(self, key: str) -> bool:
+        raw = self._raw(key)
+        if raw is None:
+            return False
+        if raw.strip().lower() not in {"true", "false"}:
+            raise StackConfigError(key, f"{raw!r} is not true or false")
+        return raw.strip().lower() == "true"
+
+    def tags(self, key: str) -> dict[str, str]:
+        if self._raw(key) is None:
+            return {}
+        try:
+            raw = self.config.get_object(key)
+        except pulumi.config.ConfigTypeError:
+            raise StackConfigError(key, "is not a map of tag names to values") from None
+        tags: dict[str, str] = self._checked(key, raw, check_tags)
+        return tags
+
+    def secret(self, key: str, check: Callable[[str], str]) -> SecretStr | None:
+        raw = self._raw(key)
+        if raw is None:
+            return None
+        if not _is_secret_key(self.config.full_key(key)):
+            raise StackConfigError(
+                key,
+                f"is stored in plain text: remove it and run `pulumi config set --secret {CONFIG_NAMESPACE}:{key}`",
+            )
+        try:
+            return SecretStr(check(raw))
+        except ValueError as exc:
+            # The value itself never goes into the message.
+            raise StackConfigError(key, f"the secret value {exc}") from None
+
+
+def _is_secret_key(full_key: str) -> bool:
+    # The CLI lists secret keys in PULUMI_CONFIG_SECRET_KEYS, which the Python SDK's own check ignores.
+    return is_config_secret(full_key) or full_key in get_config_secret_keys_env()
+
+
+def _unknown_keys() -> list[str]:
+    prefix = f"{CONFIG_NAMESPACE}:"
+    present = set(CONFIG.get()) | set(get_config_env())
+    return sorted(k for k in present if k.startswith(prefix) and k[len(prefix) :] not in KNOWN_KEYS)
+
+
+def _pinned_osticket_version() -> str:
+    from automation.manifest import load_manifest
+
+    return load_manifest().downloads["osticket"].version
+
+
+def default_tags(stack: str) -> dict[str, str]:
+    return {"project": "ostops", "environment": stack, "managed-by": "pulumi"}
+
+
+def load_config(config: pulumi.Config | None = None, stack: str | None = None) -> StackConfig:
+    """Read and check every ``ostops:*`` key; raise ``StackConfigError`` naming the first bad one."""
+    config = config or pulumi.Config(CONFIG_NAMESPACE)
+    stack = stack or pulumi.get_stack()
+    unknown = _unknown_keys()
+    if unknown:
+        key = unknown[0].split(":", 1)[1]
+        raise StackConfigError(key, f"is not a known key; known keys are: {', '.join(sorted(KNOWN_KEYS))}")
+    read = _Reader(config)
+
+    location = read.optional("location", check_location)
+    if location is None:
+        fallback = get_config("azure-native:location")
+        if not fallback:
+            raise StackConfigError("location", "is required: `pulumi config set ostops:location westeurope`")
+        location = read._checked("location", str(fallback), check_location)
+
+    return StackConfig(
+        location=location,
+        admin_source_cidr=read.required(
+            "adminSourceCidr",
+            check_admin_source_cidr,
+            "the address RDP is allowed from, e.g. `pulumi config set ostops:adminSourceCidr 203.0.113.7/32`",
+        ),
+        automation_source_ip=read.required(
+            "automationSourceCidr",
+            check_automation_source,
+            "the single address the automation runs from, e.g. "
+            "`pulumi config set ostops:automationSourceCidr 203.0.113.7/32`",
+        ),
+        dns_label=read.required(
+            "dnsLabel", check_dns_label, "`pulumi config set ostops:dnsLabel ostops-<something-unique>`"
+        ),
+        osticket_version=read.text("osticketVersion", check_osticket_version, _pinned_osticket_version()),
+        vm_size=read.text("vmSize", check_vm_size, DEFAULT_VM_SIZE),
+        windows_image=read.text("windowsImage", _choice(SERVER_IMAGES), DEFAULT_SERVER_IMAGE),
+        admin_username=read.text("adminUsername", check_admin_username, DEFAULT_ADMIN_USERNAME),
+        admin_password=read.secret("adminPassword", check_vm_password),
+        enable_db_access=read.flag("enableDbAccess"),
+        tags=MappingProxyType(default_tags(stack) | read.tags("tags")),
+        helpdesk_name=read.text("helpdeskName", check_helpdesk_name, DEFAULT_HELPDESK_NAME),
+        osticket_admin_username=read.text(
+            "osticketAdminUsername", check_osticket_username, DEFAULT_OSTICKET_ADMIN_USERNAME
+        ),
+        osticket_admin_email=read.optional("osticketAdminEmail", check_email),
+        osticket_admin_password=read.secret("osticketAdminPassword", check_password),
+        db_root_password=read.secret("dbRootPassword", check_password),
+        db_app_password=read.secret("dbAppPassword", check_password),
+        api_key=read.secret("apiKey", check_api_key),
+        lab_client=read.flag("labClient"),
+        lab_client_image=read.text("labClientImage", _choice(LAB_CLIENT_IMAGES), DEFAULT_LAB_CLIENT_IMAGE),
+        lab_client_vm_size=read.text("labClientVmSize", check_vm_size, DEFAULT_VM_SIZE),
+    )

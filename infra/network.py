@@ -1,0 +1,82 @@
+"""Inbound firewall rules for the help-desk subnet, as pure data first and Azure arguments second.
+
+``inbound_rules`` decides what may come in; ``security_rule_args`` only translates. Keeping the decision
+pure lets the tests check it without Pulumi, and the policy predicates check the translated result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pulumi_azure_native import network
+
+HTTP_PORT = 80
+HTTPS_PORT = 443
+RDP_PORT = 3389
+MYSQL_PORT = 3306
+ANYWHERE = "*"
+DENY_ALL_PRIORITY = 4096
+
+
+@dataclass(frozen=True)
+class InboundRule:
+    name: str
+    priority: int
+    port: str
+    source: str
+    access: str = "Allow"
+    protocol: str = "Tcp"
+    description: str = ""
+
+
+def inbound_rules(
+    admin_source_cidr: str, automation_source_cidr: str, enable_db_access: bool
+) -> list[InboundRule]:
+    """Web from anywhere, RDP from the admin, MySQL from the automation only when asked, nothing else.
+
+    The closing deny also overrides Azure's default AllowVnetInBound and AllowAzureLoadBalancerInBound.
+    """
+    rules = [
+        InboundRule("allow-http", 100, str(HTTP_PORT), ANYWHERE, description="help desk over HTTP"),
+        InboundRule("allow-https", 110, str(HTTPS_PORT), ANYWHERE, description="help desk over HTTPS"),
+        InboundRule(
+            "allow-rdp-admin", 120, str(RDP_PORT), admin_source_cidr, description="RDP from the admin"
+        ),
+    ]
+    if enable_db_access:
+        rules.append(
+            InboundRule(
+                "allow-mysql-automation",
+                130,
+                str(MYSQL_PORT),
+                automation_source_cidr,
+                description="MySQL for seeding and verification from the automation host",
+            )
+        )
+    rules.append(
+        InboundRule(
+            "deny-all-inbound",
+            DENY_ALL_PRIORITY,
+            ANYWHERE,
+            ANYWHERE,
+            access="Deny",
+            protocol="*",
+            description="nothing else comes in",
+        )
+    )
+    return rules
+
+
+def security_rule_args(rule: InboundRule) -> network.SecurityRuleArgs:
+    return network.SecurityRuleArgs(
+        name=rule.name,
+        description=rule.description,
+        priority=rule.priority,
+        direction=network.SecurityRuleDirection.INBOUND,
+        access=rule.access,
+        protocol=rule.protocol,
+        source_address_prefix=rule.source,
+        source_port_range=ANYWHERE,
+        destination_address_prefix=ANYWHERE,
+        destination_port_range=rule.port,
+    )

@@ -1,0 +1,189 @@
+"""Issue 4 acceptance: the reference lab acted out on a real osTicket and proven from its database."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from automation.osticket.staff import StaffSession
+from automation.scenarios.runner import agent_password
+from tests.helpers.osticket import REPO, ostops, query
+
+pytestmark = pytest.mark.e2e
+
+LAB = REPO / "seed" / "scenarios" / "lab.yaml"
+DATA = Path(__file__).parent / "data"
+RUN_ID = re.compile(r"run (\d{14}-[0-9a-f]{4}): every expectation holds")
+
+
+def run_lab(osticket: Any, tmp_path: Path) -> tuple[str, Path, Path]:
+    junit, as_json = tmp_path / "out.xml", tmp_path / "run.json"
+    result = ostops(osticket, "run", str(LAB), "--seed", "--junit", str(junit), "--json", str(as_json))
+    assert result.returncode == 0, result.stdout + result.stderr
+    match = RUN_ID.search(result.stdout)
+    assert match, result.stdout
+    return match.group(1), junit, as_json
+
+
+def tickets_of(osticket: Any, run_id: str) -> dict[str, dict[str, Any]]:
+    rows = query(osticket, """
+        SELECT t.ticket_id, t.number, st.name AS status, sla.name AS sla, tm.name AS team, s.username AS agent,
+               cd.subject
+        FROM ost_ticket t JOIN ost_ticket__cdata cd ON cd.ticket_id = t.ticket_id
+        JOIN ost_ticket_status st ON st.id = t.status_id LEFT JOIN ost_sla sla ON sla.id = t.sla_id
+        LEFT JOIN ost_team tm ON tm.team_id = t.team_id LEFT JOIN ost_staff s ON s.staff_id = t.staff_id
+        WHERE cd.subject LIKE %s""", [f"%[ostops {run_id} %"])
+    return {re.search(r" (\S+)\]$", r["subject"]).group(1): r for r in rows}
+
+
+def thread(osticket: Any, ticket_id: int) -> tuple[list[tuple[str, str]], list[str]]:
+    entries = query(osticket, """
+        SELECT e.type, COALESCE(s.username, 'requester') AS who FROM ost_thread th
+        JOIN ost_thread_entry e ON e.thread_id = th.id LEFT JOIN ost_staff s ON s.staff_id = e.staff_id
+        WHERE th.object_type = 'T' AND th.object_id = %s ORDER BY e.id""", [ticket_id])
+    events = query(osticket, """
+        SELECT ev.name FROM ost_thread th JOIN ost_thread_event te ON te.thread_id = th.id
+        JOIN ost_event ev ON ev.id = te.event_id
+        WHERE th.object_type = 'T' AND th.object_id = %s ORDER BY te.id""", [ticket_id])
+    return [(e["type"], e["who"]) for e in entries], [e["name"] for e in events]
+
+
+def test_lab_runs_and_the_database_shows_every_step(osticket: Any, tmp_path: Path) -> None:
+    run_id, junit, as_json = run_lab(osticket, tmp_path)
+    tickets = tickets_of(osticket, run_id)
+    assert set(tickets) == {"online-banking-down", "excel-wont-launch", "cfo-laptop-dead"}
+
+    banking = tickets["online-banking-down"]
+    assert (banking["status"], banking["sla"], banking["team"]) == ("Closed", "Sev-A", "Online Banking")
+    entries, events = thread(osticket, banking["ticket_id"])
+    wanted = iter(events)
+    assert all(name in wanted for name in ["created", "edited", "assigned", "closed"]), events
+    assert ("N", "jane.doe") in entries and ("R", "jane.doe") in entries
+
+    excel = tickets["excel-wont-launch"]
+    assert (excel["status"], excel["sla"]) == ("Resolved", "Sev-B")
+    entries, _ = thread(osticket, excel["ticket_id"])
+    reply_at = entries.index(("R", "john.doe"))
+    assert ("M", "requester") in entries[reply_at + 1:], entries
+
+    assert tickets["cfo-laptop-dead"]["status"] == "Closed"
+
+    suite = ET.parse(junit).getroot()
+    assert suite.get("failures") == "0"
+    assert int(suite.get("tests")) == 3 + 20 + 3 + 1  # creations, steps, ticket verifications, review
+    record = json.loads(as_json.read_text())
+    assert record["passed"] is True and record["run_id"] == run_id
+
+
+def test_two_runs_on_one_instance_are_independent(osticket: Any, tmp_path: Path) -> None:
+    first, _, _ = run_lab(osticket, tmp_path / "a")
+    second, _, _ = run_lab(osticket, tmp_path / "b")
+    assert first != second
+    one, two = tickets_of(osticket, first), tickets_of(osticket, second)
+    assert len(one) == len(two) == 3
+    assert not {t["number"] for t in one.values()} & {t["number"] for t in two.values()}
+    for run_id in (first, second):
+        again = ostops(osticket, "verify", str(LAB), "--run", run_id)
+        assert again.returncode == 0, again.stdout + again.stderr
+
+
+@pytest.mark.parametrize(("column", "value", "field", "expected", "actual"), [
+    ("sla_id", 1, "sla", "'Sev-A'", "'Default SLA'"),
+    ("status_id", 2, "status", "'Closed'", "'Resolved'"),
+])
+def test_tampering_makes_verify_fail_with_details(osticket: Any, tmp_path: Path, column: str, value: int,
+                                                  field: str, expected: str, actual: str) -> None:
+    run_id, _, _ = run_lab(osticket, tmp_path)
+    banking = tickets_of(osticket, run_id)["online-banking-down"]
+    query(osticket, f"UPDATE ost_ticket SET {column} = %s WHERE ticket_id = %s", [value, banking["ticket_id"]])
+    result = ostops(osticket, "verify", str(LAB), "--run", run_id)
+    assert result.returncode == 1
+    assert (f"ticket online-banking-down (#{banking['number']}): {field}: expected {expected}, actual {actual}"
+            in result.stderr), result.stderr
+
+
+def count_tickets(osticket: Any) -> int:
+    return int(query(osticket, "SELECT COUNT(*) AS n FROM ost_ticket")[0]["n"])
+
+
+def test_unknown_names_fail_before_anything_happens(osticket: Any, tmp_path: Path) -> None:
+    text = LAB.read_text().replace("agent: jane.doe\n        comment", "agent: jane.doe2\n        comment", 1)
+    text = text.replace("sla: Sev-B\n        comment: Several", "sla: Sev-Z\n        comment: Several", 1)
+    text = text.replace("seed: ../helpdesk.yaml", f"seed: {REPO / 'seed' / 'helpdesk.yaml'}")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(text)
+    before = count_tickets(osticket)
+    result = ostops(osticket, "run", str(broken))
+    assert result.returncode == 2, result.stderr
+    lines = broken.read_text().splitlines()
+    agent_line = lines.index("        agent: jane.doe2") + 1
+    sla_line = lines.index("        sla: Sev-Z") + 1
+    assert f"{broken}:{agent_line} tickets[0].steps[2].agent: unknown agent 'jane.doe2'" in result.stderr
+    assert f"{broken}:{sla_line} tickets[1].steps[1].sla: unknown SLA 'Sev-Z'" in result.stderr
+    assert count_tickets(osticket) == before
+
+
+def test_step_without_permission_names_the_step_and_what_was_done(osticket: Any, tmp_path: Path) -> None:
+    seeded = ostops(osticket, "seed", str(DATA / "viewer-seed.yaml"))
+    assert seeded.returncode == 0, seeded.stderr
+    scenario = tmp_path / "forbidden.yaml"
+    scenario.write_text("""\
+name: forbidden
+tickets:
+  - key: viewer-tries
+    requester: {name: Ken Doe, email: ken.doe@example.com}
+    topic: Report a Problem
+    subject: Printer offline
+    message: The printer on floor 2 is offline.
+    steps:
+      - {as: john.doe, do: note, text: Looking into it.}
+      - {as: vera.viewer, do: change_sla, sla: Sev-A}
+""")
+    result = ostops(osticket, "run", str(scenario))
+    assert result.returncode == 1
+    assert f"{scenario}:10 ticket viewer-tries" in result.stderr
+    assert "step 2 (vera.viewer: change_sla) failed" in result.stderr
+    assert "Permission denied" in result.stderr
+    assert "john.doe note" in result.stderr  # what the earlier steps did
+
+
+def test_expired_session_logs_in_again_once(osticket: Any) -> None:
+    password = agent_password(osticket.instance, osticket.instance_path, "john.doe")
+    assert password
+    staff = StaffSession(osticket.instance.base_url, "john.doe", password)
+    staff.login()
+    number = ostops(osticket, "local", "status")  # any traffic; the session below is what matters
+    assert number.returncode == 0
+    created = query(osticket, "SELECT MAX(ticket_id) AS id FROM ost_ticket")[0]["id"]
+    query(osticket, "DELETE FROM ost_session")  # every staff session expires at once
+    staff.post_note(created, "Noted after the session expired.", "Session check")
+    notes = query(osticket, """SELECT COUNT(*) AS n FROM ost_thread_entry e JOIN ost_thread th ON th.id = e.thread_id
+                               WHERE th.object_id = %s AND e.title = 'Session check'""", [created])
+    assert notes[0]["n"] == 1
+
+
+def test_wrong_password_is_a_clear_auth_error(osticket: Any) -> None:
+    from automation.errors import AuthError
+
+    staff = StaffSession(osticket.instance.base_url, "john.doe", "not-the-password")
+    with pytest.raises(AuthError, match=r"agent 'john.doe' could not log in at .*scp/login.php: "):
+        staff.login()
+
+
+def test_report_formats(osticket: Any, tmp_path: Path) -> None:
+    run_id, _, _ = run_lab(osticket, tmp_path)
+    table = ostops(osticket, "report", "--run", run_id)
+    assert table.returncode == 0, table.stderr
+    assert "nothing left open" in table.stdout and "Sev-A" in table.stdout
+    as_json = json.loads(ostops(osticket, "report", "--run", run_id, "--format", "json").stdout)
+    assert as_json["open"] == 0
+    assert as_json["by_status"] == {"Closed": 2, "Resolved": 1}
+    assert {t["sla_state"] for t in as_json["tickets"]} == {"met"}
+    page = tmp_path / "review.html"
+    assert ostops(osticket, "report", "--run", run_id, "--format", "html", "--output", str(page)).returncode == 0
+    assert "<svg" in page.read_text() and "Nothing left open." in page.read_text()

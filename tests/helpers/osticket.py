@@ -1,0 +1,46 @@
+"""Helpers for tests against a real osTicket: the CLI as a user runs it, and read-only SQL."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from automation.osticket.db import connect
+
+REPO = Path(__file__).resolve().parents[2]
+OSTOPS = str(Path(sys.executable).parent / "ostops")
+
+
+def ostops(osticket: Any, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run the real ``ostops`` command against the fixture's instance file."""
+    return subprocess.run([OSTOPS, *args, "--instance", str(osticket.instance_path)], capture_output=True,
+                          text=True, timeout=timeout, cwd=REPO, check=False)
+
+
+def query(osticket: Any, sql: str, args: Any = None) -> list[dict[str, Any]]:
+    """``ost_`` in ``sql`` is replaced by the instance's table prefix."""
+    conn = connect(osticket.instance)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.replace("ost_", osticket.instance.db.table_prefix), args)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def staff_login(base: str, username: str, password: str) -> requests.Session:
+    session = requests.Session()
+    page = session.get(base + "scp/login.php", timeout=30)
+    token = re.search(r'name="__CSRFToken__"\s+value="([^"]+)"', page.text)
+    assert token, "no CSRF token on the login page"
+    resp = session.post(base + "scp/login.php", data={"__CSRFToken__": token.group(1), "userid": username,
+                                                      "passwd": password, "do": "scplogin"},
+                        allow_redirects=False, timeout=30)
+    assert resp.status_code == 302, f"{username}: login answered {resp.status_code}"
+    assert resp.headers["Location"].endswith("index.php")
+    return session

@@ -1,0 +1,248 @@
+"""Typed stack config: defaults, normalisation and one clear error per bad key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from pulumi.runtime.config import set_all_config
+
+from automation.errors import ConfigError
+from automation.manifest import load_manifest
+from infra.config import (
+    DEFAULT_VM_SIZE,
+    SERVER_IMAGES,
+    StackConfig,
+    StackConfigError,
+    load_config,
+)
+from tests.infra.conftest import ADMIN_SOURCE, BASE_CONFIG, GIVEN_SECRETS, REPO_ROOT, STACK, install_config
+
+pytestmark = pytest.mark.infra
+
+
+def load(config: dict[str, str], secrets: dict[str, str] | None = None) -> StackConfig:
+    install_config(config, secrets)
+    return load_config(pulumi.Config("ostops"), stack=STACK)
+
+
+def refused(config: dict[str, str], secrets: dict[str, str] | None = None) -> StackConfigError:
+    with pytest.raises(StackConfigError) as caught:
+        load(config, secrets)
+    return caught.value
+
+
+def example_stack_config() -> dict[str, str]:
+    """Pulumi.example.yaml's config as the Pulumi engine hands it to the program (objects as JSON)."""
+    document: dict[str, Any] = yaml.safe_load((REPO_ROOT / "Pulumi.example.yaml").read_text(encoding="utf-8"))
+    return {
+        key.split(":", 1)[1]: value if isinstance(value, str) else json.dumps(value)
+        for key, value in document["config"].items()
+    }
+
+
+def test_defaults_fill_everything_optional() -> None:
+    config = load(BASE_CONFIG)
+    assert config.location == "westeurope"
+    assert config.vm_size == DEFAULT_VM_SIZE
+    assert config.vm_size.startswith("Standard_B")
+    assert config.server_image == SERVER_IMAGES["2022-azure-edition"]
+    assert config.server_image.sku == "2022-datacenter-azure-edition"
+    assert config.osticket_version == load_manifest().downloads["osticket"].version
+    assert config.admin_source_cidr == "203.0.113.0/28"
+    assert config.automation_source_ip == "192.0.2.50"
+    assert config.automation_source_cidr == "192.0.2.50/32"
+    assert config.enable_db_access is False
+    assert config.lab_client is False
+    assert config.admin_password is None
+    assert config.api_key is None
+    assert dict(config.tags) == {"project": "ostops", "environment": STACK, "managed-by": "pulumi"}
+
+
+def test_2019_is_selectable_and_gen2() -> None:
+    config = load({**BASE_CONFIG, "windowsImage": "2019-datacenter"})
+    assert config.server_image.sku == "2019-datacenter-gensecond"
+
+
+def test_secrets_are_read_and_hidden_from_repr() -> None:
+    config = load(BASE_CONFIG, GIVEN_SECRETS)
+    assert config.admin_password is not None
+    assert config.admin_password.get_secret_value() == GIVEN_SECRETS["adminPassword"]
+    assert config.api_key is not None
+    assert config.api_key.get_secret_value() == GIVEN_SECRETS["apiKey"]
+    assert all(value not in repr(config) for value in GIVEN_SECRETS.values())
+
+
+def test_a_bare_admin_address_means_slash_32() -> None:
+    assert load({**BASE_CONFIG, "adminSourceCidr": "203.0.113.7"}).admin_source_cidr == "203.0.113.7/32"
+
+
+def test_user_tags_merge_with_required_ones() -> None:
+    config = load({**BASE_CONFIG, "tags": json.dumps({"owner": "ops", "environment": "training"})})
+    assert dict(config.tags) == {
+        "project": "ostops",
+        "environment": "training",
+        "managed-by": "pulumi",
+        "owner": "ops",
+    }
+
+
+def test_location_falls_back_to_the_provider_setting() -> None:
+    config = {k: v for k, v in BASE_CONFIG.items() if k != "location"}
+    install_config(config)
+    pulumi.runtime.set_config("azure-native:location", "northeurope")
+    assert load_config(pulumi.Config("ostops"), stack=STACK).location == "northeurope"
+
+
+@pytest.mark.parametrize("internet", ["0.0.0.0/0", "*", "Internet", "Any", "any", "INTERNET", " 0.0.0.0/0 "])
+def test_admin_source_open_to_the_internet_is_refused(internet: str) -> None:
+    error = refused({**BASE_CONFIG, "adminSourceCidr": internet})
+    assert error.key == "ostops:adminSourceCidr"
+    assert str(error).startswith("ostops:adminSourceCidr: ")
+    assert "whole internet" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("16.0.0.0/4", "wider than /8"),
+        ("203.0.113.7/24", "has host bits set: did you mean 203.0.113.0/24 or 203.0.113.7/32?"),
+        ("not-an-address", "is not an IPv4 address or CIDR"),
+        ("2001:db8::/64", "IPv4 public address only"),
+    ],
+)
+def test_bad_admin_source_is_refused_with_the_reason(value: str, fragment: str) -> None:
+    error = refused({**BASE_CONFIG, "adminSourceCidr": value})
+    assert error.key == "ostops:adminSourceCidr"
+    assert fragment in str(error)
+
+
+@pytest.mark.parametrize("value", ["192.0.2.0/24", "192.0.2.50/31", "0.0.0.0/0", "*", "0.0.0.0", "127.0.0.1"])
+def test_automation_source_must_be_one_real_address(value: str) -> None:
+    error = refused({**BASE_CONFIG, "automationSourceCidr": value})
+    assert error.key == "ostops:automationSourceCidr"
+    assert "one address" in str(error) or "single" in str(error)
+
+
+@pytest.mark.parametrize("key", ["location", "dnsLabel", "adminSourceCidr", "automationSourceCidr"])
+def test_required_keys_are_named_when_missing(key: str) -> None:
+    error = refused({k: v for k, v in BASE_CONFIG.items() if k != key})
+    assert error.key == f"ostops:{key}"
+    assert "is required" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("vmSize", "B2as_v2", "is not an Azure VM size"),
+        ("windowsImage", "2016-datacenter", "is not one of: 2022-azure-edition, 2019-datacenter"),
+        ("adminUsername", "administrator", "reserved by Azure"),
+        ("adminUsername", "a-name-that-is-far-too-long", "1-20"),
+        ("osticketVersion", "1.18.2", "below the security floor 1.18.3"),
+        ("osticketVersion", "1.17.5", "below the security floor 1.18.3"),
+        ("osticketVersion", "latest", "is not a version"),
+        ("dnsLabel", "Bad_Label", "lower-case"),
+        ("location", "West Europe!", "is not an Azure region name"),
+        ("enableDbAccess", "yes", "is not true or false"),
+        ("labClient", "1", "is not true or false"),
+        ("labClientImage", "windows-7", "is not one of"),
+        ("osticketAdminEmail", "not-an-email", "is not an e-mail address"),
+        ("helpdeskName", "Bob's $desk", "without quotes"),
+        ("tags", json.dumps({"project": ""}), "required tag 'project' cannot be empty"),
+        ("tags", json.dumps(["a", "b"]), "map of tag names"),
+        ("adminSourceCIDR", "203.0.113.7/32", "is not a known key"),
+    ],
+)
+def test_bad_values_name_the_key(key: str, value: str, fragment: str) -> None:
+    error = refused({**BASE_CONFIG, key: value})
+    assert error.key == f"ostops:{key}"
+    assert fragment in str(error)
+
+
+def test_newer_osticket_versions_are_accepted_numerically() -> None:
+    assert load({**BASE_CONFIG, "osticketVersion": "v1.18.10"}).osticket_version == "1.18.10"
+
+
+@pytest.mark.parametrize("key", sorted(GIVEN_SECRETS))
+def test_a_secret_stored_in_plain_text_is_refused(key: str) -> None:
+    error = refused({**BASE_CONFIG, key: GIVEN_SECRETS[key]})
+    assert error.key == f"ostops:{key}"
+    assert f"pulumi config set --secret ostops:{key}" in str(error)
+    assert GIVEN_SECRETS[key] not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("adminPassword", "alllowercaseletters", "three of"),
+        ("adminPassword", "Short1!", "too short"),
+        ("dbAppPassword", "has'quote-and-more", "may contain only"),
+        ("osticketAdminPassword", "dollar$sign-password", "may contain only"),
+        ("apiKey", "0123456789abcdef0123456789abcdef", "32 upper-case hex"),
+    ],
+)
+def test_weak_or_unsafe_secrets_are_refused_without_echoing_them(key: str, value: str, fragment: str) -> None:
+    error = refused(BASE_CONFIG, {key: value})
+    assert error.key == f"ostops:{key}"
+    assert fragment in str(error)
+    assert value not in str(error)
+
+
+def test_a_non_secret_key_set_as_secret_is_refused() -> None:
+    error = refused(
+        {k: v for k, v in BASE_CONFIG.items() if k != "adminSourceCidr"}, {"adminSourceCidr": "203.0.113.7"}
+    )
+    assert error.key == "ostops:adminSourceCidr"
+    assert "is not a secret" in str(error)
+
+
+def test_the_error_is_a_clean_pulumi_exit_and_an_ostops_config_error() -> None:
+    error = refused({**BASE_CONFIG, "adminSourceCidr": "0.0.0.0/0"})
+    assert isinstance(error, pulumi.RunError)
+    assert isinstance(error, ConfigError)
+    assert error.exit_code == 2
+
+
+def test_the_documented_example_loads() -> None:
+    config = load(example_stack_config())
+    assert config.dns_label == "ostops-helpdesk-example"
+    assert config.tags["owner"] == "ops-team"
+    assert config.lab_client is False
+
+
+def test_the_example_with_an_open_admin_source_is_refused() -> None:
+    error = refused({**example_stack_config(), "adminSourceCidr": "0.0.0.0/0"})
+    assert str(error).startswith("ostops:adminSourceCidr: '0.0.0.0/0' would open RDP to the whole internet")
+
+
+def test_the_example_documents_every_known_key() -> None:
+    from infra.config import KNOWN_KEYS
+
+    text = Path(REPO_ROOT / "Pulumi.example.yaml").read_text(encoding="utf-8")
+    assert not [key for key in KNOWN_KEYS if f"ostops:{key}" not in text]
+
+
+def test_config_as_the_cli_passes_it_in_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pulumi up` hands config to the program in PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS."""
+    set_all_config({}, [])
+    values = {
+        f"ostops:{k}": v for k, v in {**BASE_CONFIG, "adminPassword": GIVEN_SECRETS["adminPassword"]}.items()
+    }
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(values))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["ostops:adminPassword"]))
+    config = load_config(pulumi.Config("ostops"), stack=STACK)
+    assert config.admin_password is not None
+    assert config.admin_password.get_secret_value() == GIVEN_SECRETS["adminPassword"]
+    assert config.admin_source_cidr == ADMIN_SOURCE
+
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", "[]")
+    with pytest.raises(StackConfigError, match="ostops:adminPassword: is stored in plain text"):
+        load_config(pulumi.Config("ostops"), stack=STACK)
+
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({**values, "ostops:adminSourceCIDR": "x"}))
+    with pytest.raises(StackConfigError, match="ostops:adminSourceCIDR: is not a known key"):
+        load_config(pulumi.Config("ostops"), stack=STACK)

@@ -1,0 +1,382 @@
+"""Every policy passes on what the program builds and catches each deliberately bad resource."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.policy import predicates
+from infra.policy.predicates import (
+    POLICIES,
+    RUN_COMMAND,
+    SECURITY_GROUP,
+    SECURITY_RULE,
+    VIRTUAL_MACHINE,
+    VM_EXTENSION,
+    all_violations,
+    version_at_least,
+)
+from tests.infra.conftest import REPO_ROOT, ProgramRun
+
+pytestmark = pytest.mark.infra
+
+TAGS = {"project": "ostops", "environment": "test", "managed-by": "pulumi"}
+
+
+def good_vm() -> dict[str, Any]:
+    return {
+        "tags": dict(TAGS),
+        "securityProfile": {
+            "securityType": "TrustedLaunch",
+            "uefiSettings": {"secureBootEnabled": True, "vTpmEnabled": True},
+        },
+        "osProfile": {
+            "adminUsername": "ostopsadmin",
+            "windowsConfiguration": {
+                "enableAutomaticUpdates": True,
+                "patchSettings": {"patchMode": "AutomaticByPlatform"},
+            },
+        },
+    }
+
+
+def good_run_command(version: str = "1.18.3") -> dict[str, Any]:
+    return {
+        "tags": dict(TAGS),
+        "parameters": [{"name": "OsTicketVersion", "value": version}, {"name": "SiteHostName", "value": "x"}],
+        "protectedParameters": [{"name": "AdminPassword", "value": "s3cret"}],
+    }
+
+
+def rule(port: str, source: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": f"r{port}",
+        "direction": "Inbound",
+        "access": "Allow",
+        "protocol": "Tcp",
+        "sourceAddressPrefix": source,
+        "destinationPortRange": port,
+        **extra,
+    }
+
+
+def nsg(*rules: dict[str, Any]) -> dict[str, Any]:
+    return {"tags": dict(TAGS), "securityRules": list(rules)}
+
+
+def changed(base: dict[str, Any], edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    props = copy.deepcopy(base)
+    edit(props)
+    return props
+
+
+# (case id, resource type, props, the policy that must fire)
+BAD_RESOURCES: list[tuple[str, str, dict[str, Any], str]] = [
+    ("rdp-from-star", SECURITY_GROUP, nsg(rule("3389", "*")), "no-internet-management-ports"),
+    ("rdp-from-internet-tag", SECURITY_GROUP, nsg(rule("3389", "Internet")), "no-internet-management-ports"),
+    ("ssh-from-any", SECURITY_GROUP, nsg(rule("22", "Any")), "no-internet-management-ports"),
+    ("mysql-from-0/0", SECURITY_GROUP, nsg(rule("3306", "0.0.0.0/0")), "no-internet-management-ports"),
+    (
+        "range-covering-rdp-and-mysql",
+        SECURITY_GROUP,
+        nsg(rule("3000-4000", "*")),
+        "no-internet-management-ports",
+    ),
+    ("all-ports-open", SECURITY_GROUP, nsg(rule("*", "*")), "no-internet-management-ports"),
+    (
+        "port-list-with-winrm",
+        SECURITY_GROUP,
+        nsg(
+            rule("80", "10.0.0.1", destinationPortRanges=["443", "5986"], sourceAddressPrefixes=["Internet"])
+        ),
+        "no-internet-management-ports",
+    ),
+    ("separate-rule-resource", SECURITY_RULE, {**rule("1433", "*")}, "no-internet-management-ports"),
+    (
+        "password-in-plain-parameters",
+        RUN_COMMAND,
+        changed(
+            good_run_command(), lambda p: p["parameters"].append({"name": "AdminPassword", "value": "x"})
+        ),
+        "secrets-only-protected",
+    ),
+    (
+        "api-key-in-plain-parameters",
+        RUN_COMMAND,
+        changed(good_run_command(), lambda p: p["parameters"].append({"name": "ApiKey", "value": "x"})),
+        "secrets-only-protected",
+    ),
+    (
+        "run-as-password",
+        RUN_COMMAND,
+        changed(good_run_command(), lambda p: p.update(runAsPassword="x")),
+        "secrets-only-protected",
+    ),
+    (
+        "extension-password-in-settings",
+        VM_EXTENSION,
+        {"tags": dict(TAGS), "settings": {"commandToExecute": "x", "adminPassword": "x"}},
+        "secrets-only-protected",
+    ),
+    (
+        "vm-user-data",
+        VIRTUAL_MACHINE,
+        changed(good_vm(), lambda p: p.update(userData="eA==")),
+        "secrets-only-protected",
+    ),
+    (
+        "vm-custom-data",
+        VIRTUAL_MACHINE,
+        changed(good_vm(), lambda p: p["osProfile"].update(customData="eA==")),
+        "secrets-only-protected",
+    ),
+    (
+        "no-security-profile",
+        VIRTUAL_MACHINE,
+        changed(good_vm(), lambda p: p.pop("securityProfile")),
+        "trusted-launch-on",
+    ),
+    (
+        "standard-security-type",
+        VIRTUAL_MACHINE,
+        changed(good_vm(), lambda p: p["securityProfile"].update(securityType="Standard")),
+        "trusted-launch-on",
+    ),
+    (
+        "secure-boot-off",
+        VIRTUAL_MACHINE,
+        changed(good_vm(), lambda p: p["securityProfile"]["uefiSettings"].update(secureBootEnabled=False)),
+        "trusted-launch-on",
+    ),
+    (
+        "no-vtpm",
+        VIRTUAL_MACHINE,
+        changed(good_vm(), lambda p: p["securityProfile"]["uefiSettings"].pop("vTpmEnabled")),
+        "trusted-launch-on",
+    ),
+    (
+        "manual-patching",
+        VIRTUAL_MACHINE,
+        changed(
+            good_vm(),
+            lambda p: p["osProfile"]["windowsConfiguration"]["patchSettings"].update(patchMode="Manual"),
+        ),
+        "automatic-patching-on",
+    ),
+    (
+        "no-patch-settings",
+        VIRTUAL_MACHINE,
+        changed(good_vm(), lambda p: p["osProfile"]["windowsConfiguration"].pop("patchSettings")),
+        "automatic-patching-on",
+    ),
+    (
+        "automatic-updates-off",
+        VIRTUAL_MACHINE,
+        changed(
+            good_vm(), lambda p: p["osProfile"]["windowsConfiguration"].update(enableAutomaticUpdates=False)
+        ),
+        "automatic-patching-on",
+    ),
+    (
+        "untagged-resource-group",
+        "azure-native:resources:ResourceGroup",
+        {"location": "westeurope"},
+        "required-tags-present",
+    ),
+    (
+        "vm-missing-environment",
+        VIRTUAL_MACHINE,
+        changed(good_vm(), lambda p: p["tags"].pop("environment")),
+        "required-tags-present",
+    ),
+    (
+        "blank-project-tag",
+        SECURITY_GROUP,
+        changed(nsg(), lambda p: p["tags"].update(project=" ")),
+        "required-tags-present",
+    ),
+    ("osticket-1.18.2", RUN_COMMAND, good_run_command("1.18.2"), "osticket-version-at-floor"),
+    ("osticket-1.17.5", RUN_COMMAND, good_run_command("1.17.5"), "osticket-version-at-floor"),
+    ("osticket-v1.18", RUN_COMMAND, good_run_command("v1.18"), "osticket-version-at-floor"),
+    ("osticket-latest", RUN_COMMAND, good_run_command("latest"), "osticket-version-at-floor"),
+    (
+        "osticket-version-missing",
+        RUN_COMMAND,
+        changed(good_run_command(), lambda p: p["parameters"].pop(0)),
+        "osticket-version-at-floor",
+    ),
+]
+
+
+def test_every_policy_has_bad_cases() -> None:
+    assert {policy for *_, policy in BAD_RESOURCES} == set(POLICIES)
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "props", "policy"), [c[1:] for c in BAD_RESOURCES], ids=[c[0] for c in BAD_RESOURCES]
+)
+def test_each_bad_resource_is_caught(resource_type: str, props: dict[str, Any], policy: str) -> None:
+    violations = all_violations(resource_type, props)
+    assert policy in violations, violations
+    assert all(message.strip() for message in violations[policy])
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "props"),
+    [
+        (VIRTUAL_MACHINE, good_vm()),
+        (RUN_COMMAND, good_run_command()),
+        (RUN_COMMAND, good_run_command("1.18.10")),
+        (RUN_COMMAND, good_run_command("v1.19")),
+        (SECURITY_GROUP, nsg(rule("80", "*"), rule("443", "Internet"), rule("3389", "203.0.113.0/28"))),
+        (SECURITY_GROUP, nsg(rule("3389", "*", access="Deny"), rule("3306", "*", direction="Outbound"))),
+        ("azure-native:network:Subnet", {"addressPrefix": "10.0.0.0/24"}),
+    ],
+    ids=[
+        "vm",
+        "run-command",
+        "osticket-1.18.10",
+        "osticket-v1.19",
+        "web-and-admin-rdp",
+        "deny-and-outbound",
+        "subnet",
+    ],
+)
+def test_good_resources_pass(resource_type: str, props: dict[str, Any]) -> None:
+    assert all_violations(resource_type, props) == {}
+
+
+@pytest.mark.parametrize(
+    ("version", "ok"),
+    [
+        ("1.18.3", True),
+        ("1.18.10", True),
+        ("1.19", True),
+        ("2.0.0", True),
+        ("v1.18.3", True),
+        ("1.18.2", False),
+        ("1.18", False),
+        ("1.9.99", False),
+        ("", False),
+        ("1.18.x", False),
+    ],
+)
+def test_version_floor_compares_numbers(version: str, ok: bool) -> None:
+    assert version_at_least(version) is ok
+
+
+# --- against the program's own resources --------------------------------------------------------------
+
+
+def test_every_mocked_resource_passes_every_policy(program_runs: dict[str, ProgramRun]) -> None:
+    checked = 0
+    for variant, run in program_runs.items():
+        for resource in run.resources:
+            assert all_violations(resource.type, resource.props) == {}, (variant, resource.name)
+            checked += 1
+    assert checked > 40
+
+
+def _mocked(run: ProgramRun, resource_type: str, name: str = "") -> dict[str, Any]:
+    return run.one(resource_type, name).props
+
+
+MUTATIONS: list[tuple[str, str, str, Callable[[dict[str, Any]], None], str]] = [
+    (
+        "nsg-rdp-opened",
+        SECURITY_GROUP,
+        "",
+        lambda p: p["securityRules"][2].update(sourceAddressPrefix="*"),
+        "no-internet-management-ports",
+    ),
+    (
+        "nsg-mysql-opened",
+        SECURITY_GROUP,
+        "",
+        lambda p: p["securityRules"].append(rule("3306", "Internet")),
+        "no-internet-management-ports",
+    ),
+    (
+        "vm-trusted-launch-dropped",
+        VIRTUAL_MACHINE,
+        "osticket-vm",
+        lambda p: p.pop("securityProfile"),
+        "trusted-launch-on",
+    ),
+    (
+        "vm-patching-manual",
+        VIRTUAL_MACHINE,
+        "osticket-vm",
+        lambda p: p["osProfile"]["windowsConfiguration"]["patchSettings"].update(patchMode="Manual"),
+        "automatic-patching-on",
+    ),
+    ("vm-untagged", VIRTUAL_MACHINE, "osticket-vm", lambda p: p.pop("tags"), "required-tags-present"),
+    (
+        "bootstrap-secret-moved-to-plain",
+        RUN_COMMAND,
+        "",
+        lambda p: p["parameters"].append(p["protectedParameters"].pop(0)),
+        "secrets-only-protected",
+    ),
+    (
+        "bootstrap-old-osticket",
+        RUN_COMMAND,
+        "",
+        lambda p: p["parameters"][0].update(value="1.18.1"),
+        "osticket-version-at-floor",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "name", "edit", "policy"), [m[1:] for m in MUTATIONS], ids=[m[0] for m in MUTATIONS]
+)
+def test_a_broken_copy_of_a_mocked_resource_is_caught(
+    default_run: ProgramRun,
+    resource_type: str,
+    name: str,
+    edit: Callable[[dict[str, Any]], None],
+    policy: str,
+) -> None:
+    props = copy.deepcopy(_mocked(default_run, resource_type, name))
+    assert all_violations(resource_type, props) == {}
+    edit(props)
+    assert policy in all_violations(resource_type, props)
+
+
+# --- the PolicyPack wrapper ---------------------------------------------------------------------------
+
+
+def test_the_pack_wraps_every_predicate_as_a_mandatory_policy() -> None:
+    from pulumi_policy import EnforcementLevel, ResourceValidationArgs
+
+    pack_main = importlib.import_module("infra.policy.__main__")
+    policies = pack_main.build_policies()
+    assert [policy.name for policy in policies] == list(POLICIES)
+    assert all(policy.enforcement_level == EnforcementLevel.MANDATORY for policy in policies)
+
+    reported: list[str] = []
+    bad_vm = changed(good_vm(), lambda p: p.pop("securityProfile"))
+    for policy in policies:
+        args = ResourceValidationArgs(VIRTUAL_MACHINE, bad_vm, "urn:x", "vm", None, None)  # type: ignore[arg-type]
+        policy.validate(args, lambda message, _urn=None: reported.append(message))
+    assert reported == predicates.trusted_launch_on(VIRTUAL_MACHINE, bad_vm)
+
+
+def test_the_pack_project_file_is_python_and_uses_the_repo_venv() -> None:
+    pack_file = REPO_ROOT / "infra" / "policy" / "PulumiPolicy.yaml"
+    document = yaml.safe_load(pack_file.read_text(encoding="utf-8"))
+    assert document["runtime"]["name"] == "python"
+    venv = (pack_file.parent / document["runtime"]["options"]["virtualenv"]).resolve()
+    assert venv == (REPO_ROOT / ".venv").resolve()
+
+
+def test_the_predicates_do_not_need_pulumi_policy() -> None:
+    source = Path(predicates.__file__).read_text(encoding="utf-8")
+    assert "pulumi_policy" not in source.replace("``pulumi_policy``", "")
