@@ -22,7 +22,7 @@ from pulumi_policy import (
 # The pack runs from infra/policy; make the repository importable even without the editable install.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from infra.policy.predicates import POLICIES, Predicate
+from infra.policy.predicates import ADVISORY, POLICIES, Predicate
 
 PACK_NAME = "ostops-azure"
 
@@ -41,7 +41,7 @@ def build_policies() -> list[Policy]:
             name=name,
             description=description,
             validate=as_validation(predicate),
-            enforcement_level=EnforcementLevel.MANDATORY,
+            enforcement_level=EnforcementLevel.ADVISORY if name in ADVISORY else EnforcementLevel.MANDATORY,
         )
         for name, (description, predicate) in POLICIES.items()
     ]

@@ -8,6 +8,8 @@ predicates can be imported and tested without starting the policy server.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -245,6 +247,32 @@ def osticket_version_at_floor(
     ]
 
 
+MANIFEST_PARAMETER = "ManifestBase64"
+
+
+def downloads_hash_pinned(resource_type: str, props: Props) -> list[str]:
+    """Every download the bootstrap makes has a SHA-256 in the manifest (``unknown`` is reported)."""
+    if resource_type != RUN_COMMAND:
+        return []
+    encoded = [str(p.get("value", "")) for p in _as_list(props.get("parameters")) if p.get("name") == MANIFEST_PARAMETER]
+    if not encoded:
+        return [f"run command passes no {MANIFEST_PARAMETER} parameter, so download hashes cannot be checked"]
+    try:
+        manifest = json.loads(base64.b64decode(encoded[0]))
+        downloads = manifest["downloads"]
+    except (ValueError, KeyError, TypeError):
+        return [f"{MANIFEST_PARAMETER} is not a base64-encoded download manifest"]
+    return [
+        f"download {name!r} ({entry.get('url')}) has no pinned SHA-256; run `ostops manifest hash --write "
+        f"--only {name}` where the network is reachable"
+        for name, entry in downloads.items()
+        if entry.get("sha256") == "unknown"
+    ]
+
+
+# Reported, not blocking: a hash cannot be computed without network access, and the bootstrap warns too.
+ADVISORY = frozenset({"downloads-hash-pinned"})
+
 POLICIES: dict[str, tuple[str, Predicate]] = {
     "no-internet-management-ports": (
         "No management (RDP, SSH, WinRM) or database port is open to the internet.",
@@ -267,10 +295,19 @@ POLICIES: dict[str, tuple[str, Predicate]] = {
         f"The installed osTicket is at or above the security floor {OSTICKET_SECURITY_FLOOR}.",
         osticket_version_at_floor,
     ),
+    "downloads-hash-pinned": (
+        "Every download of the bootstrap is pinned by SHA-256 in the manifest.",
+        downloads_hash_pinned,
+    ),
 }
 
 
-def all_violations(resource_type: str, props: Props) -> dict[str, list[str]]:
-    """Every policy's violations for one resource, keyed by policy name (only policies that fired)."""
-    found = {name: predicate(resource_type, props) for name, (_, predicate) in POLICIES.items()}
+def all_violations(resource_type: str, props: Props, advisory: bool = False) -> dict[str, list[str]]:
+    """Every mandatory (and, if asked, advisory) policy's violations for one resource, keyed by policy name
+    (only policies that fired)."""
+    found = {
+        name: predicate(resource_type, props)
+        for name, (_, predicate) in POLICIES.items()
+        if advisory or name not in ADVISORY
+    }
     return {name: messages for name, messages in found.items() if messages}

@@ -13,6 +13,7 @@ import yaml
 
 from infra.policy import predicates
 from infra.policy.predicates import (
+    ADVISORY,
     POLICIES,
     RUN_COMMAND,
     SECURITY_GROUP,
@@ -20,6 +21,7 @@ from infra.policy.predicates import (
     VIRTUAL_MACHINE,
     VM_EXTENSION,
     all_violations,
+    downloads_hash_pinned,
     version_at_least,
 )
 from tests.infra.conftest import REPO_ROOT, ProgramRun
@@ -215,7 +217,7 @@ BAD_RESOURCES: list[tuple[str, str, dict[str, Any], str]] = [
 
 
 def test_every_policy_has_bad_cases() -> None:
-    assert {policy for *_, policy in BAD_RESOURCES} == set(POLICIES)
+    assert {policy for *_, policy in BAD_RESOURCES} == set(POLICIES) - ADVISORY
 
 
 @pytest.mark.parametrize(
@@ -353,13 +355,16 @@ def test_a_broken_copy_of_a_mocked_resource_is_caught(
 # --- the PolicyPack wrapper ---------------------------------------------------------------------------
 
 
-def test_the_pack_wraps_every_predicate_as_a_mandatory_policy() -> None:
+def test_the_pack_wraps_every_predicate_mandatory_unless_advisory() -> None:
     from pulumi_policy import EnforcementLevel, ResourceValidationArgs
 
     pack_main = importlib.import_module("infra.policy.__main__")
     policies = pack_main.build_policies()
     assert [policy.name for policy in policies] == list(POLICIES)
-    assert all(policy.enforcement_level == EnforcementLevel.MANDATORY for policy in policies)
+    for policy in policies:
+        expected = EnforcementLevel.ADVISORY if policy.name in ADVISORY else EnforcementLevel.MANDATORY
+        assert policy.enforcement_level == expected, policy.name
+    assert ADVISORY == {"downloads-hash-pinned"}
 
     reported: list[str] = []
     bad_vm = changed(good_vm(), lambda p: p.pop("securityProfile"))
@@ -380,3 +385,37 @@ def test_the_pack_project_file_is_python_and_uses_the_repo_venv() -> None:
 def test_the_predicates_do_not_need_pulumi_policy() -> None:
     source = Path(predicates.__file__).read_text(encoding="utf-8")
     assert "pulumi_policy" not in source.replace("``pulumi_policy``", "")
+
+
+# --- advisory: unpinned download hashes are reported, not blocking ---------------------------------------
+
+
+def _with_manifest(downloads: dict[str, Any]) -> dict[str, Any]:
+    import base64
+    import json
+
+    encoded = base64.b64encode(json.dumps({"downloads": downloads}).encode()).decode()
+    return {"parameters": [{"name": "ManifestBase64", "value": encoded}]}
+
+
+def test_unknown_download_hashes_are_reported(program_runs: dict[str, ProgramRun]) -> None:
+    from automation.manifest import load_manifest
+
+    run = next(iter(program_runs.values()))
+    command = run.one(RUN_COMMAND).props
+    messages = downloads_hash_pinned(RUN_COMMAND, command)
+    unknown = load_manifest().unknown_hashes()
+    assert len(messages) == len(unknown)
+    assert all("ostops manifest hash --write" in m for m in messages)
+    assert "downloads-hash-pinned" in all_violations(RUN_COMMAND, command, advisory=True)
+    assert "downloads-hash-pinned" not in all_violations(RUN_COMMAND, command)
+
+
+def test_pinned_downloads_pass_and_garbage_is_caught() -> None:
+    pinned = {"php": {"url": "https://example.org/php.zip", "sha256": "a" * 64}}
+    assert downloads_hash_pinned(RUN_COMMAND, _with_manifest(pinned)) == []
+    unpinned = {"php": {"url": "https://example.org/php.zip", "sha256": "unknown"}}
+    assert downloads_hash_pinned(RUN_COMMAND, _with_manifest(unpinned)) != []
+    garbage = {"parameters": [{"name": "ManifestBase64", "value": "not base64!"}]}
+    assert downloads_hash_pinned(RUN_COMMAND, garbage) == ["ManifestBase64 is not a base64-encoded download manifest"]
+    assert downloads_hash_pinned(RUN_COMMAND, {"parameters": []}) != []
