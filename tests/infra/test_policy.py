@@ -364,7 +364,7 @@ def test_the_pack_wraps_every_predicate_mandatory_unless_advisory() -> None:
     for policy in policies:
         expected = EnforcementLevel.ADVISORY if policy.name in ADVISORY else EnforcementLevel.MANDATORY
         assert policy.enforcement_level == expected, policy.name
-    assert ADVISORY == {"downloads-hash-pinned"}
+    assert {"downloads-hash-pinned"} == ADVISORY
 
     reported: list[str] = []
     bad_vm = changed(good_vm(), lambda p: p.pop("securityProfile"))
