@@ -270,6 +270,29 @@ def load_command(count: int, concurrency: int, as_json: bool, instance_path: Pat
                                 f"{result.verified}/{count} verified", result.mismatches[:20])
 
 
+@cli.group("instance")
+def instance_group() -> None:
+    """Instance files: where an osTicket is and how to reach it."""
+
+
+@instance_group.command("from-stack")
+@click.argument("outputs", type=click.File("r"), default="-")
+@click.option("--instance", "instance_path", type=click.Path(path_type=Path), default=None,
+              help="Where to write (default: ~/.local/state/ostops/azure/instance.json).")
+def instance_from_stack(outputs: click.utils.LazyFile, instance_path: Path | None) -> None:
+    """Write the instance file for a Pulumi-deployed osTicket from `pulumi stack output --json --show-secrets`
+    (a file, or standard input)."""
+    from automation.instance import default_azure_instance_path
+    from automation.stack import instance_from_outputs
+
+    source = "standard input" if outputs.name == "<stdin>" else outputs.name
+    instance = instance_from_outputs(outputs.read(), source)
+    path = instance_path or default_azure_instance_path()
+    instance.save(path)
+    out.print(f"wrote {path} (mode 0600) for {instance.base_url}")
+    out.print(f"use it with: export OSTOPS_INSTANCE={path}")
+
+
 def _register_optional_groups() -> None:
     import importlib
 

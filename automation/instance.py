@@ -27,6 +27,10 @@ def default_local_dir() -> Path:
     return state_home() / "local"
 
 
+def default_azure_instance_path() -> Path:
+    return state_home() / "azure" / "instance.json"
+
+
 def default_instance_path() -> Path:
     env = os.environ.get("OSTOPS_INSTANCE")
     return Path(env) if env else default_local_dir() / "instance.json"
@@ -74,7 +78,7 @@ class Instance(BaseModel):
     url: str
     osticket_version: str
     api_key: SecretStr
-    api_key_ip: str = "127.0.0.1"
+    api_key_ip: str | None = "127.0.0.1"
     admin: Credentials
     db: DatabaseAccess
     local: LocalProcesses | None = None

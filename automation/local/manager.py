@@ -198,7 +198,7 @@ def installer_config(instance: Instance) -> dict[str, str | int]:
         "admin_password": instance.admin.password.get_secret_value(),
         "helpdesk_url": instance.base_url,
         "api_key": instance.api_key.get_secret_value(),
-        "api_key_ip": instance.api_key_ip,
+        "api_key_ip": instance.api_key_ip or "127.0.0.1",
     }
 
 
