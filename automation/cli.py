@@ -240,30 +240,41 @@ def _print_report(report: object) -> None:
 @cli.command("load")
 @click.option("--tickets", "count", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--scenario", "scenario_file", type=click.Path(path_type=Path), default=None,
+              help="Also act this scenario's steps out on a sample of the tickets.")
+@click.option("--sample", type=click.IntRange(0), default=10, show_default=True,
+              help="How many tickets get the scenario's steps (with --scenario).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @instance_option
-def load_command(count: int, concurrency: int, as_json: bool, instance_path: Path | None) -> None:
+def load_command(count: int, concurrency: int, scenario_file: Path | None, sample: int, as_json: bool,
+                 instance_path: Path | None) -> None:
     """Create N tickets through the ticket API, C at a time, then verify all of them in the database."""
     import json
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from automation.load import run_load
+    from automation.scenarios.loader import load_scenario
 
-    instance = load_instance(instance_path)
+    loaded = load_scenario(scenario_file) if scenario_file else None
+    path = instance_path or default_instance_path()
+    instance = load_instance(path)
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=as_json) as bar:
         task = bar.add_task("creating tickets", total=count)
-        result = run_load(instance, count, concurrency, on_done=lambda: bar.advance(task))
+        result = run_load(instance, count, concurrency, on_done=lambda: bar.advance(task), scenario=loaded,
+                          sample=sample if loaded else 0, instance_path=path)
     summary = result.to_dict()
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
-        table = Table("run", "created", "tickets/s", "p50 ms", "p95 ms", "p99 ms", "errors", "verified")
+        table = Table("run", "created", "tickets/s", "p50 ms", "p95 ms", "p99 ms", "errors", "verified",
+                      "scenario steps on")
         lat = summary["latency_ms"]
         errors = ", ".join(f"{k}: {v}" for k, v in result.errors.items()) or "none"
         table.add_row(result.run_id, f"{summary['created']}/{count}", f"{result.throughput:.1f}",
-                      str(lat["p50"]), str(lat["p95"]), str(lat["p99"]), errors, f"{result.verified}/{count}")
+                      str(lat["p50"]), str(lat["p95"]), str(lat["p99"]), errors, f"{result.verified}/{count}",
+                      str(result.acted))
         out.print(table)
     if result.errors or result.mismatches or result.verified != count:
         raise VerificationError(f"load run {result.run_id}: {sum(result.errors.values())} failed request(s), "

@@ -73,12 +73,13 @@ class TicketFacts:
         return None if now <= self.due else False
 
 
-def _like_run(run_id: str) -> str:
+def run_like(run_id: str) -> str:
+    """A LIKE pattern matching the subjects of one run's tickets."""
     return "%" + run_tag(run_id, "").rstrip("]").replace("_", r"\_") + "%"
 
 
 def read_run(conn: Any, t: Tables, run_id: str) -> list[TicketFacts]:
-    like = _like_run(run_id)
+    like = run_like(run_id)
     run_filter = (f"JOIN {t.ticket__cdata} cd ON cd.ticket_id = th.object_id AND th.object_type = 'T' "
                   "WHERE cd.subject LIKE %s")
     with cursor(conn) as cur:

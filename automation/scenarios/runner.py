@@ -178,7 +178,7 @@ class ScenarioRunner:
             where = loaded.step_where(ti, si)
             t0 = time.monotonic()
             try:
-                detail = self._act(step, ticket_id, number, spec, subject, directory)
+                detail = self.act_step(step, ticket_id, number, spec, subject, directory)
             except OsTicketError as exc:
                 failed = StepResult(spec.key, where, step.actor, step.do, "", time.monotonic() - t0, str(exc))
                 done = [self._describe(s) for s in result.steps]
@@ -201,7 +201,7 @@ class ScenarioRunner:
             raise ScenarioStepFailed(f"osTicket answered ticket number {number} but it is not in the database")
         return int(row["ticket_id"])
 
-    def _act(self, step: Any, ticket_id: int, number: str, spec: TicketSpec, subject: str,
+    def act_step(self, step: Any, ticket_id: int, number: str, spec: TicketSpec, subject: str,
              directory: Directory) -> str:
         if step.actor == REQUESTER:
             if step.do == "cron":
