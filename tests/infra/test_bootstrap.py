@@ -28,6 +28,7 @@ BOOTSTRAP_DIR = REPO / "infra" / "bootstrap"
 SCRIPT = BOOTSTRAP_DIR / "bootstrap.ps1"
 WEB_CONFIG = BOOTSTRAP_DIR / "web.config"
 DOCS = REPO / "docs" / "bootstrap.md"
+README = REPO / "README.md"  # holds the lab-step mapping table
 
 OSTICKET_FLOOR = (1, 18, 3)  # CVE-2026-22200
 SECRETS = {"AdminPassword", "DbRootPassword", "DbAppPassword", "ApiKey"}
@@ -40,7 +41,7 @@ SECRET_SINKS = {"convertto-sqlstring", "invoke-mariadbsql", "test-mariadblogin"}
 OUTPUT_COMMANDS = {"write-log", "write-host", "write-output", "write-verbose", "write-warning", "write-information",
                    "write-debug", "write-error", "out-file", "add-content", "set-content", "out-host"}
 
-# The original lab's manual steps (Windows Server 2019 + IIS), numbered as in docs/bootstrap.md.
+# The original lab's manual steps (Windows Server 2019 + IIS), numbered as in the README's mapping table.
 LAB_STEPS = {
     1: "Enable IIS with CGI and Common HTTP Features",
     2: "Install Web Platform Installer / PHP Manager for IIS",
@@ -485,8 +486,9 @@ def test_steps_run_in_a_sensible_order() -> None:
 
 def test_docs_map_every_lab_step_to_the_scripts_steps() -> None:
     docs = DOCS.read_text(encoding="utf-8")
+    readme = README.read_text(encoding="utf-8")
     found = {s.name: s for s in steps(real_source())}
-    rows = {int(m.group(1)): m.group(2) for m in re.finditer(r"(?m)^\|\s*(\d+)\s*\|(.*)\|\s*$", docs)}
+    rows = {int(m.group(1)): m.group(2) for m in re.finditer(r"(?m)^\|\s*(\d+)\s*\|(.*)\|\s*$", readme)}
     assert set(rows) >= set(LAB_STEPS), "one table row per lab step"
     for number in LAB_STEPS:
         named = set(re.findall(r"`([^`]+)`", rows[number]))
