@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import click
 from rich.console import Console
@@ -290,7 +291,7 @@ def instance_group() -> None:
 @click.argument("outputs", type=click.File("r"), default="-")
 @click.option("--instance", "instance_path", type=click.Path(path_type=Path), default=None,
               help="Where to write (default: ~/.local/state/ostops/azure/instance.json).")
-def instance_from_stack(outputs: click.utils.LazyFile, instance_path: Path | None) -> None:
+def instance_from_stack(outputs: TextIO, instance_path: Path | None) -> None:
     """Write the instance file for a Pulumi-deployed osTicket from `pulumi stack output --json --show-secrets`
     (a file, or standard input)."""
     from automation.instance import default_azure_instance_path

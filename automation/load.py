@@ -174,7 +174,7 @@ def create_tickets(instance: Instance, planned: list[Planned], concurrency: int,
         if not hasattr(local, "api"):
             # One pooled keep-alive session per worker.
             local.api = TicketApi(instance.base_url, instance.api_key.get_secret_value(), session=new_session(1))
-        return local.api  # type: ignore[no-any-return]
+        return local.api
 
     def one(item: Planned) -> None:
         ticket = NewTicket(

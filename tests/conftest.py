@@ -52,12 +52,11 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"e2e: {'SKIPPED - ' + reason if reason else 'enabled (real osTicket)'}"
 
 
-@pytest.fixture(scope="session")
-def osticket() -> Iterator[LocalOsTicket]:
+def bring_up(prefix: str) -> Iterator[LocalOsTicket]:
     """A fresh local osTicket in a temporary folder, always torn down."""
     from automation.local import manager
 
-    base = Path(tempfile.mkdtemp(prefix="ostops-e2e-"))
+    base = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         result = manager.up(base / "instance", http_port=None)
         yield LocalOsTicket(result.instance, manager.instance_file(base / "instance"), base / "instance")
@@ -65,3 +64,9 @@ def osticket() -> Iterator[LocalOsTicket]:
         manager.down(base / "instance")
         if not os.environ.get("OSTOPS_KEEP_E2E"):
             shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def osticket() -> Iterator[LocalOsTicket]:
+    """A real osTicket shared by the e2e session (modules that need a fresh one override this fixture)."""
+    yield from bring_up("ostops-e2e-")

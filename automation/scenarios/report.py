@@ -155,7 +155,7 @@ figure{{display:inline-block;margin:1em 2em 1em 0}}figcaption{{font-weight:bold;
 <p>Generated {html.escape(report.generated)}. {verdict}</p>
 {charts}
 <h2>Tickets</h2>
-{table(["key", "number", "subject", "status", "SLA", "agent", "team", "due", "SLA", "first response",
+{table(["key", "number", "subject", "status", "SLA", "agent", "team", "due", "SLA outcome", "first response",
         "resolution"], ticket_rows)}
 <h2>By agent</h2>
 {table(group_headers, group_rows(report.by_agent))}
