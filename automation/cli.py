@@ -130,6 +130,8 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
             console.print("steps done before the failure:")
             for line in exc.done:
                 console.print(f"  ✓ {line}")
+        if junit_path and isinstance(exc.result, RunResult):
+            write_junit(exc.result, junit_path, loaded.scenario.name)
         raise
     if junit_path:
         write_junit(result, junit_path, loaded.scenario.name)

@@ -81,6 +81,7 @@ class ScenarioStepFailed(OsTicketError):
     def __init__(self, message: str, done: list[str] | None = None) -> None:
         super().__init__(message)
         self.done = done or []
+        self.result: object | None = None  # the runner's partial RunResult, when it has one
 
 
 class VerificationError(OsTicketError):

@@ -23,6 +23,7 @@ from automation.scenarios.directory import Directory
 from automation.scenarios.loader import LoadedScenario
 from automation.scenarios.models import REQUESTER, TicketSpec
 from automation.scenarios.verify import Verdict, verify
+from automation.seeding.passwords import agent_password as seeded_password
 
 Progress = Callable[[str], None]
 
@@ -79,10 +80,6 @@ def agent_password(instance: Instance, instance_path: Path, username: str) -> st
         return env
     if username == instance.admin.username:
         return instance.admin.password.get_secret_value()
-    try:
-        from automation.seeding.passwords import agent_password as seeded_password
-    except ImportError:
-        return None
     return seeded_password(instance_path, username)
 
 
@@ -103,8 +100,9 @@ class ScenarioRunner:
         if seed_path is None:
             raise ScenarioError(f"{loaded.located.where(('seed',))}: --seed given but the scenario names no seed file")
         from automation.seeding import apply_seed, load_seed
+        from automation.seeding.passwords import credentials_path
 
-        plan = apply_seed(self.instance, load_seed(seed_path), self.instance_path.parent / "credentials.json")
+        plan = apply_seed(self.instance, load_seed(seed_path), credentials_path(self.instance_path))
         summary = {"create": plan.create, "update": plan.update, "unchanged": plan.unchanged}
         self.progress(f"seeded {seed_path.name}: {summary['create']} created, {summary['update']} updated, "
                       f"{summary['unchanged']} unchanged")
@@ -144,6 +142,9 @@ class ScenarioRunner:
         try:
             for ti, spec in enumerate(loaded.scenario.tickets):
                 self._act_ticket(loaded, ti, spec, directory, result)
+        except ScenarioStepFailed as exc:
+            exc.result = result  # what was done, for the JUnit file and the run record
+            raise
         finally:
             result.seconds = time.monotonic() - started
             self.save_record(result)

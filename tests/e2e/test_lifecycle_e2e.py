@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from automation.osticket.api import NewTicket, TicketApi
 from automation.osticket.staff import StaffSession
 from automation.scenarios.runner import agent_password
 from tests.helpers.osticket import REPO, ostops, query
@@ -19,6 +20,13 @@ pytestmark = pytest.mark.e2e
 LAB = REPO / "seed" / "scenarios" / "lab.yaml"
 DATA = Path(__file__).parent / "data"
 RUN_ID = re.compile(r"run (\d{14}-[0-9a-f]{4}): every expectation holds")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def seeded(osticket: Any) -> None:
+    """Every test here may run alone: the reference organization is seeded first (idempotent)."""
+    result = ostops(osticket, "seed", str(REPO / "seed" / "helpdesk.yaml"))
+    assert result.returncode == 0, result.stderr
 
 
 def run_lab(osticket: Any, tmp_path: Path) -> tuple[str, Path, Path]:
@@ -144,26 +152,34 @@ tickets:
       - {as: john.doe, do: note, text: Looking into it.}
       - {as: vera.viewer, do: change_sla, sla: Sev-A}
 """)
-    result = ostops(osticket, "run", str(scenario))
+    junit = tmp_path / "out.xml"
+    result = ostops(osticket, "run", str(scenario), "--junit", str(junit))
     assert result.returncode == 1
     assert f"{scenario}:10 ticket viewer-tries" in result.stderr
     assert "step 2 (vera.viewer: change_sla) failed" in result.stderr
     assert "Permission denied" in result.stderr
     assert "john.doe note" in result.stderr  # what the earlier steps did
+    suite = ET.parse(junit).getroot()  # CI still gets its report, with the failed step in it
+    assert (suite.get("tests"), suite.get("failures")) == ("3", "1")
+    failure = suite.find("testcase/failure")
+    assert failure is not None and "Permission denied" in failure.get("message", "")
 
 
 def test_expired_session_logs_in_again_once(osticket: Any) -> None:
-    password = agent_password(osticket.instance, osticket.instance_path, "john.doe")
+    inst = osticket.instance
+    topic = query(osticket, "SELECT topic_id FROM ost_help_topic WHERE topic = 'Report a Problem'")[0]["topic_id"]
+    number = TicketApi(inst.base_url, inst.api_key.get_secret_value()).create_ticket(NewTicket(
+        name="Ken Doe", email="ken.doe@example.com", subject="Session check", message="VPN drops", topic_id=topic))
+    ticket_id = query(osticket, "SELECT ticket_id FROM ost_ticket WHERE number = %s", [number])[0]["ticket_id"]
+    password = agent_password(inst, osticket.instance_path, "john.doe")
     assert password
-    staff = StaffSession(osticket.instance.base_url, "john.doe", password)
+    staff = StaffSession(inst.base_url, "john.doe", password)
     staff.login()
-    number = ostops(osticket, "local", "status")  # any traffic; the session below is what matters
-    assert number.returncode == 0
-    created = query(osticket, "SELECT MAX(ticket_id) AS id FROM ost_ticket")[0]["id"]
     query(osticket, "DELETE FROM ost_session")  # every staff session expires at once
-    staff.post_note(created, "Noted after the session expired.", "Session check")
+    staff.post_note(ticket_id, "Noted after the session expired.", "Session check")
     notes = query(osticket, """SELECT COUNT(*) AS n FROM ost_thread_entry e JOIN ost_thread th ON th.id = e.thread_id
-                               WHERE th.object_id = %s AND e.title = 'Session check'""", [created])
+                               WHERE th.object_type = 'T' AND th.object_id = %s AND e.title = 'Session check'
+                               AND e.type = 'N'""", [ticket_id])
     assert notes[0]["n"] == 1
 
 
