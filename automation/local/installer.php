@@ -62,6 +62,8 @@ if (!is_file($configFile) && !copy("$webroot/include/ost-sampleconfig.php", $con
     ostops_fail("cannot create $configFile");
 
 chdir("$webroot/setup");
+// osTicket checks mysqli's return values; PHP 8.1+ would throw instead and hide its error messages.
+mysqli_report(MYSQLI_REPORT_OFF);
 error_reporting(E_ERROR | E_PARSE);
 ini_set('display_errors', '0');
 ob_start();

@@ -203,3 +203,18 @@ def test_report_formats(osticket: Any, tmp_path: Path) -> None:
     page = tmp_path / "review.html"
     assert ostops(osticket, "report", "--run", run_id, "--format", "html", "--output", str(page)).returncode == 0
     assert "<svg" in page.read_text() and "Nothing left open." in page.read_text()
+
+
+def test_every_action_the_runner_knows(osticket: Any, tmp_path: Path) -> None:
+    junit = tmp_path / "out.xml"
+    result = ostops(osticket, "run", str(DATA / "all-actions.yaml"), "--junit", str(junit))
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_id = RUN_ID.search(result.stdout).group(1)
+    ticket = tickets_of(osticket, run_id)["every-action"]
+    entries, events = thread(osticket, ticket["ticket_id"])
+    assert [e for e in events if e != "referred"] == [
+        "created", "transferred", "edited", "closed", "reopened", "assigned", "closed"]
+    assert entries.count(("M", "requester")) == 2
+    dept = query(osticket, "SELECT d.name FROM ost_ticket t JOIN ost_department d ON d.id = t.dept_id "
+                           "WHERE t.ticket_id = %s", [ticket["ticket_id"]])
+    assert dept == [{"name": "Online Banking"}]

@@ -138,3 +138,23 @@ def test_bad_source_and_busy_port_are_clear_errors(tmp_path: Path) -> None:
                                 capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1
     assert f"port {port} on 127.0.0.1 is busy; choose another with --port" in result.stderr
+
+
+def test_installer_failure_shows_osticket_message(osticket: Any, tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from automation.errors import LocalInstanceError
+    from automation.local import webserver
+
+    source = Path(osticket.instance.local.source)
+    webroot = tmp_path / "www"
+    manager._copy_webroot(source, webroot)
+    broken = osticket.instance.model_copy(deep=True)
+    broken.local.webroot = str(webroot)
+    broken.db.password = SecretStr("not-the-password")
+    with pytest.raises(LocalInstanceError) as excinfo:
+        manager.run_installer(webserver.php_cli(), broken)
+    message = str(excinfo.value)
+    assert message.startswith("osTicket's installer failed: ")
+    assert "Unable to connect to MySQL server" in message  # osTicket's own text
+    assert "not-the-password" not in message
