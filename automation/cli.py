@@ -9,6 +9,7 @@ from typing import TextIO
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from automation.errors import OsTicketError, ScenarioError, SeedError, VerificationError
@@ -30,7 +31,7 @@ def load_instance(path: Path | None) -> Instance:
 
 
 def progress(message: str) -> None:
-    console.print(f"[dim]·[/dim] {message}")
+    console.print(f"[dim]·[/dim] {escape(message)}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,13 +61,14 @@ def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bo
 
     result = manager.up(base or default_local_dir(), source, port, fresh, progress)
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     inst = result.instance
     state = "already running" if result.already_running else "restarted" if result.restarted else "ready"
     out.print(f"osTicket {inst.osticket_version} {state} at {inst.base_url} (staff panel {inst.base_url}scp/) "
               f"in {result.seconds:.1f} s")
     assert inst.local is not None
-    out.print(f"instance file: {manager.instance_file(Path(inst.local.dir))}  (`ostops local env` shows it)")
+    out.print(f"instance file: {escape(str(manager.instance_file(Path(inst.local.dir))))}  "
+              "(`ostops local env` shows it)")
 
 
 @local.command("down")
@@ -88,7 +90,7 @@ def local_status(instance_path: Path | None) -> None:
     health = manager.status(load_instance(instance_path))
     table = Table("check", "ok", "detail")
     for name, (ok, detail) in health.checks.items():
-        table.add_row(name, "[green]yes[/green]" if ok else "[red]no[/red]", detail)
+        table.add_row(name, "[green]yes[/green]" if ok else "[red]no[/red]", escape(detail))
     out.print(table)
     out.print("healthy" if health.healthy else "UNHEALTHY")
     if not health.healthy:
@@ -101,7 +103,7 @@ def local_status(instance_path: Path | None) -> None:
 def local_env(instance_path: Path | None, show_secrets: bool) -> None:
     """Print the connection details as shell exports (secrets masked)."""
     for line in load_instance(instance_path).shell_exports(show_secrets):
-        out.print(line, soft_wrap=True)
+        click.echo(line)
 
 
 @cli.command("run")
@@ -120,23 +122,26 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
     from automation.scenarios.loader import load_scenario
     from automation.scenarios.runner import RunResult, ScenarioRunner
 
+    def write_outputs(result: RunResult) -> None:
+        if junit_path:
+            write_junit(result, junit_path, loaded.scenario.name)
+        if json_path:
+            json_path.write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+
     loaded = load_scenario(scenario_file)
     path = instance_path or default_instance_path()
-    runner = ScenarioRunner(load_instance(path), path, progress=progress)
-    try:
-        result: RunResult = runner.run(loaded, seed=with_seed)
-    except ScenarioStepFailed as exc:
-        if exc.done:
-            console.print("steps done before the failure:")
-            for line in exc.done:
-                console.print(f"  ✓ {line}")
-        if junit_path and isinstance(exc.result, RunResult):
-            write_junit(exc.result, junit_path, loaded.scenario.name)
-        raise
-    if junit_path:
-        write_junit(result, junit_path, loaded.scenario.name)
-    if json_path:
-        json_path.write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+    with ScenarioRunner(load_instance(path), path, progress=progress) as runner:
+        try:
+            result: RunResult = runner.run(loaded, seed=with_seed)
+        except ScenarioStepFailed as exc:
+            if exc.done:
+                console.print("steps done before the failure:")
+                for line in exc.done:
+                    console.print(f"  ✓ {escape(line)}")
+            if isinstance(exc.result, RunResult):
+                write_outputs(exc.result)
+            raise
+    write_outputs(result)
     _print_verdict(result.verdict, result.run_id, result.seconds)
 
 
@@ -168,8 +173,9 @@ def verify_command(scenario_file: Path, run_id: str, instance_path: Path | None)
 
     loaded = load_scenario(scenario_file)
     path = instance_path or default_instance_path()
-    runner = ScenarioRunner(load_instance(path), path)
-    _print_verdict(runner.verify(loaded, run_id), run_id)
+    with ScenarioRunner(load_instance(path), path) as runner:
+        verdict = runner.verify(loaded, run_id)
+    _print_verdict(verdict, run_id)
 
 
 @cli.command("report")
@@ -193,10 +199,11 @@ def report_command(run_id: str | None, fmt: str, output: Path | None, instance_p
     if run_id is None:
         raise ConfigError(f"{path.parent / 'runs'}: no runs recorded; pass --run RUN_ID or run a scenario first")
     conn = db.connect(instance)
-    facts = read_run(conn, db.Tables(instance.db.table_prefix), run_id)
-    with db.cursor(conn) as cur:
-        cur.execute("SELECT NOW() AS now")
-        now = cur.fetchone()["now"]
+    try:
+        facts = read_run(conn, db.Tables(instance.db.table_prefix), run_id)
+        now = db.server_now(conn)
+    finally:
+        conn.close()
     if not facts:
         raise ConfigError(f"run {run_id}: no tickets of this run in osTicket at {instance.base_url}")
     report = build_report(run_id, facts, now)
@@ -205,16 +212,21 @@ def report_command(run_id: str | None, fmt: str, output: Path | None, instance_p
     elif fmt == "html":
         text = render_html(report)
     else:
-        text = ""
-        _print_report(report)
-    if output and text:
+        if output is None:
+            _print_report(report, out)
+            return
+        with output.open("w", encoding="utf-8") as handle:
+            _print_report(report, Console(file=handle, width=160, highlight=False, soft_wrap=True))
+        out.print(f"wrote {escape(str(output))}")
+        return
+    if output:
         output.write_text(text, encoding="utf-8")
-        out.print(f"wrote {output}")
-    elif text:
+        out.print(f"wrote {escape(str(output))}")
+    else:
         click.echo(text, nl=False)
 
 
-def _print_report(report: object) -> None:
+def _print_report(report: object, target: Console) -> None:
     from automation.scenarios.report import Report, human_duration
 
     assert isinstance(report, Report)
@@ -222,22 +234,23 @@ def _print_report(report: object) -> None:
                     "resolution", title=f"Final review - run {report.run_id}")
     for t in report.tickets:
         color = {"met": "green", "breached": "red"}.get(t.sla_state, "yellow")
-        tickets.add_row(t.key, f"#{t.number}", t.status, t.sla or "-", t.agent or "-", t.team or "-",
+        tickets.add_row(t.key, f"#{t.number}", escape(t.status), escape(t.sla or "-"), escape(t.agent or "-"),
+                        escape(t.team or "-"),
                         f"[{color}]{t.sla_state}[/{color}]", human_duration(t.first_response_s),
                         human_duration(t.resolution_s))
-    out.print(tickets)
+    target.print(tickets)
     for title, groups in (("By agent", report.by_agent), ("By team", report.by_team)):
         table = Table("name", "tickets", "resolved", "SLA met", "SLA breached", "avg 1st response",
                       "avg resolution", title=title)
         for group in groups:
             d = group.to_dict()
-            table.add_row(d["name"], str(d["tickets"]), str(d["resolved"]), str(d["sla_met"]),
+            table.add_row(escape(d["name"]), str(d["tickets"]), str(d["resolved"]), str(d["sla_met"]),
                           str(d["sla_breached"]), human_duration(d["avg_first_response_s"]),
                           human_duration(d["avg_resolution_s"]))
-        out.print(table)
+        target.print(table)
     status = ", ".join(f"{name}: {count}" for name, count in report.by_status.items())
     verdict = "nothing left open" if report.open_count == 0 else f"{report.open_count} still open"
-    out.print(f"tickets by status - {status}; {verdict}")
+    target.print(f"tickets by status - {escape(status)}; {verdict}")
 
 
 @cli.command("load")
@@ -293,32 +306,35 @@ def instance_group() -> None:
 @click.argument("outputs", type=click.File("r"), default="-")
 @click.option("--instance", "instance_path", type=click.Path(path_type=Path), default=None,
               help="Where to write (default: ~/.local/state/ostops/azure/instance.json).")
-def instance_from_stack(outputs: TextIO, instance_path: Path | None) -> None:
+@click.option("--db-ca", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="PEM certificate the database server must present (the VM's C:\\MariaDB\\data\\"
+                   "ostops-server-cert.pem); without it the connection is encrypted but unauthenticated.")
+def instance_from_stack(outputs: TextIO, instance_path: Path | None, db_ca: Path | None) -> None:
     """Write the instance file for a Pulumi-deployed osTicket from `pulumi stack output --json --show-secrets`
     (a file, or standard input)."""
     from automation.instance import default_azure_instance_path
     from automation.stack import instance_from_outputs
 
     source = "standard input" if outputs.name == "<stdin>" else outputs.name
-    instance = instance_from_outputs(outputs.read(), source)
+    instance = instance_from_outputs(outputs.read(), source, str(db_ca.resolve()) if db_ca else None)
     path = instance_path or default_azure_instance_path()
     instance.save(path)
-    out.print(f"wrote {path} (mode 0600) for {instance.base_url}")
-    out.print(f"use it with: export OSTOPS_INSTANCE={path}")
+    out.print(f"wrote {escape(str(path))} (mode 0600) for {escape(instance.base_url)}")
+    out.print(f"use it with: export OSTOPS_INSTANCE={escape(str(path))}")
+    if db_ca is None:
+        console.print("[yellow]warning:[/yellow] the database connection is encrypted but the server is not "
+                      "authenticated; pass --db-ca with the VM's MariaDB certificate to pin it")
 
 
-def _register_optional_groups() -> None:
-    import importlib
+def _register_commands() -> None:
+    from automation.manifest_cli import manifest_group
+    from automation.seeding.cli import seed_command
 
-    for module, attr in (("automation.manifest_cli", "manifest_group"), ("automation.seeding.cli", "seed_command")):
-        try:
-            group = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
-            continue
-        cli.add_command(group)
+    cli.add_command(manifest_group)
+    cli.add_command(seed_command)
 
 
-_register_optional_groups()
+_register_commands()
 
 
 def main() -> None:
@@ -331,17 +347,17 @@ def main() -> None:
         exc.show()
         sys.exit(2)
     except (SeedError, ScenarioError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         for problem in exc.problems:
-            console.print(f"  {problem}", soft_wrap=True)
+            console.print(f"  {escape(problem)}")
         sys.exit(exc.exit_code)
     except VerificationError as exc:
-        console.print(f"[red]verification failed:[/red] {exc}")
+        console.print(f"[red]verification failed:[/red] {escape(str(exc))}")
         for mismatch in exc.mismatches:
-            console.print(f"  {mismatch}", soft_wrap=True)
+            console.print(f"  {escape(mismatch)}")
         sys.exit(exc.exit_code)
     except OsTicketError as exc:
-        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

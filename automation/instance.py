@@ -45,8 +45,10 @@ class DatabaseAccess(BaseModel):
     user: str
     password: SecretStr
     table_prefix: str = Field(default="ost_", pattern=r"^[A-Za-z0-9_]+_$")
-    unix_socket: str | None = None
     ssl: bool = False
+    # PEM file of the CA (or the self-signed certificate) the server's certificate must chain to; without it
+    # the connection is encrypted but the server is not authenticated.
+    ssl_ca: str | None = None
 
 
 class Credentials(BaseModel):
@@ -105,6 +107,8 @@ class Instance(BaseModel):
                 f"{path}: no instance file; run `ostops local up` (or `ostops instance from-stack`) first, "
                 "or pass --instance / set OSTOPS_INSTANCE"
             ) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read the instance file: {getattr(exc, 'strerror', None) or exc}") from exc
         try:
             return cls.model_validate_json(text)
         except ValidationError as exc:

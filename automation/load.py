@@ -170,10 +170,14 @@ def create_tickets(instance: Instance, planned: list[Planned], concurrency: int,
     # Accumulated while the workers wait on osTicket, so verification is one aggregate query.
     expected = Fingerprint()
 
+    clients: list[TicketApi] = []
+
     def api() -> TicketApi:
         if not hasattr(local, "api"):
             # One pooled keep-alive session per worker.
             local.api = TicketApi(instance.base_url, instance.api_key.get_secret_value(), session=new_session(1))
+            with lock:
+                clients.append(local.api)
         return local.api
 
     def one(item: Planned) -> None:
@@ -205,6 +209,8 @@ def create_tickets(instance: Instance, planned: list[Planned], concurrency: int,
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(one, planned))
+    for client in clients:
+        client.close()
     return LoadResult(run_id, len(planned), concurrency, time.perf_counter() - started, latencies, errors, numbers,
                       by_user_id=by_user_id, expected=expected)
 
@@ -311,11 +317,9 @@ class Acted:
     spec: TicketSpec
 
 
-def act_on_sample(runner: ScenarioRunner, loaded: LoadedScenario, result: LoadResult, planned: list[Planned],
-                  sample: int) -> list[Acted]:
+def act_on_sample(runner: ScenarioRunner, loaded: LoadedScenario, directory: Directory, result: LoadResult,
+                  planned: list[Planned], sample: int) -> list[Acted]:
     """Act the scenario's tickets' steps out on ``sample`` of the created tickets (round robin)."""
-    directory = Directory.read(runner.conn, runner.tables)
-    directory.check(loaded)
     created = [item for item in planned if item.key in result.numbers][:sample]
     numbers = [result.numbers[item.key] for item in created]
     ids: dict[str, int] = {}
@@ -341,31 +345,48 @@ def act_on_sample(runner: ScenarioRunner, loaded: LoadedScenario, result: LoadRe
 def run_load(instance: Instance, count: int, concurrency: int, on_done: Callable[[], None] = lambda: None,
              conn: Any | None = None, scenario: LoadedScenario | None = None, sample: int = 0,
              instance_path: Path | None = None) -> LoadResult:
+    own_connection = conn is None
     conn = conn or db.connect(instance)
+    try:
+        return _run_load(instance, conn, count, concurrency, on_done, scenario if sample > 0 else None, sample,
+                         instance_path or default_instance_path())
+    finally:
+        if own_connection:
+            conn.close()
+
+
+def _run_load(instance: Instance, conn: Any, count: int, concurrency: int, on_done: Callable[[], None],
+              scenario: LoadedScenario | None, sample: int, instance_path: Path) -> LoadResult:
     tables = db.Tables(instance.db.table_prefix)
     variety = Variety.read(conn, tables)
     planned = plan_tickets(variety, count)
+    runner = directory = None
     if scenario is not None:
+        # Everything the scenario names, and every agent's password, is checked before any ticket exists.
+        runner = ScenarioRunner(instance, instance_path, conn=conn)
+        directory = Directory.read(conn, tables)
+        directory.check(scenario)
+        runner.check_credentials(scenario)
         # The sampled tickets arrive as the scenario's own would (its requester and topic), so its agents
         # have the same permissions on them as in the scenario.
         topics = {t.name: t for t in variety.topics}
+        known = {r.email.lower(): r for r in variety.requesters}
         for index, item in enumerate(planned[:sample]):
             template = scenario.scenario.tickets[index % len(scenario.scenario.tickets)]
-            known = {r.email.lower(): r for r in variety.requesters}
             email = str(template.requester.email)
             item.requester = known.get(email.lower(), Requester(template.requester.name, email))
             item.topic = topics.get(template.topic or "", item.topic)
     result = create_tickets(instance, planned, concurrency, new_run_id(), on_done)
     acted: list[Acted] = []
-    if scenario is not None and sample > 0:
-        runner = ScenarioRunner(instance, instance_path or default_instance_path(), conn=conn)
-        acted = act_on_sample(runner, scenario, result, planned, sample)
+    if runner is not None and directory is not None and scenario is not None:
+        try:
+            acted = act_on_sample(runner, scenario, directory, result, planned, sample)
+        finally:
+            runner.close_sessions()
     verify_load(conn, tables, result, planned, frozenset(a.item.key for a in acted))
     if acted:
         by_key = {f.key: f for f in read_run(conn, tables, result.run_id)}
-        with db.cursor(conn) as cur:
-            cur.execute("SELECT NOW() AS now")
-            now = cur.fetchone()["now"]
+        now = db.server_now(conn)
         for act in acted:
             found = by_key.get(act.item.key)
             if found is not None:

@@ -30,53 +30,69 @@ class Located:
         return self.lines.get(key, 1)
 
     def where(self, path: Sequence[str | int]) -> str:
-        return f"{self.file}:{self.line(path)} {format_path(path)}"
+        return f"{self.file}:{self.line(path)} {format_path(path) or '(top)'}"
 
 
 def format_path(path: Sequence[str | int]) -> str:
+    """``("teams", 0, "members", 1)`` → ``teams[0].members[1]``."""
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top)"
+    return text
 
 
 class YamlFileError(Exception):
-    def __init__(self, message: str) -> None:
+    """The file cannot be read or is not valid YAML; ``problems`` lists every problem found."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.problems = problems or [message]
 
 
 def load(path: Path) -> Located:
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise YamlFileError(f"{path}: no such file") from exc
     except UnicodeDecodeError as exc:
         raise YamlFileError(f"{path}: not UTF-8 text") from exc
+    except OSError as exc:
+        raise YamlFileError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
+    return parse(text, path)
+
+
+def parse(text: str, source: Path | str) -> Located:
+    file = Path(source)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise YamlFileError(f"{path}{line}: invalid YAML: {problem}") from exc
+        context = getattr(exc, "context", None)
+        detail = f"{context}, {problem}" if context else problem
+        raise YamlFileError(f"{source}{line}: invalid YAML: {detail}") from exc
     lines: dict[Path_, int] = {}
-    data = _construct(node, (), lines) if node is not None else None
-    return Located(path, data, lines)
+    duplicates: list[str] = []
+    data = _construct(node, (), lines, duplicates, str(source)) if node is not None else None
+    if duplicates:
+        raise YamlFileError(f"{source}: duplicate keys", duplicates)
+    return Located(file, data, lines)
 
 
-def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
+def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int], duplicates: list[str], source: str) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = _scalar(key_node)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            result[key] = _construct(value_node, (*path, key), lines)
-            lines[(*path, key)] = key_node.start_mark.line + 1
+            line = key_node.start_mark.line + 1
+            if key in result:
+                duplicates.append(f"{source}:{line} {format_path((*path, key))}: duplicate key {key!r}")
+            result[key] = _construct(value_node, (*path, key), lines, duplicates, source)
+            lines[(*path, key)] = line
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*path, index), lines) for index, item in enumerate(node.value)]
+        return [_construct(item, (*path, i), lines, duplicates, source) for i, item in enumerate(node.value)]
     return _scalar(node)
 
 

@@ -6,7 +6,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import time
@@ -19,9 +18,11 @@ import pymysql
 import requests
 from pydantic import SecretStr
 
+from automation.credentials import new_api_key, new_password
 from automation.errors import ConfigError, EnvironmentProblem, LocalInstanceError
 from automation.instance import Credentials, DatabaseAccess, Instance, LocalProcesses
 from automation.local import database, processes, source, webserver
+from automation.osticket import db
 
 INSTALLER = Path(__file__).with_name("installer.php")
 HTTP_TIMEOUT = 10
@@ -89,9 +90,14 @@ def up(base: Path, source_path: Path | None = None, http_port: int | None = None
             return UpResult(existing, time.monotonic() - started, already_running=True)
         progress("restarting the stopped instance")
         down(base, progress)
-        _start_services(base, existing, progress)
-        _wait_healthy(existing)
-        existing.save(instance_file(base))
+        try:
+            _start_services(base, existing, progress)
+            _wait_healthy(existing)
+        except BaseException:
+            _stop_services(existing)
+            raise
+        finally:
+            existing.save(instance_file(base))
         return UpResult(existing, time.monotonic() - started, restarted=True)
     if base.exists() and any(base.iterdir()):
         raise ConfigError(f"{base}: folder exists, is not empty and holds no instance.json; choose another --dir "
@@ -120,13 +126,13 @@ def _install(base: Path, source_path: Path | None, http_port: int | None, progre
     os.chmod(base, 0o700)
     db_port, fpm_port = processes.free_port(), processes.free_port()
     webroot = base / "www"
-    root_password, app_password = _password(), _password()
+    root_password, app_password = new_password(), new_password()
     instance = Instance(
         kind="local",
         url=f"http://127.0.0.1:{http_port}/",
         osticket_version=src.version,
-        api_key=SecretStr(secrets.token_hex(16).upper()),
-        admin=Credentials(username="ostadmin", password=SecretStr(_password())),
+        api_key=SecretStr(new_api_key()),
+        admin=Credentials(username="ostadmin", password=SecretStr(new_password())),
         db=DatabaseAccess(host="127.0.0.1", port=db_port, name="osticket", user="osticket",
                           password=SecretStr(app_password), table_prefix="ost_"),
         local=LocalProcesses(dir=str(base), webroot=str(webroot), source=str(src.webroot), http_port=http_port,
@@ -154,16 +160,13 @@ def _install(base: Path, source_path: Path | None, http_port: int | None, progre
         _harden(webroot)
         _wait_healthy(instance)
     except BaseException:
-        # Leave nothing running behind a failed bring-up; the folder stays for its logs.
+        # Leave nothing running behind a failed bring-up (what was started is known in memory, whether or
+        # not it reached the instance file); the folder stays for its logs.
         with contextlib.suppress(Exception):
-            down(base)
+            _stop_services(instance)
         raise
     instance.save(instance_file(base))
     return UpResult(instance, time.monotonic() - started, warnings=warnings)
-
-
-def _password() -> str:
-    return secrets.token_urlsafe(18)
 
 
 def _copy_webroot(src: Path, dst: Path) -> None:
@@ -254,7 +257,13 @@ def _wait_healthy(instance: Instance, timeout: float = 20) -> None:
 def down(base: Path, progress: Progress = _quiet) -> list[str]:
     """Stop exactly the processes this instance started; returns their names."""
     instance = load_local(base.expanduser().resolve())
-    if instance is None or instance.local is None:
+    if instance is None:
+        return []
+    return _stop_services(instance, progress)
+
+
+def _stop_services(instance: Instance, progress: Progress = _quiet) -> list[str]:
+    if instance.local is None:
         return []
     stopped = []
     for name in ("nginx", "php-fpm", "mariadb"):
@@ -283,12 +292,12 @@ def status(instance: Instance) -> Health:
     except requests.RequestException as exc:
         checks["http"] = (False, f"GET {instance.base_url} -> {exc.__class__.__name__}")
     try:
-        conn = pymysql.connect(host=instance.db.host, port=instance.db.port, user=instance.db.user,
-                               password=instance.db.password.get_secret_value(), database=instance.db.name,
-                               connect_timeout=5, read_timeout=5)
+        conn = db.connect(instance)
         conn.ping()
         conn.close()
         checks["database"] = (True, f"{instance.db.host}:{instance.db.port} ping ok")
+    except db.DatabaseError as exc:
+        checks["database"] = (False, str(exc))
     except pymysql.MySQLError as exc:
         checks["database"] = (False, f"{instance.db.host}:{instance.db.port}: {exc.args[-1]}")
     checks["api key"] = api_key_check(instance)

@@ -63,6 +63,10 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], name: str, log: Path
         if proc.poll() is not None:
             raise LocalInstanceError(f"{name} exited with code {proc.returncode}; last lines of {log}:\n{tail(log)}")
         time.sleep(0.05)
+    # Leave nothing behind that no pid file knows about.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
     raise LocalInstanceError(f"{name} did not listen on 127.0.0.1:{port} within {timeout:.0f} s; see {log}:\n{tail(log)}")
 
 

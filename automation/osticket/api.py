@@ -68,6 +68,9 @@ class TicketApi:
         self.session = session or new_session()
         self.timeout = timeout
 
+    def close(self) -> None:
+        self.session.close()
+
     def _post(self, path: str, data: bytes | str, content_type: str) -> str:
         url = self.base_url + path
         try:

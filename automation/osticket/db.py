@@ -27,11 +27,20 @@ def connect(instance: Instance, autocommit: bool = True) -> pymysql.connections.
             host=db.host, port=db.port, user=db.user, password=db.password.get_secret_value(),
             database=db.name, charset="utf8mb4", autocommit=autocommit,
             connect_timeout=CONNECT_TIMEOUT, read_timeout=QUERY_TIMEOUT, write_timeout=QUERY_TIMEOUT,
-            cursorclass=pymysql.cursors.DictCursor, ssl={"ca": None} if db.ssl else None,
+            cursorclass=pymysql.cursors.DictCursor, ssl=_tls(instance),
         )
     except pymysql.MySQLError as exc:
         raise DatabaseError(f"cannot connect to osTicket's database at {db.host}:{db.port}/{db.name} as "
                             f"{db.user}: {exc.args[-1]}") from exc
+
+
+def _tls(instance: Instance) -> dict[str, Any] | None:
+    db = instance.db
+    if not db.ssl:
+        return None
+    if db.ssl_ca:
+        return {"ca": db.ssl_ca, "check_hostname": True}
+    return {"ca": None}  # encrypted, server not authenticated (see `ostops instance from-stack --db-ca`)
 
 
 class Tables:
@@ -55,3 +64,10 @@ def cursor(conn: pymysql.connections.Connection) -> Iterator[Any]:
             yield cur
     except pymysql.MySQLError as exc:
         raise DatabaseError(f"osTicket's database refused a statement: {exc.args[-1]}") from exc
+
+
+def server_now(conn: pymysql.connections.Connection) -> Any:
+    """The database server's clock: ticket times are in its time zone, so compare with this, not ours."""
+    with cursor(conn) as cur:
+        cur.execute("SELECT NOW() AS now")
+        return cur.fetchone()["now"]

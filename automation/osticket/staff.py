@@ -49,6 +49,10 @@ class StaffSession:
                             "staff_login_timeout, default 2 minutes, or use a fresh session)")
         raise AuthError(f"agent {self.username!r} could not log in at {url}: {reason}")
 
+    def close(self) -> None:
+        self.http.close()
+        self._token = None
+
     @property
     def logged_in(self) -> bool:
         return self._token is not None
@@ -59,14 +63,15 @@ class StaffSession:
         except requests.RequestException as exc:
             raise StepError(f"{method} {url}: no answer from osTicket ({exc.__class__.__name__})") from exc
 
-    def _call(self, method: str, path: str, data: dict[str, Any] | None = None, ajax: bool = True,
-              what: str = "") -> requests.Response:
+    def _call(self, method: str, path: str, data: dict[str, Any] | None = None, ajax: bool = True) -> requests.Response:
         """One staff-panel request; an expired session logs in again once, then the request is repeated.
         Repeating is safe: osTicket rejected the first one before acting on it."""
         if not self.logged_in:
             self.login()
         for attempt in (1, 2):
             headers = {"X-CSRFToken": self._token or ""}
+            if data is not None and "__CSRFToken__" in data:
+                data["__CSRFToken__"] = self._token  # a new session after a re-login has a new token
             if ajax:
                 headers["X-Requested-With"] = "XMLHttpRequest"
             response = self._send(method, self.base_url + path, data=data, headers=headers)
@@ -93,7 +98,7 @@ class StaffSession:
         if response.status_code != 200:
             raise StepError(f"locking ticket {ticket_id} as {self.username}: HTTP {response.status_code}: "
                             f"{osticket_message(response.text)}")
-        return str(response.json()["code"])
+        return str(_json(response, "locking the ticket").get("code", ""))
 
     def _ticket_form(self, ticket_id: int, fields: dict[str, Any], what: str) -> None:
         data = {"id": ticket_id, "lockCode": self._lock(ticket_id), "__CSRFToken__": self._token, **fields}
@@ -106,12 +111,12 @@ class StaffSession:
     def assign_agent(self, ticket_id: int, staff_id: int, comments: str = "") -> str:
         response = self._ajax(f"tickets/{ticket_id}/assign/agents", {"assignee": f"s{staff_id}", "comments": comments},
                               "assigning an agent")
-        return str(response.json().get("msg", ""))
+        return str(_json(response, "assigning").get("msg", ""))
 
     def assign_team(self, ticket_id: int, team_id: int, comments: str = "") -> str:
         response = self._ajax(f"tickets/{ticket_id}/assign/teams", {"assignee": f"t{team_id}", "comments": comments},
                               "assigning a team")
-        return str(response.json().get("msg", ""))
+        return str(_json(response, "assigning").get("msg", ""))
 
     def transfer(self, ticket_id: int, dept_id: int, comments: str = "") -> None:
         # osTicket answers 201 with its form page even on success (Http::response(201, int) does not exit);
@@ -121,12 +126,12 @@ class StaffSession:
     def change_sla(self, ticket_id: int, sla_id: int, comments: str = "") -> str:
         response = self._ajax(f"tickets/{ticket_id}/field/sla/edit", {"sla_id": sla_id, "comments": comments},
                               "changing the SLA")
-        return str(response.json().get("value", ""))
+        return str(_json(response, "editing a field").get("value", ""))
 
     def change_priority(self, ticket_id: int, priority_id: int, comments: str = "") -> str:
         response = self._ajax(f"tickets/{ticket_id}/field/priority/edit",
                               {"priority": priority_id, "comments": comments}, "changing the priority")
-        return str(response.json().get("value", ""))
+        return str(_json(response, "editing a field").get("value", ""))
 
     def set_status(self, ticket_id: int, status_id: int, comments: str = "") -> None:
         self._ajax(f"tickets/{ticket_id}/status", {"status_id": status_id, "comments": comments},
@@ -140,3 +145,14 @@ class StaffSession:
         self._ticket_form(ticket_id, {"a": "reply", "response": response, "reply-to": "all", "signature": "none",
                                       "reply_status_id": "", "from_email_id": 0, "msgId": "", "draft_id": ""},
                           "posting a reply")
+
+
+def _json(response: requests.Response, what: str) -> dict[str, Any]:
+    try:
+        answer = response.json()
+    except ValueError as exc:
+        raise StepError(f"{what}: osTicket answered HTTP {response.status_code} with something that is not JSON: "
+                        f"{osticket_message(response.text)}") from exc
+    if not isinstance(answer, dict):
+        raise StepError(f"{what}: osTicket answered an unexpected JSON value: {str(answer)[:100]}")
+    return answer

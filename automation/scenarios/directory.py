@@ -56,13 +56,16 @@ class Directory:
 
         for ti, ticket in enumerate(loaded.scenario.tickets):
             need("help topic", ticket.topic, self.topics, ("tickets", ti, "topic"))
+            need("priority", ticket.priority, self.priorities, ("tickets", ti, "priority"))
+            need("priority", ticket.expect.priority, self.priorities, ("tickets", ti, "expect", "priority"))
             for si, step in enumerate(ticket.steps):
                 base = ("tickets", ti, "steps", si)
                 if step.actor != REQUESTER:
                     need("agent", step.actor, self.agents, (*base, "as"))
                 for attr, kind, table in (("agent", "agent", self.agents), ("team", "team", self.teams),
                                           ("sla", "SLA", self.slas), ("department", "department", self.departments),
-                                          ("status", "status", self.statuses)):
+                                          ("status", "status", self.statuses),
+                                          ("priority", "priority", self.priorities)):
                     need(kind, getattr(step, attr, None), table, (*base, attr))
             exp = ticket.expect
             need("agent", exp.agent, self.agents, ("tickets", ti, "expect", "agent"))

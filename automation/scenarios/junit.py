@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -9,7 +10,8 @@ from automation.scenarios.runner import RunResult
 
 
 def write_junit(result: RunResult, path: Path, name: str) -> None:
-    suite = ET.Element("testsuite", name=f"ostops: {name}", timestamp=result.run_id)
+    suite = ET.Element("testsuite", name=f"ostops: {name}", id=result.run_id,
+                       timestamp=dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
     failures = 0
     cases = 0
     for step in result.steps:

@@ -32,7 +32,7 @@ def load_scenario(path: Path) -> LoadedScenario:
     try:
         located = load(path)
     except YamlFileError as exc:
-        raise ScenarioError(exc.message) from exc
+        raise ScenarioError(exc.message, exc.problems) from exc
     scenario, problems = parse_model(located, Scenario)
     if scenario is None:
         raise ScenarioError(f"{path}: {len(problems)} problem(s); nothing was run", problems)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from automation.errors import OsTicketError, ScenarioError, ScenarioStepFailed
 from automation.instance import Instance, write_private
@@ -74,10 +74,13 @@ def latest_run_id(instance_path: Path) -> str | None:
     return records[-1].stem if records else None
 
 
-def agent_password(instance: Instance, instance_path: Path, username: str) -> str | None:
-    env = os.environ.get("OSTOPS_PASSWORD_" + re.sub(r"[^A-Z0-9]", "_", username.upper()))
-    if env:
-        return env
+def agent_password(instance: Instance, instance_path: Path, username: str,
+                   env_names: dict[str, str] | None = None) -> str | None:
+    """The variable the seed names for this agent (``password_env``), then ``OSTOPS_PASSWORD_<USERNAME>``,
+    then the instance's admin, then the credentials file the seeding wrote."""
+    for name in ((env_names or {}).get(username), "OSTOPS_PASSWORD_" + re.sub(r"[^A-Z0-9]", "_", username.upper())):
+        if name and os.environ.get(name):
+            return os.environ[name]
     if username == instance.admin.username:
         return instance.admin.password.get_secret_value()
     return seeded_password(instance_path, username)
@@ -93,6 +96,23 @@ class ScenarioRunner:
         self.api = api or TicketApi(instance.base_url, instance.api_key.get_secret_value())
         self.progress = progress
         self._sessions: dict[str, StaffSession] = {}
+        self._password_envs: dict[str, str] = {}
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close_sessions(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
+        self.api.close()
+
+    def close(self) -> None:
+        self.close_sessions()
+        self.conn.close()
 
     # -- preparation ---------------------------------------------------------------------------------------
     def seed(self, loaded: LoadedScenario) -> dict[str, int] | None:
@@ -108,11 +128,23 @@ class ScenarioRunner:
                       f"{summary['unchanged']} unchanged")
         return summary
 
-    def _check_credentials(self, loaded: LoadedScenario) -> None:
+    def _seed_password_envs(self, loaded: LoadedScenario) -> dict[str, str]:
+        seed_path = loaded.seed_path()
+        if seed_path is None:
+            return {}
+        from automation.seeding import load_seed
+
+        return {a.username: a.password_env for a in load_seed(seed_path).agents if a.password_env}
+
+    def password(self, username: str) -> str | None:
+        return agent_password(self.instance, self.instance_path, username, self._password_envs)
+
+    def check_credentials(self, loaded: LoadedScenario) -> None:
+        self._password_envs = self._seed_password_envs(loaded)
         problems = []
         for ti, ticket in enumerate(loaded.scenario.tickets):
             for si, step in enumerate(ticket.steps):
-                if step.actor != REQUESTER and agent_password(self.instance, self.instance_path, step.actor) is None:
+                if step.actor != REQUESTER and self.password(step.actor) is None:
                     problems.append(f"{loaded.located.where(('tickets', ti, 'steps', si, 'as'))}: no password for "
                                     f"agent {step.actor!r} (seed it, or set OSTOPS_PASSWORD_"
                                     f"{re.sub(r'[^A-Z0-9]', '_', step.actor.upper())})")
@@ -122,8 +154,10 @@ class ScenarioRunner:
 
     def staff(self, username: str) -> StaffSession:
         if username not in self._sessions:
-            password = agent_password(self.instance, self.instance_path, username)
-            assert password is not None
+            password = self.password(username)
+            if password is None:
+                raise ScenarioError(f"no password for agent {username!r}: seed it, or set OSTOPS_PASSWORD_"
+                                    f"{re.sub(r'[^A-Z0-9]', '_', username.upper())}")
             session = StaffSession(self.instance.base_url, username, password)
             session.login()
             self._sessions[username] = session
@@ -137,7 +171,7 @@ class ScenarioRunner:
             result.seed_summary = self.seed(loaded)
         directory = Directory.read(self.conn, self.tables)
         directory.check(loaded)
-        self._check_credentials(loaded)
+        self.check_credentials(loaded)
         self.progress(f"run {result.run_id}: {len(loaded.scenario.tickets)} ticket(s)")
         try:
             for ti, spec in enumerate(loaded.scenario.tickets):
@@ -167,9 +201,16 @@ class ScenarioRunner:
                 autorespond=False, alert=False,
             ))
         except OsTicketError as exc:
-            raise ScenarioStepFailed(f"{where} ticket {spec.key}: creating it failed: {exc}",
-                                     [self._describe(s) for s in result.steps]) from exc
-        ticket_id = self._ticket_id(number)
+            done = [self._describe(s) for s in result.steps]
+            result.steps.append(StepResult(spec.key, where, spec.requester.name, "create", spec.subject,
+                                           time.monotonic() - t0, str(exc)))
+            raise ScenarioStepFailed(f"{where} ticket {spec.key}: creating it failed: {exc}", done) from exc
+        try:
+            ticket_id = self._ticket_id(number)
+        except ScenarioStepFailed as exc:
+            result.steps.append(StepResult(spec.key, where, spec.requester.name, "create", f"#{number}",
+                                           time.monotonic() - t0, str(exc)))
+            raise
         result.tickets[spec.key] = {"number": number, "ticket_id": ticket_id}
         step_result = StepResult(spec.key, where, spec.requester.name, "create", f"#{number} {spec.subject}",
                                  time.monotonic() - t0)
@@ -243,10 +284,7 @@ class ScenarioRunner:
     # -- verification --------------------------------------------------------------------------------------
     def verify(self, loaded: LoadedScenario, run_id: str) -> Verdict:
         facts = run_facts.read_run(self.conn, self.tables, run_id)
-        with db.cursor(self.conn) as cur:
-            cur.execute("SELECT NOW() AS now")
-            now = cur.fetchone()["now"]
-        return verify(loaded.scenario, run_id, facts, now)
+        return verify(loaded.scenario, run_id, facts, db.server_now(self.conn))
 
     def save_record(self, result: RunResult) -> None:
         path = runs_dir(self.instance_path) / f"{result.run_id}.json"

@@ -64,7 +64,8 @@ def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime) -> list
     compare("priority", exp.priority, facts.priority)
     compare("overdue", exp.overdue, facts.overdue)
     compare("topic", spec.topic, facts.topic)
-    compare("requester", spec.requester.email, facts.requester_email)
+    if str(spec.requester.email).casefold() != facts.requester_email.casefold():
+        problems.append(f"requester: expected {str(spec.requester.email)!r}, actual {facts.requester_email!r}")
     if exp.sla_met is not None:
         compare("sla_met", exp.sla_met, facts.sla_met(now))
     for kind, minimum in exp.entries_at_least.items():

@@ -17,14 +17,13 @@ from typing import Any
 
 import pymysql
 
+from automation.credentials import new_api_key, new_password
 from automation.errors import ConfigError
 from automation.instance import Instance
 from automation.osticket.db import DatabaseError, Tables, connect
 from automation.seeding.models import DEPT_SEPARATOR, SeedFile
 from automation.seeding.passwords import (
     CredentialStore,
-    generate_api_key,
-    generate_password,
     hash_password,
 )
 from automation.seeding.plan import (
@@ -161,7 +160,7 @@ class _Applier:
             tg = change.target
             password = None
             if change.action == "create" or "password" in change.fields:
-                password = change.secret or generate_password()
+                password = change.secret or new_password()
                 if change.store_secret:
                     self.store.set_agent(change.key, password)
             cols: dict[str, Any] = {
@@ -290,7 +289,7 @@ class _Applier:
                                     "can_exec_cron": int(tg["can_exec_cron"]), "notes": tg.get("notes", "")}
             key = None
             if change.action == "create" or "key" in change.fields:
-                key = change.secret or generate_api_key()
+                key = change.secret or new_api_key()
                 if change.store_secret:
                     self.store.set_api_key(change.key, key)
             if change.action == "create":

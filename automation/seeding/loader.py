@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from automation import yamlfile
 from automation.errors import SeedError
 from automation.seeding.models import SeedFile
 
@@ -30,21 +30,11 @@ def load_seed(path: Path | str) -> SeedFile:
 
 def parse_seed(text: str, source: str = "<seed>") -> SeedFile:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        raise _fail(source, [_yaml_problem(source, exc)]) from exc
-    lines: dict[str, int] = {}
-    problems: list[str] = []
-    if root is not None:
-        _walk(root, "", lines, problems, source)
-    if problems:
-        raise _fail(source, problems)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:  # pragma: no cover - compose already parsed it
-        raise _fail(source, [_yaml_problem(source, exc)]) from exc
-    if data is None:
-        data = {}
+        located = yamlfile.parse(text, source)
+    except yamlfile.YamlFileError as exc:
+        raise _fail(source, exc.problems) from exc
+    lines = {yamlfile.format_path(path): line for path, line in located.lines.items()}
+    data = {} if located.data is None else located.data
     if not isinstance(data, dict):
         raise _fail(source, [f"{source}:1: the seed file must be a mapping (slas:, agents:, ...)"])
     try:
@@ -65,46 +55,8 @@ def _fail(source: str, problems: list[str]) -> SeedError:
     return SeedError(f"{source}: {count} problem{'s' if count != 1 else ''}", problems=problems)
 
 
-def _yaml_problem(source: str, exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line = f":{mark.line + 1}" if mark is not None else ""
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    detail = f"{context}, {problem}" if context else problem
-    return f"{source}{line}: invalid YAML: {detail}"
-
-
-def _walk(node: yaml.Node, path: str, lines: dict[str, int], problems: list[str], source: str) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            child = f"{path}.{key}" if path else key
-            if key in seen:
-                problems.append(f"{source}:{key_node.start_mark.line + 1} {child}: duplicate key {key!r}")
-            seen.add(key)
-            lines[child] = key_node.start_mark.line + 1
-            _walk(value_node, child, lines, problems, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            child = f"{path}[{index}]"
-            lines[child] = item.start_mark.line + 1
-            _walk(item, child, lines, problems, source)
-
-
-def format_path(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
 def _pydantic_problem(seed: SeedFile, err: Any) -> str:
-    path = format_path(err["loc"])
+    path = yamlfile.format_path(err["loc"])
     message = str(err["msg"]).removeprefix("Value error, ")
     kind = err.get("type", "")
     if kind == "extra_forbidden":

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +38,6 @@ def verify_password(password: str, hashed: str | None) -> bool:
         return False
 
 
-def generate_password() -> str:
-    return secrets.token_urlsafe(18)
-
-
-def generate_api_key() -> str:
-    """Like osTicket: 32 upper-case hex characters."""
-    return secrets.token_hex(16).upper()
 
 
 def credentials_path(instance_path: Path) -> Path:
@@ -65,6 +57,9 @@ class CredentialStore:
                 data: Any = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"{path}: unreadable credentials file: {exc}") from exc
+            if not isinstance(data, dict) or not all(isinstance(data.get(k) or {}, dict) for k in ("agents", "api_keys")):
+                raise ConfigError(f"{path}: not an ostops credentials file (expected {{\"agents\": {{...}}, "
+                                  "\"api_keys\": {...}}); move it away and seed again")
             self.agents = {str(k): str(v) for k, v in (data.get("agents") or {}).items()}
             self.api_keys = {str(k): str(v) for k, v in (data.get("api_keys") or {}).items()}
 

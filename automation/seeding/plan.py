@@ -292,9 +292,6 @@ class Plan:
     def changes(self) -> list[Change]:
         return [c for c in self.entries if c.action != "unchanged"]
 
-    def of(self, kind: str) -> list[Change]:
-        return [c for c in self.entries if c.kind == kind]
-
     def to_json(self) -> dict[str, Any]:
         return {"create": self.create, "update": self.update, "unchanged": self.unchanged,
                 "changes": [c.to_json() for c in self.changes]}

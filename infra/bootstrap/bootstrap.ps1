@@ -795,7 +795,7 @@ Add-Step -Name 'Configure automation database access' -Lab '' -Test {
     if ($script:DbAccessEnabled) {
         $appPassword = ConvertTo-SqlString $DbAppPassword
         $account = "'$DbUser'@'$($script:AutomationIp)'"
-        # TLS required, one source address, read-only: what verification needs.
+        # TLS required, one source address, rows only (no DDL): what seeding and verification need.
         $null = Invoke-MariaDbSql -Sql @"
 CREATE USER $account IDENTIFIED BY $appPassword REQUIRE SSL;
 GRANT $DbAutomationPrivileges ON ``$DbName``.* TO $account;

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ import pytest
 from automation.osticket.api import NewTicket, TicketApi
 from automation.osticket.staff import StaffSession
 from automation.scenarios.runner import agent_password
-from tests.helpers.osticket import REPO, ostops, query
+from tests.helpers.osticket import OSTOPS, REPO, ostops, query
 
 pytestmark = pytest.mark.e2e
 
@@ -218,3 +220,45 @@ def test_every_action_the_runner_knows(osticket: Any, tmp_path: Path) -> None:
     dept = query(osticket, "SELECT d.name FROM ost_ticket t JOIN ost_department d ON d.id = t.dept_id "
                            "WHERE t.ticket_id = %s", [ticket["ticket_id"]])
     assert dept == [{"name": "Online Banking"}]
+
+
+def test_form_post_after_expiry_is_resent_with_the_new_token(osticket: Any) -> None:
+    inst = osticket.instance
+    number = TicketApi(inst.base_url, inst.api_key.get_secret_value()).create_ticket(NewTicket(
+        name="Ken Doe", email="ken.doe@example.com", subject="Token check", message="Printer jam",
+        topic_id=query(osticket, "SELECT topic_id FROM ost_help_topic WHERE topic = 'Report a Problem'")[0]["topic_id"]))
+    ticket_id = query(osticket, "SELECT ticket_id FROM ost_ticket WHERE number = %s", [number])[0]["ticket_id"]
+    staff = StaffSession(inst.base_url, "john.doe", agent_password(inst, osticket.instance_path, "john.doe") or "")
+    staff.login()
+    lock_code = staff._lock(ticket_id)
+    old_token = staff._token
+    query(osticket, "DELETE FROM ost_session")  # expires between the lock and the form post
+    response = staff._call("POST", f"scp/tickets.php?id={ticket_id}", {
+        "id": ticket_id, "lockCode": lock_code, "__CSRFToken__": old_token, "a": "postnote",
+        "title": "Token check", "note": "Posted with a renewed session.", "note_status_id": ""}, ajax=False)
+    assert response.status_code == 302
+    assert staff._token != old_token
+    notes = query(osticket, """SELECT COUNT(*) AS n FROM ost_thread_entry e JOIN ost_thread th ON th.id = e.thread_id
+                               WHERE th.object_type = 'T' AND th.object_id = %s AND e.title = 'Token check'
+                               AND e.type = 'N'""",
+                  [ticket_id])
+    assert notes[0]["n"] == 1
+
+
+def test_failed_creation_is_a_failure_in_junit(osticket: Any, tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from automation.instance import Instance
+
+    wrong = Instance.load(osticket.instance_path)
+    wrong.api_key = SecretStr("0" * 32)
+    wrong_path = tmp_path / "instance.json"
+    wrong.save(wrong_path)
+    shutil.copy2(osticket.instance_path.parent / "credentials.json", tmp_path / "credentials.json")
+    junit = tmp_path / "out.xml"
+    result = subprocess.run([OSTOPS, "run", str(LAB), "--junit", str(junit), "--instance", str(wrong_path)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1
+    assert "creating it failed" in result.stderr and "Valid API key required" in result.stderr
+    suite = ET.parse(junit).getroot()
+    assert (suite.get("tests"), suite.get("failures")) == ("1", "1")

@@ -180,3 +180,15 @@ def test_requester_email_threads_by_subject():
 def test_osticket_message_extraction():
     assert osticket_message('<div id="msg_error">Permission denied</div>') == "Permission denied"
     assert osticket_message("Valid CSRF Token Required") == "Valid CSRF Token Required"
+
+
+def test_cli_prints_bracketed_messages_verbatim(tmp_path):
+    import subprocess
+    import sys
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [unclosed\n")
+    ostops = str(Path(sys.executable).parent / "ostops")
+    result = subprocess.run([ostops, "run", str(broken)], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "expected ',' or ']'" in result.stderr, result.stderr

@@ -4,6 +4,7 @@ import pytest
 
 from automation.errors import SourceError
 from automation.local import source
+from automation.manifest import Download, Manifest
 
 
 def fake_osticket(root, version="v1.18.2"):
@@ -56,8 +57,11 @@ def test_env_then_cache_order(tmp_path, monkeypatch):
     assert source.resolve(None, allow_download=False).webroot == other
 
 
-def test_no_source_no_network_names_flag_and_cache():
-    # The manifest carries no hash for the pinned release offline, so nothing is downloaded blindly.
+def test_no_source_and_no_pinned_hash_names_flag_and_cache(monkeypatch):
+    # A release whose SHA-256 is not pinned is never downloaded blindly (and no network is touched).
+    unpinned = Manifest(downloads={"osticket": Download(version="1.18.3", file="osTicket-v1.18.3.zip",
+                                                        url="https://example.invalid/osTicket.zip", sha256="unknown")})
+    monkeypatch.setattr(source, "load_manifest", lambda: unpinned)
     with pytest.raises(SourceError) as excinfo:
         source.resolve(None)
     message = str(excinfo.value)
@@ -69,3 +73,14 @@ def test_version_parsing():
     assert source.parse_version("v1.18.3") == (1, 18, 3)
     assert source.parse_version("1.18") == (1, 18, 0)
     assert source.parse_version("git") is None
+
+
+def test_download_failure_names_flag_and_cache(monkeypatch):
+    pinned = Download(version="1.18.3", file="osTicket-v1.18.3.zip", url="https://127.0.0.1:9/osTicket.zip",
+                      sha256="a" * 64)
+    monkeypatch.setattr(source, "load_manifest", lambda: Manifest(downloads={"osticket": pinned}))
+    with pytest.raises(SourceError) as excinfo:
+        source.resolve(None)
+    message = str(excinfo.value)
+    assert message.startswith("cannot download https://127.0.0.1:9/osTicket.zip (ConnectionError)")
+    assert "--source" in message and str(source.cache_root() / "1.18.3") in message
