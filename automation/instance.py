@@ -37,7 +37,8 @@ def default_instance_path() -> Path:
 
 
 class DatabaseAccess(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Machine-written state: fields an older or newer ostops wrote are ignored, not fatal.
+    model_config = ConfigDict(extra="ignore")
 
     host: str
     port: int = 3306
@@ -52,7 +53,7 @@ class DatabaseAccess(BaseModel):
 
 
 class Credentials(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     username: str
     password: SecretStr
@@ -61,7 +62,7 @@ class Credentials(BaseModel):
 class LocalProcesses(BaseModel):
     """What ``ostops local up`` started, so that ``down`` stops exactly that."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     dir: str
     webroot: str
@@ -74,7 +75,7 @@ class LocalProcesses(BaseModel):
 
 
 class Instance(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     kind: Literal["local", "azure"]
     url: str
