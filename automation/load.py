@@ -364,9 +364,7 @@ def _run_load(instance: Instance, conn: Any, count: int, concurrency: int, on_do
     if scenario is not None:
         # Everything the scenario names, and every agent's password, is checked before any ticket exists.
         runner = ScenarioRunner(instance, instance_path, conn=conn)
-        directory = Directory.read(conn, tables)
-        directory.check(scenario)
-        runner.check_credentials(scenario)
+        directory = runner.prepare(scenario)
         # The sampled tickets arrive as the scenario's own would (its requester and topic), so its agents
         # have the same permissions on them as in the scenario.
         topics = {t.name: t for t in variety.topics}

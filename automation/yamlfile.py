@@ -73,35 +73,32 @@ def parse(text: str, source: Path | str) -> Located:
         raise YamlFileError(f"{source}{line}: invalid YAML: {detail}") from exc
     lines: dict[Path_, int] = {}
     duplicates: list[str] = []
-    data = _construct(node, (), lines, duplicates, str(source)) if node is not None else None
+    loader = yaml.SafeLoader("")  # constructs scalars with YAML's own typing rules
+    try:
+        data = _construct(loader, node, (), lines, duplicates, str(source)) if node is not None else None
+    finally:
+        loader.dispose()
     if duplicates:
         raise YamlFileError(f"{source}: duplicate keys", duplicates)
     return Located(file, data, lines)
 
 
-def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int], duplicates: list[str], source: str) -> Any:
+def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, lines: dict[Path_, int],
+               duplicates: list[str], source: str) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _scalar(key_node)
+            key = loader.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if key in result:
                 duplicates.append(f"{source}:{line} {format_path((*path, key))}: duplicate key {key!r}")
-            result[key] = _construct(value_node, (*path, key), lines, duplicates, source)
+            result[key] = _construct(loader, value_node, (*path, key), lines, duplicates, source)
             lines[(*path, key)] = line
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*path, i), lines, duplicates, source) for i, item in enumerate(node.value)]
-    return _scalar(node)
-
-
-def _scalar(node: yaml.Node) -> Any:
-    loader = yaml.SafeLoader("")
-    try:
-        return loader.construct_object(node, deep=True)
-    finally:
-        loader.dispose()
+        return [_construct(loader, item, (*path, i), lines, duplicates, source) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
 
 
 def validation_problems(located: Located, exc: ValidationError) -> list[str]:

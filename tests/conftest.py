@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ class LocalOsTicket:
     base: Path
 
 
+@functools.cache
 def _no_source_reason() -> str | None:
     from automation.local import source
 

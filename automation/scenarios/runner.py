@@ -23,6 +23,7 @@ from automation.scenarios.directory import Directory
 from automation.scenarios.loader import LoadedScenario
 from automation.scenarios.models import REQUESTER, TicketSpec
 from automation.scenarios.verify import Verdict, verify
+from automation.seeding.models import SeedFile
 from automation.seeding.passwords import agent_password as seeded_password
 
 Progress = Callable[[str], None]
@@ -97,6 +98,7 @@ class ScenarioRunner:
         self.progress = progress
         self._sessions: dict[str, StaffSession] = {}
         self._password_envs: dict[str, str] = {}
+        self._seed_file: SeedFile | None = None
 
     def __enter__(self) -> Self:
         return self
@@ -122,7 +124,8 @@ class ScenarioRunner:
         from automation.seeding import apply_seed, load_seed
         from automation.seeding.passwords import credentials_path
 
-        plan = apply_seed(self.instance, load_seed(seed_path), credentials_path(self.instance_path))
+        self._seed_file = load_seed(seed_path)
+        plan = apply_seed(self.instance, self._seed_file, credentials_path(self.instance_path))
         summary = {"create": plan.create, "update": plan.update, "unchanged": plan.unchanged}
         self.progress(f"seeded {seed_path.name}: {summary['create']} created, {summary['update']} updated, "
                       f"{summary['unchanged']} unchanged")
@@ -134,7 +137,8 @@ class ScenarioRunner:
             return {}
         from automation.seeding import load_seed
 
-        return {a.username: a.password_env for a in load_seed(seed_path).agents if a.password_env}
+        seed_file = self._seed_file or load_seed(seed_path)  # parsed once when --seed already applied it
+        return {a.username: a.password_env for a in seed_file.agents if a.password_env}
 
     def password(self, username: str) -> str | None:
         return agent_password(self.instance, self.instance_path, username, self._password_envs)
@@ -151,6 +155,14 @@ class ScenarioRunner:
         if problems:
             raise ScenarioError(f"{loaded.path}: {len(problems)} agent(s) without credentials; nothing was run",
                                 problems)
+
+    def prepare(self, loaded: LoadedScenario) -> Directory:
+        """Read the help desk's names once and check every name and agent password the scenario needs, so
+        that nothing is created when something is missing."""
+        directory = Directory.read(self.conn, self.tables)
+        directory.check(loaded)
+        self.check_credentials(loaded)
+        return directory
 
     def staff(self, username: str) -> StaffSession:
         if username not in self._sessions:
@@ -169,9 +181,7 @@ class ScenarioRunner:
         result = RunResult(run_id or new_run_id(), str(loaded.path))
         if seed:
             result.seed_summary = self.seed(loaded)
-        directory = Directory.read(self.conn, self.tables)
-        directory.check(loaded)
-        self.check_credentials(loaded)
+        directory = self.prepare(loaded)
         self.progress(f"run {result.run_id}: {len(loaded.scenario.tickets)} ticket(s)")
         try:
             for ti, spec in enumerate(loaded.scenario.tickets):
