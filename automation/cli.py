@@ -264,7 +264,7 @@ def _print_report(report: object, target: Console) -> None:
 @instance_option
 def load_command(count: int, concurrency: int, scenario_file: Path | None, sample: int, as_json: bool,
                  instance_path: Path | None) -> None:
-    """Create N tickets through the ticket API, C at a time, then verify all of them in the database."""
+    """Create N tickets through the ticket API, C at a time, verifying them in the database as they are created."""
     import json
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -285,11 +285,12 @@ def load_command(count: int, concurrency: int, scenario_file: Path | None, sampl
         click.echo(json.dumps(summary, indent=2))
     else:
         table = Table("run", "created", "tickets/s", "p50 ms", "p95 ms", "p99 ms", "errors", "verified",
-                      "scenario steps on")
+                      "verdict ms after", "scenario steps on")
         lat = summary["latency_ms"]
         errors = ", ".join(f"{k}: {v}" for k, v in result.errors.items()) or "none"
         table.add_row(result.run_id, f"{summary['created']}/{count}", f"{result.throughput:.1f}",
                       str(lat["p50"]), str(lat["p95"]), str(lat["p99"]), errors, f"{result.verified}/{count}",
+                      f"{result.verification.seconds * 1000:.1f}",
                       str(result.acted))
         out.print(table)
     if result.errors or result.mismatches or result.verified != count:

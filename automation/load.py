@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
-import zlib
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,11 +14,12 @@ from typing import Any
 
 from automation.errors import ApiError, OsTicketError
 from automation.instance import Instance, default_instance_path
+from automation.load_verification import Created, RunVerifier, Verdict
 from automation.osticket import db
 from automation.osticket.api import NewTicket, TicketApi
-from automation.osticket.http import new_session
+from automation.osticket.http import new_session, pin_environment
 from automation.scenarios.directory import Directory
-from automation.scenarios.facts import read_run, run_like, run_tag
+from automation.scenarios.facts import read_run, run_tag
 from automation.scenarios.loader import LoadedScenario
 from automation.scenarios.models import Requester as Requester_
 from automation.scenarios.models import TicketSpec
@@ -88,34 +87,6 @@ class Planned:
 
 
 @dataclass
-class Fingerprint:
-    """Count, sum and xor of the CRC-32s of one line per ticket: cheap to accumulate, cheap to compare."""
-
-    count: int = 0
-    total: int = 0
-    xored: int = 0
-
-    def add(self, line: str) -> None:
-        crc = zlib.crc32(line.encode())
-        self.count, self.total, self.xored = self.count + 1, self.total + crc, self.xored ^ crc
-
-    def remove(self, line: str) -> None:
-        crc = zlib.crc32(line.encode())
-        self.count, self.total, self.xored = self.count - 1, self.total - crc, self.xored ^ crc
-
-    def as_tuple(self) -> tuple[int, int, int]:
-        return self.count, self.total, self.xored
-
-
-def expected_line(number: str, item: Planned, by_id: bool, acted: bool = False) -> str:
-    """What osTicket must hold for one ticket: "number|requester|topic|SLA" (SLA -1 when not predicted)."""
-    topic = item.topic
-    sla = -1 if acted or topic is None or topic.expected_sla_id is None else topic.expected_sla_id
-    who = item.requester.user_id if by_id else item.requester.email.lower()
-    return f"{number}|{who}|{topic.topic_id if topic else 0}|{sla}"
-
-
-@dataclass
 class LoadResult:
     run_id: str
     tickets: int
@@ -124,13 +95,16 @@ class LoadResult:
     latencies: list[float]
     errors: Counter[str]
     numbers: dict[str, str] = field(default_factory=dict)
+    created: list[Created] = field(default_factory=list)
+    # The newest ticket id before the run (None when unknown): the run's tickets all lie above it.
+    after_ticket_id: int | None = None
     verified: int = 0
     mismatches: list[str] = field(default_factory=list)
-    verify_seconds: float = 0.0
+    verification: Verdict = field(default_factory=Verdict)
     acted: int = 0
-    # The requester is compared by user id when the plan knows every id (no join needed), else by address.
-    by_user_id: bool = False
-    expected: Fingerprint = field(default_factory=Fingerprint)
+
+    def take_verdict(self, verdict: Verdict) -> None:
+        self.verification, self.verified, self.mismatches = verdict, verdict.verified, list(verdict.mismatches)
 
     @property
     def throughput(self) -> float:
@@ -148,7 +122,9 @@ class LoadResult:
                 "tickets_per_second": round(self.throughput, 2),
                 "latency_ms": {f"p{q}": round(self.percentile(q) * 1000, 1) for q in (50, 95, 99)},
                 "errors": dict(self.errors), "verified": self.verified, "mismatches": self.mismatches[:50],
-                "verify_seconds": round(self.verify_seconds, 3),
+                "verification": {"seconds_after_run": round(self.verification.seconds, 4),
+                                 "seconds_during_run": round(self.verification.seconds_during_run, 4),
+                                 "queries": self.verification.queries, "chunks": self.verification.chunks},
                 "acted_on": self.acted}
 
 
@@ -159,23 +135,31 @@ def plan_tickets(variety: Variety, count: int, seed: int = 7) -> list[Planned]:
                     rng.choice(priorities)) for i in range(count)]
 
 
+def by_user_id(planned: list[Planned]) -> bool:
+    """Requesters are compared by user id when the plan knows every id (no join needed), else by address."""
+    return all(item.requester.user_id is not None for item in planned)
+
+
 def create_tickets(instance: Instance, planned: list[Planned], concurrency: int, run_id: str,
-                   on_done: Callable[[], None] = lambda: None) -> LoadResult:
+                   on_done: Callable[[], None] = lambda: None, after_ticket_id: int | None = None,
+                   verifier: RunVerifier | None = None) -> LoadResult:
+    """Create the planned tickets through the ticket API, handing each created ticket to ``verifier``.
+
+    ``after_ticket_id`` (`db.last_ticket_id`, read before the run) lets verification find the run's tickets in
+    a primary-key range instead of the whole help desk."""
     local = threading.local()
     lock = threading.Lock()
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     numbers: dict[str, str] = {}
-    by_user_id = all(item.requester.user_id is not None for item in planned)
-    # Accumulated while the workers wait on osTicket, so verification is one aggregate query.
-    expected = Fingerprint()
-
+    created: list[Created] = []
     clients: list[TicketApi] = []
 
     def api() -> TicketApi:
         if not hasattr(local, "api"):
             # One pooled keep-alive session per worker.
-            local.api = TicketApi(instance.base_url, instance.api_key.get_secret_value(), session=new_session(1))
+            session = pin_environment(new_session(1), instance.base_url)
+            local.api = TicketApi(instance.base_url, instance.api_key.get_secret_value(), session=session)
             with lock:
                 clients.append(local.api)
         return local.api
@@ -188,7 +172,7 @@ def create_tickets(instance: Instance, planned: list[Planned], concurrency: int,
             topic_id=item.topic.topic_id if item.topic else None, priority_id=item.priority_id,
             alert=False, autorespond=False,
         )
-        started = time.perf_counter()
+        sent = time.perf_counter()
         try:
             number = api().create_ticket(ticket)
         except ApiError as exc:
@@ -198,12 +182,13 @@ def create_tickets(instance: Instance, planned: list[Planned], concurrency: int,
             with lock:
                 errors[exc.__class__.__name__] += 1
         else:
-            elapsed = time.perf_counter() - started
-            line = expected_line(number, item, by_user_id)
+            done = Created(item, number, sent, time.perf_counter())
             with lock:
-                latencies.append(elapsed)
+                latencies.append(done.answered - sent)
                 numbers[item.key] = number
-                expected.add(line)
+                created.append(done)
+            if verifier is not None:
+                verifier.add(done)
         on_done()
 
     started = time.perf_counter()
@@ -212,103 +197,27 @@ def create_tickets(instance: Instance, planned: list[Planned], concurrency: int,
     for client in clients:
         client.close()
     return LoadResult(run_id, len(planned), concurrency, time.perf_counter() - started, latencies, errors, numbers,
-                      by_user_id=by_user_id, expected=expected)
+                      created, after_ticket_id)
 
 
-def verify_load(conn: Any, t: db.Tables, result: LoadResult, planned: list[Planned],
-                acted_on: frozenset[str] = frozenset()) -> None:
-    """Each created ticket exists with its requester and topic, and the SLA osTicket gives a new ticket of that
-    topic (except tickets a scenario acted on: their scenario expectations are checked instead).
-
-    One aggregate query computes the fingerprint of the run's tickets as osTicket holds them and compares it
-    with the one accumulated from the plan as the tickets were created; only when they differ does a second
-    query name the tickets that differ. Either way the answer's size does not grow with the run."""
-    started = time.perf_counter()
-    expected = Fingerprint(*result.expected.as_tuple())
-    items = {item.key: item for item in planned}
-    for key in acted_on:
-        if key in result.numbers:
-            expected.remove(expected_line(result.numbers[key], items[key], result.by_user_id))
-            expected.add(expected_line(result.numbers[key], items[key], result.by_user_id, acted=True))
-    acted_numbers = [result.numbers[key] for key in sorted(acted_on) if key in result.numbers] or [""]
-    requester = "tk.user_id" if result.by_user_id else "LOWER(COALESCE(ue.address, ''))"
-    joins = "" if result.by_user_id else (f"LEFT JOIN {t.user} u ON u.id = tk.user_id "
-                                          f"LEFT JOIN {t.user_email} ue ON ue.id = u.default_email_id")
-    with db.cursor(conn) as cur:
-        cur.execute(
-            f"""SELECT COUNT(*) AS n, COALESCE(SUM(c), 0) AS total, COALESCE(BIT_XOR(c), 0) AS xored FROM (
-                  SELECT CRC32(CONCAT_WS('|', tk.number, {requester}, tk.topic_id,
-                                         IF(tk.number IN ({', '.join(['%s'] * len(acted_numbers))}), -1,
-                                            tk.sla_id))) AS c
-                  FROM {t.ticket__cdata} cd JOIN {t.ticket} tk ON tk.ticket_id = cd.ticket_id {joins}
-                  WHERE cd.subject LIKE %s) AS fingerprint""",
-            (*acted_numbers, run_like(result.run_id)),
-        )
-        found = cur.fetchone()
-    created = len(result.numbers)
-    if (int(found["n"]), int(found["total"]), int(found["xored"])) == expected.as_tuple():
-        result.verified = created
-    else:
-        wrong = _differences(conn, t, result, [item for item in planned if item.key in result.numbers], acted_on)
-        result.mismatches.extend(wrong)
-        result.verified = created - len(wrong)
-    result.verify_seconds = time.perf_counter() - started
+def verify_load(conn: Any, t: db.Tables, result: LoadResult, planned: list[Planned]) -> None:
+    """Verify a whole run now, in one query when every ticket is as planned (`RunVerifier` without the
+    background thread: the run's tickets form one chunk)."""
+    verifier = RunVerifier(conn, t, result.after_ticket_id, by_user_id(planned))
+    for ticket in result.created:
+        verifier.add(ticket)
+    result.take_verdict(verifier.finish())
 
 
-# The plan travels as one JSON document and is joined in the database, so the answer holds only the tickets
-# that differ.
-_EXPECTATIONS = """JSON_TABLE(%s, '$[*]' COLUMNS(
-    k VARCHAR(64) PATH '$.k', n VARCHAR(20) PATH '$.n', e VARCHAR(255) PATH '$.e',
-    tp INT PATH '$.t', s INT PATH '$.s'))"""
-
-
-def _enable_hash_join(cur: Any) -> None:
-    """MariaDB joins on an unindexed column (``ticket.number``) by hash only when asked; MySQL 8 always does."""
-    cur.execute("SELECT VERSION() AS v")
-    if "mariadb" in str(cur.fetchone()["v"]).lower():
-        cur.execute("SET SESSION join_cache_level = 4")
-
-
-def _differences(conn: Any, t: db.Tables, result: LoadResult, created: list[Planned],
-                 acted_on: frozenset[str]) -> list[str]:
-    expectations = [
-        {"k": item.key, "n": result.numbers[item.key], "e": item.requester.email,
-         "t": item.topic.topic_id if item.topic else 0,
-         "s": item.topic.expected_sla_id if item.topic and item.key not in acted_on else None}
-        for item in created
-    ]
-    with db.cursor(conn) as cur:
-        _enable_hash_join(cur)
-        cur.execute(
-            f"""SELECT exp.k, exp.n, exp.e, tk.ticket_id, ue.address, tp.topic, etp.topic AS expected_topic,
-                       sla.name AS sla, esla.name AS expected_sla
-                FROM {_EXPECTATIONS} AS exp
-                LEFT JOIN {t.ticket} tk ON tk.number = exp.n
-                LEFT JOIN {t.user} u ON u.id = tk.user_id
-                LEFT JOIN {t.user_email} ue ON ue.id = u.default_email_id
-                LEFT JOIN {t.help_topic} tp ON tp.topic_id = tk.topic_id
-                LEFT JOIN {t.help_topic} etp ON etp.topic_id = exp.tp
-                LEFT JOIN {t.sla} sla ON sla.id = tk.sla_id
-                LEFT JOIN {t.sla} esla ON esla.id = exp.s
-                WHERE tk.ticket_id IS NULL OR ue.address IS NULL OR LOWER(ue.address) <> LOWER(exp.e)
-                   OR tk.topic_id <> exp.tp OR (exp.s IS NOT NULL AND tk.sla_id <> exp.s)""",
-            (json.dumps(expectations),),
-        )
-        wrong = cur.fetchall()
-    mismatches = []
-    for row in wrong:
-        if row["ticket_id"] is None:
-            mismatches.append(f"{row['k']}: ticket #{row['n']} not found in the database")
-            continue
-        problems = []
-        if (row["address"] or "").lower() != row["e"].lower():
-            problems.append(f"requester {row['address']!r} != {row['e']!r}")
-        if row["topic"] != row["expected_topic"]:
-            problems.append(f"topic {row['topic']!r} != {row['expected_topic']!r}")
-        if row["expected_sla"] is not None and row["sla"] != row["expected_sla"]:
-            problems.append(f"SLA {row['sla']!r} != {row['expected_sla']!r}")
-        mismatches.append(f"{row['k']} (#{row['n']}): " + "; ".join(problems))
-    return mismatches
+def create_and_verify(instance: Instance, conn: Any, t: db.Tables, planned: list[Planned], concurrency: int,
+                      run_id: str, on_done: Callable[[], None] = lambda: None) -> LoadResult:
+    """Create the planned tickets and verify them in the database while they are being created."""
+    after = db.last_ticket_id(conn, t)
+    verifier = RunVerifier(conn, t, after, by_user_id(planned))
+    with verifier.running():
+        result = create_tickets(instance, planned, concurrency, run_id, on_done, after, verifier)
+    result.take_verdict(verifier.finish())
+    return result
 
 
 @dataclass
@@ -374,14 +283,15 @@ def _run_load(instance: Instance, conn: Any, count: int, concurrency: int, on_do
             email = str(template.requester.email)
             item.requester = known.get(email.lower(), Requester(template.requester.name, email))
             item.topic = topics.get(template.topic or "", item.topic)
-    result = create_tickets(instance, planned, concurrency, new_run_id(), on_done)
+    # Every ticket is verified as osTicket created it; the sampled ones are then acted on and checked against
+    # the scenario's expectations.
+    result = create_and_verify(instance, conn, tables, planned, concurrency, new_run_id(), on_done)
     acted: list[Acted] = []
     if runner is not None and directory is not None and scenario is not None:
         try:
             acted = act_on_sample(runner, scenario, directory, result, planned, sample)
         finally:
             runner.close_sessions()
-    verify_load(conn, tables, result, planned, frozenset(a.item.key for a in acted))
     if acted:
         by_key = {f.key: f for f in read_run(conn, tables, result.run_id)}
         now = db.server_now(conn)

@@ -71,3 +71,10 @@ def server_now(conn: pymysql.connections.Connection) -> Any:
     with cursor(conn) as cur:
         cur.execute("SELECT NOW() AS now")
         return cur.fetchone()["now"]
+
+
+def last_ticket_id(conn: pymysql.connections.Connection, t: Tables) -> int:
+    """The newest ticket's id (0 for an empty help desk): every ticket created after this call has a larger one."""
+    with cursor(conn) as cur:
+        cur.execute(f"SELECT COALESCE(MAX(ticket_id), 0) AS id FROM {t.ticket}")
+        return int(cur.fetchone()["id"])

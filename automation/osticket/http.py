@@ -29,6 +29,16 @@ def new_session(pool_size: int = 4) -> requests.Session:
     return session
 
 
+def pin_environment(session: requests.Session, url: str) -> requests.Session:
+    """Read the proxy and CA-bundle settings from the environment once for ``url`` instead of on every request
+    (requests re-reads them, netrc included, per call: a quarter of a load worker's CPU per ticket here)."""
+    settings = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies.update(settings["proxies"])
+    session.verify = settings["verify"]
+    session.trust_env = False
+    return session
+
+
 _MSG_ERROR = re.compile(r'id="msg_error"[^>]*>(.*?)</', re.DOTALL)
 _ERROR_BANNER = re.compile(r'class="(?:error-banner|error)"[^>]*>(.*?)</', re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")

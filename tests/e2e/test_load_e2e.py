@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from automation.load import Variety, create_tickets, plan_tickets, verify_load
+from automation.load import (
+    LoadResult,
+    Planned,
+    Variety,
+    by_user_id,
+    create_and_verify,
+    create_tickets,
+    plan_tickets,
+    verify_load,
+)
+from automation.load_verification import RunVerifier
 from automation.osticket import db
+from automation.osticket.api import NewTicket, TicketApi
 from automation.scenarios.runner import new_run_id
 from tests.helpers.osticket import REPO, ostops, query
 
@@ -23,6 +37,7 @@ def test_load_command_creates_and_verifies_every_ticket(osticket: Any) -> None:
     summary = json.loads(result.stdout)
     assert (summary["created"], summary["verified"], summary["acted_on"]) == (40, 40, 3)
     assert summary["errors"] == {} and summary["mismatches"] == []
+    assert summary["verification"]["queries"] >= summary["verification"]["chunks"] >= 1
     assert 0 < summary["latency_ms"]["p50"] <= summary["latency_ms"]["p95"] <= summary["latency_ms"]["p99"]
     rows = query(osticket, "SELECT COUNT(*) AS n, COUNT(DISTINCT t.user_id) AS users, COUNT(DISTINCT t.topic_id) "
                            "AS topics FROM ost_ticket t JOIN ost_ticket__cdata cd ON cd.ticket_id = t.ticket_id "
@@ -31,21 +46,83 @@ def test_load_command_creates_and_verifies_every_ticket(osticket: Any) -> None:
     assert rows[0]["users"] > 1 and rows[0]["topics"] > 1  # requesters and topics vary
 
 
-def test_verification_names_tickets_that_differ(osticket: Any) -> None:
-    conn = db.connect(osticket.instance)
+@pytest.fixture
+def conn(osticket: Any) -> Iterator[Any]:
+    connection = db.connect(osticket.instance)
+    yield connection
+    connection.close()
+
+
+def unverified_run(osticket: Any, conn: Any, count: int, seed: int, concurrency: int = 4) -> tuple[
+        db.Tables, list[Planned], LoadResult]:
+    """A run created without streamed verification, for `verify_load` to look at afterwards."""
     tables = db.Tables(osticket.instance.db.table_prefix)
-    planned = plan_tickets(Variety.read(conn, tables), 12, seed=11)
-    result = create_tickets(osticket.instance, planned, 4, new_run_id())
+    planned = plan_tickets(Variety.read(conn, tables), count, seed=seed)
+    result = create_tickets(osticket.instance, planned, concurrency, new_run_id(),
+                            after_ticket_id=db.last_ticket_id(conn, tables))
+    return tables, planned, result
+
+
+def test_verification_names_tickets_that_differ(osticket: Any, conn: Any) -> None:
+    tables, planned, result = unverified_run(osticket, conn, 12, seed=11)
     verify_load(conn, tables, result, planned)
-    assert (result.verified, result.mismatches) == (12, [])
+    assert (result.verified, result.mismatches, result.verification.queries) == (12, [], 1)
 
     victim = planned[5]
     other_topic = next(t for t in Variety.read(conn, tables).topics if t.topic_id != victim.topic.topic_id)
     query(osticket, "UPDATE ost_ticket SET topic_id = %s WHERE number = %s",
           [other_topic.topic_id, result.numbers[victim.key]])
-    result.mismatches.clear()
     verify_load(conn, tables, result, planned)
     assert result.verified == 11
     assert len(result.mismatches) == 1
     assert result.mismatches[0].startswith(f"{victim.key} (#{result.numbers[victim.key]}): topic ")
     assert f"!= {victim.topic.name!r}" in result.mismatches[0]
+    assert result.verification.queries == 2  # the fingerprint, then the query naming what differs
+
+
+def test_verification_ignores_other_traffic_and_names_a_vanished_ticket(osticket: Any, conn: Any) -> None:
+    tables, planned, result = unverified_run(osticket, conn, 8, seed=5)
+    # Someone else's ticket arrives after the run began: it lies in the run's id range but is not the run's.
+    api = TicketApi(osticket.instance.base_url, osticket.instance.api_key.get_secret_value())
+    api.create_ticket(NewTicket(name="Other Traffic", email="other.traffic@example.com", subject="Not a load ticket",
+                                message="Arrived while a load run was being verified.", alert=False,
+                                autorespond=False))
+    api.close()
+    verify_load(conn, tables, result, planned)
+    assert (result.verified, result.mismatches, result.verification.queries) == (8, [], 1)
+
+    gone = planned[3]
+    query(osticket, "UPDATE ost_ticket SET number = CONCAT('x', number) WHERE number = %s",
+          [result.numbers[gone.key]])
+    verify_load(conn, tables, result, planned)
+    assert result.verified == 7
+    assert result.mismatches == [f"{gone.key}: ticket #{result.numbers[gone.key]} not found in the database"]
+
+
+def test_verification_streams_alongside_the_run(osticket: Any, conn: Any) -> None:
+    tables = db.Tables(osticket.instance.db.table_prefix)
+    planned = plan_tickets(Variety.read(conn, tables), 60, seed=3)
+    result = create_and_verify(osticket.instance, conn, tables, planned, 2, new_run_id())
+    assert (result.verified, result.mismatches) == (60, [])
+    verification = result.verification
+    assert verification.chunks > 1, "a run of over a second is checked in several chunks while it goes on"
+    assert verification.queries == verification.chunks  # every chunk matched at once: no second look, no naming
+    assert verification.seconds_during_run > 0
+
+
+def test_a_chunk_found_outside_its_assumed_range_is_looked_at_again(osticket: Any, conn: Any) -> None:
+    """The tighter range is derived from the order of the answers; if that reasoning ever failed (say a
+    multi-primary cluster handing out ids out of order) the chunk is checked again over the whole run."""
+    tables, planned, result = unverified_run(osticket, conn, 6, seed=9, concurrency=1)
+    early, late = result.created[:3], result.created[3:]
+    verifier = RunVerifier(conn, tables, result.after_ticket_id, by_user_id(planned))
+    for ticket in late:
+        verifier.add(ticket)
+    assert verifier.check_pending()
+    # Claim the earlier tickets were sent after the later ones had been checked: their ids now look too small.
+    for ticket in early:
+        verifier.add(replace(ticket, sent=time.perf_counter() + 1))
+    assert verifier.check_pending()
+    verdict = verifier.finish()
+    assert (verdict.verified, verdict.mismatches, verdict.chunks) == (6, [], 2)
+    assert verdict.queries == 3  # late, early within the wrong range, early again over the whole run
