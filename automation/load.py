@@ -210,10 +210,12 @@ def verify_load(conn: Any, t: db.Tables, result: LoadResult, planned: list[Plann
 
 
 def create_and_verify(instance: Instance, conn: Any, t: db.Tables, planned: list[Planned], concurrency: int,
-                      run_id: str, on_done: Callable[[], None] = lambda: None) -> LoadResult:
-    """Create the planned tickets and verify them in the database while they are being created."""
+                      run_id: str, on_done: Callable[[], None] = lambda: None,
+                      check_every: float = 0.5) -> LoadResult:
+    """Create the planned tickets and verify them in the database while they are being created (the tickets
+    answered so far checked every ``check_every`` seconds)."""
     after = db.last_ticket_id(conn, t)
-    verifier = RunVerifier(conn, t, after, by_user_id(planned))
+    verifier = RunVerifier(conn, t, after, by_user_id(planned), interval=check_every)
     with verifier.running():
         result = create_tickets(instance, planned, concurrency, run_id, on_done, after, verifier)
     result.take_verdict(verifier.finish())
