@@ -79,9 +79,8 @@ def run_like(run_id: str) -> str:
 
 
 def read_run(conn: Any, t: Tables, run_id: str) -> list[TicketFacts]:
-    like = run_like(run_id)
-    run_filter = (f"JOIN {t.ticket__cdata} cd ON cd.ticket_id = th.object_id AND th.object_type = 'T' "
-                  "WHERE cd.subject LIKE %s")
+    """Every ticket of one run with its thread entries and events: three queries whatever the run's size. Only
+    the first searches subjects; the other two look the run's threads up by ticket id."""
     with cursor(conn) as cur:
         cur.execute(
             f"""SELECT tk.ticket_id, tk.number, tk.created, tk.closed, tk.isoverdue, tk.user_id,
@@ -102,32 +101,36 @@ def read_run(conn: Any, t: Tables, run_id: str) -> list[TicketFacts]:
                 LEFT JOIN {t.user_email} ue ON ue.id = u.default_email_id
                 WHERE cd.subject LIKE %s
                 ORDER BY tk.ticket_id""",
-            (like,),
+            (run_like(run_id),),
         )
-        rows = cur.fetchall()
-        cur.execute(
-            f"""SELECT th.object_id AS ticket_id, e.type, e.user_id, e.poster, e.created, s.username
-                FROM {t.thread} th JOIN {t.thread_entry} e ON e.thread_id = th.id
-                LEFT JOIN {t.staff} s ON s.staff_id = e.staff_id AND e.staff_id > 0
-                {run_filter} ORDER BY e.id""",
-            (like,),
-        )
-        entry_rows = cur.fetchall()
-        cur.execute(
-            f"""SELECT th.object_id AS ticket_id, ev.name, te.username, te.timestamp, te.data
-                FROM {t.thread} th JOIN {t.thread_event} te ON te.thread_id = th.id
-                JOIN {t.event} ev ON ev.id = te.event_id
-                {run_filter} AND te.annulled = 0 ORDER BY te.id""",
-            (like,),
-        )
-        event_rows = cur.fetchall()
+        # LIKE is a coarse filter ("_" and a longer id with the same start); the tag's own pattern decides.
+        rows = [(row, match) for row in cur.fetchall()
+                if (match := TAG_PATTERN.search(row["subject"] or "")) and match.group("run") == run_id]
+        ids = [row["ticket_id"] for row, _ in rows]
+        entry_rows: list[dict[str, Any]] = []
+        event_rows: list[dict[str, Any]] = []
+        if ids:
+            of_run = f"th.object_type = 'T' AND th.object_id IN ({', '.join(['%s'] * len(ids))})"
+            cur.execute(
+                f"""SELECT th.object_id AS ticket_id, e.type, e.user_id, e.poster, e.created, s.username
+                    FROM {t.thread} th JOIN {t.thread_entry} e ON e.thread_id = th.id
+                    LEFT JOIN {t.staff} s ON s.staff_id = e.staff_id AND e.staff_id > 0
+                    WHERE {of_run} ORDER BY e.id""",
+                ids,
+            )
+            entry_rows = cur.fetchall()
+            cur.execute(
+                f"""SELECT th.object_id AS ticket_id, ev.name, te.username, te.timestamp, te.data
+                    FROM {t.thread} th JOIN {t.thread_event} te ON te.thread_id = th.id
+                    JOIN {t.event} ev ON ev.id = te.event_id
+                    WHERE {of_run} AND te.annulled = 0 ORDER BY te.id""",
+                ids,
+            )
+            event_rows = cur.fetchall()
 
     tickets: dict[int, TicketFacts] = {}
     requester_of: dict[int, int] = {}
-    for row in rows:
-        match = TAG_PATTERN.search(row["subject"] or "")
-        if not match or match.group("run") != run_id:
-            continue
+    for row, match in rows:
         requester_of[row["ticket_id"]] = row["user_id"]
         tickets[row["ticket_id"]] = TicketFacts(
             ticket_id=row["ticket_id"], number=str(row["number"]), key=match.group("key"),
