@@ -290,12 +290,14 @@ def load_command(count: int, concurrency: int, scenario_file: Path | None, sampl
         errors = ", ".join(f"{k}: {v}" for k, v in result.errors.items()) or "none"
         table.add_row(result.run_id, f"{summary['created']}/{count}", f"{result.throughput:.1f}",
                       str(lat["p50"]), str(lat["p95"]), str(lat["p99"]), errors, f"{result.verified}/{count}",
-                      f"{result.verification.seconds * 1000:.1f}",
+                      f"{result.verification.seconds_after_run * 1000:.1f}",
                       str(result.acted))
         out.print(table)
     if result.errors or result.mismatches or result.verified != count:
+        unfinished = (f"; verification could not finish: {result.verification.error}"
+                      if result.verification.error else "")
         raise VerificationError(f"load run {result.run_id}: {sum(result.errors.values())} failed request(s), "
-                                f"{result.verified}/{count} verified", result.mismatches[:20])
+                                f"{result.verified}/{count} verified{unfinished}", result.mismatches[:20])
 
 
 @cli.group("instance")

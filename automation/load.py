@@ -122,8 +122,9 @@ class LoadResult:
                 "tickets_per_second": round(self.throughput, 2),
                 "latency_ms": {f"p{q}": round(self.percentile(q) * 1000, 1) for q in (50, 95, 99)},
                 "errors": dict(self.errors), "verified": self.verified, "mismatches": self.mismatches[:50],
-                "verification": {"seconds_after_run": round(self.verification.seconds, 4),
-                                 "seconds_during_run": round(self.verification.seconds_during_run, 4),
+                "verification": {"error": self.verification.error,
+                                 "seconds_after_run": round(self.verification.seconds_after_run, 4),
+                                 "seconds_in_background": round(self.verification.seconds_in_background, 4),
                                  "queries": self.verification.queries, "chunks": self.verification.chunks},
                 "acted_on": self.acted}
 
@@ -215,10 +216,16 @@ def create_and_verify(instance: Instance, conn: Any, t: db.Tables, planned: list
     """Create the planned tickets and verify them in the database while they are being created (the tickets
     answered so far checked every ``check_every`` seconds)."""
     after = db.last_ticket_id(conn, t)
-    verifier = RunVerifier(conn, t, after, by_user_id(planned), interval=check_every)
-    with verifier.running():
-        result = create_tickets(instance, planned, concurrency, run_id, on_done, after, verifier)
-    result.take_verdict(verifier.finish())
+    # Its own connection, so the caller's stays free and a dropped one can be replaced.
+    verifier = RunVerifier(db.connect(instance), t, after, by_user_id(planned), interval=check_every,
+                           reopen=lambda: db.connect(instance))
+    try:
+        with verifier.running():
+            result = create_tickets(instance, planned, concurrency, run_id, on_done, after, verifier)
+        result.take_verdict(verifier.finish())
+    finally:
+        if verifier.conn.open:
+            verifier.conn.close()
     return result
 
 

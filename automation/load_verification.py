@@ -5,8 +5,8 @@ topic. A background thread checks the tickets in chunks while the workers wait o
 the last ticket covers only the tickets created since the last chunk: the verdict arrives as soon after the
 run whatever its size, and every chunk's database answer is one row.
 
-A chunk is checked with one aggregate query: the count and the sum of the CRC-32s of "number|requester|topic|
-SLA" over the chunk's tickets as osTicket holds them, compared with the same fingerprint computed from the plan.
+A chunk is checked with one aggregate query: the count and the sum of a hash of "number|requester|topic|SLA"
+over the chunk's tickets as osTicket holds them, compared with the same fingerprint computed from the plan.
 The chunk's tickets are found by number inside a primary-key range, never by a scan of the help desk: above the
 newest ticket id from before the run, or, tighter, above the highest id of a checked chunk whose tickets were
 all answered before the first of this chunk's requests was sent (a ticket's id is given when it is inserted,
@@ -16,12 +16,12 @@ range, and only then is a last query asked to name the tickets that differ.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import threading
 import time
-import zlib
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,16 +31,26 @@ if TYPE_CHECKING:
     from automation.load import Planned
 
 
+def line_hash(line: str) -> int:
+    """60 bits of the line's SHA-1, as the fingerprint query computes them. Not CRC-32: it is affine, so the
+    same mistake in two tickets changes both CRCs by the same bits and can cancel out in a sum."""
+    return int(hashlib.sha1(line.encode(), usedforsecurity=False).hexdigest()[:15], 16)
+
+
+# The same in SQL: a BIGINT UNSIGNED per row, so SUM is exact (DECIMAL), never a floating-point sum.
+LINE_HASH_SQL = "CAST(CONV(LEFT(SHA1({line}), 15), 16, 10) AS UNSIGNED)"
+
+
 @dataclass
 class Fingerprint:
-    """Count and sum of the CRC-32s of one line per ticket: cheap to accumulate, cheap to compare. The sum is
-    exact, so a change to one ticket's line changes it unless the two CRC-32s collide (odds 1 in 2**32)."""
+    """Count and exact sum of `line_hash` over one line per ticket: cheap to accumulate, cheap to compare; any
+    set of wrong lines goes unnoticed only if their hashes happen to cancel out (odds about 1 in 2**60)."""
 
     count: int = 0
     total: int = 0
 
     def add(self, line: str) -> None:
-        self.count, self.total = self.count + 1, self.total + zlib.crc32(line.encode())
+        self.count, self.total = self.count + 1, self.total + line_hash(line)
 
     def as_tuple(self) -> tuple[int, int]:
         return self.count, self.total
@@ -90,8 +100,10 @@ def lower_bound(checked: Sequence[Chunk], chunk: Chunk, after_ticket_id: int) ->
 class Verdict:
     verified: int = 0
     mismatches: list[str] = field(default_factory=list)
-    seconds: float = 0.0  # from the end of the run to the verdict
-    seconds_during_run: float = 0.0  # spent on chunks while tickets were still being created
+    error: str | None = None  # why verification could not finish (the database's own message)
+    seconds_after_run: float = 0.0  # from the last ticket's answer to the verdict
+    seconds_in_finish: float = 0.0  # the final checks alone
+    seconds_in_background: float = 0.0  # spent on chunk queries in the background
     queries: int = 0
     chunks: int = 0
 
@@ -100,55 +112,85 @@ class RunVerifier:
     """Checks a run's tickets as they are created (see the module's docstring).
 
     ``add`` is called by the worker threads; ``running`` checks chunks in a background thread on the given
-    connection (nothing else may use it meanwhile); ``finish`` checks what is left and returns the verdict."""
+    connection (nothing else may use it meanwhile); ``finish``, after ``running``, checks what is left and
+    returns the verdict. ``reopen`` opens a new connection when the server dropped this one."""
 
     def __init__(self, conn: Any, tables: db.Tables, after_ticket_id: int | None, by_user_id: bool,
-                 interval: float = 0.5) -> None:
+                 interval: float = 0.5, reopen: Callable[[], Any] | None = None) -> None:
         self.conn, self.tables, self.by_user_id, self.interval = conn, tables, by_user_id, interval
+        self.reopen = reopen
         # Without a starting id every chunk is looked for in the whole ticket table: correct, but slower.
         self.after_ticket_id = after_ticket_id or 0
         self._pending: list[Created] = []
         self._checked: list[Chunk] = []
+        self._last_answer: float | None = None
         self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
         self._stopping = False
-        self._failure: Exception | None = None
+        self._failure: db.DatabaseError | None = None
         self._verdict = Verdict()
 
     def add(self, ticket: Created) -> None:
         with self._wake:
             self._pending.append(ticket)
+            self._last_answer = max(self._last_answer or ticket.answered, ticket.answered)
 
-    @contextmanager
+    @contextlib.contextmanager
     def running(self) -> Iterator[RunVerifier]:
-        thread = threading.Thread(target=self._loop, name="ostops-verify", daemon=True)
-        thread.start()
+        self._thread = threading.Thread(target=self._loop, name="ostops-verify", daemon=True)
+        self._thread.start()
         try:
             yield self
         finally:
             with self._wake:
                 self._stopping = True
                 self._wake.notify()
-            thread.join()
+            self._thread.join()
+            self._thread = None
 
     def finish(self) -> Verdict:
-        """Check the tickets not checked yet, look again at chunks that differed, and name what still differs."""
-        if self._failure is not None:
-            raise self._failure
+        """Check the tickets not checked yet, look again at chunks that differed, and name what still differs.
+
+        A database failure does not lose the run: what is left is checked once more (every query here is a
+        SELECT, safe to repeat), on a new connection when ``reopen`` was given; if that fails too, the verdict
+        says why and counts only the tickets checked before."""
+        if self._thread is not None:
+            raise RuntimeError("RunVerifier.finish() must be called after running() has ended")
         started = time.perf_counter()
         verdict = self._verdict
-        self.check_pending()
-        suspects = [chunk for chunk in self._checked if not chunk.matched]
-        for chunk in suspects:
-            if lower_bound(self._checked, chunk, self.after_ticket_id) > self.after_ticket_id:
-                chunk.matched = self._query(chunk, self.after_ticket_id)
-        wrong_keys = [t for chunk in self._checked if not chunk.matched for t in chunk.tickets]
-        if wrong_keys:
-            verdict.mismatches = self._differences(wrong_keys)
-            verdict.queries += 1
-        created = sum(len(chunk.tickets) for chunk in self._checked)
-        verdict.verified = created - len(verdict.mismatches)
+        named: dict[str, str] = {}
+        try:
+            if self._failure is not None and self.reopen is not None:
+                with contextlib.suppress(Exception):
+                    self.conn.close()
+                self.conn = self.reopen()
+            self.check_pending()
+            for chunk in self._checked:
+                if not chunk.matched and lower_bound(self._checked, chunk, self.after_ticket_id) > self.after_ticket_id:
+                    chunk.matched = self._query(chunk, self.after_ticket_id)
+            suspects = [ticket for chunk in self._checked if not chunk.matched for ticket in chunk.tickets]
+            if suspects:
+                named = differences(self.conn, self.tables, self.after_ticket_id, suspects)
+                verdict.queries += 1
+        except db.DatabaseError as exc:
+            verdict.error = str(exc)
+        verdict.verified, verdict.mismatches = 0, []
+        for chunk in self._checked:
+            if chunk.matched:
+                verdict.verified += len(chunk.tickets)
+                continue
+            wrong = [named[t.item.key] for t in chunk.tickets if t.item.key in named]
+            if wrong:  # the naming query compares each ticket on its own: the others are as planned
+                verdict.verified += len(chunk.tickets) - len(wrong)
+                verdict.mismatches.extend(wrong)
+            elif verdict.error is None:
+                keys = [t.item.key for t in chunk.tickets]
+                verdict.mismatches.append(f"{keys[0]} … {keys[-1]} ({len(keys)} tickets): osTicket's fingerprint "
+                                          "differs from the plan's but no single ticket could be named")
         verdict.chunks = len(self._checked)
-        verdict.seconds = time.perf_counter() - started
+        ended = time.perf_counter()
+        verdict.seconds_in_finish = ended - started
+        verdict.seconds_after_run = ended - self._last_answer if self._last_answer is not None else 0.0
         return verdict
 
     def _loop(self) -> None:
@@ -160,8 +202,8 @@ class RunVerifier:
                         return
                 started = time.perf_counter()
                 if self.check_pending():
-                    self._verdict.seconds_during_run += time.perf_counter() - started
-        except Exception as exc:  # noqa: BLE001 - re-raised by finish() in the caller's thread
+                    self._verdict.seconds_in_background += time.perf_counter() - started
+        except db.DatabaseError as exc:  # finish() reconnects and checks what is left
             self._failure = exc
 
     def check_pending(self) -> bool:
@@ -170,7 +212,12 @@ class RunVerifier:
             chunk, self._pending = Chunk(self._pending, time.perf_counter()), []
         if not chunk.tickets:
             return False
-        chunk.matched = self._query(chunk, lower_bound(self._checked, chunk, self.after_ticket_id))
+        try:
+            chunk.matched = self._query(chunk, lower_bound(self._checked, chunk, self.after_ticket_id))
+        except db.DatabaseError:
+            with self._wake:  # not checked: back in line, ahead of the tickets added meanwhile
+                self._pending[:0] = chunk.tickets
+            raise
         self._checked.append(chunk)
         return True
 
@@ -182,13 +229,12 @@ class RunVerifier:
         requester = "tk.user_id" if self.by_user_id else "LOWER(COALESCE(ue.address, ''))"
         joins = "" if self.by_user_id else (f"LEFT JOIN {t.user} u ON u.id = tk.user_id "
                                             f"LEFT JOIN {t.user_email} ue ON ue.id = u.default_email_id")
+        line = f"CONCAT_WS('|', tk.number, {requester}, tk.topic_id, IF(tk.topic_id = 0, -1, tk.sla_id))"
         numbers = [ticket.number for ticket in chunk.tickets]
         with db.cursor(self.conn) as cur:
             cur.execute(
                 f"""SELECT COUNT(*) AS n, MAX(tk.ticket_id) AS max_id,
-                           COALESCE(SUM(CRC32(CONCAT_WS('|', tk.number, {requester}, tk.topic_id,
-                                                            IF(tk.topic_id = 0, -1, tk.sla_id)))), 0)
-                             AS total
+                           COALESCE(SUM({LINE_HASH_SQL.format(line=line)}), 0) AS total
                     FROM {t.ticket} tk {joins}
                     WHERE tk.ticket_id > %s AND tk.number IN ({', '.join(['%s'] * len(numbers))})""",
                 [above_id, *numbers],
@@ -197,9 +243,6 @@ class RunVerifier:
         self._verdict.queries += 1
         chunk.max_id = None if row["max_id"] is None else int(row["max_id"])
         return (int(row["n"]), int(row["total"])) == expected.as_tuple()
-
-    def _differences(self, tickets: Iterable[Created]) -> list[str]:
-        return differences(self.conn, self.tables, self.after_ticket_id, list(tickets))
 
 
 # The expectations travel as one JSON document and are joined in the database, so the answer holds only the
@@ -216,19 +259,18 @@ def _enable_hash_join(cur: Any) -> None:
         cur.execute("SET SESSION join_cache_level = 4")
 
 
-def differences(conn: Any, t: db.Tables, after_ticket_id: int, tickets: list[Created]) -> list[str]:
-    """One line per ticket that is missing or differs from its plan, naming what differs."""
+def differences(conn: Any, t: db.Tables, after_ticket_id: int, tickets: list[Created]) -> dict[str, str]:
+    """For each ticket that is missing or differs from its plan, its key and a line naming what differs."""
     expectations = [
         {"k": c.item.key, "n": c.number, "e": c.item.requester.email,
-         "t": c.item.topic.topic_id if c.item.topic else 0,
-         "s": expected_sla_id(c.item)}
+         "t": c.item.topic.topic_id if c.item.topic else 0, "s": expected_sla_id(c.item)}
         for c in tickets
     ]
     with db.cursor(conn) as cur:
         _enable_hash_join(cur)
         cur.execute(
-            f"""SELECT exp.k, exp.n, exp.e, tk.ticket_id, ue.address, tp.topic, etp.topic AS expected_topic,
-                       sla.name AS sla, esla.name AS expected_sla
+            f"""SELECT exp.k, exp.n, exp.e, exp.s AS expected_sla_id, tk.ticket_id, tk.sla_id, ue.address,
+                       tp.topic, etp.topic AS expected_topic, sla.name AS sla, esla.name AS expected_sla
                 FROM {_EXPECTATIONS} AS exp
                 LEFT JOIN {t.ticket} tk ON tk.number = exp.n AND tk.ticket_id > %s
                 LEFT JOIN {t.user} u ON u.id = tk.user_id
@@ -242,17 +284,22 @@ def differences(conn: Any, t: db.Tables, after_ticket_id: int, tickets: list[Cre
             (json.dumps(expectations), after_ticket_id),
         )
         wrong = cur.fetchall()
-    mismatches = []
+    named = {}
     for row in wrong:
         if row["ticket_id"] is None:
-            mismatches.append(f"{row['k']}: ticket #{row['n']} not found in the database")
+            named[row["k"]] = f"{row['k']}: ticket #{row['n']} not found in the database"
             continue
         problems = []
         if (row["address"] or "").lower() != row["e"].lower():
             problems.append(f"requester {row['address']!r} != {row['e']!r}")
         if row["topic"] != row["expected_topic"]:
             problems.append(f"topic {row['topic']!r} != {row['expected_topic']!r}")
-        if row["expected_sla"] is not None and row["sla"] != row["expected_sla"]:
-            problems.append(f"SLA {row['sla']!r} != {row['expected_sla']!r}")
-        mismatches.append(f"{row['k']} (#{row['n']}): " + "; ".join(problems))
-    return mismatches
+        if row["expected_sla_id"] is not None and row["sla_id"] != row["expected_sla_id"]:
+            problems.append(f"SLA {_sla_name(row['sla'], row['sla_id'])} != "
+                            f"{_sla_name(row['expected_sla'], row['expected_sla_id'])}")
+        named[row["k"]] = f"{row['k']} (#{row['n']}): " + "; ".join(problems)
+    return named
+
+
+def _sla_name(name: str | None, sla_id: int) -> str:
+    return repr(name) if name is not None else ("no SLA" if sla_id == 0 else f"SLA id {sla_id}")

@@ -30,11 +30,12 @@ def new_session(pool_size: int = 4) -> requests.Session:
 
 
 def pin_environment(session: requests.Session, url: str) -> requests.Session:
-    """Read the proxy and CA-bundle settings from the environment once for ``url`` instead of on every request
-    (requests re-reads them, netrc included, per call: a quarter of a load worker's CPU per ticket here)."""
+    """Read the proxy, CA-bundle and netrc settings from the environment once for ``url`` instead of on every
+    request (requests re-reads them per call: a quarter of a load worker's CPU per ticket here)."""
     settings = session.merge_environment_settings(url, {}, None, None, None)
     session.proxies.update(settings["proxies"])
     session.verify = settings["verify"]
+    session.auth = session.auth or requests.utils.get_netrc_auth(url)
     session.trust_env = False
     return session
 

@@ -107,7 +107,7 @@ def test_verification_streams_alongside_the_run(osticket: Any, conn: Any) -> Non
     verification = result.verification
     assert verification.chunks > 1, "the run is checked in several chunks while it goes on"
     assert verification.queries == verification.chunks  # every chunk matched at once: no second look, no naming
-    assert verification.seconds_during_run > 0
+    assert verification.seconds_in_background > 0
 
 
 def test_a_chunk_found_outside_its_assumed_range_is_looked_at_again(osticket: Any, conn: Any) -> None:
@@ -126,3 +126,39 @@ def test_a_chunk_found_outside_its_assumed_range_is_looked_at_again(osticket: An
     verdict = verifier.finish()
     assert (verdict.verified, verdict.mismatches, verdict.chunks) == (6, [], 2)
     assert verdict.queries == 3  # late, early within the wrong range, early again over the whole run
+
+
+def test_the_same_mistake_on_two_tickets_names_both(osticket: Any, conn: Any) -> None:
+    tables, planned, result = unverified_run(osticket, conn, 10, seed=13)
+    first, second = planned[2], planned[7]
+    sla = query(osticket, "SELECT id FROM ost_sla WHERE name = 'Sev-D'")[0]["id"]
+    query(osticket, "UPDATE ost_ticket SET sla_id = %s WHERE number IN (%s, %s)",
+          [sla, result.numbers[first.key], result.numbers[second.key]])
+    verify_load(conn, tables, result, planned)
+    assert result.verified == 8
+    assert sorted(line.split(" ")[0] for line in result.mismatches) == sorted([first.key, second.key])
+    assert all("SLA 'Sev-D' != " in line for line in result.mismatches)
+
+
+def test_a_connection_lost_during_the_run_is_opened_again(osticket: Any, conn: Any) -> None:
+    tables = db.Tables(osticket.instance.db.table_prefix)
+    planned = plan_tickets(Variety.read(conn, tables), 40, seed=17)
+    after = db.last_ticket_id(conn, tables)
+    verifier = RunVerifier(db.connect(osticket.instance), tables, after, by_user_id(planned), interval=0.05,
+                           reopen=lambda: db.connect(osticket.instance))
+    lost = verifier.conn.thread_id()
+    answered = []
+
+    def drop_the_verifiers_connection_once() -> None:
+        answered.append(1)
+        if len(answered) == 15:
+            query(osticket, f"KILL CONNECTION {int(lost)}")
+
+    with verifier.running():
+        result = create_tickets(osticket.instance, planned, 2, new_run_id(), drop_the_verifiers_connection_once,
+                                after, verifier)
+    verdict = verifier.finish()
+    assert verifier.conn.thread_id() != lost, "the dropped connection was replaced"
+    assert (verdict.verified, verdict.mismatches, verdict.error) == (40, [], None)
+    assert len(result.created) == 40
+    verifier.conn.close()

@@ -28,3 +28,12 @@ def test_no_proxy_is_honoured_for_the_pinned_address(monkeypatch: pytest.MonkeyP
     session = pin_environment(new_session(1), "http://127.0.0.1:8080/")
     assert "http" not in session.proxies
     assert session.verify is True
+
+
+def test_netrc_credentials_still_apply_to_a_pinned_session(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine osticket.example.net login ops password not-for-logs\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    session = pin_environment(new_session(1), "https://osticket.example.net/")
+    assert session.auth == ("ops", "not-for-logs")
