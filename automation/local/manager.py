@@ -291,6 +291,9 @@ def status(instance: Instance) -> Health:
         checks["http"] = (response.status_code == 200, f"GET {instance.base_url} -> {response.status_code}")
     except requests.RequestException as exc:
         checks["http"] = (False, f"GET {instance.base_url} -> {exc.__class__.__name__}")
+    if checks.get("process nginx", (True, ""))[0] is False and checks["http"][0]:
+        answered = checks["http"][1]
+        checks["http"] = (False, f"{answered}, but from another program: this instance's nginx is not running")
     try:
         conn = db.connect(instance)
         conn.ping()

@@ -1,0 +1,41 @@
+"""`ostops local status` does not mistake another program on the instance's port for the instance."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+
+from pydantic import SecretStr
+
+from automation.instance import Credentials, DatabaseAccess, Instance, LocalProcesses
+from automation.local.manager import status
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_stopped_instance_whose_port_another_server_answers_is_not_healthy(tmp_path) -> None:
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    port = other.server_address[1]
+    try:
+        instance = Instance(
+            kind="local", url=f"http://127.0.0.1:{port}/", osticket_version="1.18.1",
+            api_key=SecretStr("A" * 32), admin=Credentials(username="a", password=SecretStr("b")),
+            db=DatabaseAccess(host="127.0.0.1", port=free_port(), name="osticket", user="osticket",
+                              password=SecretStr("c")),
+            local=LocalProcesses(dir=str(tmp_path), webroot=str(tmp_path), source="test", http_port=port,
+                                 fpm_port=free_port(), db_port=free_port(), pids={}, db_root_password=SecretStr("d")),
+        )
+        health = status(instance)
+    finally:
+        other.shutdown()
+        other.server_close()
+    ok, detail = health.checks["http"]
+    assert not ok
+    assert detail == f"GET http://127.0.0.1:{port}/ -> 200, but from another program: this instance's nginx is not running"
+    assert not health.checks["process nginx"][0]
