@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from automation.errors import OsTicketError, ScenarioError, SeedError, VerificationError
-from automation.instance import Instance, default_instance_path, default_local_dir
+from automation.instance import Instance, default_instance_path, local_dir_from_environment
 
 # Piped output (CI logs) gets room for the report tables instead of rich's 80-column default.
 _WIDTH = None if sys.stdout.isatty() else 160
@@ -46,7 +46,8 @@ def local() -> None:
 
 
 dir_option = click.option("--dir", "base", type=click.Path(path_type=Path), default=None,
-                          help="Instance folder (default: ~/.local/state/ostops/local).")
+                          help="Instance folder (default: the folder of $OSTOPS_INSTANCE, else "
+                               "~/.local/state/ostops/local).")
 
 
 @local.command("up")
@@ -59,7 +60,7 @@ def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bo
     """Bring up osTicket locally (a no-op when it is already running)."""
     from automation.local import manager
 
-    result = manager.up(base or default_local_dir(), source, port, fresh, progress)
+    result = manager.up(base or local_dir_from_environment(), source, port, fresh, progress)
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     inst = result.instance
@@ -67,8 +68,12 @@ def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bo
     out.print(f"osTicket {inst.osticket_version} {state} at {inst.base_url} (staff panel {inst.base_url}scp/) "
               f"in {result.seconds:.1f} s")
     assert inst.local is not None
-    out.print(f"instance file: {escape(str(manager.instance_file(Path(inst.local.dir))))}  "
-              "(`ostops local env` shows it)")
+    path = manager.instance_file(Path(inst.local.dir))
+    if path.resolve() == default_instance_path().expanduser().resolve():
+        out.print(f"instance file: {escape(str(path))}  (`ostops local env` shows it)")
+    else:
+        out.print(f"instance file: {escape(str(path))}; point the other commands at it with:\n"
+                  f"  export OSTOPS_INSTANCE={escape(str(path))}")
 
 
 @local.command("down")
@@ -77,7 +82,11 @@ def local_down(base: Path | None) -> None:
     """Stop exactly the processes `up` started."""
     from automation.local import manager
 
-    stopped = manager.down(base or default_local_dir(), progress)
+    folder = base or local_dir_from_environment()
+    if not manager.instance_file(folder.expanduser()).exists():
+        out.print(f"no instance in {escape(str(folder))}: nothing to stop")
+        return
+    stopped = manager.down(folder, progress)
     out.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 

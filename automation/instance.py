@@ -27,6 +27,19 @@ def default_local_dir() -> Path:
     return state_home() / "local"
 
 
+def local_dir_from_environment() -> Path:
+    """The local instance folder `local up` and `local down` use without --dir: the folder of
+    $OSTOPS_INSTANCE when it is set (so every command means the same instance), else the default one."""
+    env = os.environ.get("OSTOPS_INSTANCE")
+    if not env:
+        return default_local_dir()
+    path = Path(env).expanduser()
+    if path.name != "instance.json":
+        raise ConfigError(f"OSTOPS_INSTANCE={env}: a local instance's file is <folder>/instance.json; "
+                          "pass --dir FOLDER to `ostops local up/down`")
+    return path.parent
+
+
 def default_azure_instance_path() -> Path:
     return state_home() / "azure" / "instance.json"
 

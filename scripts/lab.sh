@@ -1,10 +1,27 @@
 #!/usr/bin/env bash
 # One command for the whole reference lab on this machine:
 # set-up, a real osTicket on 127.0.0.1, the seed, the lab scenario, the final review.
+# Arguments go to `ostops local up` (--dir, --port, --source, --fresh); with --dir every later command uses
+# that instance too.
 set -euo pipefail
+up_args=()
+while (($#)); do
+    case "$1" in
+        --dir) up_args+=(--dir "$(realpath -m "${2:?--dir needs a folder}")"); shift 2 ;;
+        --dir=*) up_args+=(--dir "$(realpath -m "${1#--dir=}")"); shift ;;
+        --source) up_args+=(--source "$(realpath -m "${2:?--source needs a path}")"); shift 2 ;;
+        --source=*) up_args+=(--source "$(realpath -m "${1#--source=}")"); shift ;;
+        *) up_args+=("$1"); shift ;;
+    esac
+done
+for ((i = 0; i < ${#up_args[@]}; i++)); do
+    if [[ ${up_args[i]} == --dir ]]; then
+        export OSTOPS_INSTANCE="${up_args[i + 1]}/instance.json"
+    fi
+done
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 OSTOPS=.venv/bin/ostops
-$OSTOPS local up "$@"
+$OSTOPS local up ${up_args[@]+"${up_args[@]}"}
 $OSTOPS run seed/scenarios/lab.yaml --seed
 $OSTOPS report

@@ -71,7 +71,15 @@ def load_local(base: Path) -> Instance | None:
 
 def running_services(instance: Instance) -> dict[str, bool]:
     assert instance.local is not None
-    return {name: processes.is_running(instance.local.pids.get(name, -1), SERVICES[name]) for name in SERVICES}
+    return {name: processes.is_running(instance.local.pids.get(name, -1), *_identity(instance, name))
+            for name in SERVICES}
+
+
+def _identity(instance: Instance, service: str) -> tuple[str, str]:
+    """What the command line of this instance's ``service`` contains: the program, and the instance's folder
+    (every server is started with a configuration file inside it)."""
+    assert instance.local is not None
+    return SERVICES[service], instance.local.dir.rstrip("/") + "/"
 
 
 def up(base: Path, source_path: Path | None = None, http_port: int | None = None, fresh: bool = False,
@@ -268,9 +276,9 @@ def _stop_services(instance: Instance, progress: Progress = _quiet) -> list[str]
     stopped = []
     for name in ("nginx", "php-fpm", "mariadb"):
         pid = instance.local.pids.get(name)
-        if pid and processes.is_running(pid, SERVICES[name]):
+        if pid and processes.is_running(pid, *_identity(instance, name)):
             progress(f"stopping {name} (pid {pid})")
-            processes.stop(pid, SERVICES[name], timeout=30 if name == "mariadb" else 10)
+            processes.stop(pid, *_identity(instance, name), timeout=30 if name == "mariadb" else 10)
             stopped.append(name)
     return stopped
 

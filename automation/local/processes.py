@@ -77,8 +77,9 @@ def tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def is_running(pid: int, expect: str = "") -> bool:
-    """True if ``pid`` is alive and (when ``expect`` is given) its command line mentions it."""
+def is_running(pid: int, *expect: str) -> bool:
+    """True if ``pid`` is alive and its command line mentions every one of ``expect`` (a pid may have been
+    reused: by another program, or by the same server of another instance)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -86,19 +87,19 @@ def is_running(pid: int, expect: str = "") -> bool:
         return False
     if stat.rsplit(")", 1)[-1].split()[0] == "Z":
         return False
-    return expect in cmdline
+    return all(part in cmdline for part in expect)
 
 
-def stop(pid: int, expect: str, timeout: float = 10) -> None:
+def stop(pid: int, *expect: str, timeout: float = 10) -> None:
     """Stop the process group led by ``pid`` (TERM, then KILL), if it is still the one we started."""
-    if not is_running(pid, expect):
+    if not is_running(pid, *expect):
         return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _reap(pid)
-        if not is_running(pid, expect):
+        if not is_running(pid, *expect):
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):

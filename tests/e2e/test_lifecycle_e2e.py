@@ -76,16 +76,24 @@ def test_lab_runs_and_the_database_shows_every_step(osticket: Any, tmp_path: Pat
     assert ("N", "jane.doe") in entries and ("R", "jane.doe") in entries
 
     excel = tickets["excel-wont-launch"]
-    assert (excel["status"], excel["sla"]) == ("Resolved", "Sev-B")
+    assert (excel["status"], excel["sla"]) == ("Closed", "Sev-B")
     entries, _ = thread(osticket, excel["ticket_id"])
     reply_at = entries.index(("R", "john.doe"))
     assert ("M", "requester") in entries[reply_at + 1:], entries
 
-    assert tickets["cfo-laptop-dead"]["status"] == "Closed"
+    laptop = tickets["cfo-laptop-dead"]
+    assert (laptop["status"], laptop["sla"]) == ("Closed", "Sev-B")
+    for ticket in (excel, laptop):  # resolved, then closed: both status changes are in osTicket's history
+        statuses = [row["data"] for row in query(osticket, """
+            SELECT te.data FROM ost_thread th JOIN ost_thread_event te ON te.thread_id = th.id
+            JOIN ost_event ev ON ev.id = te.event_id
+            WHERE th.object_type = 'T' AND th.object_id = %s AND ev.name = 'closed' ORDER BY te.id""",
+            [ticket["ticket_id"]])]
+        assert [json.loads(d)["status"][1] for d in statuses] == ["Resolved", "Closed"], statuses
 
     suite = ET.parse(junit).getroot()
     assert suite.get("failures") == "0"
-    assert int(suite.get("tests")) == 3 + 20 + 3 + 1  # creations, steps, ticket verifications, review
+    assert int(suite.get("tests")) == 3 + 22 + 3 + 1  # creations, steps, ticket verifications, review
     record = json.loads(as_json.read_text())
     assert record["passed"] is True and record["run_id"] == run_id
 
@@ -200,7 +208,7 @@ def test_report_formats(osticket: Any, tmp_path: Path) -> None:
     assert "nothing left open" in table.stdout and "Sev-A" in table.stdout
     as_json = json.loads(ostops(osticket, "report", "--run", run_id, "--format", "json").stdout)
     assert as_json["open"] == 0
-    assert as_json["by_status"] == {"Closed": 2, "Resolved": 1}
+    assert as_json["by_status"] == {"Closed": 3}
     assert {t["sla_state"] for t in as_json["tickets"]} == {"met"}
     page = tmp_path / "review.html"
     assert ostops(osticket, "report", "--run", run_id, "--format", "html", "--output", str(page)).returncode == 0

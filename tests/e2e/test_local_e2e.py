@@ -158,3 +158,16 @@ def test_installer_failure_shows_osticket_message(osticket: Any, tmp_path: Path)
     assert message.startswith("osTicket's installer failed: ")
     assert "Unable to connect to MySQL server" in message  # osTicket's own text
     assert "not-the-password" not in message
+
+
+def test_down_leaves_another_instances_processes_alone(osticket: Any, tmp_path: Path) -> None:
+    """An instance file whose pids now belong to another instance's servers (pids reused after a reboot or a
+    container restart, or a copied folder) must not stop them."""
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    record = osticket.instance.model_copy(deep=True)
+    record.local.dir = str(stale)
+    record.save(manager.instance_file(stale))
+    assert manager.down(stale) == []
+    assert all(manager.running_services(osticket.instance).values())
+    assert manager.status(osticket.instance).healthy
