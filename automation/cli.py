@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -12,8 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from automation.errors import OsTicketError, ScenarioError, SeedError, VerificationError
+from automation.errors import LoadError, OsTicketError, ScenarioError, SeedError, VerificationError
 from automation.instance import Instance, default_instance_path, local_dir_from_environment
+from automation.outputs import check_writable, write_text
 
 # Piped output (CI logs) gets room for the report tables instead of rich's 80-column default.
 _WIDTH = None if sys.stdout.isatty() else 160
@@ -135,9 +137,12 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
         if junit_path:
             write_junit(result, junit_path, loaded.scenario.name)
         if json_path:
-            json_path.write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+            write_text(json_path, json.dumps(result.to_json(), indent=2, default=str) + "\n", "--json")
 
     loaded = load_scenario(scenario_file)
+    for option, output in (("--junit", junit_path), ("--json", json_path)):
+        if output is not None:
+            check_writable(output, option)
     path = instance_path or default_instance_path()
     with ScenarioRunner(load_instance(path), path, progress=progress) as runner:
         try:
@@ -177,13 +182,17 @@ def _print_verdict(verdict: object, run_id: str, seconds: float | None = None) -
 @instance_option
 def verify_command(scenario_file: Path, run_id: str, instance_path: Path | None) -> None:
     """Re-verify a past run of a scenario against osTicket's database."""
+    from automation.errors import ConfigError
     from automation.scenarios.loader import load_scenario
-    from automation.scenarios.runner import ScenarioRunner
+    from automation.scenarios.runner import ScenarioRunner, unknown_run
 
     loaded = load_scenario(scenario_file)
     path = instance_path or default_instance_path()
-    with ScenarioRunner(load_instance(path), path) as runner:
+    instance = load_instance(path)
+    with ScenarioRunner(instance, path) as runner:
         verdict = runner.verify(loaded, run_id)
+    if not any(ticket.number for ticket in verdict.tickets):
+        raise ConfigError(unknown_run(run_id, instance, path))
     _print_verdict(verdict, run_id)
 
 
@@ -200,8 +209,10 @@ def report_command(run_id: str | None, fmt: str, output: Path | None, instance_p
     from automation.osticket import db
     from automation.scenarios.facts import read_run
     from automation.scenarios.report import build_report, render_html
-    from automation.scenarios.runner import latest_run_id
+    from automation.scenarios.runner import latest_run_id, unknown_run
 
+    if output is not None:
+        check_writable(output, "--output")
     path = instance_path or default_instance_path()
     instance = load_instance(path)
     run_id = run_id or latest_run_id(path)
@@ -214,7 +225,7 @@ def report_command(run_id: str | None, fmt: str, output: Path | None, instance_p
     finally:
         conn.close()
     if not facts:
-        raise ConfigError(f"run {run_id}: no tickets of this run in osTicket at {instance.base_url}")
+        raise ConfigError(unknown_run(run_id, instance, path))
     report = build_report(run_id, facts, now)
     if fmt == "json":
         text = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
@@ -224,12 +235,11 @@ def report_command(run_id: str | None, fmt: str, output: Path | None, instance_p
         if output is None:
             _print_report(report, out)
             return
-        with output.open("w", encoding="utf-8") as handle:
-            _print_report(report, Console(file=handle, width=160, highlight=False, soft_wrap=True))
-        out.print(f"wrote {escape(str(output))}")
-        return
+        rendered = io.StringIO()
+        _print_report(report, Console(file=rendered, width=160, highlight=False, soft_wrap=True))
+        text = rendered.getvalue()
     if output:
-        output.write_text(text, encoding="utf-8")
+        write_text(output, text, "--output")
         out.print(f"wrote {escape(str(output))}")
     else:
         click.echo(text, nl=False)
@@ -302,11 +312,15 @@ def load_command(count: int, concurrency: int, scenario_file: Path | None, sampl
                       f"{result.verification.seconds_after_run * 1000:.1f}",
                       str(result.acted))
         out.print(table)
-    if result.errors or result.mismatches or result.verified != count:
-        unfinished = (f"; verification could not finish: {result.verification.error}"
-                      if result.verification.error else "")
-        raise VerificationError(f"load run {result.run_id}: {sum(result.errors.values())} failed request(s), "
-                                f"{result.verified}/{count} verified{unfinished}", result.mismatches[:20])
+    if result.mismatches:
+        raise VerificationError(f"load run {result.run_id}: {result.verified}/{count} verified",
+                                result.mismatches[:20])
+    if result.errors or result.verification.error or result.verified != count:
+        problems = [f"{kind} ({n}): {result.error_samples.get(kind, '')}" for kind, n in result.errors.items()]
+        if result.verification.error:
+            problems.append(f"verification could not finish: {result.verification.error}")
+        raise LoadError(f"load run {result.run_id}: {sum(result.errors.values())} of {count} request(s) failed, "
+                        f"{result.verified}/{count} verified", problems)
 
 
 @cli.group("instance")
@@ -358,7 +372,7 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(2)
-    except (SeedError, ScenarioError) as exc:
+    except (SeedError, ScenarioError, LoadError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         for problem in exc.problems:
             console.print(f"  {escape(problem)}")

@@ -90,3 +90,11 @@ class VerificationError(OsTicketError):
     def __init__(self, message: str, mismatches: list[str] | None = None) -> None:
         super().__init__(message)
         self.mismatches = mismatches or []
+
+
+class LoadError(OsTicketError):
+    """Requests of a load run failed on osTicket's side, or verification could not finish."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automation.errors import ApiError, OsTicketError
+from automation.errors import ApiError, AuthError, OsTicketError
 from automation.instance import Instance, default_instance_path
 from automation.load_verification import Created, RunVerifier, Verdict
 from automation.osticket import db
@@ -102,6 +102,7 @@ class LoadResult:
     mismatches: list[str] = field(default_factory=list)
     verification: Verdict = field(default_factory=Verdict)
     acted: int = 0
+    error_samples: dict[str, str] = field(default_factory=dict)
 
     def take_verdict(self, verdict: Verdict) -> None:
         self.verification, self.verified, self.mismatches = verdict, verdict.verified, list(verdict.mismatches)
@@ -121,7 +122,7 @@ class LoadResult:
                 "concurrency": self.concurrency, "seconds": round(self.seconds, 3),
                 "tickets_per_second": round(self.throughput, 2),
                 "latency_ms": {f"p{q}": round(self.percentile(q) * 1000, 1) for q in (50, 95, 99)},
-                "errors": dict(self.errors), "verified": self.verified, "mismatches": self.mismatches[:50],
+                "errors": dict(self.errors), "error_messages": self.error_samples, "verified": self.verified, "mismatches": self.mismatches[:50],
                 "verification": {"error": self.verification.error,
                                  "seconds_after_run": round(self.verification.seconds_after_run, 4),
                                  "seconds_in_background": round(self.verification.seconds_in_background, 4),
@@ -152,6 +153,7 @@ def create_tickets(instance: Instance, planned: list[Planned], concurrency: int,
     lock = threading.Lock()
     latencies: list[float] = []
     errors: Counter[str] = Counter()
+    error_samples: dict[str, str] = {}  # osTicket's own message, the first of each kind
     numbers: dict[str, str] = {}
     created: list[Created] = []
     clients: list[TicketApi] = []
@@ -176,12 +178,14 @@ def create_tickets(instance: Instance, planned: list[Planned], concurrency: int,
         sent = time.perf_counter()
         try:
             number = api().create_ticket(ticket)
-        except ApiError as exc:
-            with lock:
-                errors[f"HTTP {exc.status}" if exc.status else "no answer"] += 1
         except OsTicketError as exc:
+            if isinstance(exc, ApiError):
+                kind = f"HTTP {exc.status}" if exc.status else "no answer"
+            else:
+                kind = "HTTP 401" if isinstance(exc, AuthError) else exc.__class__.__name__
             with lock:
-                errors[exc.__class__.__name__] += 1
+                errors[kind] += 1
+                error_samples.setdefault(kind, str(exc))
         else:
             done = Created(item, number, sent, time.perf_counter())
             with lock:
@@ -198,7 +202,7 @@ def create_tickets(instance: Instance, planned: list[Planned], concurrency: int,
     for client in clients:
         client.close()
     return LoadResult(run_id, len(planned), concurrency, time.perf_counter() - started, latencies, errors, numbers,
-                      created, after_ticket_id)
+                      created, after_ticket_id, error_samples=error_samples)
 
 
 def verify_load(conn: Any, t: db.Tables, result: LoadResult, planned: list[Planned]) -> None:

@@ -6,6 +6,7 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from automation.outputs import write_text
 from automation.scenarios.runner import RunResult
 
 
@@ -38,5 +39,5 @@ def write_junit(result: RunResult, path: Path, name: str) -> None:
     suite.set("failures", str(failures))
     suite.set("errors", "0")
     suite.set("time", f"{result.seconds:.3f}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+    ET.indent(suite)
+    write_text(path, ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n", "--junit")

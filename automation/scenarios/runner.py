@@ -70,9 +70,22 @@ def runs_dir(instance_path: Path) -> Path:
     return instance_path.parent / "runs"
 
 
-def latest_run_id(instance_path: Path) -> str | None:
+def recorded_runs(instance_path: Path) -> list[str]:
+    """The run ids recorded beside this instance file, oldest first."""
     records = sorted(runs_dir(instance_path).glob("*.json"), key=lambda p: p.stat().st_mtime)
-    return records[-1].stem if records else None
+    return [record.stem for record in records]
+
+
+def latest_run_id(instance_path: Path) -> str | None:
+    runs = recorded_runs(instance_path)
+    return runs[-1] if runs else None
+
+
+def unknown_run(run_id: str, instance: Instance, instance_path: Path) -> str:
+    """Why a run id found no tickets, and which ids would."""
+    known = recorded_runs(instance_path)[-5:]
+    hint = f"recent runs recorded here: {', '.join(reversed(known))}" if known else "no runs are recorded here"
+    return f"run {run_id}: no tickets of this run in osTicket at {instance.base_url}; {hint}"
 
 
 def agent_password(instance: Instance, instance_path: Path, username: str,

@@ -35,7 +35,8 @@ class Verdict:
         return not self.review and all(t.passed for t in self.tickets)
 
     def mismatches(self) -> list[str]:
-        lines = [f"ticket {t.key} (#{t.number}): {m}" for t in self.tickets for m in t.mismatches]
+        lines = [f"ticket {t.key}{f' (#{t.number})' if t.number else ''}: {m}"
+                 for t in self.tickets for m in t.mismatches]
         return lines + [f"review: {m}" for m in self.review]
 
 

@@ -270,3 +270,24 @@ def test_failed_creation_is_a_failure_in_junit(osticket: Any, tmp_path: Path) ->
     assert "creating it failed" in result.stderr and "Valid API key required" in result.stderr
     suite = ET.parse(junit).getroot()
     assert (suite.get("tests"), suite.get("failures")) == ("1", "1")
+
+
+def test_an_output_file_that_cannot_be_written_is_refused_before_anything_runs(osticket: Any,
+                                                                               tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    before = count_tickets(osticket)
+    result = ostops(osticket, "run", str(LAB), "--junit", str(not_a_folder / "out.xml"))
+    assert result.returncode == 2, result.stderr
+    assert f"--junit {not_a_folder / 'out.xml'}: cannot create its folder: " in result.stderr
+    assert count_tickets(osticket) == before
+    report = ostops(osticket, "report", "--format", "html", "--output", str(not_a_folder / "review.html"))
+    assert report.returncode == 2
+    assert "Traceback" not in report.stderr and "--output" in report.stderr
+
+
+def test_verify_names_an_unknown_run_as_bad_input(osticket: Any) -> None:
+    result = ostops(osticket, "verify", str(LAB), "--run", "20000101000000-dead")
+    assert result.returncode == 2, result.stderr
+    assert "run 20000101000000-dead: no tickets of this run in osTicket at " in result.stderr
+    assert "recent runs recorded here" in result.stderr or "no runs are recorded here" in result.stderr

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from automation.load import (
     LoadResult,
@@ -24,7 +27,7 @@ from automation.load_verification import RunVerifier
 from automation.osticket import db
 from automation.osticket.api import NewTicket, TicketApi
 from automation.scenarios.runner import new_run_id
-from tests.helpers.osticket import REPO, ostops, query
+from tests.helpers.osticket import OSTOPS, REPO, ostops, query
 
 pytestmark = pytest.mark.e2e
 
@@ -162,3 +165,17 @@ def test_a_connection_lost_during_the_run_is_opened_again(osticket: Any, conn: A
     assert (verdict.verified, verdict.mismatches, verdict.error) == (40, [], None)
     assert len(result.created) == 40
     verifier.conn.close()
+
+
+def test_refused_requests_show_osticket_s_own_message(osticket: Any, tmp_path: Path) -> None:
+    wrong_key = osticket.instance.model_copy(update={"api_key": SecretStr("0" * 32)})
+    instance_file = tmp_path / "instance.json"
+    wrong_key.save(instance_file)
+    result = subprocess.run([OSTOPS, "load", "--tickets", "3", "--concurrency", "2", "--instance", str(instance_file)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1, result.stderr
+    assert "3 of 3 request(s) failed, 0/3 verified" in result.stderr
+    assert "HTTP 401 (3): osTicket refused the API key" in result.stderr
+    assert "Valid API key required" in result.stderr
+    assert "verification failed" not in result.stderr
+    assert "0" * 32 not in result.stdout + result.stderr

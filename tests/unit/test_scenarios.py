@@ -131,7 +131,7 @@ def test_missing_ticket_and_open_review():
     scenario = load_scenario(LAB).scenario
     verdict = verify(scenario, "r1", [facts(status="Open", state="open", closed=None)], now=T0)
     text = "\n".join(verdict.mismatches())
-    assert "excel-wont-launch (#None): no ticket of run r1 in osTicket" in text
+    assert "ticket excel-wont-launch: no ticket of run r1 in osTicket" in text
     assert "review: open tickets: expected at most 0, actual 1: #123456 (online-banking-down)" in text
 
 
