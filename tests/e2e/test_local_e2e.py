@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from automation.local import manager, processes
-from tests.helpers.osticket import ostops, staff_login
+from tests.helpers.osticket import ostops, query, staff_login
 
 pytestmark = pytest.mark.e2e
 
@@ -171,3 +171,19 @@ def test_down_leaves_another_instances_processes_alone(osticket: Any, tmp_path: 
     assert manager.down(stale) == []
     assert all(manager.running_services(osticket.instance).values())
     assert manager.status(osticket.instance).healthy
+
+
+def test_status_writes_nothing_to_osticket_s_log_and_checks_the_table_prefix(osticket: Any) -> None:
+    """osTicket logs the API key in clear with every API error: status must not provoke one."""
+    logged = "SELECT COUNT(*) AS n FROM ost_syslog"
+    before = query(osticket, logged)[0]["n"]
+    status = ostops(osticket, "local", "status")
+    assert status.returncode == 0, status.stdout
+    assert "active for 127.0.0.1, creates tickets" in status.stdout
+    assert query(osticket, logged)[0]["n"] == before
+
+    wrong = osticket.instance.model_copy(update={"db": osticket.instance.db.model_copy(update={"table_prefix": "zz_"})})
+    health = manager.status(wrong)
+    assert not health.healthy
+    assert health.checks["database"][1].endswith("; is the table prefix 'zz_' right?")
+    assert health.checks["api key"] == (False, "not checked: osTicket's tables were not found")
