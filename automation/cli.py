@@ -277,11 +277,11 @@ def _print_report(report: object, target: Console) -> None:
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
 @click.option("--scenario", "scenario_file", type=click.Path(path_type=Path), default=None,
               help="Also act this scenario's steps out on a sample of the tickets.")
-@click.option("--sample", type=click.IntRange(0), default=10, show_default=True,
-              help="How many tickets get the scenario's steps (with --scenario).")
+@click.option("--sample", type=click.IntRange(0), default=None,
+              help="How many tickets get the scenario's steps (with --scenario; default 10, at most --tickets).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @instance_option
-def load_command(count: int, concurrency: int, scenario_file: Path | None, sample: int, as_json: bool,
+def load_command(count: int, concurrency: int, scenario_file: Path | None, sample: int | None, as_json: bool,
                  instance_path: Path | None) -> None:
     """Create N tickets through the ticket API, C at a time, verifying them in the database as they are created."""
     import json
@@ -291,6 +291,11 @@ def load_command(count: int, concurrency: int, scenario_file: Path | None, sampl
     from automation.load import run_load
     from automation.scenarios.loader import load_scenario
 
+    if sample is not None and scenario_file is None:
+        raise click.UsageError("--sample needs --scenario: it says how many tickets get the scenario's steps")
+    if sample is not None and sample > count:
+        raise click.UsageError(f"--sample {sample} is more than --tickets {count}")
+    sample = min(10, count) if sample is None else sample
     loaded = load_scenario(scenario_file) if scenario_file else None
     path = instance_path or default_instance_path()
     instance = load_instance(path)
@@ -375,7 +380,8 @@ def main() -> None:
     except (SeedError, ScenarioError, LoadError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         for problem in exc.problems:
-            console.print(f"  {escape(problem)}")
+            if problem != str(exc):
+                console.print(f"  {escape(problem)}")
         sys.exit(exc.exit_code)
     except VerificationError as exc:
         console.print(f"[red]verification failed:[/red] {escape(str(exc))}")

@@ -60,7 +60,10 @@ class ApiError(OsTicketError):
         self.body = body.strip()
         self.url = url
         where = f" from {url}" if url else ""
-        super().__init__(f"osTicket answered HTTP {status}{where}: {self.body or '(empty body)'}")
+        if status == 0:  # no HTTP answer at all: the body says why
+            super().__init__(f"no answer{where}: {self.body}")
+        else:
+            super().__init__(f"osTicket answered HTTP {status}{where}: {self.body or '(empty body)'}")
 
 
 class AuthError(OsTicketError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
@@ -123,6 +124,11 @@ class Instance(BaseModel):
             ) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read the instance file: {getattr(exc, 'strerror', None) or exc}") from exc
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            # As ssh does with a private key: the file holds passwords and the API key.
+            raise ConfigError(f"{path}: other users can read or change it (mode {mode:04o}) and it holds the "
+                              f"passwords and the API key; run `chmod 600 {path}`")
         try:
             return cls.model_validate_json(text)
         except ValidationError as exc:

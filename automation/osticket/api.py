@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from automation.errors import ApiError, AuthError
-from automation.osticket.http import TIMEOUT, new_session
+from automation.osticket.http import TIMEOUT, new_session, osticket_message
 
 
 @dataclass
@@ -76,14 +76,21 @@ class TicketApi:
         try:
             response = self.session.post(url, data=data, timeout=self.timeout,
                                          headers={"X-API-Key": self._key, "Content-Type": content_type})
+        except requests.ConnectTimeout as exc:
+            raise ApiError(0, f"no connection within {self.timeout[0]:.0f} s (ConnectTimeout); nothing was sent",
+                           url) from exc
+        except requests.Timeout as exc:
+            raise ApiError(0, f"no answer within {self.timeout[1]:.0f} s ({exc.__class__.__name__}); osTicket may "
+                              "still complete the request, so it was not sent again", url) from exc
         except requests.RequestException as exc:
-            raise ApiError(0, f"{exc.__class__.__name__}: no answer", url) from exc
+            raise ApiError(0, f"could not connect, or the connection broke ({exc.__class__.__name__})", url) from exc
         body = response.text.strip()
         if response.status_code == 401:
             raise AuthError(f"osTicket refused the API key at {url} (HTTP 401): {body}; check the key and that it is "
                             "bound to this machine's address")
         if response.status_code not in (200, 201):
-            raise ApiError(response.status_code, body, url)
+            # osTicket answers its API errors in plain text; an HTML page comes from the web server in front.
+            raise ApiError(response.status_code, osticket_message(body) if body.startswith("<") else body, url)
         return body
 
     def create_ticket(self, ticket: NewTicket) -> str:

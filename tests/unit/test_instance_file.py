@@ -53,5 +53,17 @@ def test_invalid_file_names_the_field(tmp_path):
     data = json.loads(make_instance().to_json())
     data["db"]["table_prefix"] = "ost"
     path.write_text(json.dumps(data))
+    path.chmod(0o600)
     with pytest.raises(ConfigError, match=r"db\.table_prefix"):
         Instance.load(path)
+
+
+def test_a_file_others_can_read_is_refused(tmp_path):
+    path = tmp_path / "instance.json"
+    make_instance().save(path)
+    path.chmod(0o644)
+    with pytest.raises(ConfigError, match=r"instance.json: other users can read or change it \(mode 0644\) .*"
+                                          r"run `chmod 600 .*instance.json`"):
+        Instance.load(path)
+    path.chmod(0o600)
+    assert Instance.load(path).db.password.get_secret_value() == "s3cret-db"
