@@ -14,10 +14,11 @@ USER_AGENT = "ostops/0.1 (+https://github.com/ostops)"
 
 
 def new_session(pool_size: int = 4) -> requests.Session:
-    """A session that retries connection failures (the request never left) for every method, and read
-    failures only for idempotent methods. A POST that may have reached osTicket is never sent again."""
+    """A session that retries connection failures (the request never left) for every method, and a read
+    failure once, only for idempotent methods: a hung server costs at most two read timeouts. A POST that may
+    have reached osTicket is never sent again."""
     retry = Retry(
-        total=3, connect=3, read=2, status=0, other=0,
+        total=3, connect=3, read=1, status=0, other=0,
         allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
         backoff_factor=0.2, raise_on_status=False,
     )
