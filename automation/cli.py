@@ -32,6 +32,21 @@ def load_instance(path: Path | None) -> Instance:
     return Instance.load(path or default_instance_path())
 
 
+def running_instance(path: Path | None) -> Instance:
+    """The instance, for commands that need its servers: a stopped local one is named, with how to start it."""
+    from automation.errors import LocalInstanceError
+    from automation.local.manager import running_services
+
+    instance = load_instance(path)
+    if instance.local is not None:
+        stopped = [name for name, alive in running_services(instance).items() if not alive]
+        if stopped:
+            raise LocalInstanceError(f"the local osTicket of {path or default_instance_path()} is not running "
+                                     f"({', '.join(stopped)} stopped); start it with "
+                                     f"`ostops local up --dir {instance.local.dir}`")
+    return instance
+
+
 def progress(message: str) -> None:
     console.print(f"[dim]·[/dim] {escape(message)}")
 
@@ -144,7 +159,7 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
         if output is not None:
             check_writable(output, option)
     path = instance_path or default_instance_path()
-    with ScenarioRunner(load_instance(path), path, progress=progress) as runner:
+    with ScenarioRunner(running_instance(path), path, progress=progress) as runner:
         try:
             result: RunResult = runner.run(loaded, seed=with_seed)
         except ScenarioStepFailed as exc:
@@ -188,7 +203,7 @@ def verify_command(scenario_file: Path, run_id: str, instance_path: Path | None)
 
     loaded = load_scenario(scenario_file)
     path = instance_path or default_instance_path()
-    instance = load_instance(path)
+    instance = running_instance(path)
     with ScenarioRunner(instance, path) as runner:
         verdict = runner.verify(loaded, run_id)
     if not any(ticket.number for ticket in verdict.tickets):
@@ -214,7 +229,7 @@ def report_command(run_id: str | None, fmt: str, output: Path | None, instance_p
     if output is not None:
         check_writable(output, "--output")
     path = instance_path or default_instance_path()
-    instance = load_instance(path)
+    instance = running_instance(path)
     run_id = run_id or latest_run_id(path)
     if run_id is None:
         raise ConfigError(f"{path.parent / 'runs'}: no runs recorded; pass --run RUN_ID or run a scenario first")
@@ -298,7 +313,7 @@ def load_command(count: int, concurrency: int, scenario_file: Path | None, sampl
     sample = min(10, count) if sample is None else sample
     loaded = load_scenario(scenario_file) if scenario_file else None
     path = instance_path or default_instance_path()
-    instance = load_instance(path)
+    instance = running_instance(path)
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=as_json) as bar:
         task = bar.add_task("creating tickets", total=count)

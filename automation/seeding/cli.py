@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from automation.cli import instance_option, load_instance, out
+from automation.cli import instance_option, out, running_instance
 from automation.instance import default_instance_path
 from automation.osticket.db import Tables, connect
 from automation.seeding.apply import apply_seed
@@ -28,7 +28,7 @@ def seed_command(file: Path, plan_only: bool, as_json: bool, verbose: bool, inst
     Validates everything first (exit 2, nothing written), then applies in one transaction.
     """
     seed = load_seed(file)
-    instance = load_instance(instance_path)
+    instance = running_instance(instance_path)
     creds = credentials_path(instance_path or default_instance_path())
     if plan_only:
         conn = connect(instance, autocommit=True)

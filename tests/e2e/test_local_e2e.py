@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 import requests
 
 from automation.local import manager, processes
-from tests.helpers.osticket import ostops, query, staff_login
+from tests.helpers.osticket import OSTOPS, ostops, query, staff_login
 
 pytestmark = pytest.mark.e2e
 
@@ -107,6 +108,10 @@ def test_up_down_restart_fresh(scratch: Path) -> None:
         assert not processes.is_running(pid, manager.SERVICES[name]), name
     for port in ports:
         assert processes.port_is_free(port), port
+    report = subprocess.run([OSTOPS, "report", "--instance", str(manager.instance_file(scratch))],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert report.returncode == 1
+    assert f"start it with `ostops local up --dir {scratch}`" in " ".join(report.stderr.split())
 
     restarted = manager.up(scratch)
     assert restarted.restarted
