@@ -631,13 +631,16 @@ class _Planner:
         phones: dict[int, dict[str, Any]] = {}
         for r in self.state.user_phones:
             phones.setdefault(int(r["user_id"]), r)
-        new_orgs: dict[str, str] = {}
+        orgs: dict[str, str] = {}
         for user in self.seed.users:
-            if user.organization and self.state.lookup("org", user.organization) is None:
-                new_orgs.setdefault(fold(user.organization), user.organization)
-        for name in new_orgs.values():
-            self.plan.entries.append(Change("organization", name, "create", {"name": (None, name)}, None,
-                                            {"name": name}))
+            if user.organization:
+                orgs.setdefault(fold(user.organization), user.organization)
+        for name in orgs.values():
+            if self.state.lookup("org", name) is None:
+                self.plan.entries.append(Change("organization", name, "create", {"name": (None, name)}, None,
+                                                {"name": name}))
+            else:  # named by users only: nothing of it to change, but it is part of the seed's picture
+                self.plan.entries.append(Change("organization", name, "unchanged"))
         for user in self.seed.users:
             uid = emails.get(fold(user.email))
             row = by_id.get(uid) if uid else None
