@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 import click
 from rich.console import Console
@@ -349,13 +349,13 @@ def instance_group() -> None:
 
 
 @instance_group.command("from-stack")
-@click.argument("outputs", type=click.File("r"), default="-")
+@click.argument("outputs", type=click.File("rb"), default="-")
 @click.option("--instance", "instance_path", type=click.Path(path_type=Path), default=None,
               help="Where to write (default: ~/.local/state/ostops/azure/instance.json).")
 @click.option("--db-ca", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="PEM certificate the database server must present (the VM's C:\\MariaDB\\data\\"
                    "ostops-server-cert.pem); without it the connection is encrypted but unauthenticated.")
-def instance_from_stack(outputs: TextIO, instance_path: Path | None, db_ca: Path | None) -> None:
+def instance_from_stack(outputs: BinaryIO, instance_path: Path | None, db_ca: Path | None) -> None:
     """Write the instance file for a Pulumi-deployed osTicket from `pulumi stack output --json --show-secrets`
     (a file, or standard input)."""
     from automation.instance import default_azure_instance_path

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.decoder
+import json.scanner
 import os
 import tempfile
 from pathlib import Path
@@ -56,17 +58,135 @@ class Manifest(BaseModel):
         return [name for name, entry in self.downloads.items() if not entry.hash_known]
 
 
-def load_manifest(path: Path = MANIFEST_PATH) -> Manifest:
+class _Object(dict[str, Any]):
+    """A JSON object that remembers the line of itself and of each key, and the keys it saw twice."""
+
+    def __init__(self, pairs: list[tuple[str, Any]], line: int, lines: list[int]) -> None:
+        super().__init__()
+        self.line = line
+        self.key_lines: dict[str, int] = {}
+        self.duplicates: list[tuple[str, int]] = []
+        for (key, value), key_line in zip(pairs, lines, strict=True):
+            if key in self:
+                self.duplicates.append((key, key_line))
+            else:
+                self.key_lines[key] = key_line
+            self[key] = value
+
+
+# Not in the type stubs; the pure-Python scanner is the one that calls a replaced parse_object.
+_JSON_OBJECT: Any = json.decoder.JSONObject  # type: ignore[attr-defined]
+_PY_SCANNER: Any = json.scanner.py_make_scanner  # type: ignore[attr-defined]
+
+
+class _LocatingDecoder(json.JSONDecoder):
+    """``json`` with a line for every object and key (the pure-Python scanner, so parse_object can be wrapped)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parse_object = self._parse_object
+        self.scan_once = _PY_SCANNER(self)
+
+    @staticmethod
+    def _parse_object(s_and_end: tuple[str, int], strict: bool, scan_once: Any, object_hook: Any,
+                      object_pairs_hook: Any, memo: Any = None) -> tuple[Any, int]:
+        text, start = s_and_end
+        value_starts: list[int] = []
+
+        def scan(string: str, index: int) -> Any:
+            value_starts.append(index)
+            return scan_once(string, index)
+
+        def line(index: int) -> int:
+            return text.count("\n", 0, index) + 1
+
+        def build(pairs: list[tuple[str, Any]]) -> _Object:
+            return _Object(pairs, line(start - 1), [line(i) for i in value_starts])
+
+        return _JSON_OBJECT(s_and_end, strict, scan, object_hook, build, memo)
+
+
+def _read(path: Path) -> Any:
+    """The manifest's JSON with lines (``_Object``); ConfigError for an unreadable, non-UTF-8 or invalid file."""
     try:
-        return Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: download manifest not found") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the download manifest: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                          "save the file as UTF-8") from None
+    try:
+        return _LocatingDecoder().decode(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
+        raise ConfigError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid JSON: nested too deeply") from None
+
+
+def _where(path: Path, data: Any, loc: tuple[str | int, ...]) -> str:
+    """``file:line a.b.c`` for a location in the document: the line of the deepest key that exists."""
+    line = data.line if isinstance(data, _Object) else 1
+    node = data
+    for part in loc:
+        if not isinstance(node, _Object):
+            break
+        if part not in node.key_lines:
+            line = node.line
+            break
+        line = node.key_lines[str(part)]
+        node = node[str(part)]
+    return f"{path}:{line} {'.'.join(str(p) for p in loc) or '(top)'}"
+
+
+def _duplicates(path: Path, node: Any, loc: tuple[str, ...] = ()) -> list[str]:
+    problems: list[str] = []
+    if isinstance(node, _Object):
+        for key, line in node.duplicates:
+            problems.append(f"{path}:{line} {'.'.join((*loc, key))}: duplicate key {key!r} (the last one would "
+                            "silently win); keep one")
+        for key, value in node.items():
+            problems.extend(_duplicates(path, value, (*loc, key)))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            problems.extend(_duplicates(path, item, (*loc, str(index))))
+    return problems
+
+
+def _validation_problems(path: Path, data: Any, exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif error["type"] == "missing":
+            message = "required field is missing"
+        problems.append(f"{_where(path, data, tuple(error['loc']))}: {message}")
+    return problems
+
+
+def _validate(path: Path, data: Any) -> Manifest:
+    """Every problem at once: duplicate keys first, then the schema; one ConfigError listing them all."""
+    problems = _duplicates(path, data)
+    manifest: Manifest | None = None
+    try:
+        manifest = Manifest.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from exc
+        problems.extend(_validation_problems(path, data, exc))
+    if problems or manifest is None:
+        if len(problems) == 1:
+            raise ConfigError(problems[0])
+        listed = "".join(f"\n  {problem}" for problem in problems)
+        raise ConfigError(f"{path}: {len(problems)} problems in the download manifest:{listed}")
+    return manifest
+
+
+def load_manifest(path: Path = MANIFEST_PATH) -> Manifest:
+    return _validate(path, _read(path))
 
 
 class DownloadError(OsTicketError):
@@ -107,15 +227,10 @@ def write_hashes(hashes: dict[str, str], path: Path = MANIFEST_PATH) -> Manifest
     unknown = sorted(set(hashes) - set(current.downloads))
     if unknown:
         raise ConfigError(f"{path}: no download named {', '.join(unknown)}")
-    raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    raw: dict[str, Any] = _read(path)
     for name, sha in hashes.items():
         raw["downloads"][name]["sha256"] = sha
-    try:
-        updated = Manifest.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from exc
+    updated = _validate(path, raw)
     text = json.dumps(raw, indent=2, ensure_ascii=False) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr, ValidationError
 
@@ -15,18 +17,107 @@ REQUIRED = ("helpdeskUrl", "osticketVersion", "apiKey", "osticketAdminUsername",
             "dbHost", "dbPort", "dbName", "dbUser", "dbAppPassword", "tablePrefix")
 
 
-def instance_from_outputs(text: str, source: str, db_ca: str | None = None) -> Instance:
+SECRETS = ("apiKey", "osticketAdminPassword", "dbAppPassword")
+TEXT = ("helpdeskUrl", "osticketVersion", "apiKey", "osticketAdminUsername", "osticketAdminPassword", "dbHost",
+        "dbName", "dbUser", "dbAppPassword", "tablePrefix")
+# Instance field → the stack output it came from, so that a model error names what the user can see.
+FIELD_OUTPUTS = {"url": "helpdeskUrl", "osticket_version": "osticketVersion", "api_key": "apiKey",
+                 "admin.username": "osticketAdminUsername", "admin.password": "osticketAdminPassword",
+                 "db.host": "dbHost", "db.port": "dbPort", "db.name": "dbName", "db.user": "dbUser",
+                 "db.password": "dbAppPassword", "db.table_prefix": "tablePrefix", "table_prefix": "tablePrefix"}
+HINT = "give the output of `pulumi stack output --json --show-secrets`"
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, without showing it (it may be a secret)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return {dict: "an object", list: "a list", str: "text", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__)
+
+
+def _url_problem(url: str) -> str | None:
+    """What is wrong with the URL, without echoing it (a misplaced output could be a secret)."""
     try:
-        outputs: Any = json.loads(text)
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        return "not a valid URL (check its port and brackets)"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host name, like http://ostops-lab.example.com/"
+    return None
+
+
+def _port(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        port = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        port = int(value.strip())
+    else:
+        return None
+    return port if 1 <= port <= 65535 else None
+
+
+def check_db_ca(db_ca: str) -> None:
+    """The --db-ca file must hold a PEM certificate TLS can use, or every database command would fail later."""
+    try:
+        ssl.create_default_context(cafile=db_ca)
+    except ssl.SSLError as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise ConfigError(f"{db_ca}: --db-ca is not a PEM certificate ({reason}); give the VM's "
+                          "C:\\MariaDB\\data\\ostops-server-cert.pem (it starts with "
+                          "-----BEGIN CERTIFICATE-----)") from None
+    except OSError as exc:
+        raise ConfigError(f"{db_ca}: cannot read the --db-ca certificate: {exc.strerror or exc}") from None
+    except ValueError as exc:  # e.g. a NUL character in the path
+        raise ConfigError(f"{db_ca}: --db-ca is not a usable certificate file ({exc})") from None
+
+
+def instance_from_outputs(text: str | bytes, source: str, db_ca: str | None = None) -> Instance:
+    """``text`` may be bytes (the file opened in binary mode), so that non-UTF-8 input is one clear error."""
+    if isinstance(text, bytes):
+        raw = text
+        # Windows PowerShell 5's `>` writes UTF-16 with a byte-order mark; anything else must be UTF-8.
+        encoding = "utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            line = raw[:exc.start].count(b"\n") + 1
+            name = "UTF-16" if encoding == "utf-16" else "UTF-8"
+            raise ConfigError(f"{source}:{line}: not {name} text (byte 0x{raw[exc.start]:02x}); {HINT}") from None
+    try:
+        outputs: Any = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{source}:{exc.lineno}: not JSON ({exc.msg}); give the output of "
-                          "`pulumi stack output --json --show-secrets`") from exc
+        raise ConfigError(f"{source}:{exc.lineno}: not JSON ({exc.msg}); {HINT}") from exc
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{source}: stack output {exc.key} appears twice; {HINT}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not JSON (nested too deeply); {HINT}") from None
     if not isinstance(outputs, dict):
         raise ConfigError(f"{source}: expected a JSON object of stack outputs")
     missing = [key for key in REQUIRED if key not in outputs]
     if missing:
         raise ConfigError(f"{source}: stack outputs lack {', '.join(missing)}; is this the ostops stack?")
-    masked = [key for key in ("apiKey", "osticketAdminPassword", "dbAppPassword") if outputs[key] == "[secret]"]
+    masked = [key for key in SECRETS if outputs[key] == "[secret]"]
     if masked:
         raise ConfigError(f"{source}: {', '.join(masked)} shown as [secret]; run `pulumi stack output --json "
                           "--show-secrets`")
@@ -34,22 +125,45 @@ def instance_from_outputs(text: str, source: str, db_ca: str | None = None) -> I
         raise ConfigError(f"{source}: dbHost is empty: the stack keeps MariaDB private, and seeding and "
                           "verification read osTicket's database; run `pulumi config set ostops:enableDbAccess "
                           "true && pulumi up` from the automation's address")
+    problems: list[str] = []
+    for key in TEXT:
+        value = outputs[key]
+        if not isinstance(value, str):
+            problems.append(f"{key}: must be text, not {_kind(value)}")
+        elif not value.strip():
+            problems.append(f"{key}: is empty")
+    if isinstance(outputs["helpdeskUrl"], str) and outputs["helpdeskUrl"].strip():
+        url_problem = _url_problem(outputs["helpdeskUrl"])
+        if url_problem:
+            problems.append(f"helpdeskUrl: {url_problem}")
+    port = _port(outputs["dbPort"])
+    if port is None:
+        value = outputs["dbPort"]
+        # Only a number is shown: text could be a secret pasted into the wrong output.
+        shown = str(value) if isinstance(value, int) and not isinstance(value, bool) else _kind(value)
+        problems.append(f"dbPort: must be a port number from 1 to 65535, not {shown}")
+    if problems:
+        listed = "; ".join(f"stack output {problem}" for problem in problems)
+        raise ConfigError(f"{source}: {listed}; is this the output of the ostops stack?")
+    if db_ca is not None:
+        check_db_ca(db_ca)
+    assert port is not None  # checked above
     try:
         return Instance(
             kind="azure",
-            url=str(outputs["helpdeskUrl"]),
-            osticket_version=str(outputs["osticketVersion"]),
-            api_key=SecretStr(str(outputs["apiKey"])),
+            url=outputs["helpdeskUrl"],
+            osticket_version=outputs["osticketVersion"],
+            api_key=SecretStr(outputs["apiKey"]),
             api_key_ip=None,
-            admin=Credentials(username=str(outputs["osticketAdminUsername"]),
-                              password=SecretStr(str(outputs["osticketAdminPassword"]))),
-            db=DatabaseAccess(host=str(outputs["dbHost"]), port=outputs["dbPort"], name=str(outputs["dbName"]),
-                              user=str(outputs["dbUser"]), password=SecretStr(str(outputs["dbAppPassword"])),
-                              table_prefix=str(outputs["tablePrefix"]), ssl=True, ssl_ca=db_ca),
+            admin=Credentials(username=outputs["osticketAdminUsername"],
+                              password=SecretStr(outputs["osticketAdminPassword"])),
+            db=DatabaseAccess(host=outputs["dbHost"], port=port, name=outputs["dbName"],
+                              user=outputs["dbUser"], password=SecretStr(outputs["dbAppPassword"]),
+                              table_prefix=outputs["tablePrefix"], ssl=True, ssl_ca=db_ca),
             created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         # pydantic would echo the input; for a secret field that is the secret, so say only what is wrong.
-        raise ConfigError(f"{source}: stack output {where}: {first['msg']}") from None
+        raise ConfigError(f"{source}: stack output {FIELD_OUTPUTS.get(where, where)}: {first['msg']}") from None

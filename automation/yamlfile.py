@@ -51,19 +51,56 @@ class YamlFileError(Exception):
 
 
 def load(path: Path) -> Located:
+    """Read and parse ``path``; every way it can be unusable is a ``YamlFileError`` naming the file."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise YamlFileError(f"{path}: not UTF-8 text") from exc
+        raw = path.read_bytes()
     except OSError as exc:
         raise YamlFileError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
-    return parse(text, path)
+    return parse(decode(raw, path), path)
+
+
+def decode(raw: bytes, source: Path | str) -> str:
+    """UTF-8 text (a leading byte-order mark is allowed), or a ``YamlFileError`` naming the line of the bad byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise YamlFileError(f"{source}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                            "save the file as UTF-8") from None
+
+
+TAG_PREFIX = "tag:yaml.org,2002:"
+_MAP, _SEQ, _MERGE = f"{TAG_PREFIX}map", f"{TAG_PREFIX}seq", f"{TAG_PREFIX}merge"
+# Plain values only: no Python objects, no custom tags, no binary, sets or ordered maps.
+_SCALAR_TAGS = {f"{TAG_PREFIX}{name}": name for name in ("null", "bool", "int", "float", "str")}
+# Text as written: dates (no model field is a date), and a lone "=" or "<<" as a value.
+_AS_TEXT = {f"{TAG_PREFIX}timestamp", f"{TAG_PREFIX}value", _MERGE}
+# Aliases may repeat a node; a handful of them nested can stand for billions of nodes ("billion laughs").
+_ALIAS_BUDGET = 100_000
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose dates stay text: no model field is a date, and ``2001-13-45`` must not crash the parser."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != f"{TAG_PREFIX}timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _show_tag(tag: str) -> str:
+    return f"!!{tag.removeprefix(TAG_PREFIX)}" if tag.startswith(TAG_PREFIX) else tag
 
 
 def parse(text: str, source: Path | str) -> Located:
     file = Path(source)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.reader.ReaderError as exc:
+        at = text[:exc.position].count("\n") + 1
+        raise YamlFileError(f"{source}:{at}: invalid YAML: the control character #x{exc.character:04x} is not "
+                            "allowed in YAML text; remove it") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = f":{mark.line + 1}" if mark else ""
@@ -71,34 +108,104 @@ def parse(text: str, source: Path | str) -> Located:
         context = getattr(exc, "context", None)
         detail = f"{context}, {problem}" if context else problem
         raise YamlFileError(f"{source}{line}: invalid YAML: {detail}") from exc
-    lines: dict[Path_, int] = {}
-    duplicates: list[str] = []
-    loader = yaml.SafeLoader("")  # constructs scalars with YAML's own typing rules
+    except RecursionError:
+        raise YamlFileError(f"{source}: invalid YAML: nested too deeply; flatten the file") from None
+    if node is None:
+        return Located(file, None, {})
+    builder = _Builder(str(source), budget=len(text) + _ALIAS_BUDGET)
     try:
-        data = _construct(loader, node, (), lines, duplicates, str(source)) if node is not None else None
+        data = builder.construct(node, (), frozenset())
+    except RecursionError:
+        raise YamlFileError(f"{source}: invalid YAML: nested too deeply; flatten the file") from None
+    except _TooBig:
+        raise YamlFileError(f"{source}: invalid YAML: its aliases (*name) expand to more than "
+                            f"{builder.budget} values; write the values out") from None
     finally:
-        loader.dispose()
-    if duplicates:
-        raise YamlFileError(f"{source}: duplicate keys", duplicates)
-    return Located(file, data, lines)
+        builder.loader.dispose()
+    if builder.problems:
+        raise YamlFileError(f"{source}: {builder.summary()}", builder.problems)
+    return Located(file, data, builder.lines)
 
 
-def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, lines: dict[Path_, int],
-               duplicates: list[str], source: str) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+class _TooBig(Exception):
+    pass
+
+
+class _Builder:
+    """Builds Python values from a composed node tree, recording lines and collecting every problem."""
+
+    def __init__(self, source: str, budget: int) -> None:
+        self.source = source
+        self.budget = budget
+        self.visits = 0
+        self.loader = _Loader("")  # constructs scalars with YAML's own typing rules (dates stay text)
+        self.lines: dict[Path_, int] = {}
+        self.problems: list[str] = []
+
+    def summary(self) -> str:
+        count = len(self.problems)
+        return f"{count} problem{'s' if count != 1 else ''}"
+
+    def problem(self, node: yaml.Node, path: Path_, message: str) -> None:
+        self.problems.append(f"{self.source}:{node.start_mark.line + 1} {format_path(path) or '(top)'}: {message}")
+
+    def construct(self, node: yaml.Node, path: Path_, ancestors: frozenset[int]) -> Any:
+        self.visits += 1
+        if self.visits > self.budget:
+            raise _TooBig
+        self.lines[path] = node.start_mark.line + 1
+        if id(node) in ancestors:
+            self.problem(node, path, "this alias (*name) refers to a value that contains it; "
+                                     "YAML that refers to itself is not supported")
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, ancestors | {id(node)})
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                return self._bad_tag(node, path)
+            inner = ancestors | {id(node)}
+            return [self.construct(item, (*path, i), inner) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_, ancestors: frozenset[int]) -> Any:
+        if node.tag != _MAP:
+            return self._bad_tag(node, path)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            if key_node.tag == _MERGE:
+                self.problem(key_node, path, "merge keys (<<: *name) are not supported; write the fields out")
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                kind = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
+                self.problem(key_node, path, f"a key must be a plain name, not {kind} (is a '?' or a "
+                                             "mis-indented line the cause?)")
+                continue
+            before = len(self.problems)
+            key = self._scalar(key_node, path)
+            if len(self.problems) > before:  # the key itself was refused (a tag); its value cannot be placed
+                continue
             line = key_node.start_mark.line + 1
             if key in result:
-                duplicates.append(f"{source}:{line} {format_path((*path, key))}: duplicate key {key!r}")
-            result[key] = _construct(loader, value_node, (*path, key), lines, duplicates, source)
-            lines[(*path, key)] = line
+                self.problems.append(f"{self.source}:{line} {format_path((*path, key))}: duplicate key {key!r}")
+            result[key] = self.construct(value_node, (*path, key), ancestors)
+            self.lines[(*path, key)] = line
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(loader, item, (*path, i), lines, duplicates, source) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+
+    def _scalar(self, node: yaml.Node, path: Path_) -> Any:
+        if node.tag in _AS_TEXT:
+            return str(node.value)
+        if node.tag not in _SCALAR_TAGS:
+            return self._bad_tag(node, path)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, KeyError):
+            self.problem(node, path, f"{node.value!r} is not a valid {_SCALAR_TAGS[node.tag]}; remove the "
+                                     f"{_show_tag(node.tag)} tag or fix the value")
+            return None
+
+    def _bad_tag(self, node: yaml.Node, path: Path_) -> None:
+        self.problem(node, path, f"unsupported YAML tag {_show_tag(node.tag)}; remove it "
+                                 "(only plain text, numbers, true/false, lists and mappings are allowed)")
 
 
 def validation_problems(located: Located, exc: ValidationError) -> list[str]:

@@ -21,6 +21,8 @@ class DatabaseError(OsTicketError):
 
 
 def connect(instance: Instance, autocommit: bool = True) -> pymysql.connections.Connection:
+    import ssl
+
     db = instance.db
     try:
         return pymysql.connect(
@@ -32,6 +34,17 @@ def connect(instance: Instance, autocommit: bool = True) -> pymysql.connections.
     except pymysql.MySQLError as exc:
         raise DatabaseError(f"cannot connect to osTicket's database at {db.host}:{db.port}/{db.name} as "
                             f"{db.user}: {exc.args[-1]}") from exc
+    except ssl.SSLError as exc:  # pymysql builds the TLS context before it connects; a bad CA file fails here
+        where = f"the CA file {db.ssl_ca}" if db.ssl_ca else "the system's CA certificates"
+        reason = getattr(exc, "reason", None) or exc
+        raise DatabaseError(f"cannot connect to osTicket's database at {db.host}:{db.port}: TLS cannot use "
+                            f"{where} ({reason}); fix db.ssl_ca in the instance file "
+                            "(or rerun `ostops instance from-stack --db-ca PEM`)") from exc
+    except OSError as exc:  # e.g. the CA file was moved or is unreadable; pymysql wraps socket errors itself
+        name = exc.filename or db.ssl_ca
+        hint = "; check db.ssl_ca in the instance file" if db.ssl_ca else ""
+        raise DatabaseError(f"cannot connect to osTicket's database at {db.host}:{db.port}: "
+                            f"{exc.strerror or type(exc).__name__}{f': {name}' if name else ''}{hint}") from exc
 
 
 def _tls(instance: Instance) -> dict[str, Any] | None:

@@ -32,7 +32,11 @@ def load_scenario(path: Path) -> LoadedScenario:
     try:
         located = load(path)
     except YamlFileError as exc:
-        raise ScenarioError(exc.message, exc.problems) from exc
+        # One problem with the whole file (unreadable, not UTF-8, a syntax error) is the message itself; problems
+        # inside the document (tags, keys, aliases, duplicates) are listed like schema problems.
+        if exc.problems == [exc.message]:
+            raise ScenarioError(exc.message, exc.problems) from None
+        raise ScenarioError(f"{path}: {len(exc.problems)} problem(s); nothing was run", exc.problems) from None
     scenario, problems = parse_model(located, Scenario)
     if scenario is None:
         raise ScenarioError(f"{path}: {len(problems)} problem(s); nothing was run", problems)

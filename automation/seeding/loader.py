@@ -19,20 +19,24 @@ from automation.seeding.models import SeedFile
 
 
 def load_seed(path: Path | str) -> SeedFile:
+    """Read ``path`` the way scenario files are read (``yamlfile.load``), so both report the same problems."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SeedError(f"{path}: cannot read the seed file: {exc.strerror}",
-                        problems=[f"{path}: {exc.strerror}"]) from exc
-    return parse_seed(text, str(path))
+        located = yamlfile.load(path)
+    except yamlfile.YamlFileError as exc:
+        raise _fail(str(path), exc.problems) from None
+    return _from_located(located, str(path))
 
 
 def parse_seed(text: str, source: str = "<seed>") -> SeedFile:
     try:
         located = yamlfile.parse(text, source)
     except yamlfile.YamlFileError as exc:
-        raise _fail(source, exc.problems) from exc
+        raise _fail(source, exc.problems) from None
+    return _from_located(located, source)
+
+
+def _from_located(located: yamlfile.Located, source: str) -> SeedFile:
     lines = {yamlfile.format_path(path): line for path, line in located.lines.items()}
     data = {} if located.data is None else located.data
     if not isinstance(data, dict):
@@ -44,6 +48,9 @@ def parse_seed(text: str, source: str = "<seed>") -> SeedFile:
         probe.locate(source, lines)
         raise _fail(source, [_pydantic_problem(probe, err) for err in exc.errors()]) from exc
     seed.locate(source, lines)
+    if seed.is_empty():
+        raise SeedError(f"{source}: nothing to seed: the file lists no settings, SLAs, departments, agents, teams, "
+                        "help topics, API keys or users (is it the right file?)")
     problems = check_file(seed)
     if problems:
         raise _fail(source, problems)
