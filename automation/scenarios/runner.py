@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from automation.errors import OsTicketError, ScenarioError, ScenarioStepFailed
+from automation.errors import AuthError, OsTicketError, ScenarioError, ScenarioStepFailed
 from automation.instance import Instance, write_private
 from automation.osticket import db
 from automation.osticket.api import NewTicket, TicketApi, requester_email
@@ -120,9 +120,7 @@ class ScenarioRunner:
         self.close()
 
     def close_sessions(self) -> None:
-        for session in self._sessions.values():
-            session.close()
-        self._sessions.clear()
+        self._close_staff()
         self.api.close()
 
     def close(self) -> None:
@@ -158,24 +156,46 @@ class ScenarioRunner:
 
     def check_credentials(self, loaded: LoadedScenario) -> None:
         self._password_envs = self._seed_password_envs(loaded)
-        problems = []
+        missing: dict[str, list[str]] = {}  # agent -> where it acts
         for ti, ticket in enumerate(loaded.scenario.tickets):
             for si, step in enumerate(ticket.steps):
-                if step.actor != REQUESTER and self.password(step.actor) is None:
-                    problems.append(f"{loaded.located.where(('tickets', ti, 'steps', si, 'as'))}: no password for "
-                                    f"agent {step.actor!r} (seed it, or set OSTOPS_PASSWORD_"
-                                    f"{re.sub(r'[^A-Z0-9]', '_', step.actor.upper())})")
-        if problems:
-            raise ScenarioError(f"{loaded.path}: {len(problems)} agent(s) without credentials; nothing was run",
+                if step.actor != REQUESTER and (step.actor in missing or self.password(step.actor) is None):
+                    missing.setdefault(step.actor, []).append(
+                        loaded.located.where(("tickets", ti, "steps", si, "as")))
+        if missing:
+            problems = [f"{places[0]}: no password for agent {agent!r} (seed it, or set OSTOPS_PASSWORD_"
+                        f"{re.sub(r'[^A-Z0-9]', '_', agent.upper())})"
+                        + (f"; it also acts at {len(places) - 1} later step(s)" if len(places) > 1 else "")
+                        for agent, places in missing.items()]
+            raise ScenarioError(f"{loaded.path}: {len(missing)} agent(s) without credentials; nothing was run",
                                 problems)
 
     def prepare(self, loaded: LoadedScenario) -> Directory:
-        """Read the help desk's names once and check every name and agent password the scenario needs, so
-        that nothing is created when something is missing."""
+        """Read the help desk's names once, check every name and agent password the scenario needs, and log
+        every agent in, so that nothing is created when something is missing or a password is refused."""
         directory = Directory.read(self.conn, self.tables)
         directory.check(loaded)
         self.check_credentials(loaded)
+        self.log_in_agents(loaded)
         return directory
+
+    def log_in_agents(self, loaded: LoadedScenario) -> None:
+        """One staff-panel session per agent the scenario acts as, in the order they first act; the run
+        reuses them (no further logins). A refused login is osTicket's answer (exit 1), before any ticket."""
+        first: dict[str, tuple[str | int, ...]] = {}
+        for ti, ticket in enumerate(loaded.scenario.tickets):
+            for si, step in enumerate(ticket.steps):
+                if step.actor != REQUESTER:
+                    first.setdefault(step.actor, ("tickets", ti, "steps", si, "as"))
+        try:
+            for username, path in first.items():
+                try:
+                    self.staff(username)
+                except AuthError as exc:
+                    raise AuthError(f"{loaded.located.where(path)}: {exc}; no ticket was created") from exc
+        except BaseException:
+            self._close_staff()
+            raise
 
     def staff(self, username: str) -> StaffSession:
         if username not in self._sessions:
@@ -184,9 +204,18 @@ class ScenarioRunner:
                 raise ScenarioError(f"no password for agent {username!r}: seed it, or set OSTOPS_PASSWORD_"
                                     f"{re.sub(r'[^A-Z0-9]', '_', username.upper())}")
             session = StaffSession(self.instance.base_url, username, password)
-            session.login()
+            try:
+                session.login()
+            except BaseException:
+                session.close()
+                raise
             self._sessions[username] = session
         return self._sessions[username]
+
+    def _close_staff(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
 
     # -- the run -------------------------------------------------------------------------------------------
     def run(self, loaded: LoadedScenario, seed: bool = False, run_id: str | None = None) -> RunResult:

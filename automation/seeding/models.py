@@ -9,15 +9,76 @@ Departments are referenced by their path: ``"IT Support"`` or ``"IT Support / On
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
-from typing import Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    PrivateAttr,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 DEPT_SEPARATOR = " / "
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _ENV = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{4,32}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
+
+# osTicket's password policy (osTicketPasswordPolicy::onSet in include/class.auth.php): 6 to 128 bytes (strlen).
+PASSWORD_BYTES = (6, 128)
+TEXT_BYTES = 65535  # a MySQL TEXT column holds 65,535 bytes (not characters)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A string osTicket stores in ``column`` (``table.column`` of setup/inc/streams/core/install-mysql.sql):
+    VARCHAR(size) holds ``size`` characters, TEXT (size None) holds 65,535 bytes of UTF-8. The tables are
+    ``DEFAULT CHARSET=utf8`` (MySQL's 3-byte utf8mb3): a character beyond U+FFFF (an emoji) cannot be stored at
+    all. Either is a load error naming the file, line and field, not a failed transaction."""
+
+    column: str
+    size: int | None = None  # None: TEXT
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        # TEXT: 65,535 characters is the most any text could fit (the loader also counts its UTF-8 bytes)
+        json_schema["maxLength"] = TEXT_BYTES if self.size is None else self.size
+        return json_schema
+
+    def check(self, value: str) -> str:
+        beyond = next((char for char in value if ord(char) > 0xFFFF), None)
+        if beyond is not None:
+            raise ValueError(f"{beyond!r} (U+{ord(beyond):04X}) cannot be stored: osTicket's tables use MySQL's 3-byte "
+                             f"utf8 (utf8mb3, {self.column}), which has no characters beyond U+FFFF such as emoji; "
+                             "remove it")
+        if self.size is not None and len(value) > self.size:
+            raise ValueError(f"{len(value):,} characters is too long: osTicket stores it in {self.column} "
+                             f"(VARCHAR({self.size})), at most {self.size} characters; shorten it")
+        if self.size is None and (size := len(value.encode("utf-8"))) > TEXT_BYTES:
+            raise ValueError(f"{size:,} bytes (UTF-8, {len(value):,} characters) is too long: osTicket stores it "
+                             f"in {self.column} (TEXT), at most {TEXT_BYTES:,} bytes; shorten it")
+        return value
+
+
+def _not_bool(value: Any) -> Any:
+    """YAML ``true``/``false`` where a number is expected is a mistake, not 1 or 0."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected the number 1, not {str(value).lower()}")  # noqa: TRY004 (pydantic wants ValueError)
+    return value
+
 
 AgentPermission = Literal[
     "user.create", "user.edit", "user.delete", "user.manage", "user.dir",
@@ -34,7 +95,7 @@ class _Model(BaseModel):
 class Settings(_Model):
     """A small allow-list of osTicket system settings (ost_config, namespace core)."""
 
-    verify_email_addrs: bool | None = Field(None, description="Verify e-mail addresses (MX) on ticket creation.")
+    verify_email_addrs: StrictBool | None = Field(None, description="Verify e-mail addresses (MX) on ticket creation.")
     default_sla: str | None = Field(None, description="Default SLA, by name.")
     default_department: str | None = Field(None, description="Default department, by path.")
     default_schedule: str | None = Field(None, description="Default business-hours schedule, by name (e.g. '24/7').")
@@ -42,15 +103,26 @@ class Settings(_Model):
 
 
 class Sla(_Model):
-    name: str = Field(min_length=1, max_length=64)
-    grace_hours: int = Field(description="Grace period in hours (1..8760).")
+    name: Annotated[str, Column("sla.name", 64)] = Field(min_length=1)
+    grace_hours: StrictInt = Field(description="Grace period in hours (1..8760).")
     schedule: str | None = Field(None, description="Schedule by name ('24/7' = wall-clock hours); null = department's "
                                                    "or the system default schedule.")
-    active: bool | None = None
-    escalate: bool | None = Field(None, description="Priority escalation.")
-    transient: bool | None = Field(None, description="Transient: a transfer may override it.")
-    no_alerts: bool | None = Field(None, description="Disable overdue alerts.")
-    notes: str | None = None
+    active: StrictBool | None = None
+    escalate: StrictBool | None = Field(None, description="Priority escalation.")
+    transient: StrictBool | None = Field(None, description="Transient: a transfer may override it.")
+    no_alerts: StrictBool | None = Field(None, description="Disable overdue alerts.")
+    notes: Annotated[str, Column("sla.notes")] | None = None
+
+    @field_validator("grace_hours", mode="before")
+    @classmethod
+    def _whole_hours(cls, value: Any) -> Any:
+        """``24`` or ``24.0`` hours; ``true`` is not 1 hour and ``"24"`` is not a number (the field is strict)."""
+        if isinstance(value, bool):
+            raise ValueError(  # noqa: TRY004 (pydantic reports ValueError, not TypeError)
+                f"the grace period is a whole number of hours (1 to 8760), not {str(value).lower()}")
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
 
     @field_validator("grace_hours")
     @classmethod
@@ -61,13 +133,13 @@ class Sla(_Model):
 
 
 class Department(_Model):
-    name: str = Field(min_length=1, max_length=128)
+    name: Annotated[str, Column("department.name", 128)] = Field(min_length=1)
     parent: str | None = Field(None, description="Parent department by path; null = top level.")
     sla: str | None = None
     schedule: str | None = None
     manager: str | None = Field(None, description="Manager: an agent's username.")
-    public: bool | None = None
-    active: bool | None = None
+    public: StrictBool | None = None
+    active: StrictBool | None = None
 
     @field_validator("name")
     @classmethod
@@ -84,56 +156,71 @@ class Department(_Model):
 class DeptAccess(_Model):
     department: str
     role: str = Field(description="Role by name, e.g. 'All Access'.")
-    alerts: bool = True
+    alerts: StrictBool = True
 
 
 class Agent(_Model):
-    username: str = Field(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9._@-]+$")
-    first_name: str = Field(min_length=1, max_length=32)
-    last_name: str = Field(min_length=1, max_length=32)
-    email: str = Field(pattern=_EMAIL, max_length=255)
+    username: Annotated[str, Column("staff.username", 32)] = Field(min_length=3, pattern=r"^[A-Za-z0-9._@-]+$")
+    first_name: Annotated[str, Column("staff.firstname", 32)] = Field(min_length=1)
+    last_name: Annotated[str, Column("staff.lastname", 32)] = Field(min_length=1)
+    email: Annotated[str, Column("staff.email", 255)] = Field(pattern=_EMAIL)
     department: str = Field(description="Primary department by path.")
     role: str = Field(description="Role in the primary department, by name.")
     access: list[DeptAccess] | None = Field(None, description="Extended department access (the complete list).")
     teams: list[str] | None = Field(None, description="Team memberships (the complete list), by team name.")
-    admin: bool | None = None
-    active: bool | None = None
-    on_vacation: bool | None = None
-    assigned_only: bool | None = None
+    admin: StrictBool | None = None
+    active: StrictBool | None = None
+    on_vacation: StrictBool | None = None
+    assigned_only: StrictBool | None = None
     permissions: list[AgentPermission] | None = Field(None, description="Agent-level permissions.")
     password_env: str | None = Field(
         None, pattern=_ENV,
-        description="Environment variable holding the password; when unset, the password stored in the "
-                    "credentials file (0600) next to the instance file is used, or one is generated there.")
+        description="Environment variable holding the password (6 to 128 bytes, osTicket's password policy); "
+                    "when unset, the password stored in the credentials file (0600) next to the instance file "
+                    "is used, or one is generated there.")
+
+    @field_validator("password_env")
+    @classmethod
+    def _password(cls, name: str | None) -> str | None:
+        """The password the variable holds now must pass osTicket's policy (checked at load time, never shown)."""
+        password = os.environ.get(name) if name else None
+        if password:  # unset or empty: the credentials file's password, or a generated one, is used
+            size, (least, most) = len(password.encode("utf-8")), PASSWORD_BYTES
+            if not least <= size <= most:
+                raise ValueError(f"the password in ${name} is {size} byte{'s' if size != 1 else ''} long; osTicket's "
+                                 f"password policy needs {least} to {most} bytes: set a "
+                                 f"{'longer' if size < least else 'shorter'} one")
+        return name
 
 
 class Team(_Model):
-    name: str = Field(min_length=1, max_length=125)
+    name: Annotated[str, Column("team.name", 125)] = Field(min_length=1)
     lead: str | None = Field(None, description="Team lead: an agent's username.")
     members: list[str] | None = Field(None, description="Members by username (the complete list, together with "
                                                         "agents that name this team).")
-    enabled: bool | None = None
-    alerts: bool | None = Field(None, description="Assignment alerts to the team.")
-    notes: str | None = None
+    enabled: StrictBool | None = None
+    alerts: StrictBool | None = Field(None, description="Assignment alerts to the team.")
+    notes: Annotated[str, Column("team.notes")] | None = None
 
 
 class HelpTopic(_Model):
-    name: str = Field(min_length=5, max_length=128)
+    name: Annotated[str, Column("help_topic.topic", 128)] = Field(min_length=5)
     parent: str | None = None
     department: str | None = None
     sla: str | None = None
     priority: str | None = Field(None, description="low, normal, high or emergency.")
-    public: bool | None = None
-    active: bool | None = None
-    notes: str | None = None
+    public: StrictBool | None = None
+    active: StrictBool | None = None
+    notes: Annotated[str, Column("help_topic.notes")] | None = None
 
 
 class ApiKey(_Model):
-    ip: str = Field(description="The one client IP address allowed to use the key.")
-    active: bool | None = None
-    can_create_tickets: bool | None = None
-    can_exec_cron: bool | None = None
-    notes: str | None = None
+    ip: Annotated[str, Column("api_key.ipaddr", 64)] = Field(
+        description="The one client IP address allowed to use the key.")
+    active: StrictBool | None = None
+    can_create_tickets: StrictBool | None = None
+    can_exec_cron: StrictBool | None = None
+    notes: Annotated[str, Column("api_key.notes")] | None = None
     key_env: str | None = Field(
         None, pattern=_ENV,
         description="Environment variable holding the key; when unset an existing key is kept, a new one generated.")
@@ -148,10 +235,12 @@ class ApiKey(_Model):
 
 
 class EndUser(_Model):
-    name: str = Field(min_length=1, max_length=128)
-    email: str = Field(pattern=_EMAIL, max_length=255)
-    phone: str | None = None
-    organization: str | None = Field(None, description="Organization by name; created when missing.")
+    name: Annotated[str, Column("user.name", 128)] = Field(min_length=1)
+    email: Annotated[str, Column("user_email.address", 255)] = Field(pattern=_EMAIL)
+    phone: Annotated[str, Column("form_entry_values.value")] | None = Field(
+        None, description="The Contact Information form's phone number.")
+    organization: Annotated[str, Column("organization.name", 128)] | None = Field(
+        None, description="Organization by name; created when missing.")
 
     @field_validator("phone")
     @classmethod
@@ -167,7 +256,7 @@ class SeedFile(_Model):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
                               json_schema_extra={"title": "ostops seed file"})
 
-    version: Literal[1] = 1
+    version: Annotated[Literal[1], BeforeValidator(_not_bool)] = 1
     settings: Settings | None = None
     slas: list[Sla] = Field(default_factory=list)
     departments: list[Department] = Field(default_factory=list)
@@ -179,6 +268,12 @@ class SeedFile(_Model):
 
     _source: str = PrivateAttr(default="<seed>")
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        """Nothing to seed: no entity, and no setting with a value."""
+        settings = self.settings.model_dump(exclude_none=True) if self.settings is not None else {}
+        return not settings and not any((self.slas, self.departments, self.agents, self.teams, self.help_topics,
+                                         self.api_keys, self.users))
 
     def where(self, path: str) -> str:
         """``file:line path`` for an error message (the nearest known line)."""
