@@ -219,8 +219,21 @@ def validation_problems(located: Located, exc: ValidationError) -> list[str]:
             last = index == len(loc) - 1
             if (*cleaned, part) in located.lines or isinstance(part, int) or (last and error["type"] == "missing"):
                 cleaned.append(part)
-        problems.append(f"{located.where(cleaned)}: {error['msg']}")
+        problems.append(f"{located.where(cleaned)}: {pydantic_message(error)}")
     return problems
+
+
+def pydantic_message(error: Any) -> str:
+    """One pydantic error in the words the seed and scenario loaders share."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field is missing"
+    if kind != "value_error" and "input" in error and not isinstance(error["input"], dict | list):
+        return f"{message} (got {error['input']!r})"
+    return message
 
 
 def parse_model(located: Located, model: type[M]) -> tuple[M | None, list[str]]:

@@ -49,7 +49,8 @@ def load_scenario(path: Path) -> LoadedScenario:
     loaded = LoadedScenario(scenario, located)
     seed = loaded.seed_path()
     if seed is not None and not seed.is_file():
-        problems.append(f"{located.where(('seed',))}: seed file {seed} does not exist")
+        problems.append(f"{located.where(('seed',))}: seed file {seed} does not exist (a relative `seed:` is "
+                        "read from the scenario file's folder)")
     if problems:
         raise ScenarioError(f"{path}: {len(problems)} problem(s); nothing was run", problems)
     return loaded

@@ -63,16 +63,7 @@ def _fail(source: str, problems: list[str]) -> SeedError:
 
 
 def _pydantic_problem(seed: SeedFile, err: Any) -> str:
-    path = yamlfile.format_path(err["loc"])
-    message = str(err["msg"]).removeprefix("Value error, ")
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        message = "unknown field"
-    elif kind == "missing":
-        message = "required field is missing"
-    elif kind not in ("value_error",) and "input" in err and not isinstance(err["input"], dict | list):
-        message = f"{message} (got {err['input']!r})"
-    return f"{seed.where(path)}: {message}"
+    return f"{seed.where(yamlfile.format_path(err['loc']))}: {yamlfile.pydantic_message(err)}"
 
 
 def _fold(value: str) -> str:

@@ -47,7 +47,7 @@ tickets:
         load_scenario(path)
     problems = "\n".join(excinfo.value.problems)
     assert f"{path}:4 tickets[0].requester.email" in problems
-    assert f"{path}:8 tickets[0].steps[0].sla: Field required" in problems
+    assert f"{path}:8 tickets[0].steps[0].sla: required field is missing" in problems
     assert f"{path}:10 tickets[0].steps[2]" in problems and "fly" in problems
     assert len(excinfo.value.problems) == 3
 
