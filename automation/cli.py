@@ -110,7 +110,7 @@ def local_down(base: Path | None) -> None:
 @local.command("status")
 @instance_option
 def local_status(instance_path: Path | None) -> None:
-    """Health: processes, HTTP 200 on /, database ping, API key accepted."""
+    """Health: processes, HTTP 200 on /, osTicket's tables, the API key active in osTicket."""
     from automation.local import manager
 
     health = manager.status(load_instance(instance_path))
@@ -144,7 +144,7 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
     import json
 
     from automation.errors import ScenarioStepFailed
-    from automation.scenarios.junit import write_junit
+    from automation.scenarios.junit import write_junit, write_junit_error
     from automation.scenarios.loader import load_scenario
     from automation.scenarios.runner import RunResult, ScenarioRunner
 
@@ -169,6 +169,12 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
                     console.print(f"  ✓ {escape(line)}")
             if isinstance(exc.result, RunResult):
                 write_outputs(exc.result)
+            raise
+        except OsTicketError as exc:  # before the first step: no run to record, but CI must see why
+            if junit_path:
+                write_junit_error(junit_path, loaded.scenario.name, str(exc))
+            if json_path:
+                write_text(json_path, json.dumps({"passed": False, "error": str(exc)}, indent=2) + "\n", "--json")
             raise
     write_outputs(result)
     _print_verdict(result.verdict, result.run_id, result.seconds)
@@ -198,6 +204,7 @@ def _print_verdict(verdict: object, run_id: str, seconds: float | None = None) -
 def verify_command(scenario_file: Path, run_id: str, instance_path: Path | None) -> None:
     """Re-verify a past run of a scenario against osTicket's database."""
     from automation.errors import ConfigError
+    from automation.scenarios.facts import read_run
     from automation.scenarios.loader import load_scenario
     from automation.scenarios.runner import ScenarioRunner, unknown_run
 
@@ -206,8 +213,10 @@ def verify_command(scenario_file: Path, run_id: str, instance_path: Path | None)
     instance = running_instance(path)
     with ScenarioRunner(instance, path) as runner:
         verdict = runner.verify(loaded, run_id)
-    if not any(ticket.number for ticket in verdict.tickets):
-        raise ConfigError(unknown_run(run_id, instance, path))
+        # No ticket of the scenario found: an unknown run id is bad input; a known run of other tickets is
+        # a verification failure (the wrong scenario file, or keys renamed since the run).
+        if not any(ticket.number for ticket in verdict.tickets) and not read_run(runner.conn, runner.tables, run_id):
+            raise ConfigError(unknown_run(run_id, instance, path))
     _print_verdict(verdict, run_id)
 
 

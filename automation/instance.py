@@ -38,6 +38,13 @@ def local_dir_from_environment() -> Path:
     if path.name != "instance.json":
         raise ConfigError(f"OSTOPS_INSTANCE={env}: a local instance's file is <folder>/instance.json; "
                           "pass --dir FOLDER to `ostops local up/down`")
+    try:
+        kind = json.loads(path.read_text(encoding="utf-8")).get("kind", "local")
+    except (OSError, ValueError, AttributeError):
+        kind = "local"  # missing or unreadable: `up` creates it, `down` finds nothing, Instance.load explains
+    if kind != "local":
+        raise ConfigError(f"OSTOPS_INSTANCE={env} names an {kind} instance; `ostops local up/down` need a local "
+                          "one: pass --dir FOLDER or unset OSTOPS_INSTANCE")
     return path.parent
 
 

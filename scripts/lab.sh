@@ -5,12 +5,17 @@
 # that instance too.
 set -euo pipefail
 up_args=()
+absolute() { # like the shell would for `--dir ~/x`, also for `--dir=~/x`
+    local path="$1"
+    [[ $path == "~" || $path == "~/"* ]] && path="$HOME${path:1}"
+    realpath -m "$path"
+}
 while (($#)); do
     case "$1" in
-        --dir) up_args+=(--dir "$(realpath -m "${2:?--dir needs a folder}")"); shift 2 ;;
-        --dir=*) up_args+=(--dir "$(realpath -m "${1#--dir=}")"); shift ;;
-        --source) up_args+=(--source "$(realpath -m "${2:?--source needs a path}")"); shift 2 ;;
-        --source=*) up_args+=(--source "$(realpath -m "${1#--source=}")"); shift ;;
+        --dir) up_args+=(--dir "$(absolute "${2:?--dir needs a folder}")"); shift 2 ;;
+        --dir=*) up_args+=(--dir "$(absolute "${1#--dir=}")"); shift ;;
+        --source) up_args+=(--source "$(absolute "${2:?--source needs a path}")"); shift 2 ;;
+        --source=*) up_args+=(--source "$(absolute "${1#--source=}")"); shift ;;
         *) up_args+=("$1"); shift ;;
     esac
 done

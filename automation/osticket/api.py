@@ -77,8 +77,8 @@ class TicketApi:
             response = self.session.post(url, data=data, timeout=self.timeout,
                                          headers={"X-API-Key": self._key, "Content-Type": content_type})
         except requests.ConnectTimeout as exc:
-            raise ApiError(0, f"no connection within {self.timeout[0]:.0f} s (ConnectTimeout); nothing was sent",
-                           url) from exc
+            raise ApiError(0, f"could not connect (ConnectTimeout after {self.timeout[0]:.0f} s a try); nothing "
+                              "was sent", url) from exc
         except requests.Timeout as exc:
             raise ApiError(0, f"no answer within {self.timeout[1]:.0f} s ({exc.__class__.__name__}); osTicket may "
                               "still complete the request, so it was not sent again", url) from exc

@@ -41,3 +41,14 @@ def write_junit(result: RunResult, path: Path, name: str) -> None:
     suite.set("time", f"{result.seconds:.3f}")
     ET.indent(suite)
     write_text(path, ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n", "--junit")
+
+
+def write_junit_error(path: Path, name: str, message: str) -> None:
+    """A run that stopped before its first step (a refused login, osTicket unreachable): one errored case, so
+    that CI shows why, and an earlier run's file is not taken for this one."""
+    suite = ET.Element("testsuite", name=f"ostops: {name}", tests="1", failures="0", errors="1", time="0",
+                       timestamp=dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
+    case = ET.SubElement(suite, "testcase", classname=f"{name}.prepare", name="before the first step")
+    ET.SubElement(case, "error", message=message).text = message
+    ET.indent(suite)
+    write_text(path, ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n", "--junit")

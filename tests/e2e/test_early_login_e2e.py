@@ -3,6 +3,7 @@ acts as, and the run reuses those sessions (no further logins)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,14 +22,16 @@ def first_step_line(username: str) -> int:
 
 
 @pytest.mark.e2e
-def test_a_wrong_agent_password_fails_before_any_ticket_is_created(osticket: Any,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_agent_password_fails_before_any_ticket_is_created(osticket: Any, monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
     seeded = ostops(osticket, "seed", str(REPO / "seed" / "helpdesk.yaml"))  # idempotent: this test may run alone
     assert seeded.returncode == 0, seeded.stderr
     # The variable the runner reads for john.doe (the seed's password_env for him, and OSTOPS_PASSWORD_<USERNAME>).
     monkeypatch.setenv("OSTOPS_PASSWORD_JOHN_DOE", "not-johns-password")
     before = count_tickets(osticket)
-    result = ostops(osticket, "run", str(LAB))  # no --seed: the seed would set the wrong password
+    junit = tmp_path / "junit.xml"
+    junit.write_text("<testsuite name='an earlier, passing run'/>")
+    result = ostops(osticket, "run", str(LAB), "--junit", str(junit))  # no --seed: it would set the wrong password
     assert result.returncode == 1, result.stdout + result.stderr
     stderr = " ".join(result.stderr.split())  # rich wraps long lines
     assert f"{LAB}:{first_step_line('john.doe')} tickets[0].steps[0].as: agent 'john.doe' could not log in" in stderr
@@ -36,3 +39,5 @@ def test_a_wrong_agent_password_fails_before_any_ticket_is_created(osticket: Any
     assert "no ticket was created" in stderr
     assert "Traceback" not in result.stderr
     assert count_tickets(osticket) == before
+    written = junit.read_text()  # CI sees why, not the earlier run's file
+    assert 'errors="1"' in written and "could not log in" in written and "earlier" not in written

@@ -279,7 +279,7 @@ def test_an_output_file_that_cannot_be_written_is_refused_before_anything_runs(o
     before = count_tickets(osticket)
     result = ostops(osticket, "run", str(LAB), "--junit", str(not_a_folder / "out.xml"))
     assert result.returncode == 2, result.stderr
-    assert f"--junit {not_a_folder / 'out.xml'}: cannot create its folder: " in result.stderr
+    assert f"--junit {not_a_folder / 'out.xml'}: {not_a_folder} is not a folder" in " ".join(result.stderr.split())
     assert count_tickets(osticket) == before
     report = ostops(osticket, "report", "--format", "html", "--output", str(not_a_folder / "review.html"))
     assert report.returncode == 2
@@ -291,3 +291,11 @@ def test_verify_names_an_unknown_run_as_bad_input(osticket: Any) -> None:
     assert result.returncode == 2, result.stderr
     assert "run 20000101000000-dead: no tickets of this run in osTicket at " in result.stderr
     assert "recent runs recorded here" in result.stderr or "no runs are recorded here" in result.stderr
+
+
+def test_verify_with_another_scenario_of_a_known_run_is_a_failed_verification(osticket: Any, tmp_path: Path) -> None:
+    run_id, _, _ = run_lab(osticket, tmp_path)
+    other = REPO / "tests" / "e2e" / "data" / "all-actions.yaml"
+    result = ostops(osticket, "verify", str(other), "--run", run_id)
+    assert result.returncode == 1, result.stderr  # the run exists: its tickets are not this scenario's
+    assert "verification failed" in result.stderr and "no tickets of this run" not in result.stderr

@@ -67,3 +67,15 @@ def test_a_file_others_can_read_is_refused(tmp_path):
         Instance.load(path)
     path.chmod(0o600)
     assert Instance.load(path).db.password.get_secret_value() == "s3cret-db"
+
+
+def test_local_commands_refuse_an_azure_instance_named_by_the_environment(tmp_path, monkeypatch):
+    from automation.instance import local_dir_from_environment
+
+    azure = tmp_path / "azure" / "instance.json"
+    make_instance().model_copy(update={"kind": "azure"}).save(azure)
+    monkeypatch.setenv("OSTOPS_INSTANCE", str(azure))
+    with pytest.raises(ConfigError, match=r"names an azure instance; `ostops local up/down` need a local one"):
+        local_dir_from_environment()
+    monkeypatch.setenv("OSTOPS_INSTANCE", str(tmp_path / "local" / "instance.json"))
+    assert local_dir_from_environment() == tmp_path / "local"
