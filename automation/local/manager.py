@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import ipaddress
 import json
 import os
 import shutil
@@ -325,7 +326,8 @@ def _database_checks(instance: Instance) -> dict[str, tuple[bool, str]]:
     t = db.Tables(instance.db.table_prefix)
     try:
         with db.cursor(conn) as cur:
-            cur.execute(f"SELECT isactive, ipaddr, can_create_tickets, can_exec_cron FROM {t.api_key} "
+            cur.execute(f"SELECT isactive, ipaddr, can_create_tickets, can_exec_cron, "
+                        f"SUBSTRING_INDEX(USER(), '@', -1) AS seen_from FROM {t.api_key} "
                         "WHERE apikey = %s", (instance.api_key.get_secret_value(),))
             row = cur.fetchone()
     except db.DatabaseError as exc:
@@ -340,6 +342,19 @@ def _database_checks(instance: Instance) -> dict[str, tuple[bool, str]]:
         key = (False, f"disabled in osTicket's admin panel (bound to {row['ipaddr']})")
     elif not row["can_create_tickets"]:
         key = (False, f"active for {row['ipaddr']} but may not create tickets")
+    elif _differs(row["ipaddr"], row["seen_from"]):
+        # osTicket accepts the key only from its bound address; the database sees this machine as the API would.
+        refused = (f"active for {row['ipaddr']}, but this machine reaches osTicket from {row['seen_from']}: the "
+                   "API will refuse it (HTTP 401); bind the key to this address (on Azure: automationSourceCidr)")
+        key = (False, refused)
     else:
         key = (True, f"active for {row['ipaddr']}, creates tickets" + (", runs cron" if row["can_exec_cron"] else ""))
     return {"database": database, "api key": key}
+
+
+def _differs(bound: str, seen_from: str) -> bool:
+    """True only when both are IP addresses and differ (a host name, e.g. behind a proxy, proves nothing)."""
+    try:
+        return ipaddress.ip_address(bound) != ipaddress.ip_address(seen_from)
+    except ValueError:
+        return False

@@ -192,3 +192,17 @@ def test_status_writes_nothing_to_osticket_s_log_and_checks_the_table_prefix(ost
     assert not health.healthy
     assert health.checks["database"][1].endswith("; is the table prefix 'zz_' right?")
     assert health.checks["api key"] == (False, "not checked: osTicket's tables were not found")
+
+
+def test_status_names_a_key_bound_to_another_address(osticket: Any) -> None:
+    """osTicket accepts a key only from its bound address: status compares it with how this machine is seen."""
+    key = osticket.instance.api_key.get_secret_value()
+    query(osticket, "UPDATE ost_api_key SET ipaddr = '10.9.9.9' WHERE apikey = %s", [key])
+    try:
+        ok, detail = manager.status(osticket.instance).checks["api key"]
+    finally:
+        query(osticket, "UPDATE ost_api_key SET ipaddr = '127.0.0.1' WHERE apikey = %s", [key])
+    assert not ok
+    assert detail.startswith("active for 10.9.9.9, but this machine reaches osTicket from 127.0.0.1: the API will "
+                             "refuse it (HTTP 401)")
+    assert manager.status(osticket.instance).healthy
