@@ -92,37 +92,47 @@ class LoadResult:
     tickets: int
     concurrency: int
     seconds: float
-    latencies: list[float]
     errors: Counter[str]
-    numbers: dict[str, str] = field(default_factory=dict)
     created: list[Created] = field(default_factory=list)
     # The newest ticket id before the run (None when unknown): the run's tickets all lie above it.
     after_ticket_id: int | None = None
-    verified: int = 0
-    mismatches: list[str] = field(default_factory=list)
     verification: Verdict = field(default_factory=Verdict)
     acted: int = 0
     error_samples: dict[str, str] = field(default_factory=dict)
 
-    def take_verdict(self, verdict: Verdict) -> None:
-        self.verification, self.verified, self.mismatches = verdict, verdict.verified, list(verdict.mismatches)
+    @property
+    def numbers(self) -> dict[str, str]:
+        return {ticket.item.key: ticket.number for ticket in self.created}
+
+    @property
+    def latencies(self) -> list[float]:
+        return [ticket.answered - ticket.sent for ticket in self.created]
+
+    @property
+    def verified(self) -> int:
+        return self.verification.verified
+
+    @property
+    def mismatches(self) -> list[str]:
+        return self.verification.mismatches
 
     @property
     def throughput(self) -> float:
-        return len(self.latencies) / self.seconds if self.seconds else 0.0
+        return len(self.created) / self.seconds if self.seconds else 0.0
 
     def percentile(self, q: float) -> float:
-        if not self.latencies:
-            return 0.0
         ordered = sorted(self.latencies)
+        if not ordered:
+            return 0.0
         return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "tickets": self.tickets, "created": len(self.latencies),
+        return {"run_id": self.run_id, "tickets": self.tickets, "created": len(self.created),
                 "concurrency": self.concurrency, "seconds": round(self.seconds, 3),
                 "tickets_per_second": round(self.throughput, 2),
                 "latency_ms": {f"p{q}": round(self.percentile(q) * 1000, 1) for q in (50, 95, 99)},
-                "errors": dict(self.errors), "error_messages": self.error_samples, "verified": self.verified, "mismatches": self.mismatches[:50],
+                "errors": dict(self.errors), "error_messages": self.error_samples, "verified": self.verified,
+                "mismatches": self.mismatches[:50],
                 "verification": {"error": self.verification.error,
                                  "seconds_after_run": round(self.verification.seconds_after_run, 4),
                                  "seconds_in_background": round(self.verification.seconds_in_background, 4),
@@ -151,10 +161,8 @@ def create_tickets(instance: Instance, planned: list[Planned], concurrency: int,
     a primary-key range instead of the whole help desk."""
     local = threading.local()
     lock = threading.Lock()
-    latencies: list[float] = []
     errors: Counter[str] = Counter()
     error_samples: dict[str, str] = {}  # osTicket's own message, the first of each kind
-    numbers: dict[str, str] = {}
     created: list[Created] = []
     clients: list[TicketApi] = []
 
@@ -189,8 +197,6 @@ def create_tickets(instance: Instance, planned: list[Planned], concurrency: int,
         else:
             done = Created(item, number, sent, time.perf_counter())
             with lock:
-                latencies.append(done.answered - sent)
-                numbers[item.key] = number
                 created.append(done)
             if verifier is not None:
                 verifier.add(done)
@@ -201,8 +207,8 @@ def create_tickets(instance: Instance, planned: list[Planned], concurrency: int,
         list(pool.map(one, planned))
     for client in clients:
         client.close()
-    return LoadResult(run_id, len(planned), concurrency, time.perf_counter() - started, latencies, errors, numbers,
-                      created, after_ticket_id, error_samples=error_samples)
+    return LoadResult(run_id, len(planned), concurrency, time.perf_counter() - started, errors, created,
+                      after_ticket_id, error_samples=error_samples)
 
 
 def verify_load(conn: Any, t: db.Tables, result: LoadResult, planned: list[Planned]) -> None:
@@ -211,7 +217,7 @@ def verify_load(conn: Any, t: db.Tables, result: LoadResult, planned: list[Plann
     verifier = RunVerifier(conn, t, result.after_ticket_id, by_user_id(planned))
     for ticket in result.created:
         verifier.add(ticket)
-    result.take_verdict(verifier.finish())
+    result.verification = verifier.finish()
 
 
 def create_and_verify(instance: Instance, conn: Any, t: db.Tables, planned: list[Planned], concurrency: int,
@@ -226,7 +232,7 @@ def create_and_verify(instance: Instance, conn: Any, t: db.Tables, planned: list
     try:
         with verifier.running():
             result = create_tickets(instance, planned, concurrency, run_id, on_done, after, verifier)
-        result.take_verdict(verifier.finish())
+        result.verification = verifier.finish()
     finally:
         if verifier.conn.open:
             verifier.conn.close()
@@ -242,13 +248,15 @@ class Acted:
 def act_on_sample(runner: ScenarioRunner, loaded: LoadedScenario, directory: Directory, result: LoadResult,
                   planned: list[Planned], sample: int) -> list[Acted]:
     """Act the scenario's tickets' steps out on ``sample`` of the created tickets (round robin)."""
-    created = [item for item in planned if item.key in result.numbers][:sample]
-    numbers = [result.numbers[item.key] for item in created]
+    numbers = result.numbers
+    created = [item for item in planned if item.key in numbers][:sample]
     ids: dict[str, int] = {}
-    if numbers:
+    if created:
+        sampled = [numbers[item.key] for item in created]
         with db.cursor(runner.conn) as cur:
-            cur.execute(f"SELECT number, ticket_id FROM {runner.tables.ticket} WHERE number IN "
-                        f"({', '.join(['%s'] * len(numbers))})", numbers)
+            # Within the run's id range: `number` has no index, the primary key bounds the scan.
+            cur.execute(f"SELECT number, ticket_id FROM {runner.tables.ticket} WHERE ticket_id > %s AND number IN "
+                        f"({', '.join(['%s'] * len(sampled))})", [result.after_ticket_id or 0, *sampled])
             ids = {str(row["number"]): int(row["ticket_id"]) for row in cur.fetchall()}
     acted = []
     for index, item in enumerate(created):
@@ -256,7 +264,7 @@ def act_on_sample(runner: ScenarioRunner, loaded: LoadedScenario, directory: Dir
         spec = template.model_copy(update={
             "key": item.key, "requester": Requester_(name=item.requester.name, email=item.requester.email),
             "topic": item.topic.name if item.topic else None, "subject": f"Load ticket {item.index}"})
-        number = result.numbers[item.key]
+        number = numbers[item.key]
         subject = f"Load ticket {item.index} {run_tag(result.run_id, item.key)}"
         for step in spec.steps:
             runner.act_step(step, ids[number], number, spec, subject, directory)
@@ -311,7 +319,7 @@ def _run_load(instance: Instance, conn: Any, count: int, concurrency: int, on_do
         for act in acted:
             found = by_key.get(act.item.key)
             if found is not None:
-                result.mismatches.extend(f"{act.item.key} (#{found.number}): {problem}"
+                result.verification.mismatches.extend(f"{act.item.key} (#{found.number}): {problem}"
                                          for problem in check_ticket(act.spec, found, now))
         result.acted = len(acted)
     return result

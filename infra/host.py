@@ -105,17 +105,19 @@ def managed_os_disk() -> compute.OSDiskArgs:
     )
 
 
-def static_public_ip(
+def public_endpoint(
     name: str,
     *,
     resource_group_name: pulumi.Input[str],
     location: str,
     dns_label: str,
+    subnet_id: pulumi.Input[str],
     tags: Mapping[str, str],
     parent: pulumi.Resource,
-) -> network.PublicIPAddress:
-    return network.PublicIPAddress(
-        name,
+) -> tuple[network.PublicIPAddress, network.NetworkInterface]:
+    """A static Standard public IP with a DNS label (``{name}-pip``) and the NIC that carries it (``{name}-nic``)."""
+    public_ip = network.PublicIPAddress(
+        f"{name}-pip",
         resource_group_name=resource_group_name,
         location=location,
         sku=network.PublicIPAddressSkuArgs(name="Standard", tier="Regional"),
@@ -125,20 +127,8 @@ def static_public_ip(
         tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent),
     )
-
-
-def public_nic(
-    name: str,
-    *,
-    resource_group_name: pulumi.Input[str],
-    location: str,
-    subnet_id: pulumi.Input[str],
-    public_ip_id: pulumi.Input[str],
-    tags: Mapping[str, str],
-    parent: pulumi.Resource,
-) -> network.NetworkInterface:
-    return network.NetworkInterface(
-        name,
+    nic = network.NetworkInterface(
+        f"{name}-nic",
         resource_group_name=resource_group_name,
         location=location,
         ip_configurations=[
@@ -147,12 +137,13 @@ def public_nic(
                 primary=True,
                 private_ip_allocation_method=network.IPAllocationMethod.DYNAMIC,
                 subnet=network.SubnetArgs(id=subnet_id),
-                public_ip_address=network.PublicIPAddressArgs(id=public_ip_id),
+                public_ip_address=network.PublicIPAddressArgs(id=public_ip.id),
             )
         ],
         tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent),
     )
+    return public_ip, nic
 
 
 def public_fqdn(public_ip: network.PublicIPAddress, dns_label: str, location: str) -> pulumi.Output[str]:
@@ -223,20 +214,12 @@ class OsTicketHost(pulumi.ComponentResource):
             network_security_group=network.NetworkSecurityGroupArgs(id=self.network_security_group.id),
             opts=child,
         )
-        self.public_ip = static_public_ip(
-            f"{name}-pip",
+        self.public_ip, self.network_interface = public_endpoint(
+            name,
             resource_group_name=self.resource_group_name,
             location=config.location,
             dns_label=config.dns_label,
-            tags=tags,
-            parent=self,
-        )
-        self.network_interface = public_nic(
-            f"{name}-nic",
-            resource_group_name=self.resource_group_name,
-            location=config.location,
             subnet_id=self.subnet.id,
-            public_ip_id=self.public_ip.id,
             tags=tags,
             parent=self,
         )

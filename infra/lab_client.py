@@ -14,9 +14,8 @@ from infra.host import (
     boot_diagnostics_profile,
     image_reference_args,
     managed_os_disk,
+    public_endpoint,
     public_fqdn,
-    public_nic,
-    static_public_ip,
     trusted_launch_profile,
 )
 
@@ -39,20 +38,12 @@ class LabClient(pulumi.ComponentResource):
         tags = dict(config.tags)
         dns_label = f"{config.dns_label}-client"[:63]
 
-        self.public_ip = static_public_ip(
-            f"{name}-pip",
+        self.public_ip, self.network_interface = public_endpoint(
+            name,
             resource_group_name=host.resource_group_name,
             location=config.location,
             dns_label=dns_label,
-            tags=tags,
-            parent=self,
-        )
-        self.network_interface = public_nic(
-            f"{name}-nic",
-            resource_group_name=host.resource_group_name,
-            location=config.location,
             subnet_id=host.subnet.id,
-            public_ip_id=self.public_ip.id,
             tags=tags,
             parent=self,
         )
