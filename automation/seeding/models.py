@@ -96,6 +96,10 @@ class Settings(_Model):
     """A small allow-list of osTicket system settings (ost_config, namespace core)."""
 
     verify_email_addrs: StrictBool | None = Field(None, description="Verify e-mail addresses (MX) on ticket creation.")
+    status_check_email_verification: StrictBool | None = Field(
+        None, description="Client Quick Access: 'Require email verification on \"Check Ticket Status\" page' "
+                          "(osTicket's default: on). Off, a requester opens her ticket in the Support Center "
+                          "with her e-mail and the ticket number; on, she is mailed an access link instead.")
     default_sla: str | None = Field(None, description="Default SLA, by name.")
     default_department: str | None = Field(None, description="Default department, by path.")
     default_schedule: str | None = Field(None, description="Default business-hours schedule, by name (e.g. '24/7').")

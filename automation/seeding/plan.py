@@ -27,11 +27,14 @@ ALERTS = 0x1
 
 SETTING_KEYS = {
     "verify_email_addrs": "verify_email_addrs",
+    "status_check_email_verification": "client_verify_email",
     "default_sla": "default_sla_id",
     "default_department": "default_dept_id",
     "default_schedule": "schedule_id",
     "default_priority": "default_priority_id",
 }
+# A boolean key missing from ost_config takes OsticketConfig::$defaults (include/class.config.php, v1.18.1).
+BOOL_SETTING_DEFAULTS = {"verify_email_addrs": True, "client_verify_email": True}
 SETTING_REFS = {"default_sla": "sla", "default_department": "dept", "default_schedule": "schedule",
                 "default_priority": "priority"}
 PERMISSION_ORDER = ["user.create", "user.delete", "user.edit", "user.manage", "user.dir", "org.create",
@@ -661,8 +664,8 @@ class _Planner:
         for name, value in settings.model_dump(exclude_none=True).items():
             config_key = SETTING_KEYS[name]
             raw = self.state.config.get(config_key)
-            if name == "verify_email_addrs":
-                current: Any = bool(raw and raw not in ("0", ""))
+            if config_key in BOOL_SETTING_DEFAULTS:
+                current: Any = BOOL_SETTING_DEFAULTS[config_key] if raw is None else raw not in ("0", "")
                 desired: Any = bool(value)
             else:
                 kind = SETTING_REFS[name]

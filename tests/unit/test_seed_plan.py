@@ -108,3 +108,21 @@ def test_default_department_cannot_be_private() -> None:
 def test_phone_normalization_matches_osticket() -> None:
     assert normalize_phone("555-123-4567") == "5551234567"
     assert normalize_phone("+1 (555) 010 0101 ext. 12") == "15550100101X12"
+
+
+@pytest.mark.parametrize(("stored", "wanted", "action"), [
+    (None, False, "update"),  # missing from ost_config: osTicket's default is on
+    (None, True, "unchanged"),
+    ("0", False, "unchanged"),
+    ("", False, "unchanged"),  # osTicket's Config stores False as ''
+    ("1", False, "update"),
+])
+def test_status_check_email_verification_follows_osticket_default(stored: str | None, wanted: bool,
+                                                                  action: str) -> None:
+    state = fresh_state()
+    if stored is not None:
+        state.config["client_verify_email"] = stored
+    seed = parse_seed(f"settings:\n  status_check_email_verification: {str(wanted).lower()}\n", "s.yaml")
+    change = next(c for c in diff(seed, state).entries if c.kind == "setting")
+    assert (change.key, change.action) == ("status_check_email_verification", action)
+    assert change.target == {"value": wanted}
