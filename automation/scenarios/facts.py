@@ -1,10 +1,15 @@
-"""What osTicket's database says about one run: three batched queries, whatever the number of tickets."""
+"""What osTicket's database says about one run: four batched queries, whatever the number of tickets.
+
+A run whose record keeps its ticket ids and id range is read by primary key, so the cost does not grow with the
+help desk; the subject tag (``[ostops <run> <key>]``) is the fallback for a run whose record is lost."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from typing import Any
 
 from automation.osticket.db import Tables, cursor
@@ -16,11 +21,48 @@ def run_tag(run_id: str, key: str) -> str:
     return f"[ostops {run_id} {key}]"
 
 
+_BREAKS = {"br", "p", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
+           "hr", "table", "ul", "ol"}
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _BREAKS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def plain_text(body: str | None, html: bool = True) -> str:
+    """A thread entry's body as a reader sees it: HTML reduced to its text, whitespace runs made one space."""
+    if not body:
+        return ""
+    if html:
+        parser = _Text()
+        parser.feed(body)
+        parser.close()
+        body = "".join(parser.parts)
+    return " ".join(body.split())
+
+
 @dataclass
 class Entry:
     type: str  # M message, R response, N note
     by: str  # agent username, "requester", or the poster's name
     created: dt.datetime
+    id: int = 0
+    title: str = ""
+    text: str = ""  # the body as plain text (`plain_text`)
+    staff_id: int = 0
+    user_id: int = 0
 
 
 @dataclass
@@ -29,16 +71,28 @@ class Event:
     username: str
     timestamp: dt.datetime
     data: str | None
+    id: int = 0
+    annulled: bool = False
+    state: str = ""  # who and where the ticket was after the event: "staff|team|dept|topic"
+
+
+@dataclass(frozen=True)
+class SlaDefinition:
+    id: int
+    name: str
+    grace_period: int  # hours
+    schedule_id: int
+    flags: int
 
 
 @dataclass
 class TicketFacts:
     ticket_id: int
     number: str
-    key: str
-    subject: str
-    status: str
-    state: str
+    key: str  # "" for a ticket of the run's id range whose subject is missing (written half-way)
+    subject: str | None  # without the run's tag; None when osTicket holds no subject
+    status: str | None  # None: the status is unset (a ticket written half-way)
+    state: str | None
     sla: str | None
     department: str | None
     agent: str | None
@@ -52,7 +106,22 @@ class TicketFacts:
     closed: dt.datetime | None
     due: dt.datetime | None
     entries: list[Entry] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # not annulled, in order of (timestamp, id)
+    history: list[Event] = field(default_factory=list)  # every event, annulled ones too
+    full_subject: str | None = None  # as osTicket holds it, with the tag
+    sla_id: int = 0
+    has_thread: bool = True
+    has_user: bool = True
+
+    @property
+    def incomplete(self) -> list[str]:
+        """What a ticket osTicket wrote only half-way lacks (empty for a whole ticket)."""
+        return [what for what, lacking in (
+            ("no subject", self.subject is None), ("no thread", not self.has_thread),
+            ("no message", self.has_thread and not any(e.type == "M" for e in self.entries)),
+            ("no created event", self.has_thread and not any(e.name == "created"
+                                                             for e in self.history or self.events)),
+            ("status unset", self.status is None), ("no user", not self.has_user)) if lacking]
 
     @property
     def resolved_at(self) -> dt.datetime | None:
@@ -78,18 +147,39 @@ def run_like(run_id: str) -> str:
     return "%" + run_tag(run_id, "").rstrip("]").replace("_", r"\_") + "%"
 
 
-def read_run(conn: Any, t: Tables, run_id: str) -> list[TicketFacts]:
-    """Every ticket of one run with its thread entries and events: three queries whatever the run's size. Only
-    the first searches subjects; the other two look the run's threads up by ticket id."""
+def read_slas(conn: Any, t: Tables) -> dict[int, SlaDefinition]:
+    """Every SLA's definition (a handful of rows, whatever the help desk's size)."""
+    with cursor(conn) as cur:
+        cur.execute(f"SELECT id, name, grace_period, schedule_id, flags FROM {t.sla}")
+        return {int(r["id"]): SlaDefinition(int(r["id"]), str(r["name"]), int(r["grace_period"]),
+                                            int(r["schedule_id"] or 0), int(r["flags"] or 0))
+                for r in cur.fetchall()}
+
+
+def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None = None,
+             ticket_ids: Sequence[int] = ()) -> list[TicketFacts]:
+    """Every ticket of one run with its thread entries and events: three queries whatever the run's size.
+
+    With ``id_range`` (the newest ticket id before the run, the newest after it, from the run record) the
+    tickets are read by primary key: those of the range carrying the run's tag, those in ``ticket_ids``, and
+    those with no subject at all (written half-way: their key is ""). Without it, subjects are searched for
+    the run's tag (a scan of the help desk, for a run whose record is lost)."""
+    if id_range is not None:
+        where = "tk.ticket_id > %s AND tk.ticket_id <= %s"
+        args: list[Any] = [id_range[0], id_range[1]]
+    else:
+        where, args = "cd.subject LIKE %s", [run_like(run_id)]
     with cursor(conn) as cur:
         cur.execute(
-            f"""SELECT tk.ticket_id, tk.number, tk.created, tk.closed, tk.isoverdue, tk.user_id,
+            f"""SELECT tk.ticket_id, tk.number, tk.created, tk.closed, tk.isoverdue, tk.user_id, tk.sla_id,
                        COALESCE(tk.duedate, tk.est_duedate) AS due, cd.subject,
                        st.name AS status, st.state, sla.name AS sla, d.name AS department,
                        s.username AS agent, tm.name AS team, tp.topic, pr.priority_desc AS priority,
-                       u.name AS requester, ue.address AS requester_email
+                       u.id AS user_found, u.name AS requester, ue.address AS requester_email,
+                       th.id AS thread_id
                 FROM {t.ticket} tk
-                JOIN {t.ticket__cdata} cd ON cd.ticket_id = tk.ticket_id
+                LEFT JOIN {t.ticket__cdata} cd ON cd.ticket_id = tk.ticket_id
+                LEFT JOIN {t.thread} th ON th.object_type = 'T' AND th.object_id = tk.ticket_id
                 LEFT JOIN {t.ticket_status} st ON st.id = tk.status_id
                 LEFT JOIN {t.sla} sla ON sla.id = tk.sla_id
                 LEFT JOIN {t.department} d ON d.id = tk.dept_id
@@ -99,45 +189,55 @@ def read_run(conn: Any, t: Tables, run_id: str) -> list[TicketFacts]:
                 LEFT JOIN {t.ticket_priority} pr ON pr.priority_id = cd.priority
                 LEFT JOIN {t.user} u ON u.id = tk.user_id
                 LEFT JOIN {t.user_email} ue ON ue.id = u.default_email_id
-                WHERE cd.subject LIKE %s
+                WHERE {where}
                 ORDER BY tk.ticket_id""",
-            (run_like(run_id),),
+            args,
         )
         # LIKE is a coarse filter ("_" and a longer id with the same start); the tag's own pattern decides.
-        rows = [(row, match) for row in cur.fetchall()
-                if (match := TAG_PATTERN.search(row["subject"] or "")) and match.group("run") == run_id]
+        rows = []
+        for row in cur.fetchall():
+            match = TAG_PATTERN.search(row["subject"] or "")
+            if match is not None and match.group("run") == run_id:
+                rows.append((row, match.group("key")))
+            elif id_range is not None and (row["subject"] is None or row["ticket_id"] in ticket_ids):
+                rows.append((row, ""))
         ids = [row["ticket_id"] for row, _ in rows]
         entry_rows: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
         if ids:
             of_run = f"th.object_type = 'T' AND th.object_id IN ({', '.join(['%s'] * len(ids))})"
             cur.execute(
-                f"""SELECT th.object_id AS ticket_id, e.type, e.user_id, e.poster, e.created, s.username
+                f"""SELECT th.object_id AS ticket_id, e.id, e.type, e.staff_id, e.user_id, e.poster, e.title,
+                           e.body, e.format, e.created, s.username
                     FROM {t.thread} th JOIN {t.thread_entry} e ON e.thread_id = th.id
                     LEFT JOIN {t.staff} s ON s.staff_id = e.staff_id AND e.staff_id > 0
-                    WHERE {of_run} ORDER BY e.id""",
+                    WHERE {of_run} ORDER BY e.created, e.id""",
                 ids,
             )
             entry_rows = cur.fetchall()
             cur.execute(
-                f"""SELECT th.object_id AS ticket_id, ev.name, te.username, te.timestamp, te.data
+                f"""SELECT th.object_id AS ticket_id, te.id, ev.name, te.username, te.timestamp, te.data,
+                           te.annulled, CONCAT_WS('|', te.staff_id, te.team_id, te.dept_id, te.topic_id) AS state
                     FROM {t.thread} th JOIN {t.thread_event} te ON te.thread_id = th.id
-                    JOIN {t.event} ev ON ev.id = te.event_id
-                    WHERE {of_run} AND te.annulled = 0 ORDER BY te.id""",
+                    LEFT JOIN {t.event} ev ON ev.id = te.event_id
+                    WHERE {of_run} ORDER BY te.timestamp, te.id""",
                 ids,
             )
             event_rows = cur.fetchall()
 
     tickets: dict[int, TicketFacts] = {}
     requester_of: dict[int, int] = {}
-    for row, match in rows:
+    for row, key in rows:
         requester_of[row["ticket_id"]] = row["user_id"]
+        subject = row["subject"]
         tickets[row["ticket_id"]] = TicketFacts(
-            ticket_id=row["ticket_id"], number=str(row["number"]), key=match.group("key"),
-            subject=TAG_PATTERN.sub("", row["subject"]).rstrip(), status=row["status"], state=row["state"],
-            sla=row["sla"], department=row["department"], agent=row["agent"], team=row["team"], topic=row["topic"],
-            priority=row["priority"], requester=row["requester"] or "", requester_email=row["requester_email"] or "",
-            overdue=bool(row["isoverdue"]), created=row["created"], closed=row["closed"], due=row["due"],
+            ticket_id=row["ticket_id"], number=str(row["number"]), key=key,
+            subject=None if subject is None else TAG_PATTERN.sub("", subject).rstrip(), status=row["status"],
+            state=row["state"], sla=row["sla"], department=row["department"], agent=row["agent"], team=row["team"],
+            topic=row["topic"], priority=row["priority"], requester=row["requester"] or "",
+            requester_email=row["requester_email"] or "", overdue=bool(row["isoverdue"]), created=row["created"],
+            closed=row["closed"], due=row["due"], full_subject=subject, sla_id=int(row["sla_id"] or 0),
+            has_thread=row["thread_id"] is not None, has_user=row["user_found"] is not None,
         )
     for row in entry_rows:
         ticket = tickets.get(row["ticket_id"])
@@ -147,9 +247,15 @@ def read_run(conn: Any, t: Tables, run_id: str) -> list[TicketFacts]:
             by = "requester"
         else:
             by = row["username"] or row["poster"] or ""
-        ticket.entries.append(Entry(row["type"], by, row["created"]))
+        ticket.entries.append(Entry(row["type"], by, row["created"], int(row["id"]), row["title"] or "",
+                                    plain_text(row["body"], row["format"] != "text"), int(row["staff_id"] or 0),
+                                    int(row["user_id"] or 0)))
     for row in event_rows:
         ticket = tickets.get(row["ticket_id"])
         if ticket is not None:
-            ticket.events.append(Event(row["name"], row["username"] or "", row["timestamp"], row["data"]))
+            event = Event(row["name"] or "", row["username"] or "", row["timestamp"], row["data"], int(row["id"]),
+                          bool(row["annulled"]), row["state"] or "")
+            ticket.history.append(event)
+            if not event.annulled:
+                ticket.events.append(event)
     return list(tickets.values())

@@ -12,9 +12,11 @@ from typing import Any
 
 from automation.scenarios.facts import TicketFacts
 
+INCOMPLETE = "incomplete"  # the status shown for a ticket osTicket wrote only half-way (no status, thread or user)
 
-def _seconds(start: dt.datetime, end: dt.datetime | None) -> float | None:
-    return None if end is None else (end - start).total_seconds()
+
+def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
+    return None if end is None or start is None else (end - start).total_seconds()
 
 
 def human_duration(seconds: float | None) -> str:
@@ -37,9 +39,10 @@ class TicketRow:
     agent: str | None
     team: str | None
     due: str | None
-    sla_state: str  # met | breached | pending | no SLA
+    sla_state: str  # met | breached | pending | no SLA | incomplete
     first_response_s: float | None
     resolution_s: float | None
+    incomplete: list[str] = field(default_factory=list)  # what a ticket written half-way lacks
 
 
 @dataclass
@@ -72,9 +75,13 @@ class Report:
     def open_count(self) -> int:
         return sum(n for status, n in self.by_status.items() if status == "Open")
 
+    @property
+    def incomplete(self) -> list[TicketRow]:
+        return [t for t in self.tickets if t.incomplete]
+
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "generated": self.generated, "by_status": self.by_status,
-                "open": self.open_count,
+                "open": self.open_count, "incomplete": len(self.incomplete),
                 "tickets": [t.__dict__ for t in self.tickets],
                 "by_agent": [g.to_dict() for g in self.by_agent], "by_team": [g.to_dict() for g in self.by_team]}
 
@@ -84,13 +91,16 @@ def build_report(run_id: str, facts: list[TicketFacts], now: dt.datetime) -> Rep
     agents: dict[str, GroupRow] = defaultdict(lambda: GroupRow(""))
     teams: dict[str, GroupRow] = defaultdict(lambda: GroupRow(""))
     for ticket in facts:
-        met = ticket.sla_met(now)
-        state = "no SLA" if ticket.due is None else {True: "met", False: "breached", None: "pending"}[met]
+        missing = ticket.incomplete
+        met = None if missing else ticket.sla_met(now)
+        state = ("incomplete" if missing else "no SLA" if ticket.due is None
+                 else {True: "met", False: "breached", None: "pending"}[met])
         first = _seconds(ticket.created, ticket.first_response_at)
         resolution = _seconds(ticket.created, ticket.resolved_at)
-        rows.append(TicketRow(ticket.key, ticket.number, ticket.subject, ticket.status, ticket.sla, ticket.agent,
+        rows.append(TicketRow(ticket.key or "?", ticket.number, ticket.subject or "(no subject)",
+                              INCOMPLETE if missing else ticket.status or INCOMPLETE, ticket.sla, ticket.agent,
                               ticket.team, ticket.due.isoformat(sep=" ") if ticket.due else None, state, first,
-                              resolution))
+                              resolution, missing))
         for groups, name in ((agents, ticket.agent or "(unassigned)"), (teams, ticket.team or "(no team)")):
             group = groups[name]
             group.name = name
@@ -102,7 +112,7 @@ def build_report(run_id: str, facts: list[TicketFacts], now: dt.datetime) -> Rep
                 group.first_response.append(first)
             if resolution is not None:
                 group.resolution.append(resolution)
-    by_status = dict(sorted(Counter(t.status for t in facts).items()))
+    by_status = dict(sorted(Counter(row.status for row in rows).items()))
     return Report(run_id, now.isoformat(sep=" "), rows, by_status,
                   sorted(agents.values(), key=lambda g: g.name), sorted(teams.values(), key=lambda g: g.name))
 
@@ -145,6 +155,9 @@ def render_html(report: Report) -> str:
                 for d in (g.to_dict() for g in groups)]
 
     verdict = "Nothing left open." if report.open_count == 0 else f"{report.open_count} ticket(s) still open."
+    if report.incomplete:
+        verdict += (f" {len(report.incomplete)} ticket(s) incomplete: "
+                    + "; ".join(f"#{t.number} ({', '.join(t.incomplete)})" for t in report.incomplete) + ".")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ostops final review - run {html.escape(report.run_id)}</title>
 <style>body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}

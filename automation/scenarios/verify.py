@@ -6,8 +6,10 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from automation.scenarios.facts import TicketFacts
-from automation.scenarios.models import EntryExpect, Scenario, TicketSpec
+from automation.scenarios import ledger as run_ledger
+from automation.scenarios.facts import SlaDefinition, TicketFacts, plain_text
+from automation.scenarios.ledger import Ledger
+from automation.scenarios.models import REQUESTER, EntryExpect, Scenario, TicketSpec
 
 ENTRY_CODES = {"message": "M", "response": "R", "note": "N"}
 ENTRY_NAMES = {code: name for name, code in ENTRY_CODES.items()}
@@ -29,15 +31,75 @@ class Verdict:
     run_id: str
     tickets: list[TicketVerdict]
     review: list[str]
+    # Tickets of the run in osTicket that the run never confirmed (an answer lost, a server killed mid-write).
+    unconfirmed: list[str] = field(default_factory=list)
+    slas: list[str] = field(default_factory=list)  # SLA definitions changed since the run used them
 
     @property
     def passed(self) -> bool:
-        return not self.review and all(t.passed for t in self.tickets)
+        return not self.review and not self.unconfirmed and not self.slas and all(t.passed for t in self.tickets)
 
     def mismatches(self) -> list[str]:
         lines = [f"ticket {t.key}{f' (#{t.number})' if t.number else ''}: {m}"
                  for t in self.tickets for m in t.mismatches]
-        return lines + [f"review: {m}" for m in self.review]
+        return lines + self.unconfirmed + self.slas + [f"review: {m}" for m in self.review]
+
+
+def unconfirmed_line(ticket: TicketFacts) -> str:
+    """``ticket KEY: created but not confirmed: #843365 (no message, status unset)``"""
+    state = ", ".join(ticket.incomplete) or "complete in osTicket"
+    return f"ticket {ticket.key or '?'}: created but not confirmed: #{ticket.number} ({state})"
+
+
+@dataclass(frozen=True)
+class Posted:
+    """An entry a step must have left: its type, author and text (and a note's title, when the step gave one)."""
+
+    type: str  # M R N
+    by: str
+    text: str
+    title: str = ""
+
+    def label(self) -> str:
+        kind = ENTRY_NAMES[self.type]
+        title = f" {self.title!r}" if self.title else ""
+        text = self.text if len(self.text) <= 60 else self.text[:57] + "..."
+        return f"{kind} by {self.by}{title} {text!r}"
+
+
+def posted_entries(spec: TicketSpec) -> list[Posted]:
+    """Every message, reply and note the run posted on the ticket, in order, as plain text: the first message,
+    each note and reply, and each comment an agent gave with an action (osTicket keeps it as a note)."""
+    posted = [Posted("M", REQUESTER, plain_text(spec.message, html=False))]
+    for step in spec.steps:
+        text = plain_text(getattr(step, "text", "") or getattr(step, "comment", ""), html=False)
+        if not text:
+            continue
+        if step.do == "note":
+            posted.append(Posted("N", step.actor, text, step.title))
+        elif step.do == "reply":
+            posted.append(Posted("M" if step.actor == REQUESTER else "R", step.actor, text))
+        elif hasattr(step, "comment"):
+            posted.append(Posted("N", step.actor, text))
+    return posted
+
+
+def check_posted(spec: TicketSpec, facts: TicketFacts) -> list[str]:
+    """Each posted entry must be in osTicket, in order, with the body and title the run posted."""
+    remaining = iter(facts.entries)
+    for want in posted_entries(spec):
+        found = any(e.type == want.type and e.by == want.by and e.text == want.text
+                    and (not want.title or e.title == want.title) for e in remaining)
+        if not found:
+            same = [e for e in facts.entries if e.type == want.type and e.by == want.by
+                    and (not want.title or e.title == want.title)]
+            if want.type == "N" and not want.title:
+                same = [e for e in same if e.text]  # comment notes: say what is there instead
+            now = "; ".join(f"#{e.id} {e.title + ': ' if e.title and e.type == 'N' else ''}{e.text[:60]!r}"
+                            for e in same[:3])
+            return [f"{want.label()}: not in osTicket in the run's order"
+                    + (f" (by {want.by} there: {now})" if now else "")]
+    return []
 
 
 def _subsequence(wanted: Sequence[object], actual: Sequence[object]) -> bool:
@@ -65,6 +127,7 @@ def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime) -> list
     compare("priority", exp.priority, facts.priority)
     compare("overdue", exp.overdue, facts.overdue)
     compare("topic", spec.topic, facts.topic)
+    compare("subject", spec.subject, facts.subject)
     if str(spec.requester.email).casefold() != facts.requester_email.casefold():
         problems.append(f"requester: expected {str(spec.requester.email)!r}, actual {facts.requester_email!r}")
     if exp.sla_met is not None:
@@ -86,23 +149,44 @@ def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime) -> list
                             f"[{', '.join(f'{kind} by {by}' for kind, by in actual)}]")
     if exp.events_in_order and not _subsequence(exp.events_in_order, [e.name for e in facts.events]):
         problems.append(f"events in order: expected {exp.events_in_order}, actual {[e.name for e in facts.events]}")
+    problems += check_posted(spec, facts)
     return problems
 
 
-def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.datetime | None = None) -> Verdict:
+def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.datetime | None = None,
+           ledger: Ledger | None = None, slas: dict[int, SlaDefinition] | None = None,
+           confirmed: set[int] | None = None) -> Verdict:
+    """``ledger`` (from the run record) holds osTicket to what the run left; ``confirmed`` are the ticket ids
+    the run was answered for: any other ticket of the run is named as created but not confirmed. Without
+    them (a run whose record is lost) the first whole ticket of each key counts as the run's."""
     now = now or dt.datetime.now()
-    by_key = {f.key: f for f in facts}
+    if confirmed is None:
+        if ledger is not None:
+            confirmed = {t.ticket_id for t in ledger.tickets.values()}
+        else:
+            first: dict[str, TicketFacts] = {}
+            for f in sorted(facts, key=lambda f: bool(f.incomplete)):  # whole tickets first
+                if f.key:
+                    first.setdefault(f.key, f)
+            confirmed = {f.ticket_id for f in first.values()}
+    unconfirmed = [f for f in facts if f.ticket_id not in confirmed]
+    by_key = {f.key: f for f in facts if f.ticket_id in confirmed}
     verdicts = []
     for spec in scenario.tickets:
         found = by_key.get(spec.key)
         if found is None:
             verdicts.append(TicketVerdict(spec.key, None, [f"no ticket of run {run_id} in osTicket"]))
-        else:
-            verdicts.append(TicketVerdict(spec.key, found.number, check_ticket(spec, found, now)))
+            continue
+        problems = check_ticket(spec, found, now)
+        recorded = ledger.tickets.get(spec.key) if ledger is not None else None
+        if recorded is not None:
+            problems += run_ledger.compare(recorded, found)
+        verdicts.append(TicketVerdict(spec.key, found.number, problems))
+    sla_problems = run_ledger.compare_slas(ledger.slas, slas) if ledger is not None and slas is not None else []
     review = []
     allowed = scenario.review.open_tickets
     still_open = [f for f in facts if f.state == "open"]
     if allowed is not None and len(still_open) > allowed:
         numbers = ", ".join(f"#{f.number} ({f.key})" for f in still_open)
         review.append(f"open tickets: expected at most {allowed}, actual {len(still_open)}: {numbers}")
-    return Verdict(run_id, verdicts, review)
+    return Verdict(run_id, verdicts, review, [unconfirmed_line(f) for f in unconfirmed], sla_problems)
