@@ -101,3 +101,12 @@ class LoadError(OsTicketError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems = problems or []
+
+
+class EvidenceUnavailable(UsageError):
+    """``--evidence`` cannot work here (no Chromium, no Playwright, a folder that cannot be written): said
+    before the run starts."""
+
+
+class EvidenceError(OsTicketError):
+    """The browser could not capture a page of the run's evidence, or the write-up could not be written."""

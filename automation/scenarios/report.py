@@ -118,6 +118,23 @@ def build_report(run_id: str, facts: list[TicketFacts], now: dt.datetime) -> Rep
 
 
 def render_html(report: Report) -> str:
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ostops final review - run {html.escape(report.run_id)}</title>
+<style>{REVIEW_CSS}</style>
+</head><body>
+<h1>Final review - run {html.escape(report.run_id)}</h1>
+{review_sections(report)}
+</body></html>
+"""
+
+
+REVIEW_CSS = """body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#eef3fa}
+figure{display:inline-block;margin:1em 2em 1em 0}figcaption{font-weight:bold;margin-bottom:.5em}"""
+
+
+def review_sections(report: Report, level: int = 2) -> str:
+    """The review as HTML to place in a page: the verdict, the charts, then the tables (every value escaped)."""
     def table(headers: list[str], rows: list[list[str]]) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
@@ -158,21 +175,14 @@ def render_html(report: Report) -> str:
     if report.incomplete:
         verdict += (f" {len(report.incomplete)} ticket(s) incomplete: "
                     + "; ".join(f"#{t.number} ({', '.join(t.incomplete)})" for t in report.incomplete) + ".")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ostops final review - run {html.escape(report.run_id)}</title>
-<style>body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}
-th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#eef3fa}}
-figure{{display:inline-block;margin:1em 2em 1em 0}}figcaption{{font-weight:bold;margin-bottom:.5em}}</style>
-</head><body>
-<h1>Final review - run {html.escape(report.run_id)}</h1>
-<p>Generated {html.escape(report.generated)}. {verdict}</p>
+    h = f"h{level}"
+    return f"""<p>Generated {html.escape(report.generated)}. {verdict}</p>
 {charts}
-<h2>Tickets</h2>
+<{h}>Tickets</{h}>
 {table(["key", "number", "subject", "status", "SLA", "agent", "team", "due", "SLA outcome", "first response",
         "resolution"], ticket_rows)}
-<h2>By agent</h2>
+<{h}>By agent</{h}>
 {table(group_headers, group_rows(report.by_agent))}
-<h2>By team</h2>
+<{h}>By team</{h}>
 {table(group_headers, group_rows(report.by_team))}
-</body></html>
 """

@@ -1,0 +1,409 @@
+"""Evidence of a run: after each step, a real browser shows the page the person who acted would be looking at,
+and the screenshots become a write-up (``writeup.py``) in one folder.
+
+Chromium is Debian's ``chromium`` package, driven by Playwright (PyPI) with ``executable_path``: no browser is
+downloaded. Agents log in to the staff panel through its login form, one browser context each; a requester
+opens her ticket in the Support Center's "Check Ticket Status" form with her e-mail and the ticket number, one
+context per ticket. The browser only reads: every action is the runner's. Requests to anything but the help
+desk are refused (avatars from the internet, say), so the pictures depend on nothing outside this machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import urlsplit
+
+from automation.errors import EvidenceError, EvidenceUnavailable
+from automation.scenarios import writeup
+from automation.scenarios.models import REQUESTER, Scenario, TicketSpec
+from automation.scenarios.report import Report, render_html
+from automation.scenarios.writeup import MANIFEST, SHOTS, Shot, TicketStory, WriteUp
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Playwright
+
+WIDTH, HEIGHT = 1280, 900
+TIMEOUT_MS = 30_000  # every navigation and wait of the browser
+CHROMIUM_ENV = "OSTOPS_CHROMIUM"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome")
+INSTALL_HINT = "install Debian's chromium package (apt-get install chromium fonts-liberation) or set " + CHROMIUM_ENV
+
+# What each staff action changes, as the ticket view labels it (row headers of osTicket 1.18's
+# include/staff/ticket-view.inc.php), and the thread entry it adds (classes of its thread-entry template).
+STAFF_ROWS: dict[str, list[str]] = {
+    "change_sla": ["SLA Plan", "Due Date"],
+    "assign_agent": ["Assigned To"],
+    "assign_team": ["Assigned To"],
+    "transfer": ["Department"],
+    "change_priority": ["Priority"],
+    "set_status": ["Status", "Closed By", "Close Date"],
+}
+STAFF_ENTRY = {"note": "note", "reply": "response"}
+
+# Runs in the page before each picture: password fields emptied (whatever the page), the staff panel's
+# floating toolbar put back in its place (the ticket view scrolls itself down, and a full-page picture would
+# show the floating bar mid-page), pictures that could
+# not load (avatars from the internet) hidden, and the changed rows / newest entry / listed tickets outlined.
+_PREPARE = """([labels, entryClass, numbers]) => {
+  for (const input of document.querySelectorAll('input[type=password]')) { input.value = ''; }
+  if (window.jQuery) { window.jQuery(window).off('.sticky'); }
+  if (document.activeElement) { document.activeElement.blur(); }
+  window.scrollTo(0, 0);
+  for (const bar of document.querySelectorAll('.sticky.bar.fixed')) { bar.classList.remove('fixed'); bar.style.top = ''; }
+  for (const img of document.querySelectorAll('img')) {
+    if (!img.complete || img.naturalWidth === 0) { img.style.visibility = 'hidden'; }
+  }
+  const found = [];
+  const mark = (el) => {
+    el.style.outline = '3px solid #e8590c'; el.style.outlineOffset = '1px'; el.style.background = '#fff3bf';
+  };
+  for (const th of document.querySelectorAll('th')) {
+    const label = th.textContent.trim().replace(/:$/, '');
+    if (labels.includes(label) && th.parentElement && !found.includes(label)) { mark(th.parentElement); found.push(label); }
+  }
+  if (entryClass) {
+    const entries = document.querySelectorAll('.thread-entry.' + entryClass);
+    if (entries.length) { mark(entries[entries.length - 1]); found.push('the newest ' + entryClass); }
+  }
+  for (const row of document.querySelectorAll('tr')) {
+    const link = [...row.querySelectorAll('a')].find((a) => numbers.includes(a.textContent.trim()));
+    if (link) { mark(row); found.push('#' + link.textContent.trim()); }
+  }
+  const filled = [...document.querySelectorAll('input[type=password]')].some((input) => input.value !== '');
+  const height = Math.max(document.documentElement.scrollHeight, document.body.scrollHeight);
+  return {found, filled, height};
+}"""
+
+
+def find_chromium() -> str:
+    """The Chromium to drive: ``$OSTOPS_CHROMIUM``, else the first of the usual names on PATH."""
+    named = os.environ.get(CHROMIUM_ENV)
+    if named:
+        path = shutil.which(named)
+        if path is None:
+            raise EvidenceUnavailable(f"--evidence: ${CHROMIUM_ENV}={named} is not an executable; {INSTALL_HINT}")
+        return path
+    for name in CHROMIUM_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise EvidenceUnavailable(f"--evidence needs a Chromium browser and none is installed: {INSTALL_HINT}")
+
+
+def check_folder(folder: Path) -> Path:
+    """Refuse, before anything is done, a folder the write-up could not be written to, or one holding other
+    files than an earlier write-up (those are never overwritten)."""
+    folder = folder.expanduser().absolute()
+    if folder.exists():
+        if not folder.is_dir():
+            raise EvidenceUnavailable(f"--evidence {folder}: is a file; name a folder (new or empty)")
+        others = [p.name for p in folder.iterdir()]
+        if others and not (folder / MANIFEST).is_file():
+            raise EvidenceUnavailable(f"--evidence {folder}: the folder holds other files ({', '.join(sorted(others)[:3])}"
+                                      f"{', …' if len(others) > 3 else ''}); name a new or empty folder")
+        _probe(folder, folder)
+        return folder
+    ancestor = folder.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise EvidenceUnavailable(f"--evidence {folder}: {ancestor} is not a folder; choose another path")
+    _probe(ancestor, folder)
+    return folder
+
+
+def _probe(where: Path, folder: Path) -> None:
+    """Can a file be created in ``where``? (Asked of the file system: as root, permission bits say little.)"""
+    try:
+        with tempfile.TemporaryFile(dir=where):
+            pass
+    except OSError as exc:
+        raise EvidenceUnavailable(f"--evidence {folder}: cannot write in {where} ({exc.strerror}); "
+                                  "choose another folder") from exc
+
+
+def check() -> str:
+    """Everything ``--evidence`` needs on this machine, before a run: Playwright and a Chromium."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as exc:
+        raise EvidenceUnavailable("--evidence needs Playwright: pip install 'ostops[evidence]'") from exc
+    return find_chromium()
+
+
+class Evidence:
+    """Watches a run (the runner calls it after the ticket is created and after each step) and takes the
+    pictures; ``finish`` adds the closed-tickets queue and the final review and writes the write-up."""
+
+    def __init__(self, folder: Path, base_url: str, password: Callable[[str], str | None], chromium: str,
+                 scenario: Scenario, scenario_file: str) -> None:
+        self.folder = folder
+        self.base_url = base_url.rstrip("/") + "/"
+        self._password = password
+        self._secrets: set[str] = set()
+        self.chromium = chromium
+        self.writeup = WriteUp(scenario.name, scenario.description, scenario_file, run_id="")
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._agents: dict[str, Page] = {}
+        self._requesters: dict[str, Page] = {}  # by ticket number: a status login opens one ticket
+        self._count = 0
+        self._cdp: dict[Page, CDPSession] = {}
+        self._last_agent: str | None = None
+
+    # -- life cycle ----------------------------------------------------------------------------------------
+    @classmethod
+    def start(cls, folder: Path, base_url: str, password: Callable[[str], str | None], scenario: Scenario,
+              scenario_file: str) -> Evidence:
+        """Check the folder and the browser, start Chromium, and clear an earlier write-up's pictures.
+        Every refusal is an ``EvidenceUnavailable`` (exit 2) raised before anything is written."""
+        folder = check_folder(folder)
+        evidence = cls(folder, base_url, password, check(), scenario, scenario_file)
+        evidence._launch()
+        try:
+            evidence._clear_folder()
+        except BaseException:
+            evidence.close()
+            raise
+        return evidence
+
+    def _launch(self) -> None:
+        from playwright.sync_api import Error, sync_playwright
+
+        self._playwright = sync_playwright().start()
+        try:
+            self._browser = self._playwright.chromium.launch(
+                executable_path=self.chromium, headless=True, timeout=TIMEOUT_MS,
+                # Every host name but the help desk's resolves to nothing: the browser reaches no other server
+                # (routing requests through Playwright instead would switch the browser's cache off).
+                args=[f"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE {urlsplit(self.base_url).hostname}"])
+        except Error as exc:
+            self.close()
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            raise EvidenceUnavailable(f"--evidence: {self.chromium} does not start ({first_line}); "
+                                      f"{INSTALL_HINT}") from exc
+
+    def _clear_folder(self) -> None:
+        shots = self.folder / SHOTS
+        if shots.is_dir():
+            for old in shots.glob("*.png"):
+                old.unlink()
+        shots.mkdir(parents=True, exist_ok=True)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # closing a browser that already died must not hide the cause
+            if self._browser is not None:
+                self._browser.close()
+        with contextlib.suppress(Exception):
+            if self._playwright is not None:
+                self._playwright.stop()
+        self._browser = self._playwright = None
+        self._agents.clear()
+        self._requesters.clear()
+        self._cdp.clear()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- what the runner calls -----------------------------------------------------------------------------
+    def run_started(self, run_id: str) -> None:
+        self.writeup.run_id = run_id
+
+    def ticket_creating(self, spec: TicketSpec) -> None:
+        """Before the ticket exists. Tickets opened through the API have no page to show here; a ticket a
+        requester opens in the Support Center gets its filled-in form here, before it is submitted."""
+
+    def ticket_created(self, spec: TicketSpec, number: str, ticket_id: int, sentence: str) -> None:
+        self.writeup.tickets.append(TicketStory(spec.key, number, spec.subject, spec.requester.name))
+        self._requester_shot(spec, number, ticket_id, sentence, "create")
+
+    def step_done(self, spec: TicketSpec, step: Any, number: str, ticket_id: int, sentence: str) -> None:
+        if step.actor == REQUESTER:
+            self._requester_shot(spec, number, ticket_id, sentence, step.do)
+            return
+        self._last_agent = step.actor
+        page = self._agent_page(step.actor)
+        path = f"scp/tickets.php?id={ticket_id}"
+        with self._capturing(sentence, path):
+            self._open(page, path)
+            shot = self._take(page, f"{step.actor}'s screen: ticket #{number} in the staff panel", "/" + path,
+                              f"{spec.key}-{step.do}", STAFF_ROWS.get(step.do, []), STAFF_ENTRY.get(step.do))
+        shot.sentence = sentence
+        self.writeup.story(spec.key).shots.append(shot)
+
+    # -- the end of the run --------------------------------------------------------------------------------
+    def finish(self, *, report: Report | None, passed: bool | None, verification: list[str], error: str = "",
+               seconds: float | None = None, fallback_agent: str | None = None) -> Path:
+        """The closed-tickets queue and the final review (when the run got that far), then the write-up.
+        Returns the folder."""
+        w = self.writeup
+        w.report, w.passed, w.verification, w.error, w.seconds = report, passed, verification, error, seconds
+        agent = self._last_agent or fallback_agent
+        if not error and agent is not None and w.tickets:
+            self._closed_queue(agent, [t.number for t in w.tickets])
+        if report is not None:
+            self._review(report)
+        try:
+            written = writeup.write(w, self.folder)
+        except OSError as exc:
+            raise EvidenceError(f"--evidence {self.folder}: cannot write the write-up: {exc.strerror}") from exc
+        self._check_no_secret(written + [self.folder / s.file for s in w.shots()])
+        return self.folder
+
+    def _closed_queue(self, agent: str, numbers: list[str]) -> None:
+        page = self._agent_page(agent)
+        sentence = f"{agent} opens the Closed queue"
+        with self._capturing(sentence, "scp/tickets.php"):
+            self._open(page, "scp/tickets.php")
+            queue = page.locator("li.top-queue > a").filter(has_text=re.compile(r"^\s*Closed\s*$")).first
+            href = str(queue.evaluate("a => a.href"))
+            if not href.startswith(self.base_url):
+                raise EvidenceError(f"--evidence: the staff panel's Closed queue links outside the help desk: {href}")
+            path = href[len(self.base_url):]
+            self._open(page, path)
+            shot = self._take(page, f"{agent}'s screen: the Closed queue in the staff panel", "/" + path,
+                              "closed-queue", [], None, numbers)
+        shot.sentence = sentence
+        self.writeup.closing.append(shot)
+
+    def _review(self, report: Report) -> None:
+        assert self._browser is not None
+        context = self._new_context()
+        try:
+            page = context.new_page()
+            sentence = f"Final review of run {report.run_id}"
+            with self._capturing(sentence, "the final review"):
+                page.set_content(render_html(report), wait_until="load")
+                shot = self._take(page, "the final review (ostops report --format html) in the browser",
+                                  "ostops report", "final-review", [], None)
+            shot.sentence = sentence
+            self.writeup.closing.append(shot)
+        finally:
+            context.close()
+
+    # -- browser sessions ----------------------------------------------------------------------------------
+    def _new_context(self) -> BrowserContext:
+        assert self._browser is not None, "Evidence.start() first"
+        context = self._browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, device_scale_factor=1,
+                                            locale="en-US")
+        context.set_default_timeout(TIMEOUT_MS)
+        context.set_default_navigation_timeout(TIMEOUT_MS)
+        return context
+
+    def _agent_page(self, username: str) -> Page:
+        if username in self._agents:
+            return self._agents[username]
+        password = self._password(username)
+        if password is None:
+            raise EvidenceError(f"--evidence: no password for agent {username!r}")
+        self._secrets.add(password)
+        page = self._new_context().new_page()
+        url = self.base_url + "scp/login.php"
+        with self._capturing(f"logging in as {username}", "scp/login.php"):
+            page.goto(url, wait_until="load")
+            page.fill("input[name=userid]", username)
+            page.fill("input[name=passwd]", password)
+            with page.expect_navigation(wait_until="commit"):  # the queue it lands on is not pictured
+                page.click("button[type=submit], input[type=submit]")
+            if "login.php" in page.url:
+                message = page.locator("#login-message").first
+                reason = message.inner_text().strip() if message.count() else "the login page came back"
+                page.fill("input[name=passwd]", "")
+                raise EvidenceError(f"--evidence: agent {username!r} could not log in at {url} in the browser: "
+                                    f"{reason}")
+        self._agents[username] = page
+        return page
+
+    def _requester_page(self, spec: TicketSpec, number: str) -> tuple[Page, bool, str]:
+        """The requester's browser on this ticket, signed in through "Check Ticket Status" (and whether it
+        has just landed on her ticket); the note says why her ticket is not shown when osTicket mails an
+        access link instead."""
+        if number in self._requesters:
+            return self._requesters[number], False, ""
+        page = self._new_context().new_page()
+        with self._capturing(f"{spec.requester.name} checking ticket #{number}", "view.php"):
+            page.goto(self.base_url + "view.php", wait_until="load")
+            page.fill("input[name=lemail]", str(spec.requester.email))
+            page.fill("input[name=lticket]", number)
+            with page.expect_navigation(wait_until="load"):
+                page.click("#clientLogin input[type=submit], #clientLogin button[type=submit]")
+        self._requesters[number] = page
+        if "login.php" in page.url or "view.php" in page.url:
+            return page, False, ("osTicket mails an access link instead of opening the ticket: its \"Check "
+                                 "Ticket Status\" requires e-mail verification (the seed's settings."
+                                 "status_check_email_verification: false turns that off)")
+        return page, True, ""
+
+    def _requester_shot(self, spec: TicketSpec, number: str, ticket_id: int, sentence: str, action: str) -> None:
+        page, landed, note = self._requester_page(spec, number)
+        path = f"tickets.php?id={ticket_id}"
+        labels, entry = ([], "message") if action == "reply" else (["Ticket Status"], None)
+        with self._capturing(sentence, path):
+            if note:
+                path = "login.php"
+            elif not (landed and f"#{number}" in page.inner_text("body")):  # after signing in she sees it
+                self._open(page, path)
+            shot = self._take(page, f"{spec.requester.name}'s screen: ticket #{number} in the Support Center "
+                                    "(Check Ticket Status, e-mail and ticket number)", "/" + path,
+                              f"{spec.key}-{REQUESTER}-{action}", labels, entry)
+        shot.sentence, shot.note = sentence, note
+        self.writeup.story(spec.key).shots.append(shot)
+
+    # -- pictures ------------------------------------------------------------------------------------------
+    def _open(self, page: Page, path: str) -> None:
+        response = page.goto(self.base_url + path, wait_until="load")
+        if response is not None and response.status >= 400:
+            raise EvidenceError(f"osTicket answered HTTP {response.status} for {path}")
+        if "login.php" in page.url and "login.php" not in path:
+            raise EvidenceError(f"the browser's session ended: {path} sent it to the login page")
+
+    def _take(self, page: Page, viewer: str, path: str, name: str, labels: list[str], entry: str | None,
+              numbers: list[str] | None = None) -> Shot:
+        prepared = page.evaluate(_PREPARE, [labels, entry, numbers or []])
+        if prepared["filled"]:
+            raise EvidenceError(f"a password field on {path} could not be emptied: no picture taken")
+        self._count += 1
+        file = f"{SHOTS}/{self._count:02d}-{name}.png"
+        (self.folder / file).write_bytes(self._png(page, int(prepared["height"])))
+        return Shot(file, "", viewer, path, list(prepared["found"]))
+
+    def _png(self, page: Page, height: int) -> bytes:
+        """The whole page, WIDTH pixels wide, as PNG. Chrome DevTools Protocol's Page.captureScreenshot with
+        optimizeForSpeed ("optimize image encoding for speed, not for resulting size"): about a third of the
+        time of Playwright's full-page screenshot here, for files about a quarter larger."""
+        if page not in self._cdp:
+            self._cdp[page] = page.context.new_cdp_session(page)
+        answer = self._cdp[page].send("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True, "optimizeForSpeed": True,
+            "clip": {"x": 0, "y": 0, "width": WIDTH, "height": max(height, HEIGHT), "scale": 1}})
+        return base64.b64decode(answer["data"])
+
+    @contextlib.contextmanager
+    def _capturing(self, what: str, path: str) -> Iterator[None]:
+        from playwright.sync_api import Error
+
+        try:
+            yield
+        except Error as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            raise EvidenceError(f"--evidence: {what}: the browser failed on {self.base_url}{path}: "
+                                f"{first_line}") from exc
+
+    def _check_no_secret(self, files: list[Path]) -> None:
+        """The passwords the browser typed appear in no file of the write-up (a last guard)."""
+        secrets = [s.encode() for s in self._secrets if s]
+        for path in files:
+            data = path.read_bytes()
+            if any(secret in data for secret in secrets):
+                raise EvidenceError(f"--evidence: {path} contains a password; remove the folder {self.folder}")
