@@ -6,9 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from automation.scenarios import ledger as run_ledger
-from automation.scenarios.facts import SlaDefinition, TicketFacts, plain_text
-from automation.scenarios.ledger import Ledger
+from automation.scenarios.facts import TicketFacts, plain_text
 from automation.scenarios.models import REQUESTER, EntryExpect, Scenario, TicketSpec
 
 ENTRY_CODES = {"message": "M", "response": "R", "note": "N"}
@@ -33,16 +31,15 @@ class Verdict:
     review: list[str]
     # Tickets of the run in osTicket that the run never confirmed (an answer lost, a server killed mid-write).
     unconfirmed: list[str] = field(default_factory=list)
-    slas: list[str] = field(default_factory=list)  # SLA definitions changed since the run used them
 
     @property
     def passed(self) -> bool:
-        return not self.review and not self.unconfirmed and not self.slas and all(t.passed for t in self.tickets)
+        return not self.review and not self.unconfirmed and all(t.passed for t in self.tickets)
 
     def mismatches(self) -> list[str]:
         lines = [f"ticket {t.key}{f' (#{t.number})' if t.number else ''}: {m}"
                  for t in self.tickets for m in t.mismatches]
-        return lines + self.unconfirmed + self.slas + [f"review: {m}" for m in self.review]
+        return lines + self.unconfirmed + [f"review: {m}" for m in self.review]
 
 
 def unconfirmed_line(ticket: TicketFacts) -> str:
@@ -154,21 +151,17 @@ def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime) -> list
 
 
 def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.datetime | None = None,
-           ledger: Ledger | None = None, slas: dict[int, SlaDefinition] | None = None,
            confirmed: set[int] | None = None) -> Verdict:
-    """``ledger`` (from the run record) holds osTicket to what the run left; ``confirmed`` are the ticket ids
-    the run was answered for: any other ticket of the run is named as created but not confirmed. Without
-    them (a run whose record is lost) the first whole ticket of each key counts as the run's."""
+    """``confirmed`` are the ticket ids the run was answered for: any other ticket of the run is named as
+    created but not confirmed. Without them (a run whose record is lost) the first whole ticket of each key
+    counts as the run's."""
     now = now or dt.datetime.now()
     if confirmed is None:
-        if ledger is not None:
-            confirmed = {t.ticket_id for t in ledger.tickets.values()}
-        else:
-            first: dict[str, TicketFacts] = {}
-            for f in sorted(facts, key=lambda f: bool(f.incomplete)):  # whole tickets first
-                if f.key:
-                    first.setdefault(f.key, f)
-            confirmed = {f.ticket_id for f in first.values()}
+        first: dict[str, TicketFacts] = {}
+        for f in sorted(facts, key=lambda f: bool(f.incomplete)):  # whole tickets first
+            if f.key:
+                first.setdefault(f.key, f)
+        confirmed = {f.ticket_id for f in first.values()}
     unconfirmed = [f for f in facts if f.ticket_id not in confirmed]
     by_key = {f.key: f for f in facts if f.ticket_id in confirmed}
     verdicts = []
@@ -177,16 +170,11 @@ def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.da
         if found is None:
             verdicts.append(TicketVerdict(spec.key, None, [f"no ticket of run {run_id} in osTicket"]))
             continue
-        problems = check_ticket(spec, found, now)
-        recorded = ledger.tickets.get(spec.key) if ledger is not None else None
-        if recorded is not None:
-            problems += run_ledger.compare(recorded, found)
-        verdicts.append(TicketVerdict(spec.key, found.number, problems))
-    sla_problems = run_ledger.compare_slas(ledger.slas, slas) if ledger is not None and slas is not None else []
+        verdicts.append(TicketVerdict(spec.key, found.number, check_ticket(spec, found, now)))
     review = []
     allowed = scenario.review.open_tickets
     still_open = [f for f in facts if f.state == "open"]
     if allowed is not None and len(still_open) > allowed:
         numbers = ", ".join(f"#{f.number} ({f.key})" for f in still_open)
         review.append(f"open tickets: expected at most {allowed}, actual {len(still_open)}: {numbers}")
-    return Verdict(run_id, verdicts, review, [unconfirmed_line(f) for f in unconfirmed], sla_problems)
+    return Verdict(run_id, verdicts, review, [unconfirmed_line(f) for f in unconfirmed])
