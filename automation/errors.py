@@ -1,17 +1,44 @@
 """One exception tree for everything ostops raises on purpose.
 
-The CLI maps it to exit codes in one place (``automation.cli``):
-``UsageError`` subclasses (bad input: files, flags, config) exit 2; every other
-``OsTicketError`` (the remote side or the environment failed) exits 1.
+The CLI maps it to exit codes in one place (``automation.cli.EXIT_CODES`` and ``automation.cli.main``):
+``UsageError`` and its subclasses (bad input: files, flags, config; nothing was written) exit 2; every other
+``OsTicketError`` (osTicket, its database or this machine failed) exits 1.
+
+    OsTicketError                 base of every error ostops raises on purpose (exit 1)
+    ├── UsageError                bad input: a file, a field, a flag; nothing was written (exit 2)
+    │   ├── ConfigError           a configuration, instance or output file is missing or invalid
+    │   │   └── YamlFileError     a YAML file cannot be read or parsed (``problems``)
+    │   ├── SourceError           no usable osTicket source
+    │   ├── SeedError             a seed file is invalid (``problems``)
+    │   ├── ScenarioError         a scenario file is invalid or names what does not exist (``problems``)
+    │   └── EvidenceUnavailable   ``--evidence`` cannot work here
+    ├── EnvironmentProblem        something on this machine is missing or in the way
+    ├── LocalInstanceError        the local osTicket could not be started, installed or stopped
+    ├── DatabaseError             osTicket's database unreachable, or a statement refused
+    ├── ApiError                  osTicket's HTTP API answered an error status (or nothing)
+    ├── AuthError                 a login or API key was refused
+    ├── CsrfError                 a staff-panel request refused for its CSRF token
+    ├── StepError                 a staff-panel or requester action refused
+    ├── ScenarioStepFailed        a scenario step failed; says where, and what was done before
+    ├── VerificationError         the database differs from what was expected (``problems``)
+    ├── LoadError                 requests of a load run failed (``problems``)
+    ├── EvidenceError             the browser could not capture the run's evidence
+    ├── HashChangedError          a download no longer matches its pinned SHA-256
+    └── DownloadError             (automation.manifest) a download failed or did not verify
 """
 
 from __future__ import annotations
 
 
 class OsTicketError(Exception):
-    """Base of every error ostops raises on purpose."""
+    """Base of every error ostops raises on purpose. ``problems``: the details, one line each, printed under
+    the message (every problem of a file at once, every mismatch of a run)."""
 
     exit_code = 1
+
+    def __init__(self, message: str = "", problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[str] = list(problems or [])
 
 
 class UsageError(OsTicketError):
@@ -21,7 +48,15 @@ class UsageError(OsTicketError):
 
 
 class ConfigError(UsageError):
-    """A configuration or instance file is missing or invalid."""
+    """A configuration, instance or output file is missing or invalid."""
+
+
+class YamlFileError(ConfigError):
+    """The file cannot be read or is not valid YAML; ``problems`` lists every problem found (at least one)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message, problems or [message])
+        self.message = message
 
 
 class SourceError(UsageError):
@@ -31,17 +66,14 @@ class SourceError(UsageError):
 class SeedError(UsageError):
     """A seed file is invalid; ``problems`` lists every problem found."""
 
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems or []
-
 
 class ScenarioError(UsageError):
     """A scenario file is invalid or names something that does not exist; ``problems`` lists them all."""
 
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems or []
+
+class EvidenceUnavailable(UsageError):
+    """``--evidence`` cannot work here (no Chromium, no Playwright, a folder that cannot be written): said
+    before the run starts."""
 
 
 class EnvironmentProblem(OsTicketError):
@@ -50,6 +82,10 @@ class EnvironmentProblem(OsTicketError):
 
 class LocalInstanceError(OsTicketError):
     """The local osTicket could not be started, installed or stopped."""
+
+
+class DatabaseError(OsTicketError):
+    """osTicket's database could not be reached or refused a statement."""
 
 
 class ApiError(OsTicketError):
@@ -88,25 +124,20 @@ class ScenarioStepFailed(OsTicketError):
 
 
 class VerificationError(OsTicketError):
-    """What osTicket's database shows differs from what was expected."""
+    """What osTicket's database shows differs from what was expected; ``problems`` names each difference."""
 
-    def __init__(self, message: str, mismatches: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.mismatches = mismatches or []
+    @property
+    def mismatches(self) -> list[str]:
+        return self.problems
 
 
 class LoadError(OsTicketError):
     """Requests of a load run failed on osTicket's side, or verification could not finish."""
 
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems or []
-
-
-class EvidenceUnavailable(UsageError):
-    """``--evidence`` cannot work here (no Chromium, no Playwright, a folder that cannot be written): said
-    before the run starts."""
-
 
 class EvidenceError(OsTicketError):
     """The browser could not capture a page of the run's evidence, or the write-up could not be written."""
+
+
+class HashChangedError(OsTicketError):
+    """A download no longer matches the SHA-256 pinned in the manifest."""

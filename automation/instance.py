@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from automation.errors import ConfigError
+from automation.files import write_private
 
 SECRET_MASK = "********"
 
@@ -73,7 +73,9 @@ class DatabaseAccess(BaseModel):
     ssl_ca: str | None = None
 
 
-class Credentials(BaseModel):
+class Login(BaseModel):
+    """A user name and its password (the admin's, in the instance file)."""
+
     model_config = ConfigDict(extra="ignore")
 
     username: str
@@ -103,7 +105,7 @@ class Instance(BaseModel):
     osticket_version: str
     api_key: SecretStr
     api_key_ip: str | None = "127.0.0.1"
-    admin: Credentials
+    admin: Login
     db: DatabaseAccess
     local: LocalProcesses | None = None
     created_at: str = ""
@@ -175,17 +177,3 @@ def _reveal(value: Any) -> Any:
 
 def _shell_quote(value: str) -> str:
     return "'" + value.replace("'", "'\"'\"'") + "'"
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write atomically with mode 0600 from the first byte (no window where others can read it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

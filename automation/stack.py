@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr, ValidationError
 
 from automation.errors import ConfigError
-from automation.instance import Credentials, DatabaseAccess, Instance
+from automation.instance import DatabaseAccess, Instance, Login
 
 REQUIRED = ("helpdeskUrl", "osticketVersion", "apiKey", "osticketAdminUsername", "osticketAdminPassword",
             "dbHost", "dbPort", "dbName", "dbUser", "dbAppPassword", "tablePrefix")
@@ -155,7 +155,7 @@ def instance_from_outputs(text: str | bytes, source: str, db_ca: str | None = No
             osticket_version=outputs["osticketVersion"],
             api_key=SecretStr(outputs["apiKey"]),
             api_key_ip=None,
-            admin=Credentials(username=outputs["osticketAdminUsername"],
+            admin=Login(username=outputs["osticketAdminUsername"],
                               password=SecretStr(outputs["osticketAdminPassword"])),
             db=DatabaseAccess(host=outputs["dbHost"], port=port, name=outputs["dbName"],
                               user=outputs["dbUser"], password=SecretStr(outputs["dbAppPassword"]),

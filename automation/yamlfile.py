@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from automation.errors import YamlFileError
+
 Path_ = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
 
@@ -40,14 +42,6 @@ def format_path(path: Sequence[str | int]) -> str:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
 
-
-class YamlFileError(Exception):
-    """The file cannot be read or is not valid YAML; ``problems`` lists every problem found."""
-
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.problems = problems or [message]
 
 
 def load(path: Path) -> Located:

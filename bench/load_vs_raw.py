@@ -32,9 +32,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from automation.instance import Instance
-from automation.load import Planned, Variety, create_and_verify, create_tickets, plan_tickets, verify_load
+from automation.load.plan import Planned, Variety, plan_tickets
+from automation.load.run import create_and_verify, create_tickets, verify_load
 from automation.osticket import db
-from automation.scenarios.runner import new_run_id
+from automation.scenarios.record import new_run_id
 
 console = Console(highlight=False)
 

@@ -18,11 +18,12 @@ from pathlib import Path
 import requests
 from pydantic import SecretStr
 
-from automation.credentials import new_api_key, new_password
 from automation.errors import ConfigError, EnvironmentProblem, LocalInstanceError
-from automation.instance import Credentials, DatabaseAccess, Instance, LocalProcesses
+from automation.instance import DatabaseAccess, Instance, LocalProcesses, Login
 from automation.local import database, processes, source, webserver
+from automation.newsecrets import new_api_key, new_password
 from automation.osticket import db
+from automation.versions import SECURITY_NOTE
 
 INSTALLER = Path(__file__).with_name("installer.php")
 HTTP_TIMEOUT = 10
@@ -126,7 +127,7 @@ def _install(base: Path, source_path: Path | None, http_port: int | None, progre
     src = source.resolve(source_path)
     warnings = []
     if src.below_security_floor:
-        warnings.append(f"osTicket {src.version} is below the security floor ({source.SECURITY_NOTE}); "
+        warnings.append(f"osTicket {src.version} is below the security floor ({SECURITY_NOTE}); "
                         "accepted for local use only")
     progress(f"osTicket {src.version} from {src.origin}")
 
@@ -140,7 +141,7 @@ def _install(base: Path, source_path: Path | None, http_port: int | None, progre
         url=f"http://127.0.0.1:{http_port}/",
         osticket_version=src.version,
         api_key=SecretStr(new_api_key()),
-        admin=Credentials(username="ostadmin", password=SecretStr(new_password())),
+        admin=Login(username="ostadmin", password=SecretStr(new_password())),
         db=DatabaseAccess(host="127.0.0.1", port=db_port, name="osticket", user="osticket",
                           password=SecretStr(app_password), table_prefix="ost_"),
         local=LocalProcesses(dir=str(base), webroot=str(webroot), source=str(src.webroot), http_port=http_port,

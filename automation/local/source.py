@@ -15,9 +15,8 @@ import requests
 
 from automation.errors import SourceError
 from automation.manifest import Download, load_manifest
+from automation.versions import SECURITY_FLOOR, parse_version
 
-SECURITY_FLOOR = (1, 18, 3)
-SECURITY_NOTE = "1.18.3 fixes CVE-2026-22200"
 DOWNLOAD_TIMEOUT = (10, 120)
 
 
@@ -33,13 +32,6 @@ class OsTicketSource:
     def below_security_floor(self) -> bool:
         parsed = parse_version(self.version)
         return parsed is not None and parsed < SECURITY_FLOOR
-
-
-def parse_version(text: str) -> tuple[int, ...] | None:
-    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
-    if not match:
-        return None
-    return tuple(int(part) for part in match.groups(default="0"))
 
 
 def cache_root() -> Path:

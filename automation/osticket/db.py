@@ -9,15 +9,14 @@ from typing import Any
 import pymysql
 import pymysql.cursors
 
-from automation.errors import OsTicketError
+from automation.errors import DatabaseError
 from automation.instance import Instance
+from automation.osticket.schema import Tables
+
+__all__ = ["DatabaseError", "Tables", "connect", "cursor", "last_ticket_id", "server_now"]
 
 CONNECT_TIMEOUT = 5
 QUERY_TIMEOUT = 60
-
-
-class DatabaseError(OsTicketError):
-    """osTicket's database could not be reached or refused a statement."""
 
 
 def connect(instance: Instance, autocommit: bool = True) -> pymysql.connections.Connection:
@@ -56,20 +55,6 @@ def _tls(instance: Instance) -> dict[str, Any] | None:
     return {"ca": None}  # encrypted, server not authenticated (see `ostops instance from-stack --db-ca`)
 
 
-class Tables:
-    """Table names with the instance's prefix: ``t.ticket`` → ``ost_ticket``."""
-
-    def __init__(self, prefix: str) -> None:
-        if not prefix.replace("_", "").isalnum():
-            raise ValueError(f"unsafe table prefix {prefix!r}")
-        self.prefix = prefix
-
-    def __getattr__(self, name: str) -> str:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return f"`{self.prefix}{name}`"
-
-
 @contextmanager
 def cursor(conn: pymysql.connections.Connection) -> Iterator[Any]:
     try:
@@ -91,3 +76,14 @@ def last_ticket_id(conn: pymysql.connections.Connection, t: Tables) -> int:
     with cursor(conn) as cur:
         cur.execute(f"SELECT COALESCE(MAX(ticket_id), 0) AS id FROM {t.ticket}")
         return int(cur.fetchone()["id"])
+
+
+def ticket_ids(conn: pymysql.connections.Connection, t: Tables, numbers: list[str], above_id: int = 0) -> dict[str, int]:
+    """Ticket number → ticket id for these numbers, looked for above ``above_id`` (``number`` has no index:
+    the primary key bounds the scan)."""
+    if not numbers:
+        return {}
+    with cursor(conn) as cur:
+        cur.execute(f"SELECT number, ticket_id FROM {t.ticket} WHERE ticket_id > %s AND number IN "
+                    f"({', '.join(['%s'] * len(numbers))})", [above_id, *numbers])
+        return {str(row["number"]): int(row["ticket_id"]) for row in cur.fetchall()}

@@ -15,8 +15,6 @@ _HIDDEN_TOKEN = re.compile(r'name="__CSRFToken__"\s+value="([^"]+)"')
 _META_TOKEN = re.compile(r'<meta name="csrf_token" content="([^"]+)"')
 _LOGIN_MESSAGE = re.compile(r'<h3 id="login-message">(.*?)</h3>', re.DOTALL)
 
-STATUS_IDS = {"open": 1, "resolved": 2, "closed": 3}
-
 
 class StaffSession:
     def __init__(self, base_url: str, username: str, password: str, session: requests.Session | None = None,

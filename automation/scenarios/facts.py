@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from automation.osticket.db import Tables, cursor
+from automation.osticket.db import cursor
+from automation.osticket.schema import Tables
 
 TAG_PATTERN = re.compile(r"\[ostops (?P<run>[A-Za-z0-9-]+) (?P<key>[a-z0-9-]+)\]\s*$")
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
-from automation.outputs import write_text
-from automation.scenarios.runner import RunResult
+from automation.scenarios.record import RunResult
 
 
-def write_junit(result: RunResult, path: Path, name: str) -> None:
+def junit_xml(result: RunResult, name: str) -> str:
     suite = ET.Element("testsuite", name=f"ostops: {name}", id=result.run_id,
                        timestamp=dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
     failures = 0
@@ -40,10 +38,10 @@ def write_junit(result: RunResult, path: Path, name: str) -> None:
     suite.set("errors", "0")
     suite.set("time", f"{result.seconds:.3f}")
     ET.indent(suite)
-    write_text(path, ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n", "--junit")
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def write_junit_error(path: Path, name: str, message: str) -> None:
+def junit_error_xml(name: str, message: str) -> str:
     """A run that stopped before its first step (a refused login, osTicket unreachable): one errored case, so
     that CI shows why, and an earlier run's file is not taken for this one."""
     suite = ET.Element("testsuite", name=f"ostops: {name}", tests="1", failures="0", errors="1", time="0",
@@ -51,4 +49,4 @@ def write_junit_error(path: Path, name: str, message: str) -> None:
     case = ET.SubElement(suite, "testcase", classname=f"{name}.prepare", name="before the first step")
     ET.SubElement(case, "error", message=message).text = message
     ET.indent(suite)
-    write_text(path, ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n", "--junit")
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from automation.errors import ScenarioError
+from automation.osticket.directory import Directory
 from automation.scenarios.models import AGENT_ONLY, REQUESTER, Scenario
 from automation.yamlfile import Located, YamlFileError, load, parse_model
 
@@ -54,3 +55,50 @@ def load_scenario(path: Path) -> LoadedScenario:
     if problems:
         raise ScenarioError(f"{path}: {len(problems)} problem(s); nothing was run", problems)
     return loaded
+
+
+def check_names(loaded: LoadedScenario, directory: Directory) -> None:
+    """Every agent, team, SLA, department, topic, status and priority the scenario names must exist in the
+    help desk (the second round of checks, once the file's shape is right)."""
+    problems: list[str] = []
+    where = loaded.located.where
+
+    def need(kind: str, value: str | None, table: dict[str, int], path: tuple[str | int, ...]) -> None:
+        if value is not None and value != "none" and value not in table:
+            known = ", ".join(sorted(table)[:12])
+            problems.append(f"{where(path)}: unknown {kind} {value!r} (known: {known})")
+
+    for ti, ticket in enumerate(loaded.scenario.tickets):
+        need("help topic", ticket.topic, directory.topics, ("tickets", ti, "topic"))
+        need("priority", ticket.priority, directory.priorities, ("tickets", ti, "priority"))
+        need("priority", ticket.expect.priority, directory.priorities, ("tickets", ti, "expect", "priority"))
+        for si, step in enumerate(ticket.steps):
+            base = ("tickets", ti, "steps", si)
+            if step.actor != REQUESTER:
+                need("agent", step.actor, directory.agents, (*base, "as"))
+            for attr, kind, table in (("agent", "agent", directory.agents), ("team", "team", directory.teams),
+                                      ("sla", "SLA", directory.slas),
+                                      ("department", "department", directory.departments),
+                                      ("status", "status", directory.statuses),
+                                      ("priority", "priority", directory.priorities)):
+                need(kind, getattr(step, attr, None), table, (*base, attr))
+        exp = ticket.expect
+        need("agent", exp.agent, directory.agents, ("tickets", ti, "expect", "agent"))
+        need("team", exp.team, directory.teams, ("tickets", ti, "expect", "team"))
+        need("SLA", exp.sla, directory.slas, ("tickets", ti, "expect", "sla"))
+        need("department", exp.department, directory.departments, ("tickets", ti, "expect", "department"))
+        for ei, entry in enumerate(exp.entries_in_order):
+            if entry.by not in (None, REQUESTER):
+                need("agent", entry.by, directory.agents, ("tickets", ti, "expect", "entries_in_order", ei, "by"))
+    if problems:
+        raise ScenarioError(f"{loaded.path}: {len(problems)} unknown name(s); nothing was run", problems)
+
+
+def seed_password_envs(loaded: LoadedScenario) -> dict[str, str]:
+    """The variables the scenario's seed file names for its agents' passwords (``password_env``)."""
+    seed_path = loaded.seed_path()
+    if seed_path is None:
+        return {}
+    from automation.seeding.loader import load_seed
+
+    return {a.username: a.password_env for a in load_seed(seed_path).agents if a.password_env}

@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from statistics import mean
 from typing import Any
 
-from automation.scenarios.facts import TicketFacts
+from automation.instance import Instance
+from automation.osticket import db
+from automation.osticket.schema import Tables
+from automation.scenarios.facts import TicketFacts, read_run
 
 INCOMPLETE = "incomplete"  # the status shown for a ticket osTicket wrote only half-way (no status, thread or user)
 
@@ -186,3 +189,14 @@ def review_sections(report: Report, level: int = 2) -> str:
 <{h}>By team</{h}>
 {table(group_headers, group_rows(report.by_team))}
 """
+
+
+def read_report(instance: Instance, run_id: str) -> Report | None:
+    """The final review of a run, read from osTicket's database; None when it holds no ticket of the run."""
+    conn = db.connect(instance)
+    try:
+        facts = read_run(conn, Tables(instance.db.table_prefix), run_id)
+        now = db.server_now(conn)
+    finally:
+        conn.close()
+    return build_report(run_id, facts, now) if facts else None

@@ -1,117 +1,43 @@
-"""Act a scenario out as the people in it would, then prove it from osTicket's database."""
+"""Act a scenario out as the people in it would: the ticket API for the requester, the staff panel for each
+agent. Only acting: run records are `record`, passwords `automation.credentials`, names the help desk's
+`Directory`, the verdict `verify`."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
-import re
-import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Self
 
+from automation.credentials import CredentialStore, agent_password, password_variable
 from automation.errors import AuthError, OsTicketError, ScenarioError, ScenarioStepFailed
-from automation.instance import Instance, write_private
+from automation.instance import Instance
 from automation.osticket import db
 from automation.osticket.api import NewTicket, TicketApi, requester_email
+from automation.osticket.directory import Directory
 from automation.osticket.staff import StaffSession
 from automation.scenarios import facts as run_facts
-from automation.scenarios.directory import Directory
-from automation.scenarios.loader import LoadedScenario
+from automation.scenarios import record
+from automation.scenarios.loader import LoadedScenario, check_names, seed_password_envs
 from automation.scenarios.models import REQUESTER, TicketSpec
-from automation.scenarios.verify import Verdict, verify
-from automation.seeding.models import SeedFile
-from automation.seeding.passwords import agent_password as seeded_password
+from automation.scenarios.record import RunResult, StepResult, new_run_id
+from automation.scenarios.verify import verify_run
+from automation.workspace import Workspace
 
 Progress = Callable[[str], None]
 
 
-def new_run_id() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(2)
-
-
-@dataclass
-class StepResult:
-    ticket: str
-    where: str
-    actor: str
-    action: str
-    detail: str
-    seconds: float
-    error: str = ""
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    scenario: str
-    tickets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    steps: list[StepResult] = field(default_factory=list)
-    verdict: Verdict | None = None
-    seconds: float = 0.0
-    seed_summary: dict[str, int] | None = None
-
-    @property
-    def passed(self) -> bool:
-        return self.verdict is not None and self.verdict.passed and not any(s.error for s in self.steps)
-
-    def to_json(self) -> dict[str, Any]:
-        data = {"run_id": self.run_id, "scenario": self.scenario, "passed": self.passed, "seconds": self.seconds,
-                "tickets": self.tickets, "steps": [asdict(s) for s in self.steps], "seed": self.seed_summary}
-        if self.verdict is not None:
-            data["verification"] = {"passed": self.verdict.passed, "mismatches": self.verdict.mismatches()}
-        return data
-
-
-def runs_dir(instance_path: Path) -> Path:
-    return instance_path.parent / "runs"
-
-
-def recorded_runs(instance_path: Path) -> list[str]:
-    """The run ids recorded beside this instance file, oldest first."""
-    records = sorted(runs_dir(instance_path).glob("*.json"), key=lambda p: p.stat().st_mtime)
-    return [record.stem for record in records]
-
-
-def latest_run_id(instance_path: Path) -> str | None:
-    runs = recorded_runs(instance_path)
-    return runs[-1] if runs else None
-
-
-def unknown_run(run_id: str, instance: Instance, instance_path: Path) -> str:
-    """Why a run id found no tickets, and which ids would."""
-    known = recorded_runs(instance_path)[-5:]
-    hint = f"recent runs recorded here: {', '.join(reversed(known))}" if known else "no runs are recorded here"
-    return f"run {run_id}: no tickets of this run in osTicket at {instance.base_url}; {hint}"
-
-
-def agent_password(instance: Instance, instance_path: Path, username: str,
-                   env_names: dict[str, str] | None = None) -> str | None:
-    """The variable the seed names for this agent (``password_env``), then ``OSTOPS_PASSWORD_<USERNAME>``,
-    then the instance's admin, then the credentials file the seeding wrote."""
-    for name in ((env_names or {}).get(username), "OSTOPS_PASSWORD_" + re.sub(r"[^A-Z0-9]", "_", username.upper())):
-        if name and os.environ.get(name):
-            return os.environ[name]
-    if username == instance.admin.username:
-        return instance.admin.password.get_secret_value()
-    return seeded_password(instance_path, username)
-
-
 class ScenarioRunner:
-    def __init__(self, instance: Instance, instance_path: Path, conn: Any | None = None,
+    def __init__(self, instance: Instance, workspace: Workspace, conn: Any | None = None,
                  api: TicketApi | None = None, progress: Progress = lambda _: None) -> None:
         self.instance = instance
-        self.instance_path = instance_path
+        self.workspace = workspace
+        self.credentials: CredentialStore = workspace.credentials()
         self.conn = conn or db.connect(instance)
         self.tables = db.Tables(instance.db.table_prefix)
         self.api = api or TicketApi(instance.base_url, instance.api_key.get_secret_value())
         self.progress = progress
         self._sessions: dict[str, StaffSession] = {}
         self._password_envs: dict[str, str] = {}
-        self._seed_file: SeedFile | None = None
 
     def __enter__(self) -> Self:
         return self
@@ -128,34 +54,11 @@ class ScenarioRunner:
         self.conn.close()
 
     # -- preparation ---------------------------------------------------------------------------------------
-    def seed(self, loaded: LoadedScenario) -> dict[str, int] | None:
-        seed_path = loaded.seed_path()
-        if seed_path is None:
-            raise ScenarioError(f"{loaded.located.where(('seed',))}: --seed given but the scenario names no seed file")
-        from automation.seeding import apply_seed, load_seed
-        from automation.seeding.passwords import credentials_path
-
-        self._seed_file = load_seed(seed_path)
-        plan = apply_seed(self.instance, self._seed_file, credentials_path(self.instance_path))
-        summary = {"create": plan.create, "update": plan.update, "unchanged": plan.unchanged}
-        self.progress(f"seeded {seed_path.name}: {summary['create']} created, {summary['update']} updated, "
-                      f"{summary['unchanged']} unchanged")
-        return summary
-
-    def _seed_password_envs(self, loaded: LoadedScenario) -> dict[str, str]:
-        seed_path = loaded.seed_path()
-        if seed_path is None:
-            return {}
-        from automation.seeding import load_seed
-
-        seed_file = self._seed_file or load_seed(seed_path)  # parsed once when --seed already applied it
-        return {a.username: a.password_env for a in seed_file.agents if a.password_env}
-
     def password(self, username: str) -> str | None:
-        return agent_password(self.instance, self.instance_path, username, self._password_envs)
+        return agent_password(self.instance, self.credentials, username, self._password_envs)
 
     def check_credentials(self, loaded: LoadedScenario) -> None:
-        self._password_envs = self._seed_password_envs(loaded)
+        self._password_envs = seed_password_envs(loaded)
         missing: dict[str, list[str]] = {}  # agent -> where it acts
         for ti, ticket in enumerate(loaded.scenario.tickets):
             for si, step in enumerate(ticket.steps):
@@ -163,8 +66,8 @@ class ScenarioRunner:
                     missing.setdefault(step.actor, []).append(
                         loaded.located.where(("tickets", ti, "steps", si, "as")))
         if missing:
-            problems = [f"{places[0]}: no password for agent {agent!r} (seed it, or set OSTOPS_PASSWORD_"
-                        f"{re.sub(r'[^A-Z0-9]', '_', agent.upper())})"
+            problems = [f"{places[0]}: no password for agent {agent!r} (seed it, or set "
+                        f"{password_variable(agent)})"
                         + (f"; it also acts at {len(places) - 1} later step(s)" if len(places) > 1 else "")
                         for agent, places in missing.items()]
             raise ScenarioError(f"{loaded.path}: {len(missing)} agent(s) without credentials; nothing was run",
@@ -174,7 +77,7 @@ class ScenarioRunner:
         """Read the help desk's names once, check every name and agent password the scenario needs, and log
         every agent in, so that nothing is created when something is missing or a password is refused."""
         directory = Directory.read(self.conn, self.tables)
-        directory.check(loaded)
+        check_names(loaded, directory)
         self.check_credentials(loaded)
         self.log_in_agents(loaded)
         return directory
@@ -201,8 +104,8 @@ class ScenarioRunner:
         if username not in self._sessions:
             password = self.password(username)
             if password is None:
-                raise ScenarioError(f"no password for agent {username!r}: seed it, or set OSTOPS_PASSWORD_"
-                                    f"{re.sub(r'[^A-Z0-9]', '_', username.upper())}")
+                raise ScenarioError(f"no password for agent {username!r}: seed it, or set "
+                                    f"{password_variable(username)}")
             session = StaffSession(self.instance.base_url, username, password)
             try:
                 session.login()
@@ -218,11 +121,12 @@ class ScenarioRunner:
         self._sessions.clear()
 
     # -- the run -------------------------------------------------------------------------------------------
-    def run(self, loaded: LoadedScenario, seed: bool = False, run_id: str | None = None) -> RunResult:
+    def run(self, loaded: LoadedScenario, run_id: str | None = None,
+             seed_summary: dict[str, int] | None = None) -> RunResult:
+        """Prepare, act every ticket out, verify; the run is recorded after the acting and after the verdict
+        (also when a step fails)."""
         started = time.monotonic()
-        result = RunResult(run_id or new_run_id(), str(loaded.path))
-        if seed:
-            result.seed_summary = self.seed(loaded)
+        result = RunResult(run_id or new_run_id(), str(loaded.path), seed_summary=seed_summary)
         directory = self.prepare(loaded)
         self.progress(f"run {result.run_id}: {len(loaded.scenario.tickets)} ticket(s)")
         try:
@@ -233,10 +137,10 @@ class ScenarioRunner:
             raise
         finally:
             result.seconds = time.monotonic() - started
-            self.save_record(result)
-        result.verdict = self.verify(loaded, result.run_id)
+            record.save(self.workspace, result)
+        result.verdict = verify_run(self.conn, self.tables, loaded.scenario, result.run_id)
         result.seconds = time.monotonic() - started
-        self.save_record(result)
+        record.save(self.workspace, result)
         return result
 
     def _act_ticket(self, loaded: LoadedScenario, ti: int, spec: TicketSpec, directory: Directory,
@@ -274,12 +178,12 @@ class ScenarioRunner:
             try:
                 detail = self.act_step(step, ticket_id, number, spec, subject, directory)
             except OsTicketError as exc:
-                failed = StepResult(spec.key, where, step.actor, step.do, "", time.monotonic() - t0, str(exc))
+                failed = StepResult(spec.key, where, step.actor, step.do, "", time.monotonic() - t0, str(exc), si + 1)
                 done = [self._describe(s) for s in result.steps]
                 result.steps.append(failed)
                 raise ScenarioStepFailed(f"{where} ticket {spec.key} (#{number}), step {si + 1} "
                                          f"({step.actor}: {step.do}) failed: {exc}", done) from exc
-            step_result = StepResult(spec.key, where, step.actor, step.do, detail, time.monotonic() - t0)
+            step_result = StepResult(spec.key, where, step.actor, step.do, detail, time.monotonic() - t0, number=si + 1)
             result.steps.append(step_result)
             self.progress(self._describe(step_result))
 
@@ -288,12 +192,10 @@ class ScenarioRunner:
         return f"{step.ticket}: {step.actor} {step.action} {step.detail} ({step.seconds:.2f} s)".replace("  ", " ")
 
     def _ticket_id(self, number: str) -> int:
-        with db.cursor(self.conn) as cur:
-            cur.execute(f"SELECT ticket_id FROM {self.tables.ticket} WHERE number = %s", (number,))
-            row = cur.fetchone()
-        if row is None:
+        found = db.ticket_ids(self.conn, self.tables, [number])
+        if number not in found:
             raise ScenarioStepFailed(f"osTicket answered ticket number {number} but it is not in the database")
-        return int(row["ticket_id"])
+        return found[number]
 
     def act_step(self, step: Any, ticket_id: int, number: str, spec: TicketSpec, subject: str,
              directory: Directory) -> str:
@@ -332,12 +234,3 @@ class ScenarioRunner:
                 self.api.run_cron()
                 return ""
         raise ScenarioError(f"unknown action {step.do!r}")
-
-    # -- verification --------------------------------------------------------------------------------------
-    def verify(self, loaded: LoadedScenario, run_id: str) -> Verdict:
-        facts = run_facts.read_run(self.conn, self.tables, run_id)
-        return verify(loaded.scenario, run_id, facts, db.server_now(self.conn))
-
-    def save_record(self, result: RunResult) -> None:
-        path = runs_dir(self.instance_path) / f"{result.run_id}.json"
-        write_private(path, json.dumps(result.to_json(), indent=2, default=str) + "\n")

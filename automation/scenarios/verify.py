@@ -5,8 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from automation.scenarios.facts import TicketFacts, plain_text
+from automation.instance import Instance
+from automation.osticket.db import connect, server_now
+from automation.osticket.schema import Tables
+from automation.scenarios.facts import TicketFacts, plain_text, read_run
 from automation.scenarios.models import REQUESTER, EntryExpect, Scenario, TicketSpec
 
 ENTRY_CODES = {"message": "M", "response": "R", "note": "N"}
@@ -178,3 +182,21 @@ def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.da
         numbers = ", ".join(f"#{f.number} ({f.key})" for f in still_open)
         review.append(f"open tickets: expected at most {allowed}, actual {len(still_open)}: {numbers}")
     return Verdict(run_id, verdicts, review, [unconfirmed_line(f) for f in unconfirmed])
+
+
+def verify_run(conn: Any, t: Tables, scenario: Scenario, run_id: str) -> Verdict:
+    """Read the run's tickets from osTicket's database (`facts.read_run`) and check them."""
+    return verify(scenario, run_id, read_run(conn, t, run_id), server_now(conn))
+
+
+def verify_past_run(instance: Instance, scenario: Scenario, run_id: str) -> Verdict | None:
+    """Verify a past run; None when osTicket holds no ticket of that run at all (an unknown run id)."""
+    conn = connect(instance)
+    try:
+        t = Tables(instance.db.table_prefix)
+        verdict = verify_run(conn, t, scenario, run_id)
+        if not any(ticket.number for ticket in verdict.tickets) and not read_run(conn, t, run_id):
+            return None
+        return verdict
+    finally:
+        conn.close()

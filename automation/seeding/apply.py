@@ -17,20 +17,15 @@ from typing import Any
 
 import pymysql
 
-from automation.credentials import new_api_key, new_password
+from automation.credentials import CredentialStore
 from automation.errors import ConfigError
 from automation.instance import Instance
-from automation.osticket.db import DatabaseError, Tables, connect
-from automation.seeding.models import DEPT_SEPARATOR, SeedFile
-from automation.seeding.passwords import (
-    CredentialStore,
-    hash_password,
-)
-from automation.seeding.plan import (
+from automation.newsecrets import new_api_key, new_password
+from automation.osticket.db import DatabaseError, connect
+from automation.osticket.schema import (
     ALERTS,
     DEPT_ACTIVE,
     DEPT_ARCHIVED,
-    SETTING_KEYS,
     SLA_ACTIVE,
     SLA_ESCALATE,
     SLA_NOALERTS,
@@ -39,6 +34,12 @@ from automation.seeding.plan import (
     TEAM_NOALERTS,
     TOPIC_ACTIVE,
     TOPIC_ARCHIVED,
+    Tables,
+)
+from automation.seeding.models import DEPT_SEPARATOR, SeedFile
+from automation.seeding.passwords import hash_password
+from automation.seeding.plan import (
+    SETTING_KEYS,
     Change,
     Plan,
     Ref,
@@ -433,3 +434,12 @@ def apply_seed(instance: Instance, seed: SeedFile, credentials_path: Path | None
 def _rollback(conn: Any) -> None:
     with contextlib.suppress(pymysql.MySQLError):
         conn.rollback()
+
+
+def plan_against(instance: Instance, seed: SeedFile, credentials_path: Path | None) -> Plan:
+    """What applying ``seed`` would change, read in one consistent pass; nothing is written."""
+    conn = connect(instance, autocommit=True)
+    try:
+        return diff(seed, read_state(conn, Tables(instance.db.table_prefix)), CredentialStore(credentials_path))
+    finally:
+        conn.close()

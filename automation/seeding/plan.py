@@ -12,18 +12,26 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from automation.credentials import CredentialStore
 from automation.errors import SeedError
-from automation.osticket.db import Tables, cursor
+from automation.osticket.db import cursor
+from automation.osticket.directory import fold
+from automation.osticket.schema import (
+    ALERTS,
+    DEPT_ACTIVE,
+    SLA_ACTIVE,
+    SLA_ESCALATE,
+    SLA_NOALERTS,
+    SLA_TRANSIENT,
+    TEAM_ENABLED,
+    TEAM_NOALERTS,
+    TOPIC_ACTIVE,
+    Tables,
+)
 from automation.seeding.models import DEPT_SEPARATOR, SeedFile
-from automation.seeding.passwords import CredentialStore, env_secret, verify_password
+from automation.seeding.passwords import env_secret, verify_password
 
 SECRET = "********"
-
-SLA_ACTIVE, SLA_ESCALATE, SLA_NOALERTS, SLA_TRANSIENT = 0x1, 0x2, 0x4, 0x8
-DEPT_ACTIVE, DEPT_ARCHIVED = 0x4, 0x8
-TEAM_ENABLED, TEAM_NOALERTS = 0x1, 0x2
-TOPIC_ACTIVE, TOPIC_ARCHIVED = 0x2, 0x4
-ALERTS = 0x1
 
 SETTING_KEYS = {
     "verify_email_addrs": "verify_email_addrs",
@@ -40,10 +48,6 @@ SETTING_REFS = {"default_sla": "sla", "default_department": "dept", "default_sch
 PERMISSION_ORDER = ["user.create", "user.delete", "user.edit", "user.manage", "user.dir", "org.create",
                     "org.delete", "org.edit", "faq.manage", "visibility.agents", "emails.banlist",
                     "visibility.departments", "stats.agents", "search.all"]
-
-
-def fold(value: str) -> str:
-    return value.casefold()
 
 
 @dataclass(frozen=True)

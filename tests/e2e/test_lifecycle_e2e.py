@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from automation.credentials import agent_password
 from automation.osticket.api import NewTicket, TicketApi
 from automation.osticket.staff import StaffSession
-from automation.scenarios.runner import agent_password
+from automation.workspace import Workspace
 from tests.helpers.osticket import OSTOPS, REPO, ostops, query
 
 pytestmark = pytest.mark.e2e
@@ -181,7 +182,7 @@ def test_expired_session_logs_in_again_once(osticket: Any) -> None:
     number = TicketApi(inst.base_url, inst.api_key.get_secret_value()).create_ticket(NewTicket(
         name="Ken Doe", email="ken.doe@example.com", subject="Session check", message="VPN drops", topic_id=topic))
     ticket_id = query(osticket, "SELECT ticket_id FROM ost_ticket WHERE number = %s", [number])[0]["ticket_id"]
-    password = agent_password(inst, osticket.instance_path, "john.doe")
+    password = agent_password(inst, Workspace(osticket.instance_path).credentials(), "john.doe")
     assert password
     staff = StaffSession(inst.base_url, "john.doe", password)
     staff.login()
@@ -236,7 +237,7 @@ def test_form_post_after_expiry_is_resent_with_the_new_token(osticket: Any) -> N
         name="Ken Doe", email="ken.doe@example.com", subject="Token check", message="Printer jam",
         topic_id=query(osticket, "SELECT topic_id FROM ost_help_topic WHERE topic = 'Report a Problem'")[0]["topic_id"]))
     ticket_id = query(osticket, "SELECT ticket_id FROM ost_ticket WHERE number = %s", [number])[0]["ticket_id"]
-    staff = StaffSession(inst.base_url, "john.doe", agent_password(inst, osticket.instance_path, "john.doe") or "")
+    staff = StaffSession(inst.base_url, "john.doe", agent_password(inst, Workspace(osticket.instance_path).credentials(), "john.doe") or "")
     staff.login()
     lock_code = staff._lock(ticket_id)
     old_token = staff._token

@@ -13,20 +13,12 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from automation.load import (
-    LoadResult,
-    Planned,
-    Variety,
-    by_user_id,
-    create_and_verify,
-    create_tickets,
-    plan_tickets,
-    verify_load,
-)
-from automation.load_verification import RunVerifier
+from automation.load.plan import Planned, Variety, by_user_id, plan_tickets
+from automation.load.run import LoadResult, create_and_verify, create_tickets, verify_load
+from automation.load.verification import RunVerifier
 from automation.osticket import db
 from automation.osticket.api import NewTicket, TicketApi
-from automation.scenarios.runner import new_run_id
+from automation.scenarios.record import new_run_id
 from tests.helpers.osticket import OSTOPS, REPO, ostops, query
 
 pytestmark = pytest.mark.e2e

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 import requests
 
+from automation.credentials import CredentialStore
 from automation.errors import SeedError
 from automation.osticket.db import Tables, connect
 from automation.seeding import apply as apply_module
 from automation.seeding import apply_seed, load_seed, plan_seed
 from automation.seeding.loader import parse_seed
-from automation.seeding.passwords import CredentialStore, agent_password, credentials_path
+from automation.workspace import Workspace
 from tests.conftest import LocalOsTicket, bring_up
 from tests.helpers.osticket import REPO, ostops, query, staff_login
 from tests.helpers.seed_factory import large_org_yaml
@@ -119,10 +120,10 @@ def test_apply_then_plan_is_clean(osticket: Any) -> None:
     assert query(osticket, "SELECT COUNT(*) AS n FROM ost_help_topic WHERE topic = 'Report a Problem'")[0]["n"] == 1
     keys = query(osticket, "SELECT apikey FROM ost_api_key WHERE ipaddr = '127.0.0.1'")
     assert [k["apikey"] for k in keys] == [osticket.instance.api_key.get_secret_value()]
-    creds = credentials_path(osticket.instance_path)
+    creds = Workspace(osticket.instance_path).credentials_file
     assert creds.stat().st_mode & 0o777 == 0o600
     for username in ("john.doe", "jane.doe"):
-        password = agent_password(osticket.instance_path, username)
+        password = Workspace(osticket.instance_path).credentials().agent(username)
         assert password
         assert password not in applied.stdout + applied.stderr
 
@@ -170,7 +171,7 @@ def test_db_drift_updates_exactly_that_row(osticket: Any) -> None:
 
 def test_every_seeded_agent_can_log_in(osticket: Any) -> None:
     for username in [a.username for a in load_seed(HELPDESK).agents]:
-        password = agent_password(osticket.instance_path, username)
+        password = Workspace(osticket.instance_path).credentials().agent(username)
         assert password, f"no stored password for {username}"
         staff_login(osticket.instance.base_url, username, password)
 
@@ -181,7 +182,7 @@ def test_seeded_team_can_be_assigned_through_the_staff_panel(osticket: Any) -> N
     assert ticket["dept_id"] == it_support
     team_id = query(osticket, "SELECT team_id FROM ost_team WHERE name = 'Online Banking'")[0]["team_id"]
     base = osticket.instance.base_url
-    session = staff_login(base, "john.doe", agent_password(osticket.instance_path, "john.doe") or "")
+    session = staff_login(base, "john.doe", Workspace(osticket.instance_path).credentials().agent("john.doe") or "")
     page = session.get(base + f"scp/tickets.php?id={ticket['ticket_id']}", timeout=30)
     token = re.search(r'<meta name="csrf_token" content="([^"]+)"', page.text)
     assert token, "no csrf meta on the ticket page"

@@ -9,7 +9,7 @@ import pymysql
 import pytest
 from pydantic import SecretStr
 
-from automation.instance import Credentials, DatabaseAccess, Instance
+from automation.instance import DatabaseAccess, Instance, Login
 from automation.osticket import db
 from automation.osticket.db import DatabaseError, connect
 
@@ -18,7 +18,7 @@ PASSWORD = "db-S3cret-pw"
 
 def instance(ssl_ca: str | None) -> Instance:
     return Instance(kind="azure", url="http://x.example/", osticket_version="1.18.3", api_key=SecretStr("k" * 32),
-                    admin=Credentials(username="ostadmin", password=SecretStr("adm")),
+                    admin=Login(username="ostadmin", password=SecretStr("adm")),
                     db=DatabaseAccess(host="db.example", port=3307, name="osticket", user="osticket",
                                       password=SecretStr(PASSWORD), ssl=True, ssl_ca=ssl_ca))
 

@@ -5,13 +5,13 @@ import pytest
 from pydantic import SecretStr
 
 from automation.errors import ConfigError
-from automation.instance import SECRET_MASK, Credentials, DatabaseAccess, Instance
+from automation.instance import SECRET_MASK, DatabaseAccess, Instance, Login
 
 
 def make_instance() -> Instance:
     return Instance(
         kind="local", url="http://127.0.0.1:8080", osticket_version="1.18.1",
-        api_key=SecretStr("A" * 32), admin=Credentials(username="ostadmin", password=SecretStr("s3cret-admin")),
+        api_key=SecretStr("A" * 32), admin=Login(username="ostadmin", password=SecretStr("s3cret-admin")),
         db=DatabaseAccess(host="127.0.0.1", port=3307, name="osticket", user="osticket",
                           password=SecretStr("s3cret-db")),
     )

@@ -11,10 +11,12 @@ import pymysql
 import pytest
 from pydantic import SecretStr
 
-from automation.instance import Credentials, DatabaseAccess, Instance
-from automation.load import Planned, Requester, Topic
-from automation.load_verification import Chunk, Created, Fingerprint, RunVerifier, expected_line, lower_bound
+from automation.instance import DatabaseAccess, Instance, Login
+from automation.load.plan import Planned
+from automation.load.verification import Chunk, Created, Fingerprint, RunVerifier, expected_line, lower_bound
 from automation.osticket.db import Tables, connect
+from automation.osticket.directory import Topic
+from automation.osticket.directory import User as Requester
 
 KAREN = Requester("Karen Doe", "Karen.Doe@example.com", user_id=7)
 PROBLEM = Topic(10, "Report a Problem", expected_sla_id=1)
@@ -121,7 +123,7 @@ def nothing_listening_on() -> Instance:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return Instance(kind="local", url="http://127.0.0.1:8080", osticket_version="1.18.1",
-                    api_key=SecretStr("A" * 32), admin=Credentials(username="a", password=SecretStr("b")),
+                    api_key=SecretStr("A" * 32), admin=Login(username="a", password=SecretStr("b")),
                     db=DatabaseAccess(host="127.0.0.1", port=port, name="osticket", user="osticket",
                                       password=SecretStr("c")))
 

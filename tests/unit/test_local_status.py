@@ -8,7 +8,7 @@ import threading
 
 from pydantic import SecretStr
 
-from automation.instance import Credentials, DatabaseAccess, Instance, LocalProcesses
+from automation.instance import DatabaseAccess, Instance, LocalProcesses, Login
 from automation.local.manager import status
 
 
@@ -25,7 +25,7 @@ def test_a_stopped_instance_whose_port_another_server_answers_is_not_healthy(tmp
     try:
         instance = Instance(
             kind="local", url=f"http://127.0.0.1:{port}/", osticket_version="1.18.1",
-            api_key=SecretStr("A" * 32), admin=Credentials(username="a", password=SecretStr("b")),
+            api_key=SecretStr("A" * 32), admin=Login(username="a", password=SecretStr("b")),
             db=DatabaseAccess(host="127.0.0.1", port=free_port(), name="osticket", user="osticket",
                               password=SecretStr("c")),
             local=LocalProcesses(dir=str(tmp_path), webroot=str(tmp_path), source="test", http_port=port,

@@ -13,6 +13,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from automation.cli.manifest import manifest_group
 from automation.errors import ConfigError
 from automation.manifest import (
     MANIFEST_PATH,
@@ -22,7 +23,6 @@ from automation.manifest import (
     load_manifest,
     write_hashes,
 )
-from automation.manifest_cli import manifest_group
 
 OSTICKET_FLOOR = (1, 18, 3)  # fixes CVE-2026-22200
 REQUIRED = {"osticket", "php", "vcredist", "urlrewrite", "mariadb"}
@@ -207,7 +207,7 @@ def test_cli_check_lists_entries_and_warns_for_unknown_hashes(tmp_path: Path) ->
 def test_cli_hash_without_write_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_manifest(tmp_path)
     before = path.read_bytes()
-    monkeypatch.setattr("automation.manifest_cli.compute_sha256", lambda url, timeout: GOOD_HASH)
+    monkeypatch.setattr("automation.cli.manifest.compute_sha256", lambda url, timeout: GOOD_HASH)
     result = CliRunner().invoke(manifest_group, ["hash", "--manifest", str(path), "--only", "php"])
     assert result.exit_code == 0, result.output
     assert f"php          {GOOD_HASH}  new" in result.stdout
@@ -222,7 +222,7 @@ def test_cli_hash_write_pins_only_the_selected_entry(tmp_path: Path, monkeypatch
         seen.append((url, timeout))
         return GOOD_HASH
 
-    monkeypatch.setattr("automation.manifest_cli.compute_sha256", fake)
+    monkeypatch.setattr("automation.cli.manifest.compute_sha256", fake)
     result = CliRunner().invoke(
         manifest_group, ["hash", "--manifest", str(path), "--only", "mariadb", "--write", "--timeout", "5"]
     )
@@ -254,7 +254,7 @@ def test_cli_network_failure_is_one_clear_error_naming_the_url(
     def offline(url: str, timeout: float) -> str:
         raise DownloadError(url, "ConnectionError: name resolution failed")
 
-    monkeypatch.setattr("automation.manifest_cli.compute_sha256", offline)
+    monkeypatch.setattr("automation.cli.manifest.compute_sha256", offline)
     code, err = run_main(monkeypatch, capsys, "manifest", "hash", "--manifest", str(path), "--write")
     assert code == 1
     assert "cannot download https://github.com/osTicket/osTicket/releases/download/v1.18.3/" in err
@@ -275,7 +275,7 @@ def test_cli_refuses_to_repin_a_changed_hash_silently(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write_manifest(tmp_path, php={"sha256": GOOD_HASH})
-    monkeypatch.setattr("automation.manifest_cli.compute_sha256", lambda url, timeout: "b" * 64)
+    monkeypatch.setattr("automation.cli.manifest.compute_sha256", lambda url, timeout: "b" * 64)
     code, err = run_main(monkeypatch, capsys, "manifest", "hash", "--manifest", str(path), "--only", "php", "--write")
     assert code == 1
     assert "differs from the pinned SHA-256" in err

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from automation.cli.common import check_writable, write_text
 from automation.errors import ConfigError
-from automation.outputs import check_writable, write_text
 
 
 def test_existing_writable_files_pass_whatever_their_folder() -> None:

@@ -10,10 +10,11 @@ import pytest
 from pydantic import SecretStr
 
 from automation.errors import AuthError, ScenarioError
-from automation.instance import Credentials, DatabaseAccess, Instance
+from automation.instance import DatabaseAccess, Instance, Login
 from automation.scenarios import runner as runner_module
 from automation.scenarios.loader import load_scenario
 from automation.scenarios.runner import ScenarioRunner
+from automation.workspace import Workspace
 
 LAB = Path(__file__).resolve().parents[2] / "seed" / "scenarios" / "lab.yaml"
 
@@ -47,23 +48,19 @@ class FakeApi:
         pass
 
 
-class FakeDirectory:
-    def check(self, loaded: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def fake_runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[ScenarioRunner, FakeApi]:
     FakeStaff.logins, FakeStaff.refuse, FakeStaff.closed = [], set(), []
     monkeypatch.setattr(runner_module, "StaffSession", FakeStaff)
-    monkeypatch.setattr(runner_module.Directory, "read", classmethod(lambda cls, conn, tables: FakeDirectory()))
+    monkeypatch.setattr(runner_module.Directory, "read", classmethod(lambda cls, conn, tables: object()))
+    monkeypatch.setattr(runner_module, "check_names", lambda loaded, directory: None)
     monkeypatch.setenv("OSTOPS_PASSWORD_JOHN_DOE", "johns-password")
     monkeypatch.setenv("OSTOPS_PASSWORD_JANE_DOE", "janes-password")
     instance = Instance(kind="local", url="http://127.0.0.1:9", osticket_version="1.18.1", api_key=SecretStr("A" * 32),
-                        admin=Credentials(username="admin", password=SecretStr("b")),
+                        admin=Login(username="admin", password=SecretStr("b")),
                         db=DatabaseAccess(host="127.0.0.1", name="osticket", user="osticket", password=SecretStr("c")))
     api = FakeApi()
-    return ScenarioRunner(instance, tmp_path / "instance.json", conn=object(), api=api), api  # type: ignore[arg-type]
+    return ScenarioRunner(instance, Workspace(tmp_path / "instance.json"), conn=object(), api=api), api  # type: ignore[arg-type]
 
 
 def test_prepare_logs_every_agent_in_once_and_the_run_reuses_the_sessions(

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from automation.credentials import CredentialStore
 from automation.errors import SeedError
 from automation.seeding import load_seed
 from automation.seeding.loader import parse_seed
-from automation.seeding.passwords import CredentialStore, hash_password, verify_password
+from automation.seeding.passwords import hash_password, verify_password
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,12 +10,8 @@ from pathlib import Path
 
 import click
 
-from automation.errors import ConfigError, OsTicketError
+from automation.errors import ConfigError, HashChangedError
 from automation.manifest import MANIFEST_PATH, UNKNOWN, compute_sha256, load_manifest, write_hashes
-
-
-class HashChangedError(OsTicketError):
-    """A download no longer matches the SHA-256 pinned in the manifest."""
 
 manifest_option = click.option(
     "--manifest", "path", type=click.Path(path_type=Path, dir_okay=False), default=MANIFEST_PATH,

@@ -1,89 +1,31 @@
-"""Bulk ticket traffic through the ticket API, then verification of every ticket in the database."""
+"""A load run: bulk tickets through the ticket API, verified in the database while they are created
+(`verification`), optionally a scenario's steps acted out on a sample."""
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from automation.errors import ApiError, AuthError, OsTicketError
-from automation.instance import Instance, default_instance_path
-from automation.load_verification import Created, RunVerifier, Verdict
+from automation.instance import Instance
+from automation.load.plan import Planned, Variety, by_user_id, load_message, plan_tickets
+from automation.load.verification import Created, LoadVerdict, RunVerifier
 from automation.osticket import db
 from automation.osticket.api import NewTicket, TicketApi
+from automation.osticket.directory import Directory, User
 from automation.osticket.http import new_session, pin_environment
-from automation.scenarios.directory import Directory
 from automation.scenarios.facts import read_run, run_tag
 from automation.scenarios.loader import LoadedScenario
-from automation.scenarios.models import Requester as Requester_
-from automation.scenarios.models import TicketSpec
-from automation.scenarios.runner import ScenarioRunner, new_run_id
+from automation.scenarios.models import Requester, TicketSpec
+from automation.scenarios.record import new_run_id
+from automation.scenarios.runner import ScenarioRunner
 from automation.scenarios.verify import check_ticket
-
-
-@dataclass(frozen=True)
-class Requester:
-    name: str
-    email: str
-    user_id: int | None = None  # known for requesters read from the help desk
-
-
-@dataclass(frozen=True)
-class Topic:
-    topic_id: int
-    name: str
-    expected_sla_id: int | None
-
-
-@dataclass
-class Variety:
-    """Requesters, topics and priorities as seeded on the instance (one query each)."""
-
-    requesters: list[Requester]
-    topics: list[Topic]
-    priorities: dict[int, str]
-
-    @classmethod
-    def read(cls, conn: Any, t: db.Tables, limit: int = 200) -> Variety:
-        with db.cursor(conn) as cur:
-            cur.execute(f"SELECT u.id, u.name, e.address FROM {t.user} u JOIN {t.user_email} e "
-                        f"ON e.id = u.default_email_id ORDER BY u.id LIMIT {int(limit)}")
-            requesters = [Requester(r["name"], r["address"], r["id"]) for r in cur.fetchall()]
-            # The SLA osTicket gives a new ticket: the topic's, else its department's, else the system default.
-            cur.execute(
-                f"""SELECT tp.topic_id, tp.topic, COALESCE(ts.id, ds.id, cs.id) AS sla_id
-                    FROM {t.help_topic} tp
-                    LEFT JOIN {t.config} dd ON dd.namespace = 'core' AND dd.`key` = 'default_dept_id'
-                    LEFT JOIN {t.department} d ON d.id = IF(tp.dept_id > 0, tp.dept_id, dd.value)
-                    LEFT JOIN {t.config} dsla ON dsla.namespace = 'core' AND dsla.`key` = 'default_sla_id'
-                    LEFT JOIN {t.sla} ts ON ts.id = tp.sla_id AND tp.sla_id > 0
-                    LEFT JOIN {t.sla} ds ON ds.id = d.sla_id AND d.sla_id > 0
-                    LEFT JOIN {t.sla} cs ON cs.id = dsla.value
-                    WHERE tp.flags & 2 AND tp.ispublic = 1 ORDER BY tp.topic_id""")
-            topics = [Topic(r["topic_id"], r["topic"], r["sla_id"]) for r in cur.fetchall()]
-            cur.execute(f"SELECT priority_id, priority_desc FROM {t.ticket_priority} ORDER BY priority_id")
-            priorities = {r["priority_id"]: r["priority_desc"] for r in cur.fetchall()}
-        if not requesters:
-            requesters = [Requester(f"Load User {i}", f"load.user{i}@example.com") for i in range(10)]
-        return cls(requesters, topics, priorities)
-
-
-@dataclass
-class Planned:
-    index: int
-    requester: Requester
-    topic: Topic | None
-    priority_id: int
-
-    @property
-    def key(self) -> str:
-        return f"load-{self.index}"
+from automation.workspace import Workspace
 
 
 @dataclass
@@ -96,7 +38,7 @@ class LoadResult:
     created: list[Created] = field(default_factory=list)
     # The newest ticket id before the run (None when unknown): the run's tickets all lie above it.
     after_ticket_id: int | None = None
-    verification: Verdict = field(default_factory=Verdict)
+    verification: LoadVerdict = field(default_factory=LoadVerdict)
     acted: int = 0
     error_samples: dict[str, str] = field(default_factory=dict)
 
@@ -138,22 +80,6 @@ class LoadResult:
                                  "seconds_in_background": round(self.verification.seconds_in_background, 4),
                                  "queries": self.verification.queries, "chunks": self.verification.chunks},
                 "acted_on": self.acted}
-
-
-def load_message(index: int, run_id: str) -> str:
-    return f"Generated by ostops load, ticket {index} of run {run_id}."
-
-
-def plan_tickets(variety: Variety, count: int, seed: int = 7) -> list[Planned]:
-    rng = random.Random(seed)
-    priorities = list(variety.priorities) or [2]
-    return [Planned(i, rng.choice(variety.requesters), rng.choice(variety.topics) if variety.topics else None,
-                    rng.choice(priorities)) for i in range(count)]
-
-
-def by_user_id(planned: list[Planned]) -> bool:
-    """Requesters are compared by user id when the plan knows every id (no join needed), else by address."""
-    return all(item.requester.user_id is not None for item in planned)
 
 
 def create_tickets(instance: Instance, planned: list[Planned], concurrency: int, run_id: str,
@@ -254,19 +180,13 @@ def act_on_sample(runner: ScenarioRunner, loaded: LoadedScenario, directory: Dir
     """Act the scenario's tickets' steps out on ``sample`` of the created tickets (round robin)."""
     numbers = result.numbers
     created = [item for item in planned if item.key in numbers][:sample]
-    ids: dict[str, int] = {}
-    if created:
-        sampled = [numbers[item.key] for item in created]
-        with db.cursor(runner.conn) as cur:
-            # Within the run's id range: `number` has no index, the primary key bounds the scan.
-            cur.execute(f"SELECT number, ticket_id FROM {runner.tables.ticket} WHERE ticket_id > %s AND number IN "
-                        f"({', '.join(['%s'] * len(sampled))})", [result.after_ticket_id or 0, *sampled])
-            ids = {str(row["number"]): int(row["ticket_id"]) for row in cur.fetchall()}
+    ids = db.ticket_ids(runner.conn, runner.tables, [numbers[item.key] for item in created],
+                        result.after_ticket_id or 0)  # within the run's id range
     acted = []
     for index, item in enumerate(created):
         template = loaded.scenario.tickets[index % len(loaded.scenario.tickets)]
         spec = template.model_copy(update={
-            "key": item.key, "requester": Requester_(name=item.requester.name, email=item.requester.email),
+            "key": item.key, "requester": Requester(name=item.requester.name, email=item.requester.email),
             "topic": item.topic.name if item.topic else None, "subject": f"Load ticket {item.index}",
             "message": load_message(item.index, result.run_id)})
         number = numbers[item.key]
@@ -279,26 +199,26 @@ def act_on_sample(runner: ScenarioRunner, loaded: LoadedScenario, directory: Dir
 
 def run_load(instance: Instance, count: int, concurrency: int, on_done: Callable[[], None] = lambda: None,
              conn: Any | None = None, scenario: LoadedScenario | None = None, sample: int = 0,
-             instance_path: Path | None = None) -> LoadResult:
+             workspace: Workspace | None = None) -> LoadResult:
     own_connection = conn is None
     conn = conn or db.connect(instance)
     try:
         return _run_load(instance, conn, count, concurrency, on_done, scenario if sample > 0 else None, sample,
-                         instance_path or default_instance_path())
+                         workspace or Workspace.at())
     finally:
         if own_connection:
             conn.close()
 
 
 def _run_load(instance: Instance, conn: Any, count: int, concurrency: int, on_done: Callable[[], None],
-              scenario: LoadedScenario | None, sample: int, instance_path: Path) -> LoadResult:
+              scenario: LoadedScenario | None, sample: int, workspace: Workspace) -> LoadResult:
     tables = db.Tables(instance.db.table_prefix)
     variety = Variety.read(conn, tables)
     planned = plan_tickets(variety, count)
     runner = directory = None
     if scenario is not None:
         # Everything the scenario names, and every agent's password, is checked before any ticket exists.
-        runner = ScenarioRunner(instance, instance_path, conn=conn)
+        runner = ScenarioRunner(instance, workspace, conn=conn)
         directory = runner.prepare(scenario)
         # The sampled tickets arrive as the scenario's own would (its requester and topic), so its agents
         # have the same permissions on them as in the scenario.
@@ -307,7 +227,7 @@ def _run_load(instance: Instance, conn: Any, count: int, concurrency: int, on_do
         for index, item in enumerate(planned[:sample]):
             template = scenario.scenario.tickets[index % len(scenario.scenario.tickets)]
             email = str(template.requester.email)
-            item.requester = known.get(email.lower(), Requester(template.requester.name, email))
+            item.requester = known.get(email.lower(), User(template.requester.name, email))
             item.topic = topics.get(template.topic or "", item.topic)
     # Every ticket is verified as osTicket created it; the sampled ones are then acted on and checked against
     # the scenario's expectations.

@@ -23,12 +23,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from automation.load.plan import Planned
 from automation.osticket import db
-
-if TYPE_CHECKING:
-    from automation.load import Planned
 
 
 def line_hash(line: str) -> int:
@@ -97,7 +95,7 @@ def lower_bound(checked: Sequence[Chunk], chunk: Chunk, after_ticket_id: int) ->
 
 
 @dataclass
-class Verdict:
+class LoadVerdict:
     verified: int = 0
     mismatches: list[str] = field(default_factory=list)
     error: str | None = None  # why verification could not finish (the database's own message)
@@ -128,7 +126,7 @@ class RunVerifier:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._failure: db.DatabaseError | None = None
-        self._verdict = Verdict()
+        self._verdict = LoadVerdict()
 
     def add(self, ticket: Created) -> None:
         with self._wake:
@@ -148,7 +146,7 @@ class RunVerifier:
             self._thread.join()
             self._thread = None
 
-    def finish(self) -> Verdict:
+    def finish(self) -> LoadVerdict:
         """Check the tickets not checked yet, look again at chunks that differed, and name what still differs.
 
         A database failure does not lose the run: what is left is checked once more (every query here is a

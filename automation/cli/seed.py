@@ -1,19 +1,18 @@
-"""``ostops seed FILE [--plan] [--json] [--instance PATH]``."""
+"""``ostops seed FILE [--plan] [--json] [-v]``."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from automation.cli import instance_option, out, running_instance
-from automation.instance import default_instance_path
-from automation.osticket.db import Tables, connect
-from automation.seeding.apply import apply_seed
-from automation.seeding.loader import load_seed
-from automation.seeding.passwords import CredentialStore, credentials_path
-from automation.seeding.plan import Plan, plan_seed
+from automation.cli.common import instance_option, out, running_instance
+from automation.workspace import Workspace
+
+if TYPE_CHECKING:
+    from automation.seeding.plan import Plan
 
 
 @click.command("seed")
@@ -27,17 +26,16 @@ def seed_command(file: Path, plan_only: bool, as_json: bool, verbose: bool, inst
 
     Validates everything first (exit 2, nothing written), then applies in one transaction.
     """
+    from automation.seeding.apply import apply_seed, plan_against
+    from automation.seeding.loader import load_seed
+
     seed = load_seed(file)
-    instance = running_instance(instance_path)
-    creds = credentials_path(instance_path or default_instance_path())
+    workspace = Workspace.at(instance_path)
+    instance = running_instance(workspace)
     if plan_only:
-        conn = connect(instance, autocommit=True)
-        try:
-            plan = plan_seed(conn, Tables(instance.db.table_prefix), seed, CredentialStore(creds))
-        finally:
-            conn.close()
+        plan = plan_against(instance, seed, workspace.credentials_file)
     else:
-        plan = apply_seed(instance, seed, creds)
+        plan = apply_seed(instance, seed, workspace.credentials_file)
     _report(plan, plan_only, as_json, verbose)
 
 

@@ -1,0 +1,65 @@
+"""The ``ostops`` command line: the one package that imports click.
+
+Exit codes, mapped here and only here (`exit_code_for`): 0 success · 1 osTicket, its database or this machine
+failed (`automation.errors.OsTicketError`) · 2 bad input, nothing written (`automation.errors.UsageError`,
+click's usage errors) · 130 interrupted."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.markup import escape
+
+from automation.cli import instance, load, local, manifest, scenario, seed
+from automation.cli.common import console
+from automation.errors import OsTicketError, UsageError, VerificationError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ostops")
+def cli() -> None:
+    """Run osTicket as code: a local instance or Azure, seeding, the ticket lifecycle, verification."""
+
+
+cli.add_command(local.local)
+cli.add_command(seed.seed_command)
+cli.add_command(scenario.run_command)
+cli.add_command(scenario.verify_command)
+cli.add_command(scenario.report_command)
+cli.add_command(load.load_command)
+cli.add_command(instance.instance_group)
+cli.add_command(manifest.manifest_group)
+
+
+def exit_code_for(exc: BaseException) -> int:
+    if isinstance(exc, UsageError | click.ClickException):
+        return EXIT_USAGE
+    if isinstance(exc, KeyboardInterrupt | click.exceptions.Abort):
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort as exc:
+        console.print("aborted")
+        sys.exit(exit_code_for(exc))
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exit_code_for(exc))
+    except OsTicketError as exc:
+        label = "verification failed" if isinstance(exc, VerificationError) else "error"
+        console.print(f"[red]{label}:[/red] {escape(str(exc))}")
+        for problem in exc.problems:
+            if problem != str(exc):
+                console.print(f"  {escape(problem)}")
+        sys.exit(exit_code_for(exc))
+    except KeyboardInterrupt as exc:
+        sys.exit(exit_code_for(exc))
+
+
+__all__ = ["cli", "exit_code_for", "main"]

@@ -1,0 +1,78 @@
+"""What every command shares: the consoles, the instance option, and the files written on request
+(--json, --junit, --output), checked before any work is done."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from automation.errors import ConfigError, LocalInstanceError
+from automation.instance import Instance
+from automation.workspace import Workspace
+
+# Piped output (CI logs) gets room for the report tables instead of rich's 80-column default.
+_WIDTH = None if sys.stdout.isatty() else 160
+console = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+
+instance_option = click.option(
+    "--instance", "instance_path", type=click.Path(path_type=Path), default=None,
+    help="Instance file (default: $OSTOPS_INSTANCE or ~/.local/state/ostops/local/instance.json).",
+)
+
+
+def progress(message: str) -> None:
+    console.print(f"[dim]·[/dim] {escape(message)}")
+
+
+def warn(message: str) -> None:
+    console.print(f"[yellow]warning:[/yellow] {escape(message)}")
+
+
+def running_instance(workspace: Workspace) -> Instance:
+    """The instance, for commands that need its servers: a stopped local one is named, with how to start it."""
+    from automation.local.manager import running_services
+
+    instance = workspace.instance()
+    if instance.local is not None:
+        stopped = [name for name, alive in running_services(instance).items() if not alive]
+        if stopped:
+            raise LocalInstanceError(f"the local osTicket of {workspace.instance_file} is not running "
+                                     f"({', '.join(stopped)} stopped); start it with "
+                                     f"`ostops local up --dir {instance.local.dir}`")
+    return instance
+
+
+def check_writable(path: Path, option: str) -> Path:
+    """Refuse, before anything is done or written, an output path that could not be written later: an existing
+    file must be writable; a new one needs its nearest existing folder to be writable (missing folders are
+    created when the file is written)."""
+    path = path.expanduser()
+    if path.is_dir():
+        raise ConfigError(f"{option} {path}: is a folder; name a file in it")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise ConfigError(f"{option} {path}: not writable; choose another path")
+        return path
+    ancestor = path.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ConfigError(f"{option} {path}: {ancestor} is not a folder; choose another path")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {path}: cannot create it in {ancestor} (not writable); choose another path")
+    return path
+
+
+def write_text(path: Path, text: str, option: str) -> None:
+    path = check_writable(path, option)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{option} {path}: cannot write it: {exc.strerror}; choose another path") from exc

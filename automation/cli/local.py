@@ -1,0 +1,91 @@
+"""``ostops local up | down | status | env``: a real osTicket on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from automation.cli.common import instance_option, out, progress, warn
+from automation.instance import default_instance_path, local_dir_from_environment
+from automation.workspace import Workspace
+
+
+@click.group()
+def local() -> None:
+    """A real osTicket on 127.0.0.1 (MariaDB, php-fpm, nginx as plain processes)."""
+
+
+dir_option = click.option("--dir", "base", type=click.Path(path_type=Path), default=None,
+                          help="Instance folder (default: the folder of $OSTOPS_INSTANCE, else "
+                               "~/.local/state/ostops/local).")
+
+
+@local.command("up")
+@click.option("--source", type=click.Path(path_type=Path), default=None,
+              help="osTicket release zip, its upload/ folder, or a source tree.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="HTTP port (default 8080 if free).")
+@dir_option
+@click.option("--fresh", is_flag=True, help="Remove the instance in --dir and build a new one.")
+def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bool) -> None:
+    """Bring up osTicket locally (a no-op when it is already running)."""
+    from automation.local import manager
+
+    result = manager.up(base or local_dir_from_environment(), source, port, fresh, progress)
+    for warning in result.warnings:
+        warn(warning)
+    inst = result.instance
+    state = "already running" if result.already_running else "restarted" if result.restarted else "ready"
+    out.print(f"osTicket {inst.osticket_version} {state} at {inst.base_url} (staff panel {inst.base_url}scp/) "
+              f"in {result.seconds:.1f} s")
+    assert inst.local is not None
+    path = manager.instance_file(Path(inst.local.dir))
+    if path.resolve() == default_instance_path().expanduser().resolve():
+        out.print(f"instance file: {escape(str(path))}  (`ostops local env` shows it)")
+    else:
+        out.print(f"instance file: {escape(str(path))}; point the other commands at it with:\n"
+                  f"  export OSTOPS_INSTANCE={escape(str(path))}")
+
+
+@local.command("down")
+@dir_option
+def local_down(base: Path | None) -> None:
+    """Stop exactly the processes `up` started."""
+    from automation.local import manager
+
+    folder = base or local_dir_from_environment()
+    if not manager.instance_file(folder.expanduser()).exists():
+        out.print(f"no instance in {escape(str(folder))}: nothing to stop")
+        return
+    stopped = manager.down(folder, progress)
+    out.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@local.command("status")
+@instance_option
+def local_status(instance_path: Path | None) -> None:
+    """Health: processes, HTTP 200 on /, osTicket's tables, the API key active in osTicket."""
+    from automation.local import manager
+
+    health = manager.status(Workspace.at(instance_path).instance())
+    table = Table("check", "ok", "detail")
+    for name, (ok, detail) in health.checks.items():
+        table.add_row(name, "[green]yes[/green]" if ok else "[red]no[/red]", escape(detail))
+    out.print(table)
+    out.print("healthy" if health.healthy else "UNHEALTHY")
+    if not health.healthy:
+        sys.exit(1)
+
+
+@local.command("env")
+@instance_option
+@click.option("--show-secrets", is_flag=True, help="Print passwords and the API key in clear.")
+def local_env(instance_path: Path | None, show_secrets: bool) -> None:
+    """Print the connection details as shell exports (secrets masked)."""
+    for line in Workspace.at(instance_path).instance().shell_exports(show_secrets):
+        click.echo(line)
+
+

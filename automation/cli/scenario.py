@@ -1,0 +1,201 @@
+"""``ostops run | verify | report``: act a scenario out, verify a run, the final review."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from automation.cli.common import (
+    check_writable,
+    console,
+    instance_option,
+    out,
+    progress,
+    running_instance,
+    write_text,
+)
+from automation.errors import ConfigError, OsTicketError, VerificationError
+from automation.workspace import Workspace
+
+if TYPE_CHECKING:
+    from automation.scenarios.record import RunResult
+    from automation.scenarios.report import Report
+    from automation.scenarios.verify import Verdict
+
+
+@click.command("run")
+@click.argument("scenario_file", type=click.Path(path_type=Path))
+@click.option("--seed", "with_seed", is_flag=True, help="Apply the seed file the scenario names first.")
+@click.option("--junit", "junit_path", type=click.Path(path_type=Path), default=None, help="Write JUnit XML here.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the run as JSON here.")
+@instance_option
+def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, json_path: Path | None,
+                instance_path: Path | None) -> None:
+    """Act a scenario out on osTicket, then verify every expectation in its database."""
+    from automation.errors import ScenarioError, ScenarioStepFailed
+    from automation.scenarios.junit import junit_error_xml, junit_xml
+    from automation.scenarios.loader import load_scenario
+    from automation.scenarios.record import RunResult
+    from automation.scenarios.runner import ScenarioRunner
+
+    def write_outputs(result: RunResult) -> None:
+        if junit_path:
+            write_text(junit_path, junit_xml(result, loaded.scenario.name), "--junit")
+        if json_path:
+            write_text(json_path, json.dumps(result.to_json(), indent=2, default=str) + "\n", "--json")
+
+    loaded = load_scenario(scenario_file)
+    for option, output in (("--junit", junit_path), ("--json", json_path)):
+        if output is not None:
+            check_writable(output, option)
+    workspace = Workspace.at(instance_path)
+    try:
+        instance = running_instance(workspace)
+        seed_summary = None
+        if with_seed:
+            seed_path = loaded.seed_path()
+            if seed_path is None:
+                raise ScenarioError(f"{loaded.located.where(('seed',))}: --seed given but the scenario names "
+                                    "no seed file")
+            seed_summary = _seed(instance, seed_path, workspace)
+        with ScenarioRunner(instance, workspace, progress=progress) as runner:
+            try:
+                result: RunResult = runner.run(loaded, seed_summary=seed_summary)
+            except ScenarioStepFailed as exc:
+                if exc.done:
+                    console.print("steps done before the failure:")
+                    for line in exc.done:
+                        console.print(f"  ✓ {escape(line)}")
+                if isinstance(exc.result, RunResult):
+                    write_outputs(exc.result)
+                raise
+    except ScenarioStepFailed:
+        raise
+    except OsTicketError as exc:  # before the first step: no run to record, but CI must see why
+        if junit_path:
+            write_text(junit_path, junit_error_xml(loaded.scenario.name, str(exc)), "--junit")
+        if json_path:
+            write_text(json_path, json.dumps({"passed": False, "error": str(exc)}, indent=2) + "\n", "--json")
+        raise
+    write_outputs(result)
+    _print_verdict(result.verdict, result.run_id, result.seconds)
+
+
+def _seed(instance: object, seed_path: Path, workspace: Workspace) -> dict[str, int]:
+    from automation.instance import Instance
+    from automation.seeding.apply import apply_seed
+    from automation.seeding.loader import load_seed
+
+    assert isinstance(instance, Instance)
+    plan = apply_seed(instance, load_seed(seed_path), workspace.credentials_file)
+    summary = {"create": plan.create, "update": plan.update, "unchanged": plan.unchanged}
+    progress(f"seeded {seed_path.name}: {summary['create']} created, {summary['update']} updated, "
+             f"{summary['unchanged']} unchanged")
+    return summary
+
+
+def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None = None) -> None:
+    assert verdict is not None
+    table = Table("ticket", "number", "verified")
+    for ticket in verdict.tickets:
+        table.add_row(ticket.key, f"#{ticket.number}" if ticket.number else "-",
+                      "[green]yes[/green]" if ticket.passed else f"[red]no[/red] ({len(ticket.mismatches)})")
+    table.add_row("final review", "", "[green]yes[/green]" if not verdict.review else "[red]no[/red]")
+    out.print(table)
+    timing = f" in {seconds:.1f} s" if seconds is not None else ""
+    if not verdict.passed:
+        raise VerificationError(f"run {run_id}: {len(verdict.mismatches())} expectation(s) not met{timing}",
+                                verdict.mismatches())
+    out.print(f"run {run_id}: every expectation holds in osTicket's database{timing}")
+
+
+@click.command("verify")
+@click.argument("scenario_file", type=click.Path(path_type=Path))
+@click.option("--run", "run_id", required=True, help="The run id `ostops run` printed.")
+@instance_option
+def verify_command(scenario_file: Path, run_id: str, instance_path: Path | None) -> None:
+    """Re-verify a past run of a scenario against osTicket's database."""
+    from automation.scenarios.loader import load_scenario
+    from automation.scenarios.record import unknown_run
+    from automation.scenarios.verify import verify_past_run
+
+    loaded = load_scenario(scenario_file)
+    workspace = Workspace.at(instance_path)
+    instance = running_instance(workspace)
+    verdict = verify_past_run(instance, loaded.scenario, run_id)
+    # No ticket of this run at all: an unknown run id is bad input; a known run of other tickets is a
+    # verification failure (the wrong scenario file, or keys renamed since the run).
+    if verdict is None:
+        raise ConfigError(unknown_run(run_id, instance.base_url, workspace))
+    _print_verdict(verdict, run_id)
+
+
+@click.command("report")
+@click.option("--run", "run_id", default=None, help="Run id (default: the latest run on this instance).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "html"]), default="table", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), default=None, help="Write to this file instead of stdout.")
+@instance_option
+def report_command(run_id: str | None, fmt: str, output: Path | None, instance_path: Path | None) -> None:
+    """The final review: tickets by status, SLA met or breached, response and resolution times."""
+    from automation.scenarios.record import latest_run_id, unknown_run
+    from automation.scenarios.report import read_report, render_html
+
+    if output is not None:
+        check_writable(output, "--output")
+    workspace = Workspace.at(instance_path)
+    instance = running_instance(workspace)
+    run_id = run_id or latest_run_id(workspace)
+    if run_id is None:
+        raise ConfigError(f"{workspace.runs_dir}: no runs recorded; pass --run RUN_ID or run a scenario first")
+    report = read_report(instance, run_id)
+    if report is None:
+        raise ConfigError(unknown_run(run_id, instance.base_url, workspace))
+    if fmt == "json":
+        text = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
+    elif fmt == "html":
+        text = render_html(report)
+    else:
+        if output is None:
+            _print_report(report, out)
+            return
+        rendered = io.StringIO()
+        _print_report(report, Console(file=rendered, width=160, highlight=False, soft_wrap=True))
+        text = rendered.getvalue()
+    if output:
+        write_text(output, text, "--output")
+        out.print(f"wrote {escape(str(output))}")
+    else:
+        click.echo(text, nl=False)
+
+
+def _print_report(report: Report, target: Console) -> None:
+    from automation.scenarios.report import human_duration
+
+    tickets = Table("ticket", "number", "status", "SLA", "agent", "team", "SLA outcome", "1st response",
+                    "resolution", title=f"Final review - run {report.run_id}")
+    for t in report.tickets:
+        color = {"met": "green", "breached": "red"}.get(t.sla_state, "yellow")
+        tickets.add_row(t.key, f"#{t.number}", escape(t.status), escape(t.sla or "-"), escape(t.agent or "-"),
+                        escape(t.team or "-"),
+                        f"[{color}]{t.sla_state}[/{color}]", human_duration(t.first_response_s),
+                        human_duration(t.resolution_s))
+    target.print(tickets)
+    for title, groups in (("By agent", report.by_agent), ("By team", report.by_team)):
+        table = Table("name", "tickets", "resolved", "SLA met", "SLA breached", "avg 1st response",
+                      "avg resolution", title=title)
+        for group in groups:
+            d = group.to_dict()
+            table.add_row(escape(d["name"]), str(d["tickets"]), str(d["resolved"]), str(d["sla_met"]),
+                          str(d["sla_breached"]), human_duration(d["avg_first_response_s"]),
+                          human_duration(d["avg_resolution_s"]))
+        target.print(table)
+    status = ", ".join(f"{name}: {count}" for name, count in report.by_status.items())
+    verdict = "nothing left open" if report.open_count == 0 else f"{report.open_count} still open"
+    target.print(f"tickets by status - {escape(status)}; {verdict}")

@@ -1,0 +1,36 @@
+"""osTicket's own tables, as ostops reads and writes them (osTicket 1.18; ../shared/OSTICKET_FACTS.md): table
+names with the instance's prefix, the meaning of each ``flags`` bit, the ticket states and the event names.
+
+Every SQL statement ostops sends names its tables through `Tables` and its bits through the constants here, so
+that what osTicket's schema means is written down once."""
+
+from __future__ import annotations
+
+
+class Tables:
+    """Table names with the instance's prefix: ``t.ticket`` → ``ost_ticket``."""
+
+    def __init__(self, prefix: str) -> None:
+        if not prefix.replace("_", "").isalnum():
+            raise ValueError(f"unsafe table prefix {prefix!r}")
+        self.prefix = prefix
+
+    def __getattr__(self, name: str) -> str:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return f"`{self.prefix}{name}`"
+
+
+# ``flags`` bits (include/class.sla.php, class.dept.php, class.team.php, class.topic.php of osTicket 1.18.1).
+SLA_ACTIVE, SLA_ESCALATE, SLA_NOALERTS, SLA_TRANSIENT = 0x1, 0x2, 0x4, 0x8
+DEPT_ACTIVE, DEPT_ARCHIVED = 0x4, 0x8
+TEAM_ENABLED, TEAM_NOALERTS = 0x1, 0x2
+TOPIC_ACTIVE, TOPIC_ARCHIVED = 0x2, 0x4
+ALERTS = 0x1  # team_member.flags and staff_dept_access.flags: the agent gets the alerts
+
+# ``ticket_status.state``: Resolved and Closed are both "closed" (they set ``ticket.closed``).
+STATE_OPEN, STATE_CLOSED = "open", "closed"
+
+# ``event.name`` values the scenarios expect and the report reads.
+EVENT_CREATED, EVENT_CLOSED, EVENT_REOPENED, EVENT_ASSIGNED = "created", "closed", "reopened", "assigned"
+EVENT_TRANSFERRED, EVENT_OVERDUE, EVENT_EDITED = "transferred", "overdue", "edited"
