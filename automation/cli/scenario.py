@@ -48,7 +48,7 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
 
     def write_outputs(result: RunResult) -> None:
         if junit_path:
-            write_text(junit_path, junit_xml(result, loaded.scenario.name), "--junit")
+            write_text(junit_path, junit_xml(result, loaded), "--junit")
         if json_path:
             write_text(json_path, json.dumps(result.to_json(), indent=2, default=str) + "\n", "--json")
 
