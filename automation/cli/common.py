@@ -48,10 +48,19 @@ def running_instance(workspace: Workspace) -> Instance:
     return instance
 
 
+STDOUT = Path("-")
+
+
+def is_stdout(path: Path) -> bool:
+    return str(path) == "-"
+
+
 def check_writable(path: Path, option: str) -> Path:
-    """Refuse, before anything is done or written, an output path that could not be written later: an existing
-    file must be writable; a new one needs its nearest existing folder to be writable (missing folders are
-    created when the file is written)."""
+    """Refuse, before anything is done or written, an output path that could not be written later: ``-`` is
+    standard output; an existing file must be writable; a new one needs an existing, writable folder (a missing
+    folder is a typo more often than a wish, so it is never created)."""
+    if is_stdout(path):
+        return path
     path = path.expanduser()
     if path.is_dir():
         raise ConfigError(f"{option} {path}: is a folder; name a file in it")
@@ -59,20 +68,29 @@ def check_writable(path: Path, option: str) -> Path:
         if not os.access(path, os.W_OK):
             raise ConfigError(f"{option} {path}: not writable; choose another path")
         return path
-    ancestor = path.parent
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise ConfigError(f"{option} {path}: {ancestor} is not a folder; choose another path")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise ConfigError(f"{option} {path}: cannot create it in {ancestor} (not writable); choose another path")
+    folder = path.parent
+    if not folder.exists():
+        ancestor = folder
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise ConfigError(f"{option} {path}: {ancestor} is not a folder; choose another path")
+        raise ConfigError(f"{option} {path}: the folder {folder} does not exist; create it first "
+                          f"(mkdir -p {folder}) or choose another path")
+    if not folder.is_dir():
+        raise ConfigError(f"{option} {path}: {folder} is not a folder; choose another path")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {path}: cannot create it in {folder} (not writable); choose another path")
     return path
 
 
 def write_text(path: Path, text: str, option: str) -> None:
+    """Write a requested output file, or standard output for ``-``."""
     path = check_writable(path, option)
+    if is_stdout(path):
+        click.echo(text, nl=False)
+        return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{option} {path}: cannot write it: {exc.strerror}; choose another path") from exc

@@ -16,6 +16,7 @@ from automation.cli.common import (
     check_writable,
     console,
     instance_option,
+    is_stdout,
     out,
     progress,
     running_instance,
@@ -33,8 +34,8 @@ if TYPE_CHECKING:
 @click.command("run")
 @click.argument("scenario_file", type=click.Path(path_type=Path))
 @click.option("--seed", "with_seed", is_flag=True, help="Apply the seed file the scenario names first.")
-@click.option("--junit", "junit_path", type=click.Path(path_type=Path), default=None, help="Write JUnit XML here.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the run as JSON here.")
+@click.option("--junit", "junit_path", type=click.Path(path_type=Path), default=None, help="Write JUnit XML here (- for standard output).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the run as JSON here (- for standard output).")
 @instance_option
 def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, json_path: Path | None,
                 instance_path: Path | None) -> None:
@@ -47,7 +48,7 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
 
     def write_outputs(result: RunResult) -> None:
         if junit_path:
-            write_text(junit_path, junit_xml(result, loaded.scenario.name), "--junit")
+            write_text(junit_path, junit_xml(result, loaded), "--junit")
         if json_path:
             write_text(json_path, json.dumps(result.to_json(), indent=2, default=str) + "\n", "--json")
 
@@ -55,6 +56,10 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
     for option, output in (("--junit", junit_path), ("--json", json_path)):
         if output is not None:
             check_writable(output, option)
+    if junit_path is not None and json_path is not None and is_stdout(junit_path) and is_stdout(json_path):
+        raise click.UsageError("--junit - and --json - would both go to standard output; send one to a file")
+    # With a file on standard output, the verdict table goes to standard error.
+    tables = console if any(p is not None and is_stdout(p) for p in (junit_path, json_path)) else out
     workspace = Workspace.at(instance_path)
     try:
         instance = running_instance(workspace)
@@ -85,7 +90,7 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
             write_text(json_path, json.dumps({"passed": False, "error": str(exc)}, indent=2) + "\n", "--json")
         raise
     write_outputs(result)
-    _print_verdict(result.verdict, result.run_id, result.seconds)
+    _print_verdict(result.verdict, result.run_id, result.seconds, tables)
 
 
 def _seed(instance: object, seed_path: Path, workspace: Workspace) -> dict[str, int]:
@@ -101,19 +106,20 @@ def _seed(instance: object, seed_path: Path, workspace: Workspace) -> dict[str, 
     return summary
 
 
-def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None = None) -> None:
+def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None = None,
+                   target: Console = out) -> None:
     assert verdict is not None
     table = Table("ticket", "number", "verified")
     for ticket in verdict.tickets:
         table.add_row(ticket.key, f"#{ticket.number}" if ticket.number else "-",
                       "[green]yes[/green]" if ticket.passed else f"[red]no[/red] ({len(ticket.mismatches)})")
     table.add_row("final review", "", "[green]yes[/green]" if not verdict.review else "[red]no[/red]")
-    out.print(table)
+    target.print(table)
     timing = f" in {seconds:.1f} s" if seconds is not None else ""
     if not verdict.passed:
         raise VerificationError(f"run {run_id}: {len(verdict.mismatches())} expectation(s) not met{timing}",
                                 verdict.mismatches())
-    out.print(f"run {run_id}: every expectation holds in osTicket's database{timing}")
+    target.print(f"run {run_id}: every expectation holds in osTicket's database{timing}")
 
 
 @click.command("verify")
@@ -140,7 +146,7 @@ def verify_command(scenario_file: Path, run_id: str, instance_path: Path | None)
 @click.command("report")
 @click.option("--run", "run_id", default=None, help="Run id (default: the latest run on this instance).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "html"]), default="table", show_default=True)
-@click.option("--output", type=click.Path(path_type=Path), default=None, help="Write to this file instead of stdout.")
+@click.option("--output", type=click.Path(path_type=Path), default=None, help="Write to this file (- for standard output, the default).")
 @instance_option
 def report_command(run_id: str | None, fmt: str, output: Path | None, instance_path: Path | None) -> None:
     """The final review: tickets by status, SLA met or breached, response and resolution times."""
@@ -170,7 +176,8 @@ def report_command(run_id: str | None, fmt: str, output: Path | None, instance_p
         text = rendered.getvalue()
     if output:
         write_text(output, text, "--output")
-        out.print(f"wrote {escape(str(output))}")
+        if not is_stdout(output):
+            out.print(f"wrote {escape(str(output))}")
     else:
         click.echo(text, nl=False)
 

@@ -1,38 +1,55 @@
-"""JUnit XML for CI systems: one test case per step, one per ticket's verification, one for the review."""
+"""JUnit XML for CI systems: one test case per step, one per ticket's verification, one for the review.
+
+Test names are stable across runs (``<ticket key> / <step number> <actor> <action>``; never a ticket number,
+which changes with every run), so CI can follow a test from run to run; a failed expectation carries the
+scenario's file:line."""
 
 from __future__ import annotations
 
 import datetime as dt
 import xml.etree.ElementTree as ET
 
+from automation.scenarios.loader import LoadedScenario
 from automation.scenarios.record import RunResult
 
 
-def junit_xml(result: RunResult, name: str) -> str:
-    suite = ET.Element("testsuite", name=f"ostops: {name}", id=result.run_id,
-                       timestamp=dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
+def _timestamp() -> str:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def junit_xml(result: RunResult, loaded: LoadedScenario) -> str:
+    name = loaded.scenario.name
+    keys = [ticket.key for ticket in loaded.scenario.tickets]
+    suite = ET.Element("testsuite", name=f"ostops: {name}", id=result.run_id, timestamp=_timestamp())
     failures = 0
     cases = 0
     for step in result.steps:
         cases += 1
         case = ET.SubElement(suite, "testcase", classname=f"{name}.{step.ticket}",
-                             name=f"{step.actor} {step.action} {step.detail}".strip(), time=f"{step.seconds:.3f}")
-        ET.SubElement(case, "system-out").text = step.where
+                             name=f"{step.ticket} / {step.number} {step.actor} {step.action}",
+                             time=f"{step.seconds:.3f}")
+        ET.SubElement(case, "system-out").text = f"{step.where} {step.detail}".strip()
         if step.error:
             failures += 1
-            ET.SubElement(case, "failure", message=step.error).text = step.where
+            ET.SubElement(case, "failure", message=f"{step.where}: {step.error}").text = step.where
     if result.verdict is not None:
         for ticket in result.verdict.tickets:
             cases += 1
-            case = ET.SubElement(suite, "testcase", classname=f"{name}.{ticket.key}", name="verified in database")
+            case = ET.SubElement(suite, "testcase", classname=f"{name}.{ticket.key}",
+                                 name=f"{ticket.key} / verified in database")
             if ticket.mismatches:
                 failures += 1
-                ET.SubElement(case, "failure", message="; ".join(ticket.mismatches)).text = "\n".join(ticket.mismatches)
+                where = loaded.located.where(("tickets", keys.index(ticket.key), "expect")) \
+                    if ticket.key in keys else str(loaded.path)
+                lines = [f"{where}: {mismatch}" for mismatch in ticket.mismatches]
+                ET.SubElement(case, "failure", message="; ".join(lines)).text = "\n".join(lines)
         cases += 1
         case = ET.SubElement(suite, "testcase", classname=f"{name}.review", name="final review")
         if result.verdict.review:
             failures += 1
-            ET.SubElement(case, "failure", message="; ".join(result.verdict.review))
+            where = loaded.located.where(("review",))
+            lines = [f"{where}: {problem}" for problem in result.verdict.review]
+            ET.SubElement(case, "failure", message="; ".join(lines)).text = "\n".join(lines)
     suite.set("tests", str(cases))
     suite.set("failures", str(failures))
     suite.set("errors", "0")
@@ -45,7 +62,7 @@ def junit_error_xml(name: str, message: str) -> str:
     """A run that stopped before its first step (a refused login, osTicket unreachable): one errored case, so
     that CI shows why, and an earlier run's file is not taken for this one."""
     suite = ET.Element("testsuite", name=f"ostops: {name}", tests="1", failures="0", errors="1", time="0",
-                       timestamp=dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
+                       timestamp=_timestamp())
     case = ET.SubElement(suite, "testcase", classname=f"{name}.prepare", name="before the first step")
     ET.SubElement(case, "error", message=message).text = message
     ET.indent(suite)
