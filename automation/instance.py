@@ -18,6 +18,7 @@ from automation.errors import ConfigError
 from automation.files import write_private
 
 SECRET_MASK = "********"
+HTTPS_CERTIFICATE_FILE = "https-certificate.pem"  # beside instance.json; its SHA-256 is pinned
 
 
 def state_home() -> Path:
@@ -109,6 +110,11 @@ class Instance(BaseModel):
     db: DatabaseAccess
     local: LocalProcesses | None = None
     created_at: str = ""
+    # SHA-256 (hex) of the server's DER certificate: every https:// call meets exactly that certificate. The
+    # PEM is kept beside the instance file (``https-certificate.pem``) for curl and browsers.
+    https_certificate_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    # Set only by `ostops instance from-stack --allow-plain-http`: secrets may cross the network in clear.
+    allow_plain_http: bool = False
 
     @property
     def base_url(self) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import ssl
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +14,7 @@ from pydantic import SecretStr, ValidationError
 
 from automation.errors import ConfigError
 from automation.instance import DatabaseAccess, Instance, Login
+from automation.osticket.http import check_transport
 
 REQUIRED = ("helpdeskUrl", "osticketVersion", "apiKey", "osticketAdminUsername", "osticketAdminPassword",
             "dbHost", "dbPort", "dbName", "dbUser", "dbAppPassword", "tablePrefix")
@@ -92,7 +95,30 @@ def check_db_ca(db_ca: str) -> None:
         raise ConfigError(f"{db_ca}: --db-ca is not a usable certificate file ({exc})") from None
 
 
-def instance_from_outputs(text: str | bytes, source: str, db_ca: str | None = None) -> Instance:
+@dataclass(frozen=True)
+class StackInstance:
+    """What the stack's outputs give: the instance, and the web server's certificate (PEM) it pins."""
+
+    instance: Instance
+    certificate_pem: str | None
+
+
+def certificate_sha256(pem: str, source: str) -> str:
+    """SHA-256 of the certificate's DER form, the fingerprint urllib3 compares the server's against."""
+    try:
+        der = ssl.PEM_cert_to_DER_cert(pem.strip() + "\n")
+    except ValueError as exc:
+        raise ConfigError(f"{source}: stack output certificatePem: not a PEM certificate ({exc}); {HINT}") from None
+    return hashlib.sha256(der).hexdigest()
+
+
+def instance_from_outputs(text: str | bytes, source: str, db_ca: str | None = None,
+                          allow_plain_http: bool = False) -> Instance:
+    return read_stack_outputs(text, source, db_ca, allow_plain_http).instance
+
+
+def read_stack_outputs(text: str | bytes, source: str, db_ca: str | None = None,
+                       allow_plain_http: bool = False) -> StackInstance:
     """``text`` may be bytes (the file opened in binary mode), so that non-UTF-8 input is one clear error."""
     if isinstance(text, bytes):
         raw = text
@@ -145,11 +171,16 @@ def instance_from_outputs(text: str | bytes, source: str, db_ca: str | None = No
     if problems:
         listed = "; ".join(f"stack output {problem}" for problem in problems)
         raise ConfigError(f"{source}: {listed}; is this the output of the ostops stack?")
+    pem = outputs.get("certificatePem")
+    if pem is not None and (not isinstance(pem, str) or not pem.strip()):
+        raise ConfigError(f"{source}: stack output certificatePem: must be the PEM text of a certificate; {HINT}")
+    sha256 = certificate_sha256(pem, source) if pem else None
+    check_transport(outputs["helpdeskUrl"], allow_plain_http, where="stack output helpdeskUrl")
     if db_ca is not None:
         check_db_ca(db_ca)
     assert port is not None  # checked above
     try:
-        return Instance(
+        instance = Instance(
             kind="azure",
             url=outputs["helpdeskUrl"],
             osticket_version=outputs["osticketVersion"],
@@ -161,9 +192,12 @@ def instance_from_outputs(text: str | bytes, source: str, db_ca: str | None = No
                               user=outputs["dbUser"], password=SecretStr(outputs["dbAppPassword"]),
                               table_prefix=outputs["tablePrefix"], ssl=True, ssl_ca=db_ca),
             created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            https_certificate_sha256=sha256,
+            allow_plain_http=allow_plain_http,
         )
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         # pydantic would echo the input; for a secret field that is the secret, so say only what is wrong.
         raise ConfigError(f"{source}: stack output {FIELD_OUTPUTS.get(where, where)}: {first['msg']}") from None
+    return StackInstance(instance, pem.strip() + "\n" if pem else None)

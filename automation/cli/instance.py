@@ -23,16 +23,32 @@ def instance_group() -> None:
 @click.option("--db-ca", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="PEM certificate the database server must present (the VM's C:\\MariaDB\\data\\"
                    "ostops-server-cert.pem); without it the connection is encrypted but unauthenticated.")
-def instance_from_stack(outputs: BinaryIO, instance_path: Path | None, db_ca: Path | None) -> None:
+@click.option("--allow-plain-http", is_flag=True,
+              help="Accept an http:// help desk on another machine: passwords and the API key then cross the "
+                   "network in clear. Only for a throwaway lab.")
+def instance_from_stack(outputs: BinaryIO, instance_path: Path | None, db_ca: Path | None,
+                        allow_plain_http: bool) -> None:
     """Write the instance file for a Pulumi-deployed osTicket from `pulumi stack output --json --show-secrets`
-    (a file, or standard input)."""
-    from automation.instance import default_azure_instance_path
-    from automation.stack import instance_from_outputs
+    (a file, or standard input). The web server's certificate (stack output certificatePem) is written beside
+    it as https-certificate.pem, and every HTTPS call to the instance then accepts exactly that certificate."""
+    from automation.files import write_atomic
+    from automation.instance import HTTPS_CERTIFICATE_FILE, default_azure_instance_path
+    from automation.stack import read_stack_outputs
 
     source = "standard input" if outputs.name == "<stdin>" else outputs.name
-    instance = instance_from_outputs(outputs.read(), source, str(db_ca.resolve()) if db_ca else None)
+    read = read_stack_outputs(outputs.read(), source, str(db_ca.resolve()) if db_ca else None, allow_plain_http)
+    instance = read.instance
     path = instance_path or default_azure_instance_path()
     instance.save(path)
+    if read.certificate_pem:
+        write_atomic(path.parent / HTTPS_CERTIFICATE_FILE, read.certificate_pem, mode=0o644)
+        out.print(f"pinned the web server's certificate (SHA-256 {instance.https_certificate_sha256}), kept in "
+                  f"{escape(str(path.parent / HTTPS_CERTIFICATE_FILE))}")
+    elif instance.base_url.startswith("https://"):
+        warn("the stack outputs no certificatePem: the help desk's certificate is checked against this "
+             "machine's CA bundle")
+    if allow_plain_http:
+        warn("--allow-plain-http: passwords and the API key cross the network in clear")
     out.print(f"wrote {escape(str(path))} (mode 0600) for {escape(instance.base_url)}")
     out.print(f"use it with: export OSTOPS_INSTANCE={escape(str(path))}")
     if db_ca is None:

@@ -18,7 +18,7 @@ from automation.load.verification import Created, LoadVerdict, RunVerifier
 from automation.osticket import db
 from automation.osticket.api import NewTicket, TicketApi
 from automation.osticket.directory import Directory, User
-from automation.osticket.http import new_session, pin_environment
+from automation.osticket.http import instance_session, pin_environment
 from automation.scenarios.facts import read_run, run_tag
 from automation.scenarios.loader import LoadedScenario
 from automation.scenarios.models import Requester, TicketSpec
@@ -99,7 +99,7 @@ def create_tickets(instance: Instance, planned: list[Planned], concurrency: int,
     def api() -> TicketApi:
         if not hasattr(local, "api"):
             # One pooled keep-alive session per worker.
-            session = pin_environment(new_session(1), instance.base_url)
+            session = pin_environment(instance_session(instance, 1), instance.base_url)
             local.api = TicketApi(instance.base_url, instance.api_key.get_secret_value(), session=session)
             with lock:
                 clients.append(local.api)

@@ -1,33 +1,100 @@
-"""HTTP sessions for osTicket: pooled keep-alive, a timeout on every call, retries only where safe."""
+"""HTTP sessions for osTicket: pooled keep-alive, a timeout on every call, retries only where safe, the
+instance's certificate pinned, and no secret sent over plain HTTP to anything but this machine."""
 
 from __future__ import annotations
 
 import html
+import ipaddress
 import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from automation.errors import ConfigError
+
+if TYPE_CHECKING:
+    from automation.instance import Instance
+
 TIMEOUT = (5, 30)  # connect, read (seconds)
 USER_AGENT = "ostops/0.1 (+https://github.com/ostops)"
 
 
-def new_session(pool_size: int = 4) -> requests.Session:
-    """A session that retries connection failures (the request never left) for every method, and a read
-    failure once, only for idempotent methods: a hung server costs at most two read timeouts. A POST that may
-    have reached osTicket is never sent again."""
-    retry = Retry(
+def _retry() -> Retry:
+    return Retry(
         total=3, connect=3, read=1, status=0, other=0,
         allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
         backoff_factor=0.2, raise_on_status=False,
     )
+
+
+class PinnedAdapter(HTTPAdapter):
+    """HTTPS to a server whose certificate is known in advance (the VM's self-signed one, from the stack's
+    outputs): the handshake succeeds only when the server presents exactly that certificate, whoever signed
+    it. urllib3 compares the SHA-256 of the peer's DER certificate (``assert_fingerprint``) instead of building
+    a chain to a CA, so a self-signed certificate is accepted and any other one refused."""
+
+    def __init__(self, sha256: str, **kwargs: Any) -> None:
+        self.sha256 = sha256
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, assert_fingerprint=self.sha256, **pool_kwargs)
+
+    def build_connection_pool_key_attributes(self, request: requests.PreparedRequest, verify: bool | str,
+                                             cert: Any = None) -> Any:
+        # The fingerprint is the check: no CA chain is asked for (it would refuse a self-signed certificate).
+        return super().build_connection_pool_key_attributes(request, False, cert)
+
+    def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: Any) -> None:
+        super().cert_verify(conn, url, False, cert)
+
+
+def new_session(pool_size: int = 4, pin_sha256: str | None = None) -> requests.Session:
+    """A session that retries connection failures (the request never left) for every method, and a read
+    failure once, only for idempotent methods: a hung server costs at most two read timeouts. A POST that may
+    have reached osTicket is never sent again. ``pin_sha256``: every https:// request must meet exactly the
+    certificate of that SHA-256 fingerprint."""
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    plain = HTTPAdapter(max_retries=_retry(), pool_connections=pool_size, pool_maxsize=pool_size)
+    session.mount("http://", plain)
+    if pin_sha256:
+        session.mount("https://", PinnedAdapter(pin_sha256, max_retries=_retry(), pool_connections=pool_size,
+                                                pool_maxsize=pool_size))
+    else:
+        session.mount("https://", HTTPAdapter(max_retries=_retry(), pool_connections=pool_size,
+                                              pool_maxsize=pool_size))
     session.headers["User-Agent"] = USER_AGENT
     return session
+
+
+def is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(url: str, allow_plain_http: bool, where: str = "the instance's url") -> None:
+    """Passwords and the API key travel only over TLS, or over plain HTTP to this machine. A lab that really
+    wants plain HTTP to another host says so with ``--allow-plain-http``."""
+    if urlsplit(url).scheme == "http" and not is_loopback(url) and not allow_plain_http:
+        raise ConfigError(f"{url}: {where} is plain http:// to another machine, so passwords and the API key "
+                          "would cross the network in clear; use the stack's https:// URL (ostops instance "
+                          "from-stack), or pass --allow-plain-http to `ostops instance from-stack` for a "
+                          "throwaway lab")
+
+
+def instance_session(instance: Instance, pool_size: int = 4) -> requests.Session:
+    """The one way a command gets an HTTP session for an instance: its transport checked, its certificate
+    pinned when the instance file carries one."""
+    check_transport(instance.base_url, instance.allow_plain_http)
+    return new_session(pool_size, pin_sha256=instance.https_certificate_sha256)
 
 
 def pin_environment(session: requests.Session, url: str) -> requests.Session:

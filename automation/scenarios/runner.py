@@ -14,6 +14,7 @@ from automation.instance import Instance
 from automation.osticket import db
 from automation.osticket.api import NewTicket, TicketApi, requester_email
 from automation.osticket.directory import Directory
+from automation.osticket.http import instance_session
 from automation.osticket.staff import StaffSession
 from automation.scenarios import facts as run_facts
 from automation.scenarios import record
@@ -34,7 +35,8 @@ class ScenarioRunner:
         self.credentials: CredentialStore = workspace.credentials()
         self.conn = conn or db.connect(instance)
         self.tables = db.Tables(instance.db.table_prefix)
-        self.api = api or TicketApi(instance.base_url, instance.api_key.get_secret_value())
+        self.api = api or TicketApi(instance.base_url, instance.api_key.get_secret_value(),
+                                         session=instance_session(instance))
         self.progress = progress
         self._sessions: dict[str, StaffSession] = {}
         self._password_envs: dict[str, str] = {}
@@ -106,7 +108,8 @@ class ScenarioRunner:
             if password is None:
                 raise ScenarioError(f"no password for agent {username!r}: seed it, or set "
                                     f"{password_variable(username)}")
-            session = StaffSession(self.instance.base_url, username, password)
+            session = StaffSession(self.instance.base_url, username, password,
+                                   session=instance_session(self.instance))
             try:
                 session.login()
             except BaseException:

@@ -18,7 +18,7 @@ from automation.stack import instance_from_outputs
 OSTOPS = str(Path(sys.executable).parent / "ostops")
 SECRETS = ("S3cret-Api-Key-0123456789abcdef", "adm-S3cret-1", "db-S3cret-1")
 OUTPUTS: dict[str, Any] = {
-    "helpdeskUrl": "http://ostops-lab.westeurope.cloudapp.azure.com/", "osticketVersion": "1.18.3",
+    "helpdeskUrl": "https://ostops-lab.westeurope.cloudapp.azure.com/", "osticketVersion": "1.18.3",
     "apiKey": SECRETS[0], "osticketAdminUsername": "ostadmin", "osticketAdminPassword": SECRETS[1],
     "dbHost": "ostops-lab.westeurope.cloudapp.azure.com", "dbPort": 3306, "dbName": "osticket",
     "dbUser": "osticket", "dbAppPassword": SECRETS[2], "tablePrefix": "ost_",

@@ -12,9 +12,9 @@ from automation.stack import instance_from_outputs
 
 OSTOPS = str(Path(sys.executable).parent / "ostops")
 OUTPUTS = {
-    "helpdeskUrl": "http://ostops-lab.westeurope.cloudapp.azure.com/",
-    "staffUrl": "http://ostops-lab.westeurope.cloudapp.azure.com/scp/",
-    "apiUrl": "http://ostops-lab.westeurope.cloudapp.azure.com/api/",
+    "helpdeskUrl": "https://ostops-lab.westeurope.cloudapp.azure.com/",
+    "staffUrl": "https://ostops-lab.westeurope.cloudapp.azure.com/scp/",
+    "apiUrl": "https://ostops-lab.westeurope.cloudapp.azure.com/api/",
     "fqdn": "ostops-lab.westeurope.cloudapp.azure.com", "publicIp": "203.0.113.10",
     "rdpCommand": "mstsc /v:ostops-lab.westeurope.cloudapp.azure.com", "adminUsername": "ostopsadmin",
     "osticketAdminUsername": "ostadmin", "osticketAdminPassword": "adm-Secret-1", "apiKey": "B" * 32,
