@@ -6,15 +6,26 @@ import pulumi
 
 from infra.bootstrap_command import read_bootstrap_files
 from infra.config import load_config
-from infra.host import OsTicketHost, OsTicketHostArgs, stack_outputs
+from infra.host import OsTicketHost, OsTicketHostArgs
 from infra.lab_client import LabClient, LabClientArgs
+from infra.outputs import stack_outputs
 
 
 def main() -> None:
     config = load_config()
     host = OsTicketHost("osticket", OsTicketHostArgs(config, read_bootstrap_files()))
     lab_client = (
-        LabClient("lab-client", LabClientArgs(host), pulumi.ResourceOptions(parent=host))
+        LabClient(
+            "lab-client",
+            LabClientArgs(
+                config=config,
+                resource_group_name=host.resource_group_name,
+                subnet_id=host.subnet.id,
+                admin_username=host.admin_username,
+                admin_password=host.admin_password,
+            ),
+            pulumi.ResourceOptions(parent=host),
+        )
         if config.lab_client
         else None
     )

@@ -1,18 +1,24 @@
 """The managed Run Command that installs osTicket on the help-desk VM with ``infra/bootstrap/bootstrap.ps1``.
 
-The script text is the Run Command's ``source.script`` and the manifest and shared installer travel as
-parameters, so any change to them changes the resource and ``pulumi up`` runs the bootstrap again. Secrets
-go only in ``protected_parameters``, each value a Pulumi secret. ``PLAIN_PARAMETERS`` and
-``PROTECTED_PARAMETERS`` are the one list of names the script's ``param()`` block must match.
+Nothing travels on a command line (docs/contract): Windows runs a managed Run Command's script as
+``script.ps1 -name value ...`` (Microsoft's managed Run Command page), so the Run Command gets no parameters
+and no protected parameters. The non-secret settings, the download manifest and the shared installer are one
+line of compact JSON that replaces the placeholder line of the script's single-quoted here-string; the
+secrets stay in Key Vault, named in those settings.
+
+The Run Command's name carries the digest of the final script text: after a fix, ``pulumi up`` creates a
+new Run Command instead of colliding with a failed one it never recorded (pulumi-azure-native#1123).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import compute
@@ -24,21 +30,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BOOTSTRAP_SCRIPT_PATH = REPO_ROOT / "infra" / "bootstrap" / "bootstrap.ps1"
 INSTALLER_PATH = REPO_ROOT / "automation" / "local" / "installer.php"
 
-PLAIN_PARAMETERS: tuple[str, ...] = (
-    "OsTicketVersion",
-    "SiteHostName",
-    "HelpdeskName",
-    "AdminUsername",
-    "AdminEmail",
-    "AutomationSourceIp",
-    "EnableDbAccess",
-    "ManifestBase64",
-    "InstallerBase64",
-)
-PROTECTED_PARAMETERS: tuple[str, ...] = ("AdminPassword", "DbRootPassword", "DbAppPassword", "ApiKey")
-FILE_PARAMETERS = ("ManifestBase64", "InstallerBase64")
-
-RUN_COMMAND_NAME = "ostops-bootstrap"
+PLACEHOLDER = "__OSTOPS_SETTINGS_JSON__"
+# The script's param() block (docs/contract §1); the Run Command passes neither.
+SCRIPT_PARAMETERS: tuple[str, ...] = ("SettingsPath", "LogPath")
+SETTINGS_SCHEMA = 1
+RUN_COMMAND_PREFIX = "ostops-bootstrap"
 DIGEST_TAG = "bootstrap-sha256"
 # Downloading PHP, MariaDB and osTicket and running the installer on a B-series VM can take a while.
 BOOTSTRAP_TIMEOUT_SECONDS = 3600
@@ -49,17 +45,8 @@ class BootstrapFiles:
     """What the VM needs from this repository, read once at program time."""
 
     script: str
-    manifest_base64: str
+    manifest: Mapping[str, Any]
     installer_base64: str
-
-    @property
-    def digest(self) -> str:
-        """Short hash of everything shipped to the VM; tagged on the Run Command to show what ran."""
-        sha = hashlib.sha256()
-        for part in (self.script, self.manifest_base64, self.installer_base64):
-            sha.update(part.encode("utf-8"))
-            sha.update(b"\0")
-        return sha.hexdigest()[:12]
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -69,52 +56,91 @@ def _read(path: Path, what: str) -> bytes:
         raise ConfigError(f"{path}: {what} not found; the Azure bootstrap needs it") from None
 
 
+def check_placeholder(script: str, path: Path | str = "bootstrap.ps1") -> None:
+    """The placeholder must stand once, alone on its line, or the settings cannot be embedded."""
+    count = script.count(PLACEHOLDER)
+    alone = sum(1 for line in script.splitlines() if line.strip() == PLACEHOLDER)
+    if count != 1 or alone != 1:
+        found = "is missing" if count == 0 else f"appears {count} times" if count > 1 else "is not alone on its line"
+        raise ConfigError(
+            f"{path}: the settings placeholder {PLACEHOLDER} {found}; the script needs it exactly once, on a "
+            "line by itself inside $EmbeddedSettingsJson = @' ... '@ (docs/bootstrap.md)"
+        )
+
+
 def read_bootstrap_files(
     script_path: Path | None = None,
     manifest_path: Path | None = None,
     installer_path: Path | None = None,
 ) -> BootstrapFiles:
     """Read the script, manifest and installer (by default from this checkout) at program time."""
-    script = _read(script_path or BOOTSTRAP_SCRIPT_PATH, "bootstrap script").decode("utf-8-sig")
-    manifest = _read(manifest_path or MANIFEST_PATH, "download manifest")
+    script_file = script_path or BOOTSTRAP_SCRIPT_PATH
+    script = _read(script_file, "bootstrap script").decode("utf-8-sig")
+    check_placeholder(script, script_file)
+    manifest_file = manifest_path or MANIFEST_PATH
+    try:
+        manifest = json.loads(_read(manifest_file, "download manifest"))
+    except ValueError as exc:
+        raise ConfigError(f"{manifest_file}: not JSON ({exc})") from None
     installer = _read(installer_path or INSTALLER_PATH, "shared PHP installer")
     return BootstrapFiles(
-        script=script,
-        manifest_base64=base64.b64encode(manifest).decode("ascii"),
-        installer_base64=base64.b64encode(installer).decode("ascii"),
+        script=script, manifest=manifest, installer_base64=base64.b64encode(installer).decode("ascii")
     )
 
 
-def _in_order(names: tuple[str, ...], values: Mapping[str, pulumi.Input[str]], kind: str) -> list[str]:
-    if set(values) != set(names):
-        missing = sorted(set(names) - set(values))
-        extra = sorted(set(values) - set(names))
-        raise ValueError(f"{kind} parameters do not match the script: missing {missing}, unexpected {extra}")
-    return list(names)
+def settings_json(settings: Mapping[str, Any]) -> str:
+    """The contract's one-line form: compact, ASCII only (so no line can start with '@), sorted keys."""
+    return json.dumps(settings, separators=(",", ":"), ensure_ascii=True, sort_keys=True)
 
 
-def plain_parameter_args(
-    values: Mapping[str, pulumi.Input[str]], files: BootstrapFiles
-) -> list[compute.RunCommandInputParameterArgs]:
-    """``values`` holds every plain parameter except the two file ones, which come from ``files``."""
-    everything = {
-        **values,
-        "ManifestBase64": files.manifest_base64,
-        "InstallerBase64": files.installer_base64,
+def embed_settings(script: str, settings: Mapping[str, Any]) -> str:
+    check_placeholder(script)
+    text = settings_json(settings)
+    lines = script.splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        if line.strip() == PLACEHOLDER:
+            ending = line[len(line.rstrip("\r\n")) :]
+            lines[index] = text + ending
+    return "".join(lines)
+
+
+def script_digest(script: str) -> str:
+    return hashlib.sha256(script.encode("utf-8")).hexdigest()[:12]
+
+
+def run_command_name(script: str) -> str:
+    return f"{RUN_COMMAND_PREFIX}-{script_digest(script)}"
+
+
+def bootstrap_settings(
+    *,
+    files: BootstrapFiles,
+    osticket_version: str,
+    site_host_name: str,
+    helpdesk_name: str,
+    admin_username: str,
+    admin_email: str,
+    automation_source_ip: str,
+    enable_db_access: bool,
+    vault_uri: str,
+    secret_names: Mapping[str, str],
+) -> dict[str, Any]:
+    """The settings JSON of docs/contract §3, with Key Vault as the secrets' source."""
+    return {
+        "schema": SETTINGS_SCHEMA,
+        "osTicketVersion": osticket_version,
+        "siteHostName": site_host_name,
+        "helpdeskName": helpdesk_name,
+        "adminUsername": admin_username,
+        "adminEmail": admin_email,
+        "automationSourceIp": automation_source_ip,
+        "enableDbAccess": enable_db_access,
+        "allowUnverifiedDownloads": False,
+        "manifest": dict(files.manifest),
+        "installerBase64": files.installer_base64,
+        "secrets": {"source": "keyvault", "vaultUri": vault_uri, "names": dict(secret_names)},
+        "tls": {"enabled": True},
     }
-    return [
-        compute.RunCommandInputParameterArgs(name=name, value=everything[name])
-        for name in _in_order(PLAIN_PARAMETERS, everything, "plain")
-    ]
-
-
-def protected_parameter_args(
-    values: Mapping[str, pulumi.Input[str]],
-) -> list[compute.RunCommandInputParameterArgs]:
-    return [
-        compute.RunCommandInputParameterArgs(name=name, value=pulumi.Output.secret(values[name]))
-        for name in _in_order(PROTECTED_PARAMETERS, values, "protected")
-    ]
 
 
 def create_bootstrap_command(
@@ -123,24 +149,21 @@ def create_bootstrap_command(
     resource_group_name: pulumi.Input[str],
     vm_name: pulumi.Input[str],
     location: pulumi.Input[str],
-    files: BootstrapFiles,
-    plain: Mapping[str, pulumi.Input[str]],
-    protected: Mapping[str, pulumi.Input[str]],
+    script: pulumi.Output[str],
     tags: Mapping[str, str],
     opts: pulumi.ResourceOptions,
 ) -> compute.VirtualMachineRunCommandByVirtualMachine:
+    """``script`` is the finished text (settings embedded); no parameters of any kind."""
     return compute.VirtualMachineRunCommandByVirtualMachine(
         name,
         resource_group_name=resource_group_name,
         vm_name=vm_name,
         location=location,
-        run_command_name=RUN_COMMAND_NAME,
-        source=compute.VirtualMachineRunCommandScriptSourceArgs(script=files.script),
-        parameters=plain_parameter_args(plain, files),
-        protected_parameters=protected_parameter_args(protected),
+        run_command_name=script.apply(run_command_name),
+        source=compute.VirtualMachineRunCommandScriptSourceArgs(script=script),
         async_execution=False,
         treat_failure_as_deployment_failure=True,
         timeout_in_seconds=BOOTSTRAP_TIMEOUT_SECONDS,
-        tags={**tags, DIGEST_TAG: files.digest},
+        tags=script.apply(lambda text: {**tags, DIGEST_TAG: script_digest(text)}),
         opts=opts,
     )

@@ -8,6 +8,7 @@ documents every key.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pulumi
+from cryptography.hazmat.primitives.serialization import pkcs12
 from pulumi.runtime.config import (
     CONFIG,
     get_config,
@@ -30,6 +32,9 @@ from infra.policy.predicates import OSTICKET_SECURITY_FLOOR, REQUIRED_TAGS, pars
 
 CONFIG_NAMESPACE = "ostops"
 DEFAULT_VM_SIZE = "Standard_B2as_v2"
+# Windows computer names are NetBIOS names: at most 15 characters.
+MAX_COMPUTER_NAME = 15
+LAB_CLIENT_LABEL_SUFFIX = "-client"
 DEFAULT_ADMIN_USERNAME = "ostopsadmin"
 DEFAULT_OSTICKET_ADMIN_USERNAME = "ostadmin"
 DEFAULT_HELPDESK_NAME = "ostops Help Desk"
@@ -66,6 +71,57 @@ LAB_CLIENT_IMAGES: Mapping[str, ImageReference] = MappingProxyType(
     }
 )
 DEFAULT_LAB_CLIENT_IMAGE = "windows-11-enterprise"
+
+# The one list of sizes the program accepts: small x64 sizes of the families Microsoft lists as supporting
+# Trusted Launch ("Trusted Launch for Azure virtual machines", Virtual machines sizes table,
+# https://learn.microsoft.com/azure/virtual-machines/trusted-launch : B-family, D-family, E-family and
+# F-family supported; A-family, Dv2 and Dv3 not supported (Gen1 only); Dpsv5-series not supported yet).
+# Arm64 sizes (a "p" in the family: Bpsv2, Dpsv5, Dpsv6, ...) are left out: the Windows Server images here
+# are x64. v6 sizes are left out too: they use NVMe disk controllers, which this program does not configure.
+# B v1 sizes are end-of-life (b-family page, sizes/general-purpose/b-family).
+TRUSTED_LAUNCH_VM_SIZES = frozenset(
+    {
+        # B-family: Basv2 (AMD x86-64), Bsv2 (Intel x86-64)
+        "Standard_B2als_v2",
+        "Standard_B2as_v2",
+        "Standard_B4als_v2",
+        "Standard_B4as_v2",
+        "Standard_B8als_v2",
+        "Standard_B8as_v2",
+        "Standard_B2ls_v2",
+        "Standard_B2s_v2",
+        "Standard_B4ls_v2",
+        "Standard_B4s_v2",
+        "Standard_B8ls_v2",
+        "Standard_B8s_v2",
+        # D-family v4 and v5
+        "Standard_D2s_v4",
+        "Standard_D4s_v4",
+        "Standard_D2as_v4",
+        "Standard_D4as_v4",
+        "Standard_D2ds_v4",
+        "Standard_D4ds_v4",
+        "Standard_D2s_v5",
+        "Standard_D4s_v5",
+        "Standard_D8s_v5",
+        "Standard_D2as_v5",
+        "Standard_D4as_v5",
+        "Standard_D8as_v5",
+        "Standard_D2ds_v5",
+        "Standard_D4ds_v5",
+        "Standard_D2ads_v5",
+        "Standard_D4ads_v5",
+        # E-family v5 (memory optimised)
+        "Standard_E2s_v5",
+        "Standard_E4s_v5",
+        "Standard_E2as_v5",
+        "Standard_E4as_v5",
+        # F-family
+        "Standard_F2s_v2",
+        "Standard_F4s_v2",
+        "Standard_F8s_v2",
+    }
+)
 
 INTERNET_WORDS = frozenset({"*", "internet", "any", "0.0.0.0/0", "0.0.0.0", "::/0"})
 
@@ -107,6 +163,10 @@ RESERVED_ADMIN_NAMES = frozenset(
     }
 )
 
+# "a maximum size of 25k bytes each" (About Azure Key Vault secrets,
+# https://learn.microsoft.com/azure/key-vault/secrets/about-secrets); base64 of the PFX must fit.
+MAX_PFX_BASE64 = 25_000
+
 # Secrets reach PowerShell, PHP and MySQL: characters that need quoting in any of them are refused.
 SAFE_SECRET = re.compile(r"[A-Za-z0-9_\-.!#%*+=@~^:,]+")
 
@@ -133,6 +193,9 @@ KNOWN_KEYS = frozenset(
         "labClient",
         "labClientImage",
         "labClientVmSize",
+        "keyVaultPurgeProtection",
+        "tlsPfxBase64",
+        "tlsPfxPassword",
     }
 )
 
@@ -168,6 +231,10 @@ class StackConfig:
     lab_client: bool = False
     lab_client_image: str = DEFAULT_LAB_CLIENT_IMAGE
     lab_client_vm_size: str = DEFAULT_VM_SIZE
+    key_vault_purge_protection: bool = False
+    # A user-supplied certificate (both or neither); without it the stack makes a self-signed one.
+    tls_pfx_base64: SecretStr | None = None
+    tls_pfx_password: SecretStr | None = None
 
     @property
     def server_image(self) -> ImageReference:
@@ -181,6 +248,15 @@ class StackConfig:
     def automation_source_cidr(self) -> str:
         return f"{self.automation_source_ip}/32"
 
+    @property
+    def fqdn(self) -> str:
+        """Azure's documented form of the public IP's DNS name."""
+        return f"{self.dns_label}.{self.location}.cloudapp.azure.com"
+
+    @property
+    def lab_client_dns_label(self) -> str:
+        return lab_client_dns_label(self.dns_label)
+
 
 # --- checks: each takes the raw text and returns the clean value or raises ValueError(problem) ---------
 
@@ -193,9 +269,15 @@ def check_location(value: str) -> str:
 
 
 def check_vm_size(value: str) -> str:
-    if not re.fullmatch(r"Standard_[A-Za-z0-9_]+", value.strip()):
-        raise ValueError(f"{value!r} is not an Azure VM size such as {DEFAULT_VM_SIZE!r}")
-    return value.strip()
+    size = value.strip()
+    if size not in TRUSTED_LAUNCH_VM_SIZES:
+        known = {s.lower(): s for s in TRUSTED_LAUNCH_VM_SIZES}
+        hint = f" (did you mean {known[size.lower()]!r}?)" if size.lower() in known else ""
+        raise ValueError(
+            f"{value!r} is not a Gen2 x64 size that supports Trusted Launch{hint}; choose one of: "
+            f"{', '.join(sorted(TRUSTED_LAUNCH_VM_SIZES))}"
+        )
+    return size
 
 
 def _choice(options: Mapping[str, Any]) -> Callable[[str], str]:
@@ -268,14 +350,38 @@ def check_osticket_version(value: str) -> str:
     return version
 
 
+DNS_LABEL = re.compile(r"[a-z][a-z0-9-]{1,61}[a-z0-9]")
+
+
 def check_dns_label(value: str) -> str:
     label = value.strip()
-    if not re.fullmatch(r"[a-z][a-z0-9-]{1,61}[a-z0-9]", label):
+    if not DNS_LABEL.fullmatch(label):
         raise ValueError(
-            f"{value!r}: use 3-63 lower-case letters, digits or '-', starting with a letter "
-            "(it becomes <label>.<location>.cloudapp.azure.com and must be unique in the region)"
+            f"{value!r}: use 3-63 lower-case letters, digits or '-', starting with a letter and not ending "
+            "with '-' (it becomes <label>.<location>.cloudapp.azure.com and must be unique in the region)"
         )
     return label
+
+
+def lab_client_dns_label(label: str) -> str:
+    """The lab client's label: the server's plus "-client", the server's part shortened to stay within 63."""
+    room = 63 - len(LAB_CLIENT_LABEL_SUFFIX)
+    return label[:room].rstrip("-") + LAB_CLIENT_LABEL_SUFFIX
+
+
+def check_lab_client_label(label: str) -> None:
+    client = lab_client_dns_label(label)
+    if not DNS_LABEL.fullmatch(client) or client == label:
+        raise ValueError(
+            f"{label!r} leaves no distinct label for the lab client ({client!r}); "
+            f"use a dnsLabel that does not end in {LAB_CLIENT_LABEL_SUFFIX!r}"
+        )
+
+
+def check_computer_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,14}", name) or name.isdigit():
+        raise ValueError(f"{name!r}: a Windows computer name has 1-{MAX_COMPUTER_NAME} letters, digits or '-'")
+    return name
 
 
 def check_email(value: str) -> str:
@@ -291,9 +397,10 @@ def check_osticket_username(value: str) -> str:
 
 
 def check_helpdesk_name(value: str) -> str:
+    # The name travels inside the script's embedded JSON, never on a command line: quotes are fine.
     name = value.strip()
-    if not name or len(name) > 120 or any(c in name for c in "\"'`$\\\r\n"):
-        raise ValueError(f"{value!r}: use 1-120 characters without quotes, '$', '`', '\\' or line breaks")
+    if not name or len(name) > 120 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValueError(f"{value!r}: use 1-120 characters without line breaks or control characters")
     return name
 
 
@@ -325,6 +432,32 @@ def check_api_key(value: str) -> str:
     if not re.fullmatch(r"[0-9A-F]{32}", value):
         raise ValueError("must be 32 upper-case hex characters, the format osTicket generates")
     return value
+
+
+def check_pfx_base64(value: str) -> str:
+    try:
+        base64.b64decode(value.strip(), validate=True)
+    except ValueError:
+        raise ValueError("is not base64 (encode the .pfx file, e.g. `base64 -w0 site.pfx`)") from None
+    if len(value.strip()) > MAX_PFX_BASE64:
+        raise ValueError(f"is longer than {MAX_PFX_BASE64} characters, more than one Key Vault secret holds")
+    return value.strip()
+
+
+def check_pfx_password(value: str) -> str:
+    if not value:
+        raise ValueError("is empty; the PFX must be protected by a password")
+    return value
+
+
+def check_pfx_opens(pfx_base64: str, password: str) -> None:
+    """The PFX must open with its password and hold a private key and its certificate."""
+    try:
+        key, cert, _ = pkcs12.load_key_and_certificates(base64.b64decode(pfx_base64), password.encode("utf-8"))
+    except ValueError:
+        raise ValueError("does not open with ostops:tlsPfxPassword (wrong password or not a PFX file)") from None
+    if key is None or cert is None:
+        raise ValueError("must hold the site's private key and its certificate")
 
 
 def check_tags(value: Any) -> dict[str, str]:
@@ -452,6 +585,23 @@ def load_config(config: pulumi.Config | None = None, stack: str | None = None) -
             raise StackConfigError("location", "is required: `pulumi config set ostops:location westeurope`")
         location = read._checked("location", str(fallback), check_location)
 
+    dns_label = read.required(
+        "dnsLabel", check_dns_label, "`pulumi config set ostops:dnsLabel ostops-<something-unique>`"
+    )
+    lab_client = read.flag("labClient")
+    if lab_client:
+        read._checked("dnsLabel", dns_label, check_lab_client_label)
+    tls_pfx = read.secret("tlsPfxBase64", check_pfx_base64)
+    tls_password = read.secret("tlsPfxPassword", check_pfx_password)
+    if (tls_pfx is None) != (tls_password is None):
+        missing = "tlsPfxPassword" if tls_password is None else "tlsPfxBase64"
+        raise StackConfigError(missing, "is required with the other one: give both tlsPfxBase64 and tlsPfxPassword")
+    if tls_pfx is not None and tls_password is not None:
+        try:
+            check_pfx_opens(tls_pfx.get_secret_value(), tls_password.get_secret_value())
+        except ValueError as exc:
+            raise StackConfigError("tlsPfxBase64", f"the secret value {exc}") from None
+
     return StackConfig(
         location=location,
         admin_source_cidr=read.required(
@@ -465,9 +615,7 @@ def load_config(config: pulumi.Config | None = None, stack: str | None = None) -
             "the single address the automation runs from, e.g. "
             "`pulumi config set ostops:automationSourceCidr 203.0.113.7/32`",
         ),
-        dns_label=read.required(
-            "dnsLabel", check_dns_label, "`pulumi config set ostops:dnsLabel ostops-<something-unique>`"
-        ),
+        dns_label=dns_label,
         osticket_version=read.text("osticketVersion", check_osticket_version, _pinned_osticket_version()),
         vm_size=read.text("vmSize", check_vm_size, DEFAULT_VM_SIZE),
         windows_image=read.text("windowsImage", _choice(SERVER_IMAGES), DEFAULT_SERVER_IMAGE),
@@ -484,7 +632,10 @@ def load_config(config: pulumi.Config | None = None, stack: str | None = None) -
         db_root_password=read.secret("dbRootPassword", check_password),
         db_app_password=read.secret("dbAppPassword", check_password),
         api_key=read.secret("apiKey", check_api_key),
-        lab_client=read.flag("labClient"),
+        lab_client=lab_client,
         lab_client_image=read.text("labClientImage", _choice(LAB_CLIENT_IMAGES), DEFAULT_LAB_CLIENT_IMAGE),
         lab_client_vm_size=read.text("labClientVmSize", check_vm_size, DEFAULT_VM_SIZE),
+        key_vault_purge_protection=read.flag("keyVaultPurgeProtection"),
+        tls_pfx_base64=tls_pfx,
+        tls_pfx_password=tls_password,
     )

@@ -1,7 +1,8 @@
 """The optional lab client: a Windows desktop VM beside the help-desk server, as in the original two-machine lab.
 
 Off by default (``ostops:labClient``). It shares the server's subnet, so the subnet's security group
-applies: RDP only from ``adminSourceCidr``. It signs in with the same VM admin credentials.
+applies: RDP only from ``adminSourceCidr``. It signs in with the same VM admin credentials. It takes what it
+needs from the server as plain inputs, so neither module imports the other (both import ``infra.vm``).
 """
 
 from __future__ import annotations
@@ -9,47 +10,62 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import compute
 
-from infra.host import (
-    OsTicketHost,
+from infra.config import StackConfig, check_computer_name
+from infra.vm import (
     boot_diagnostics_profile,
     image_reference_args,
     managed_os_disk,
+    network_profile,
+    public_address,
     public_endpoint,
     public_fqdn,
+    system_identity,
     trusted_launch_profile,
+    vm_options,
 )
 
 COMPONENT_TYPE = "ostops:infra:LabClient"
-CLIENT_COMPUTER_NAME = "labclient"
+CLIENT_COMPUTER_NAME = check_computer_name("labclient")
 # Windows client images may run on Azure only under an eligible licence, which the deployer attests here.
 CLIENT_LICENSE_TYPE = "Windows_Client"
 
 
 class LabClientArgs:
-    def __init__(self, host: OsTicketHost) -> None:
-        self.host = host
+    def __init__(
+        self,
+        *,
+        config: StackConfig,
+        resource_group_name: pulumi.Input[str],
+        subnet_id: pulumi.Input[str],
+        admin_username: str,
+        admin_password: pulumi.Input[str],
+    ) -> None:
+        self.config = config
+        self.resource_group_name = resource_group_name
+        self.subnet_id = subnet_id
+        self.admin_username = admin_username
+        self.admin_password = admin_password
 
 
 class LabClient(pulumi.ComponentResource):
     def __init__(self, name: str, args: LabClientArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(COMPONENT_TYPE, name, {}, opts)
-        host = args.host
-        config = host.config
+        config = args.config
         tags = dict(config.tags)
-        dns_label = f"{config.dns_label}-client"[:63]
+        dns_label = config.lab_client_dns_label
 
         self.public_ip, self.network_interface = public_endpoint(
             name,
-            resource_group_name=host.resource_group_name,
+            resource_group_name=args.resource_group_name,
             location=config.location,
             dns_label=dns_label,
-            subnet_id=host.subnet.id,
+            subnet_id=args.subnet_id,
             tags=tags,
             parent=self,
         )
         self.vm = compute.VirtualMachine(
             f"{name}-vm",
-            resource_group_name=host.resource_group_name,
+            resource_group_name=args.resource_group_name,
             location=config.location,
             license_type=CLIENT_LICENSE_TYPE,
             hardware_profile=compute.HardwareProfileArgs(vm_size=config.lab_client_vm_size),
@@ -59,8 +75,8 @@ class LabClient(pulumi.ComponentResource):
             ),
             os_profile=compute.OSProfileArgs(
                 computer_name=CLIENT_COMPUTER_NAME,
-                admin_username=host.admin_username,
-                admin_password=host.admin_password,
+                admin_username=args.admin_username,
+                admin_password=args.admin_password,
                 windows_configuration=compute.WindowsConfigurationArgs(
                     provision_vm_agent=True,
                     enable_automatic_updates=True,
@@ -70,21 +86,15 @@ class LabClient(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            network_profile=compute.NetworkProfileArgs(
-                network_interfaces=[
-                    compute.NetworkInterfaceReferenceArgs(
-                        id=self.network_interface.id, primary=True, delete_option=compute.DeleteOptions.DELETE
-                    )
-                ]
-            ),
+            network_profile=network_profile(self.network_interface),
             security_profile=trusted_launch_profile(),
             diagnostics_profile=boot_diagnostics_profile(),
-            identity=compute.VirtualMachineIdentityArgs(type=compute.ResourceIdentityType.SYSTEM_ASSIGNED),
+            identity=system_identity(),
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=vm_options(self),
         )
         self.fqdn = public_fqdn(self.public_ip, dns_label, config.location)
-        self.public_ip_address: pulumi.Output[str] = self.public_ip.ip_address.apply(lambda ip: ip or "")
+        self.public_ip_address = public_address(self.public_ip)
         self.rdp_command = self.fqdn.apply(lambda fqdn: f"mstsc /v:{fqdn}")
         self.register_outputs(
             {"fqdn": self.fqdn, "publicIp": self.public_ip_address, "rdpCommand": self.rdp_command}

@@ -21,21 +21,15 @@
 #>
 [CmdletBinding()]
 param(
-    [string]$OsTicketVersion,
-    [string]$SiteHostName,
-    [string]$HelpdeskName,
-    [string]$AdminUsername,
-    [string]$AdminEmail,
-    [string]$AutomationSourceIp,
-    [string]$EnableDbAccess,
-    [string]$ManifestBase64,
-    [string]$InstallerBase64,
-    [string]$AdminPassword,
-    [string]$DbRootPassword,
-    [string]$DbAppPassword,
-    [string]$ApiKey,
+    [string]$SettingsPath,
     [string]$LogPath = 'C:\ostops\bootstrap.log'
 )
+
+# The Pulumi program replaces the placeholder line with the settings as one line of compact JSON
+# (docs/contract). Left as it is, the script reads -SettingsPath instead.
+$EmbeddedSettingsJson = @'
+__OSTOPS_SETTINGS_JSON__
+'@
 
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'

@@ -8,7 +8,6 @@ predicates can be imported and tested without starting the policy server.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -24,10 +23,12 @@ SECURITY_GROUP = "azure-native:network:NetworkSecurityGroup"
 SECURITY_RULE = "azure-native:network:SecurityRule"
 
 OSTICKET_SECURITY_FLOOR = "1.18.3"
-OSTICKET_VERSION_PARAMETER = "OsTicketVersion"
+OSTICKET_VERSION_SETTING = "osTicketVersion"
 REQUIRED_TAGS = ("project", "environment", "managed-by")
+KEY_VAULT = "azure-native:keyvault:Vault"
 TAGGABLE_TYPES = frozenset(
     {
+        KEY_VAULT,
         "azure-native:resources:ResourceGroup",
         "azure-native:network:VirtualNetwork",
         SECURITY_GROUP,
@@ -166,6 +167,92 @@ def secrets_only_protected(resource_type: str, props: Props) -> list[str]:
     return violations
 
 
+# Whatever reaches the Run Command's parameters ends up on powershell.exe's command line (Microsoft's managed
+# Run Command page: the script runs as `script.ps1 -name value`): values with spaces are split
+# (azure-cli#25042, azure-powershell#7269), ^ & % < > | " are mangled (azure-powershell#29880), cmd.exe
+# stops at 8,191 characters. So: small, plain, and never a secret (protected parameters included).
+MAX_PARAMETER_BYTES = 1024
+COMMAND_LINE_UNSAFE = frozenset('^&%<>|"')
+
+
+def _parameter_text(parameters: list[Any]) -> list[tuple[str, str]]:
+    return [(str(p.get("name", "")), str(p.get("value", ""))) for p in parameters if isinstance(p, Mapping)]
+
+
+def parameter_problems(parameters: list[Any]) -> list[str]:
+    """What is wrong with a Run Command's (plain) parameter list for a command line."""
+    pairs = _parameter_text(parameters)
+    problems = []
+    size = sum(len(name.encode("utf-8")) + len(value.encode("utf-8")) for name, value in pairs)
+    if size >= MAX_PARAMETER_BYTES:
+        problems.append(f"run command parameters total {size} bytes; keep them under {MAX_PARAMETER_BYTES}")
+    for name, value in pairs:
+        if any(c.isspace() for c in value) or set(value) & COMMAND_LINE_UNSAFE:
+            problems.append(
+                f"run command parameter {name!r} holds whitespace or one of ^ & % < > | \" "
+                "(they do not survive the command line)"
+            )
+    leaked = _secret_looking(name for name, _ in pairs)
+    if leaked:
+        problems.append(f"run command passes secret-looking parameter(s) {', '.join(leaked)} on the command line")
+    return problems
+
+
+def no_secret_in_run_command_parameters(resource_type: str, props: Props) -> list[str]:
+    """A Run Command carries no secret in any parameter: the script reads secrets from Key Vault."""
+    if resource_type != RUN_COMMAND:
+        return []
+    violations = parameter_problems(_as_list(props.get("parameters")))
+    protected = _as_list(props.get("protectedParameters"))
+    if protected:
+        names = ", ".join(name for name, _ in _parameter_text(protected)) or "(unnamed)"
+        violations.append(
+            f"run command passes protected parameter(s) {names}: protected parameters still reach the "
+            "script's command line; keep secrets in Key Vault"
+        )
+    return violations
+
+
+def _admits(rule: Props, port: int) -> bool:
+    if str(rule.get("direction", "")).lower() != "inbound" or str(rule.get("access", "")).lower() != "allow":
+        return False
+    if str(rule.get("protocol", "")).lower() not in {"tcp", "*"}:
+        return False
+    ranges = _as_list(rule.get("destinationPortRange")) + _as_list(rule.get("destinationPortRanges"))
+    return any(_port_range_covers(r, port) for r in ranges)
+
+
+HTTPS_PORT = 443
+
+
+def https_listener_present(resource_type: str, props: Props) -> list[str]:
+    """The web front door is HTTPS: the security group admits TCP 443."""
+    if resource_type != SECURITY_GROUP:
+        return []
+    rules = [r for r in _as_list(props.get("securityRules")) if isinstance(r, Mapping)]
+    if any(_admits(r, HTTPS_PORT) for r in rules):
+        return []
+    return [f"security group admits no inbound TCP {HTTPS_PORT}: the help desk must be reachable over HTTPS"]
+
+
+def embedded_settings(script: str) -> dict[str, Any] | None:
+    """The settings JSON a finished bootstrap script carries (the line after ``$EmbeddedSettingsJson = @'``)."""
+    lines = script.splitlines()
+    for index, line in enumerate(lines[:-1]):
+        if line.strip().replace(" ", "") == "$EmbeddedSettingsJson=@'":
+            try:
+                found = json.loads(lines[index + 1])
+            except ValueError:
+                return None
+            return found if isinstance(found, dict) else None
+    return None
+
+
+def _run_command_settings(props: Props) -> dict[str, Any] | None:
+    script = _get(props, "source", "script")
+    return embedded_settings(script) if isinstance(script, str) else None
+
+
 def trusted_launch_on(resource_type: str, props: Props) -> list[str]:
     """Every VM uses Trusted Launch with secure boot and a virtual TPM."""
     if resource_type != VIRTUAL_MACHINE:
@@ -229,14 +316,11 @@ def osticket_version_at_floor(
     """The bootstrap installs an osTicket release at or above the security floor."""
     if resource_type != RUN_COMMAND:
         return []
-    versions = [
-        str(p.get("value", ""))
-        for p in _as_list(props.get("parameters"))
-        if p.get("name") == OSTICKET_VERSION_PARAMETER
-    ]
+    settings = _run_command_settings(props) or {}
+    versions = [str(settings[OSTICKET_VERSION_SETTING])] if OSTICKET_VERSION_SETTING in settings else []
     if not versions:
         message = (
-            f"run command passes no {OSTICKET_VERSION_PARAMETER} parameter, so the osTicket "
+            f"run command script embeds no {OSTICKET_VERSION_SETTING} setting, so the osTicket "
             f"version cannot be checked against the security floor {floor}"
         )
         return [message]
@@ -247,21 +331,19 @@ def osticket_version_at_floor(
     ]
 
 
-MANIFEST_PARAMETER = "ManifestBase64"
+MANIFEST_SETTING = "manifest"
 
 
 def downloads_hash_pinned(resource_type: str, props: Props) -> list[str]:
     """Every download the bootstrap makes has a SHA-256 in the manifest (``unknown`` is reported)."""
     if resource_type != RUN_COMMAND:
         return []
-    encoded = [str(p.get("value", "")) for p in _as_list(props.get("parameters")) if p.get("name") == MANIFEST_PARAMETER]
-    if not encoded:
-        return [f"run command passes no {MANIFEST_PARAMETER} parameter, so download hashes cannot be checked"]
-    try:
-        manifest = json.loads(base64.b64decode(encoded[0]))
-        downloads = manifest["downloads"]
-    except (ValueError, KeyError, TypeError):
-        return [f"{MANIFEST_PARAMETER} is not a base64-encoded download manifest"]
+    settings = _run_command_settings(props)
+    if settings is None or MANIFEST_SETTING not in settings:
+        return [f"run command script embeds no {MANIFEST_SETTING} setting, so download hashes cannot be checked"]
+    downloads = settings[MANIFEST_SETTING].get("downloads") if isinstance(settings[MANIFEST_SETTING], dict) else None
+    if not isinstance(downloads, dict) or not all(isinstance(e, dict) for e in downloads.values()):
+        return [f"the embedded {MANIFEST_SETTING} is not a download manifest"]
     return [
         f"download {name!r} ({entry.get('url')}) has no pinned SHA-256; run `ostops manifest hash --write "
         f"--only {name}` where the network is reachable"
@@ -281,6 +363,14 @@ POLICIES: dict[str, tuple[str, Predicate]] = {
     "secrets-only-protected": (
         "Secrets travel only in protected run-command parameters or protected extension settings.",
         secrets_only_protected,
+    ),
+    "no-secret-in-run-command-parameters": (
+        "Run Commands carry no secret in any parameter (protected ones included) and only small, plain values.",
+        no_secret_in_run_command_parameters,
+    ),
+    "https-listener-present": (
+        "The help desk's security group admits HTTPS (TCP 443).",
+        https_listener_present,
     ),
     "trusted-launch-on": (
         "Virtual machines use Trusted Launch with secure boot and vTPM.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,17 +19,24 @@ from typing import Any
 
 import pulumi
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.config import set_all_config
 
 from infra import bootstrap_command
-from infra.bootstrap_command import PLAIN_PARAMETERS, PROTECTED_PARAMETERS
+from infra.bootstrap_command import PLACEHOLDER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "ostops"
 STACK = "test"
 MOCK_PUBLIC_IP = "198.51.100.24"
+MOCK_TENANT = "00000000-0000-0000-0000-0000000000aa"
+MOCK_SUBSCRIPTION = "00000000-0000-0000-0000-0000000000bb"
+MOCK_PRINCIPAL = "00000000-0000-0000-0000-0000000000cc"
 
 ADMIN_SOURCE = "203.0.113.0/28"
 AUTOMATION_SOURCE = "192.0.2.50/32"
@@ -38,6 +46,7 @@ BASE_CONFIG: dict[str, str] = {
     "adminSourceCidr": ADMIN_SOURCE,
     "automationSourceCidr": AUTOMATION_SOURCE,
 }
+HELPDESK_WITH_QUOTES = "St. Mary's IT \u2014 Help Desk"
 # Values given as config secrets in the "given secrets" runs; none may appear outside a secret.
 GIVEN_SECRETS: dict[str, str] = {
     "adminPassword": "Vm-Admin-Given-Pw-1234",
@@ -46,6 +55,33 @@ GIVEN_SECRETS: dict[str, str] = {
     "dbAppPassword": "Db-App-Given-Pw-3456",
     "apiKey": "0123456789ABCDEF0123456789ABCDEF",
 }
+
+
+def mock_private_key_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+
+
+def mock_self_signed_pem(key_pem: str, dns_names: list[str]) -> str:
+    """What pulumi-tls would issue: a real certificate for the names, so the program's PFX code runs."""
+    key = serialization.load_pem_private_key(key_pem.encode("ascii"), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0])])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
 def mock_random_result(resource_name: str) -> str:
@@ -112,6 +148,7 @@ class ProgramRun:
     secret_outputs: set[str]
     component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     random_results: list[str] = field(default_factory=list)
+    private_keys: list[str] = field(default_factory=list)
 
     def of_type(self, resource_type: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == resource_type]
@@ -130,6 +167,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[RecordedResource] = []
         self.random_results: list[str] = []
+        self.private_keys: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(RecordedResource(args.typ, args.name, copy.deepcopy(args.inputs)))
@@ -147,10 +185,34 @@ class RecordingMocks(pulumi.runtime.Mocks):
             result = mock_random_result(args.name)
             self.random_results.append(result)
             state["result"] = result
+        if args.typ == "random:index/randomString:RandomString":
+            state["result"] = "abc123def4"[: int(args.inputs["length"])]
+        if args.typ == "azure-native:compute:VirtualMachine":
+            state["identity"] = {**state.get("identity", {}), "principalId": MOCK_PRINCIPAL}
+            state["vmId"] = f"vmid-{args.name}"
+        if args.typ == "azure-native:keyvault:Vault":
+            state["name"] = args.inputs["vaultName"]
+            state["properties"] = {**args.inputs["properties"], "vaultUri": f"https://{args.inputs['vaultName']}.vault.azure.net/"}
+        if args.typ == "azure-native:compute:VirtualMachineRunCommandByVirtualMachine":
+            state["name"] = args.inputs["runCommandName"]
+        if args.typ == "tls:index/privateKey:PrivateKey":
+            pem = mock_private_key_pem()
+            self.private_keys.append(pem)
+            state["privateKeyPem"] = pem
+        if args.typ == "tls:index/selfSignedCert:SelfSignedCert":
+            props = unwrap_secrets(args.inputs)
+            state["certPem"] = mock_self_signed_pem(props["privateKeyPem"], list(props["dnsNames"]))
         return f"/subscriptions/mock/{args.typ}/{args.name}", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+        if args.token == "azure-native:authorization:getClientConfig":
+            return {
+                "clientId": "mock-client",
+                "objectId": "mock-object",
+                "subscriptionId": MOCK_SUBSCRIPTION,
+                "tenantId": MOCK_TENANT,
+            }, []
+        return {}, []
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -164,8 +226,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
 
 def placeholder_script() -> str:
-    params = ",\n    ".join(f"[string]${name}" for name in PLAIN_PARAMETERS + PROTECTED_PARAMETERS)
-    return f"# placeholder used only by the infra tests\nparam(\n    {params}\n)\nWrite-Output 'ok'\n"
+    return (
+        "# stand-in used only by the infra tests\nparam([string]$SettingsPath, [string]$LogPath = 'x')\n"
+        f"$EmbeddedSettingsJson = @'\n{PLACEHOLDER}\n'@\nWrite-Output 'ok'\n"
+    )
 
 
 def install_config(config: Mapping[str, str], secret_keys: Mapping[str, str] | None = None) -> None:
@@ -212,6 +276,7 @@ def run_program(config: Mapping[str, str], secrets: Mapping[str, str] | None = N
         secret_outputs=secret_outputs,
         component_outputs=monitor.component_outputs,
         random_results=recording.random_results,
+        private_keys=recording.private_keys,
     )
 
 
@@ -251,6 +316,7 @@ def program_runs(bootstrap_paths: dict[str, Path]) -> Iterator[dict[str, Program
             "lab": run_program(
                 {**BASE_CONFIG, "labClient": "true", "windowsImage": "2019-datacenter"}, GIVEN_SECRETS
             ),
+            "st_marys": run_program({**BASE_CONFIG, "helpdeskName": HELPDESK_WITH_QUOTES}),
         }
     finally:
         patcher.undo()

@@ -19,7 +19,7 @@ import tree_sitter
 import tree_sitter_pwsh
 
 from automation.manifest import load_manifest
-from infra.bootstrap_command import PLAIN_PARAMETERS, PROTECTED_PARAMETERS
+from infra.bootstrap_command import SCRIPT_PARAMETERS
 
 pytestmark = pytest.mark.infra
 
@@ -32,7 +32,7 @@ README = REPO / "README.md"  # holds the lab-step mapping table
 
 OSTICKET_FLOOR = (1, 18, 3)  # CVE-2026-22200
 SECRETS = {"AdminPassword", "DbRootPassword", "DbAppPassword", "ApiKey"}
-# Optional parameters with a default that the Pulumi program does not pass.
+# The contract's param() block: the Run Command passes neither; only LogPath has a default.
 OPTIONAL_WITH_DEFAULT = {"LogPath"}
 # PowerShell functions of the script that may receive a secret: they build SQL or JSON for a child's stdin
 # or put the password in the child's environment. Everything else (Write-*, native programs, msiexec,
@@ -221,17 +221,16 @@ def contract_problems(source: str) -> list[str]:
     problems = []
     if len(names) != len(set(names)):
         problems.append(f"duplicate parameters: {names}")
-    expected = set(PLAIN_PARAMETERS) | set(PROTECTED_PARAMETERS)
-    optional = {p.name for p in params if p.has_default}
+    expected = set(SCRIPT_PARAMETERS)
     if missing := expected - set(names):
-        problems.append(f"parameters the Pulumi program passes but the script lacks: {sorted(missing)}")
-    if extra := set(names) - expected - (OPTIONAL_WITH_DEFAULT & optional):
-        problems.append(f"parameters the Pulumi program does not pass: {sorted(extra)}")
+        problems.append(f"parameters of the contract the script lacks: {sorted(missing)}")
+    if extra := set(names) - expected:
+        problems.append(f"parameters outside the contract: {sorted(extra)}")
     for p in params:
         if p.types != ["[string]"]:
-            problems.append(f"${p.name} must be [string] (Run Command passes strings), not {p.types}")
-        if p.name in expected and p.has_default:
-            problems.append(f"${p.name} is passed by Pulumi and must not have a default")
+            problems.append(f"${p.name} must be [string], not {p.types}")
+        if p.has_default != (p.name in OPTIONAL_WITH_DEFAULT):
+            problems.append(f"${p.name}: only {sorted(OPTIONAL_WITH_DEFAULT)} may have a default")
     return problems
 
 
@@ -414,16 +413,14 @@ def test_every_powershell_file_parses() -> None:
         assert parse_problems(path.read_text(encoding="utf-8")) == [], path
 
 
-def test_param_block_matches_what_pulumi_passes_exactly() -> None:
+def test_param_block_matches_the_contract_exactly() -> None:
     names = [p.name for p in script_params(real_source())]
-    assert set(names) - OPTIONAL_WITH_DEFAULT == set(PLAIN_PARAMETERS) | set(PROTECTED_PARAMETERS)
+    assert names == list(SCRIPT_PARAMETERS)
     assert {p.name for p in script_params(real_source()) if p.has_default} == OPTIONAL_WITH_DEFAULT
 
 
-def test_secrets_travel_only_as_protected_parameters() -> None:
-    assert set(PROTECTED_PARAMETERS) == SECRETS
-    assert not set(PLAIN_PARAMETERS) & SECRETS
-    for name in PLAIN_PARAMETERS:
+def test_no_parameter_carries_a_secret() -> None:
+    for name in SCRIPT_PARAMETERS:
         assert not re.search(r"(?i)password|secret|apikey|token", name), name
 
 
@@ -581,13 +578,14 @@ BROKEN: list[tuple[str, Callable[[], str], str, str]] = [
     ("unclosed brace", lambda: mutate("function Protect-Text {", "function Protect-Text {{"), "parse", ""),
     ("unterminated string", lambda: mutate("$SiteName = 'osTicket'", "$SiteName = 'osTicket"), "parse", ""),
     ("stray paren", lambda: mutate("Set-StrictMode -Version 2.0", "Set-StrictMode -Version (2.0"), "parse", ""),
-    ("renamed parameter", lambda: mutate("[string]$ApiKey,", "[string]$ApiToken,"), "contract", "ApiKey"),
-    ("dropped parameter", lambda: mutate("    [string]$HelpdeskName,\n", ""), "contract", "HelpdeskName"),
-    ("extra parameter", lambda: mutate("[string]$ApiKey,", "[string]$ApiKey,\n    [string]$Region,"),
+    ("renamed parameter", lambda: mutate("[string]$SettingsPath,", "[string]$SettingsFile,"), "contract",
+     "SettingsPath"),
+    ("dropped parameter", lambda: mutate("    [string]$SettingsPath,\n", ""), "contract", "SettingsPath"),
+    ("extra parameter", lambda: mutate("[string]$SettingsPath,", "[string]$SettingsPath,\n    [string]$Region,"),
      "contract", "Region"),
-    ("non-string parameter", lambda: mutate("[string]$EnableDbAccess,", "[bool]$EnableDbAccess,"),
+    ("non-string parameter", lambda: mutate("[string]$SettingsPath,", "[bool]$SettingsPath,"),
      "contract", "[string]"),
-    ("default on a passed parameter", lambda: mutate("[string]$SiteHostName,", "[string]$SiteHostName = 'x',"),
+    ("default on SettingsPath", lambda: mutate("[string]$SettingsPath,", "[string]$SettingsPath = 'x',"),
      "contract", "default"),
     ("secret logged", lambda: mutate("Write-Log 'root has no password yet; setting it'",
                                      'Write-Log "root password is now $DbRootPassword"'), "secrets", "logged"),

@@ -138,7 +138,15 @@ def test_required_keys_are_named_when_missing(key: str) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "fragment"),
     [
-        ("vmSize", "B2as_v2", "is not an Azure VM size"),
+        ("vmSize", "B2as_v2", "is not a Gen2 x64 size that supports Trusted Launch"),
+        # Gen1 only (Av2) and Arm64 (Dpsv5): Azure would fail only after the network is built.
+        ("vmSize", "Standard_A1_v2", "supports Trusted Launch"),
+        ("vmSize", "Standard_D2ps_v5", "supports Trusted Launch"),
+        ("labClientVmSize", "Standard_D2_v3", "supports Trusted Launch"),
+        ("vmSize", "standard_b2as_v2", "did you mean 'Standard_B2as_v2'"),
+        ("dnsLabel", "ends-with-dash-", "not ending"),
+        ("dnsLabel", "x" * 64, "3-63"),
+        ("keyVaultPurgeProtection", "maybe", "is not true or false"),
         ("windowsImage", "2016-datacenter", "is not one of: 2022-azure-edition, 2019-datacenter"),
         ("adminUsername", "administrator", "reserved by Azure"),
         ("adminUsername", "a-name-that-is-far-too-long", "1-20"),
@@ -151,7 +159,8 @@ def test_required_keys_are_named_when_missing(key: str) -> None:
         ("labClient", "1", "is not true or false"),
         ("labClientImage", "windows-7", "is not one of"),
         ("osticketAdminEmail", "not-an-email", "is not an e-mail address"),
-        ("helpdeskName", "Bob's $desk", "without quotes"),
+        ("helpdeskName", "Help\u0007Desk", "control characters"),
+        ("helpdeskName", "x" * 121, "1-120"),
         ("tags", json.dumps({"project": ""}), "required tag 'project' cannot be empty"),
         ("tags", json.dumps(["a", "b"]), "map of tag names"),
         ("adminSourceCIDR", "203.0.113.7/32", "is not a known key"),
@@ -246,3 +255,112 @@ def test_config_as_the_cli_passes_it_in_environment_variables(monkeypatch: pytes
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps({**values, "ostops:adminSourceCIDR": "x"}))
     with pytest.raises(StackConfigError, match="ostops:adminSourceCIDR: is not a known key"):
         load_config(pulumi.Config("ostops"), stack=STACK)
+
+
+def test_a_name_with_quotes_and_a_dash_is_fine_now_that_it_travels_as_json() -> None:
+    assert load({**BASE_CONFIG, "helpdeskName": "St. Mary's IT \u2014 Help Desk"}).helpdesk_name == (
+        "St. Mary's IT \u2014 Help Desk"
+    )
+
+
+def test_the_allow_list_has_only_x64_sizes_of_trusted_launch_families() -> None:
+    from infra.config import TRUSTED_LAUNCH_VM_SIZES
+
+    assert DEFAULT_VM_SIZE in TRUSTED_LAUNCH_VM_SIZES
+    for size in TRUSTED_LAUNCH_VM_SIZES:
+        family = size.split("_")[1]
+        assert family[0] in "BDEF", size
+        assert "p" not in family[1:].rstrip("0123456789"), f"{size} looks like an Arm64 size"
+        assert not size.endswith(("_v3", "_v6")) or size.startswith("Standard_F"), size
+
+
+@pytest.mark.parametrize("length", [56, 57, 62, 63])
+def test_long_dns_labels_leave_a_valid_distinct_lab_client_label(length: int) -> None:
+    from infra.config import DNS_LABEL, lab_client_dns_label
+
+    label = ("ostops-" + "a" * 70)[: length - 1] + "z"
+    config = load({**BASE_CONFIG, "dnsLabel": label, "labClient": "true"})
+    client = config.lab_client_dns_label
+    assert client == lab_client_dns_label(label)
+    assert DNS_LABEL.fullmatch(client) and len(client) <= 63 and not client.endswith("-")
+    assert client != label
+
+
+def test_a_62_char_label_whose_cut_ends_in_a_dash_still_works() -> None:
+    label = "a" * 55 + "-bcdefg"  # the first 56 characters end with '-'
+    assert len(label) == 62
+    client = load({**BASE_CONFIG, "dnsLabel": label, "labClient": "true"}).lab_client_dns_label
+    assert client == "a" * 55 + "-client"
+
+
+def test_a_label_that_would_equal_its_lab_client_label_is_refused_naming_dns_label() -> None:
+    label = "a" * 56 + "-client"  # 63 characters: cutting and adding "-client" gives it back
+    assert len(label) == 63
+    error = refused({**BASE_CONFIG, "dnsLabel": label, "labClient": "true"})
+    assert error.key == "ostops:dnsLabel"
+    assert "no distinct label for the lab client" in str(error)
+    # Without a lab client the same label is fine.
+    assert load({**BASE_CONFIG, "dnsLabel": label}).dns_label == label
+
+
+def test_the_config_error_is_exit_2_style() -> None:
+    from automation.errors import ConfigError as OstopsConfigError
+
+    error = refused({**BASE_CONFIG, "vmSize": "Standard_A1_v2"})
+    assert isinstance(error, OstopsConfigError)
+    assert str(error).startswith("ostops:vmSize: 'Standard_A1_v2'")
+
+
+@pytest.mark.parametrize("name", ["osticket", "labclient"])
+def test_computer_names_fit_netbios(name: str) -> None:
+    from infra.config import check_computer_name
+    from infra.host import SERVER_COMPUTER_NAME
+    from infra.lab_client import CLIENT_COMPUTER_NAME
+
+    assert name in {SERVER_COMPUTER_NAME, CLIENT_COMPUTER_NAME}
+    assert check_computer_name(name) == name and len(name) <= 15
+    with pytest.raises(ValueError, match="1-15"):
+        check_computer_name("a-computer-name-too-long")
+
+
+def test_purge_protection_is_a_config_choice() -> None:
+    assert load(BASE_CONFIG).key_vault_purge_protection is False
+    assert load({**BASE_CONFIG, "keyVaultPurgeProtection": "true"}).key_vault_purge_protection is True
+
+
+def user_pfx(password: str = "Pfx-Pass-123") -> str:
+    import base64
+
+    from infra.tls import pfx_from_pem
+    from tests.infra.conftest import mock_private_key_pem, mock_self_signed_pem
+
+    key = mock_private_key_pem()
+    pfx = pfx_from_pem(key, mock_self_signed_pem(key, ["helpdesk.example.org"]), password)
+    assert base64.b64decode(pfx)
+    return pfx
+
+
+def test_a_user_pfx_is_read_as_secrets_and_must_open_with_its_password() -> None:
+    pfx = user_pfx()
+    config = load(BASE_CONFIG, {"tlsPfxBase64": pfx, "tlsPfxPassword": "Pfx-Pass-123"})
+    assert config.tls_pfx_base64 is not None and config.tls_pfx_base64.get_secret_value() == pfx
+    error = refused(BASE_CONFIG, {"tlsPfxBase64": pfx, "tlsPfxPassword": "Wrong-Pass-123"})
+    assert error.key == "ostops:tlsPfxBase64"
+    assert "does not open" in str(error) and "Wrong-Pass" not in str(error) and pfx[:20] not in str(error)
+
+
+@pytest.mark.parametrize("given", ["tlsPfxBase64", "tlsPfxPassword"])
+def test_a_pfx_needs_both_keys(given: str) -> None:
+    value = user_pfx() if given == "tlsPfxBase64" else "Pfx-Pass-123"
+    error = refused(BASE_CONFIG, {given: value})
+    assert "give both tlsPfxBase64 and tlsPfxPassword" in str(error)
+
+
+def test_a_pfx_in_plain_text_is_refused() -> None:
+    error = refused({**BASE_CONFIG, "tlsPfxBase64": "QUJD"})
+    assert error.key == "ostops:tlsPfxBase64" and "--secret" in str(error)
+
+
+def test_garbage_instead_of_base64_is_refused_without_echoing_it() -> None:
+    error = refused(BASE_CONFIG, {"tlsPfxBase64": "not base64 !!", "tlsPfxPassword": "x"})
+    assert "is not base64" in str(error) and "not base64 !!" not in str(error)

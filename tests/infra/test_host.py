@@ -3,37 +3,58 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from automation.manifest import MANIFEST_PATH, load_manifest
 from infra import bootstrap_command
-from infra.bootstrap_command import PLAIN_PARAMETERS, PROTECTED_PARAMETERS, read_bootstrap_files
+from infra.bootstrap_command import PLACEHOLDER, script_digest
 from infra.config import StackConfigError
+from infra.policy.predicates import COMMAND_LINE_UNSAFE, MAX_PARAMETER_BYTES, embedded_settings
+from infra.vault import KEY_VAULT_SECRETS_USER, SECRET_NAMES
+from infra.vm import VM_REPLACE_ON_CHANGES
 from tests.infra.conftest import (
     ADMIN_SOURCE,
     AUTOMATION_SOURCE,
     BASE_CONFIG,
     GIVEN_SECRETS,
+    HELPDESK_WITH_QUOTES,
+    MOCK_PRINCIPAL,
     MOCK_PUBLIC_IP,
+    MOCK_SUBSCRIPTION,
+    MOCK_TENANT,
     ProgramRun,
     RecordedResource,
     is_secret,
     plain_strings,
     run_program,
+    unwrap_secrets,
 )
 
 pytestmark = pytest.mark.infra
 
 HOST = "ostops:infra:OsTicketHost"
 LAB = "ostops:infra:LabClient"
+VAULT_COMPONENT = "ostops:infra:SecretsVault"
+VAULT = "azure-native:keyvault:Vault"
+KV_SECRET = "azure-native:keyvault:Secret"
+ROLE = "azure-native:authorization:RoleAssignment"
 VM = "azure-native:compute:VirtualMachine"
 RUN_COMMAND = "azure-native:compute:VirtualMachineRunCommandByVirtualMachine"
 NSG = "azure-native:network:NetworkSecurityGroup"
 FQDN = "ostops-unit.westeurope.cloudapp.azure.com"
 SECRET_OUTPUTS = {"vmAdminPassword", "osticketAdminPassword", "apiKey", "dbAppPassword"}
 PLAIN_OUTPUTS = {
+    "certificatePem",
+    "keyVaultName",
+    "bootstrapRunCommand",
+    "resourceGroupName",
+    "vmName",
     "helpdeskUrl",
     "staffUrl",
     "apiUrl",
@@ -55,9 +76,14 @@ def server_vm(run: ProgramRun) -> RecordedResource:
     return run.one(VM, "osticket-vm")
 
 
-def parameters(run: ProgramRun, field: str = "parameters") -> dict[str, str]:
-    props = run.one(RUN_COMMAND).props
-    return {p["name"]: p["value"] for p in props[field]}
+def settings_of(run: ProgramRun) -> dict[str, Any]:
+    found = embedded_settings(run.one(RUN_COMMAND).props["source"]["script"])
+    assert found is not None
+    return found
+
+
+def vault_secret_values(run: ProgramRun) -> dict[str, str]:
+    return {r.props["secretName"]: r.props["properties"]["value"] for r in run.of_type(KV_SECRET)}
 
 
 def allow_rules(run: ProgramRun) -> dict[str, str]:
@@ -73,7 +99,14 @@ def test_every_resource_is_a_child_of_the_component(default_run: ProgramRun) -> 
     assert host.parent_type == "pulumi:pulumi:Stack"
     children = [r for r in default_run.resources if r.type != HOST]
     assert children
-    assert {r.parent_type for r in children} == {HOST}, [(r.name, r.urn) for r in children]
+    assert {r.parent_type for r in children} == {HOST, VAULT_COMPONENT}, [(r.name, r.urn) for r in children]
+    assert default_run.one(VAULT_COMPONENT).parent_type == HOST
+    assert {r.type for r in children if r.parent_type == VAULT_COMPONENT} == {
+        VAULT,
+        KV_SECRET,
+        ROLE,
+        "random:index/randomString:RandomString",
+    }
 
 
 def test_the_expected_resources_exist_once(default_run: ProgramRun) -> None:
@@ -86,8 +119,13 @@ def test_the_expected_resources_exist_once(default_run: ProgramRun) -> None:
         "azure-native:network:NetworkInterface",
         VM,
         RUN_COMMAND,
+        VAULT,
+        ROLE,
+        "tls:index/privateKey:PrivateKey",
+        "tls:index/selfSignedCert:SelfSignedCert",
     ):
         assert len(default_run.of_type(resource_type)) == 1, resource_type
+    assert len(default_run.of_type(KV_SECRET)) == 6
     assert not default_run.of_type(LAB)
 
 
@@ -95,7 +133,8 @@ def test_the_component_registers_its_outputs(default_run: ProgramRun) -> None:
     host_urn = default_run.one(HOST).urn
     registered = default_run.component_outputs[host_urn]
     assert registered["fqdn"] == FQDN
-    assert registered["helpdeskUrl"] == f"http://{FQDN}/"
+    assert registered["helpdeskUrl"] == f"https://{FQDN}/"
+    assert registered["certificatePem"].startswith("-----BEGIN CERTIFICATE-----")
     assert registered["publicIp"] == MOCK_PUBLIC_IP
     assert registered["adminUsername"] == "ostopsadmin"
     assert len(registered["bootstrapDigest"]) == 12
@@ -195,7 +234,7 @@ def test_the_vm_admin_password_reaches_azure_only_as_a_secret(program_runs: dict
 
 def test_every_taggable_resource_carries_the_stack_tags(default_run: ProgramRun) -> None:
     tagged = [
-        r for r in default_run.resources if r.type.startswith("azure-native:") and "Subnet" not in r.type
+        r for r in default_run.resources if r.type.startswith("azure-native:") and r.type not in {"azure-native:network:Subnet", ROLE}
     ]
     for resource in tagged:
         tags = resource.props["tags"]
@@ -206,52 +245,144 @@ def test_every_taggable_resource_carries_the_stack_tags(default_run: ProgramRun)
         }, resource.name
 
 
-# --- bootstrap ----------------------------------------------------------------------------------------
+# --- bootstrap ---------------------------------------------------------------------------------------
 
 
-def test_the_run_command_carries_the_script_and_contract_parameters(
+def test_the_run_command_carries_the_script_with_the_settings_and_no_parameters(
     default_run: ProgramRun, bootstrap_paths: dict[str, Path]
 ) -> None:
     command = default_run.one(RUN_COMMAND).props
-    assert command["source"]["script"] == bootstrap_paths["script"].read_text(encoding="utf-8-sig")
+    template = bootstrap_paths["script"].read_text(encoding="utf-8-sig")
+    script = command["source"]["script"]
+    assert PLACEHOLDER not in script
+    settings_line = json.dumps(settings_of(default_run), separators=(",", ":"), ensure_ascii=True, sort_keys=True)
+    assert script == template.replace(PLACEHOLDER, settings_line)
     assert command["vmName"] == "osticket-vm-az"
     assert command["treatFailureAsDeploymentFailure"] is True
     assert command["asyncExecution"] is False
-    assert [p["name"] for p in command["parameters"]] == list(PLAIN_PARAMETERS)
-    assert [p["name"] for p in command["protectedParameters"]] == list(PROTECTED_PARAMETERS)
+    assert "parameters" not in command and "protectedParameters" not in command
     assert "runAsPassword" not in command
+    assert command["runCommandName"] == f"ostops-bootstrap-{script_digest(script)}"
+    assert command["tags"]["bootstrap-sha256"] == script_digest(script)
 
 
-def test_plain_parameter_values(
+@pytest.mark.parametrize("variant", ["default", "given_secrets", "db_access", "lab", "st_marys"])
+def test_whatever_parameters_remain_are_small_and_plain(program_runs: dict[str, ProgramRun], variant: str) -> None:
+    command = program_runs[variant].one(RUN_COMMAND).props
+    remaining = [*command.get("parameters", []), *command.get("protectedParameters", [])]
+    text = "".join(f"{p['name']}{p['value']}" for p in remaining)
+    assert len(text.encode("utf-8")) < MAX_PARAMETER_BYTES
+    assert not any(c.isspace() for c in text)
+    assert not set(text) & COMMAND_LINE_UNSAFE
+
+
+def test_the_embedded_settings_decode_back_to_the_settings(
     program_runs: dict[str, ProgramRun], bootstrap_paths: dict[str, Path]
 ) -> None:
-    plain = parameters(program_runs["default"])
-    assert plain["OsTicketVersion"] == load_manifest().downloads["osticket"].version
-    assert plain["SiteHostName"] == FQDN
-    assert plain["HelpdeskName"] == "ostops Help Desk"
-    assert plain["AdminUsername"] == "ostadmin"
-    assert plain["AdminEmail"] == f"ostadmin@{FQDN}"
-    assert plain["AutomationSourceIp"] == "192.0.2.50"
-    assert plain["EnableDbAccess"] == "false"
-    assert parameters(program_runs["db_access"])["EnableDbAccess"] == "true"
-    assert base64.b64decode(plain["ManifestBase64"]) == MANIFEST_PATH.read_bytes()
-    assert base64.b64decode(plain["InstallerBase64"]) == bootstrap_paths["installer"].read_bytes()
-    assert all(isinstance(value, str) for value in plain.values())
-
-
-def test_protected_parameters_are_secret_and_hold_the_secrets(program_runs: dict[str, ProgramRun]) -> None:
-    for run in program_runs.values():
-        assert is_secret(run.one(RUN_COMMAND).inputs["protectedParameters"])
-    given = parameters(program_runs["given_secrets"], "protectedParameters")
-    assert given == {
-        "AdminPassword": GIVEN_SECRETS["osticketAdminPassword"],
-        "DbRootPassword": GIVEN_SECRETS["dbRootPassword"],
-        "DbAppPassword": GIVEN_SECRETS["dbAppPassword"],
-        "ApiKey": GIVEN_SECRETS["apiKey"],
+    settings = settings_of(program_runs["st_marys"])
+    vault_name = program_runs["st_marys"].one(VAULT).props["vaultName"]
+    assert settings == {
+        "schema": 1,
+        "osTicketVersion": load_manifest().downloads["osticket"].version,
+        "siteHostName": FQDN,
+        "helpdeskName": HELPDESK_WITH_QUOTES,
+        "adminUsername": "ostadmin",
+        "adminEmail": f"ostadmin@{FQDN}",
+        "automationSourceIp": "192.0.2.50",
+        "enableDbAccess": False,
+        "allowUnverifiedDownloads": False,
+        "manifest": json.loads(MANIFEST_PATH.read_text(encoding="utf-8")),
+        "installerBase64": base64.b64encode(bootstrap_paths["installer"].read_bytes()).decode("ascii"),
+        "secrets": {"source": "keyvault", "vaultUri": f"https://{vault_name}.vault.azure.net/", "names": SECRET_NAMES},
+        "tls": {"enabled": True},
     }
-    generated = parameters(program_runs["default"], "protectedParameters")
-    assert set(generated.values()) <= set(program_runs["default"].random_results)
-    assert len(set(generated.values())) == 4
+    script = program_runs["st_marys"].one(RUN_COMMAND).props["source"]["script"]
+    assert script.isascii() and "St. Mary's IT \\u2014 Help Desk" in script
+    assert settings_of(program_runs["db_access"])["enableDbAccess"] is True
+
+
+def test_the_vault_is_rbac_soft_deleting_and_named_validly(program_runs: dict[str, ProgramRun]) -> None:
+    vault = program_runs["default"].one(VAULT).props
+    properties = vault["properties"]
+    assert properties["enableRbacAuthorization"] is True
+    assert properties["enableSoftDelete"] is True
+    assert properties["tenantId"] == MOCK_TENANT
+    assert properties["sku"] == {"family": "A", "name": "standard"}
+    assert "enablePurgeProtection" not in properties
+    assert "accessPolicies" not in properties
+    assert 3 <= len(vault["vaultName"]) <= 24 and vault["vaultName"].startswith("ostops-kv-")
+
+
+def test_purge_protection_follows_the_config(bootstrap_paths: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bootstrap_command, "BOOTSTRAP_SCRIPT_PATH", bootstrap_paths["script"])
+    monkeypatch.setattr(bootstrap_command, "INSTALLER_PATH", bootstrap_paths["installer"])
+    run = run_program({**BASE_CONFIG, "keyVaultPurgeProtection": "true"})
+    assert run.one(VAULT).props["properties"]["enablePurgeProtection"] is True
+
+
+def test_the_vault_holds_the_six_secrets_as_pulumi_secrets(program_runs: dict[str, ProgramRun]) -> None:
+    for run in program_runs.values():
+        secrets = run.of_type(KV_SECRET)
+        assert {r.props["secretName"] for r in secrets} == set(SECRET_NAMES.values())
+        assert all(is_secret(r.inputs["properties"]) for r in secrets)
+        assert {r.props["vaultName"] for r in secrets} == {run.one(VAULT).props["vaultName"]}
+    given = vault_secret_values(program_runs["given_secrets"])
+    assert given["osticket-admin-password"] == GIVEN_SECRETS["osticketAdminPassword"]
+    assert given["mariadb-root-password"] == GIVEN_SECRETS["dbRootPassword"]
+    assert given["mariadb-app-password"] == GIVEN_SECRETS["dbAppPassword"]
+    assert given["osticket-api-key"] == GIVEN_SECRETS["apiKey"]
+
+
+def test_the_vm_identity_reads_secrets_from_this_vault_only(default_run: ProgramRun) -> None:
+    role = default_run.one(ROLE).props
+    assert role["principalId"] == MOCK_PRINCIPAL
+    assert role["principalType"] == "ServicePrincipal"
+    assert role["roleDefinitionId"] == (
+        f"/subscriptions/{MOCK_SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{KEY_VAULT_SECRETS_USER}"
+    )
+    assert role["scope"].endswith("/osticket-vault-kv")
+
+
+def test_the_run_command_waits_for_the_secrets_and_the_role(default_run: ProgramRun) -> None:
+    import infra.host as host_module
+
+    source = Path(host_module.__file__).read_text(encoding="utf-8")
+    assert "depends_on=[self.vm, self.vault.reader_role, *self.vault.secrets.values()]" in source
+
+
+def test_the_pfx_holds_the_certificate_for_the_fqdn_and_opens_with_its_password(default_run: ProgramRun) -> None:
+    values = vault_secret_values(default_run)
+    key, cert, _ = pkcs12.load_key_and_certificates(
+        base64.b64decode(values["tls-pfx"]), values["tls-pfx-password"].encode("utf-8")
+    )
+    assert key is not None and cert is not None
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName
+    )
+    assert names == [FQDN]
+    pem = default_run.outputs["certificatePem"]
+    assert x509.load_pem_x509_certificate(pem.encode("ascii")) == cert
+    tls_cert = default_run.one("tls:index/selfSignedCert:SelfSignedCert").props
+    assert tls_cert["dnsNames"] == [FQDN]
+    assert "server_auth" in tls_cert["allowedUses"]
+    assert values["tls-pfx-password"] in default_run.random_results
+
+
+def test_a_user_pfx_replaces_the_self_signed_one(bootstrap_paths: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.infra.test_config import user_pfx
+
+    monkeypatch.setattr(bootstrap_command, "BOOTSTRAP_SCRIPT_PATH", bootstrap_paths["script"])
+    monkeypatch.setattr(bootstrap_command, "INSTALLER_PATH", bootstrap_paths["installer"])
+    pfx = user_pfx("User-Pfx-Pass-1")
+    run = run_program(BASE_CONFIG, {"tlsPfxBase64": pfx, "tlsPfxPassword": "User-Pfx-Pass-1"})
+    assert not run.of_type("tls:index/selfSignedCert:SelfSignedCert")
+    values = vault_secret_values(run)
+    assert values["tls-pfx"] == pfx and values["tls-pfx-password"] == "User-Pfx-Pass-1"
+    assert "helpdesk.example.org" in str(
+        x509.load_pem_x509_certificate(run.outputs["certificatePem"].encode("ascii")).subject
+    )
+    leaks = [t for r in run.resources for t in plain_strings(r.inputs) if pfx in t or "User-Pfx-Pass-1" in t]
+    assert leaks == []
 
 
 def test_generated_secrets_use_random_passwords(default_run: ProgramRun) -> None:
@@ -262,6 +393,7 @@ def test_generated_secrets_use_random_passwords(default_run: ProgramRun) -> None
         "osticket-db-root-password",
         "osticket-db-app-password",
         "osticket-api-key",
+        "osticket-tls-pfx-password",
     }
     api_key = passwords["osticket-api-key"]
     assert (api_key["length"], api_key["lower"], api_key["upper"], api_key["overrideSpecial"]) == (
@@ -273,29 +405,43 @@ def test_generated_secrets_use_random_passwords(default_run: ProgramRun) -> None
     assert all(p["length"] >= 24 for name, p in passwords.items() if name != "osticket-api-key")
 
 
-def test_given_secrets_create_no_random_passwords(program_runs: dict[str, ProgramRun]) -> None:
-    assert not program_runs["given_secrets"].of_type("random:index/randomPassword:RandomPassword")
+def test_given_secrets_create_no_random_passwords_but_the_pfx_one(program_runs: dict[str, ProgramRun]) -> None:
+    names = [r.name for r in program_runs["given_secrets"].of_type("random:index/randomPassword:RandomPassword")]
+    assert names == ["osticket-tls-pfx-password"]
 
 
-def test_a_changed_script_changes_the_same_run_command(
+def test_a_changed_script_gets_a_new_run_command_name(
     bootstrap_paths: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(bootstrap_command, "INSTALLER_PATH", bootstrap_paths["installer"])
     commands = []
-    for edit in ("", "\n# a changed bootstrap\n"):
+    for edit in ("", "\n# a fixed bootstrap\n"):
         script = tmp_path / "bootstrap.ps1"
         script.write_text(bootstrap_paths["script"].read_text(encoding="utf-8-sig") + edit, encoding="utf-8")
         monkeypatch.setattr(bootstrap_command, "BOOTSTRAP_SCRIPT_PATH", script)
         commands.append(run_program(BASE_CONFIG).one(RUN_COMMAND))
     before, after = commands
     assert before.urn == after.urn
-    assert before.props["runCommandName"] == after.props["runCommandName"]
     assert before.props["source"]["script"] != after.props["source"]["script"]
-    assert before.props["tags"]["bootstrap-sha256"] != after.props["tags"]["bootstrap-sha256"]
-    assert (
-        after.props["tags"]["bootstrap-sha256"]
-        == read_bootstrap_files(script, MANIFEST_PATH, bootstrap_paths["installer"]).digest
+    assert before.props["runCommandName"] != after.props["runCommandName"]
+    assert after.props["runCommandName"] == f"ostops-bootstrap-{script_digest(after.props['source']['script'])}"
+
+
+def test_the_vm_is_replaced_old_first_on_create_only_changes() -> None:
+    from infra.vm import vm_options
+
+    options = vm_options(None)  # type: ignore[arg-type]
+    assert set(options.replace_on_changes or []) == set(VM_REPLACE_ON_CHANGES)
+    assert {"storageProfile.imageReference", "osProfile.adminUsername", "securityProfile"} <= set(
+        VM_REPLACE_ON_CHANGES
     )
+    assert options.delete_before_replace is True
+
+
+def test_the_nic_is_detached_not_deleted_with_the_vm(program_runs: dict[str, ProgramRun]) -> None:
+    for vm in program_runs["lab"].of_type(VM):
+        (nic,) = vm.props["networkProfile"]["networkInterfaces"]
+        assert nic["deleteOption"] == "Detach"
 
 
 # --- outputs ------------------------------------------------------------------------------------------
@@ -309,9 +455,9 @@ def test_exactly_the_contract_outputs_are_exported(default_run: ProgramRun) -> N
 def test_output_values(program_runs: dict[str, ProgramRun]) -> None:
     outputs = program_runs["default"].outputs
     assert outputs == outputs | {
-        "helpdeskUrl": f"http://{FQDN}/",
-        "staffUrl": f"http://{FQDN}/scp/",
-        "apiUrl": f"http://{FQDN}/api/",
+        "helpdeskUrl": f"https://{FQDN}/",
+        "staffUrl": f"https://{FQDN}/scp/",
+        "apiUrl": f"https://{FQDN}/api/",
         "fqdn": FQDN,
         "publicIp": MOCK_PUBLIC_IP,
         "rdpCommand": f"mstsc /v:{FQDN}",
@@ -334,9 +480,10 @@ def test_secret_outputs_hold_the_same_secrets_the_vm_got(program_runs: dict[str,
     assert given["apiKey"] == GIVEN_SECRETS["apiKey"]
     assert given["dbAppPassword"] == GIVEN_SECRETS["dbAppPassword"]
     generated = program_runs["default"]
-    protected = parameters(generated, "protectedParameters")
-    assert generated.outputs["apiKey"] == protected["ApiKey"]
-    assert generated.outputs["osticketAdminPassword"] == protected["AdminPassword"]
+    vault = vault_secret_values(generated)
+    assert generated.outputs["apiKey"] == vault["osticket-api-key"]
+    assert generated.outputs["osticketAdminPassword"] == vault["osticket-admin-password"]
+    assert generated.outputs["dbAppPassword"] == vault["mariadb-app-password"]
     assert generated.outputs["vmAdminPassword"] == server_vm(generated).props["osProfile"]["adminPassword"]
 
 
@@ -344,7 +491,13 @@ def test_secret_outputs_hold_the_same_secrets_the_vm_got(program_runs: dict[str,
 
 
 def known_secret_values(run: ProgramRun) -> set[str]:
-    return set(GIVEN_SECRETS.values()) | set(run.random_results)
+    """Every secret the run holds: given, generated, the PFX and its password, the TLS private key."""
+    return (
+        set(GIVEN_SECRETS.values())
+        | set(run.random_results)
+        | set(vault_secret_values(run).values())
+        | set(run.private_keys)
+    )
 
 
 def plaintext_leaks(resources: list[RecordedResource], secrets: set[str]) -> list[tuple[str, str]]:
@@ -356,7 +509,29 @@ def plaintext_leaks(resources: list[RecordedResource], secrets: set[str]) -> lis
     ]
 
 
-@pytest.mark.parametrize("variant", ["default", "given_secrets", "db_access", "lab"])
+def all_strings(value: Any) -> list[str]:
+    """Every string anywhere in an input, secrets unwrapped."""
+    value = unwrap_secrets(value)
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [str(k), *all_strings(v)]]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in all_strings(v)]
+    return []
+
+
+@pytest.mark.parametrize("variant", ["default", "given_secrets", "lab", "st_marys"])
+def test_the_run_command_holds_no_secret_value_anywhere(program_runs: dict[str, ProgramRun], variant: str) -> None:
+    run = program_runs[variant]
+    secrets = known_secret_values(run) - {""}
+    assert len(secrets) >= 8  # four app secrets, the PFX, its password, the TLS key, the VM password
+    strings = all_strings(run.one(RUN_COMMAND).inputs)
+    assert strings
+    assert [s for s in secrets if any(s in text for text in strings)] == []
+
+
+@pytest.mark.parametrize("variant", ["default", "given_secrets", "db_access", "lab", "st_marys"])
 def test_no_recorded_input_holds_a_secret_in_plain_text(
     program_runs: dict[str, ProgramRun], variant: str
 ) -> None:
@@ -366,7 +541,7 @@ def test_no_recorded_input_holds_a_secret_in_plain_text(
     # The scan must see every secret somewhere, or it would pass for the wrong reason.
     everywhere = [str(r.props) for r in run.resources]
     assert {s for s in secrets if any(s in text for text in everywhere)} >= (
-        set(run.random_results) if variant in {"default", "db_access"} else set(GIVEN_SECRETS.values())
+        set(run.random_results) if variant in {"default", "db_access", "st_marys"} else set(GIVEN_SECRETS.values())
     )
     assert plaintext_leaks(run.resources, secrets) == []
 
@@ -419,6 +594,8 @@ def test_the_lab_client_rdp_is_still_admin_only(program_runs: dict[str, ProgramR
     assert len(run.of_type(NSG)) == 1
     assert allow_rules(run) == {"80": "*", "443": "*", "3389": ADMIN_SOURCE}
     assert run.outputs["labClientRdpCommand"] == "mstsc /v:ostops-unit-client.westeurope.cloudapp.azure.com"
+    labels = [r.props["dnsSettings"]["domainNameLabel"] for r in run.of_type("azure-native:network:PublicIPAddress")]
+    assert sorted(labels) == ["ostops-unit", "ostops-unit-client"]
     assert run.outputs["labClientPublicIp"] == MOCK_PUBLIC_IP
 
 

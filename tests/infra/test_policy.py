@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,12 +49,18 @@ def good_vm() -> dict[str, Any]:
     }
 
 
+def script_with(settings: dict[str, Any]) -> str:
+    line = json.dumps(settings, separators=(",", ":"), ensure_ascii=True, sort_keys=True)
+    return f"param([string]$SettingsPath)\n$EmbeddedSettingsJson = @'\n{line}\n'@\nWrite-Output 1\n"
+
+
 def good_run_command(version: str = "1.18.3") -> dict[str, Any]:
-    return {
-        "tags": dict(TAGS),
-        "parameters": [{"name": "OsTicketVersion", "value": version}, {"name": "SiteHostName", "value": "x"}],
-        "protectedParameters": [{"name": "AdminPassword", "value": "s3cret"}],
-    }
+    settings = {"osTicketVersion": version, "manifest": {"downloads": {}}}
+    return {"tags": dict(TAGS), "source": {"script": script_with(settings)}}
+
+
+def without_version() -> dict[str, Any]:
+    return {"tags": dict(TAGS), "source": {"script": script_with({"manifest": {"downloads": {}}})}}
 
 
 def rule(port: str, source: str, **extra: Any) -> dict[str, Any]:
@@ -103,17 +110,48 @@ BAD_RESOURCES: list[tuple[str, str, dict[str, Any], str]] = [
     (
         "password-in-plain-parameters",
         RUN_COMMAND,
-        changed(
-            good_run_command(), lambda p: p["parameters"].append({"name": "AdminPassword", "value": "x"})
-        ),
+        changed(good_run_command(), lambda p: p.update(parameters=[{"name": "AdminPassword", "value": "x"}])),
         "secrets-only-protected",
     ),
     (
         "api-key-in-plain-parameters",
         RUN_COMMAND,
-        changed(good_run_command(), lambda p: p["parameters"].append({"name": "ApiKey", "value": "x"})),
+        changed(good_run_command(), lambda p: p.update(parameters=[{"name": "ApiKey", "value": "x"}])),
         "secrets-only-protected",
     ),
+    (
+        "secret-in-protected-parameters",
+        RUN_COMMAND,
+        changed(good_run_command(), lambda p: p.update(protectedParameters=[{"name": "DbPassword", "value": "x"}])),
+        "no-secret-in-run-command-parameters",
+    ),
+    (
+        "secret-looking-plain-parameter",
+        RUN_COMMAND,
+        changed(good_run_command(), lambda p: p.update(parameters=[{"name": "ApiToken", "value": "x"}])),
+        "no-secret-in-run-command-parameters",
+    ),
+    (
+        "parameters-over-1kb",
+        RUN_COMMAND,
+        changed(good_run_command(), lambda p: p.update(parameters=[{"name": "InstallerBase64", "value": "A" * 1024}])),
+        "no-secret-in-run-command-parameters",
+    ),
+    (
+        "parameter-with-a-space",
+        RUN_COMMAND,
+        changed(good_run_command(), lambda p: p.update(parameters=[{"name": "HelpdeskName", "value": "ostops Help"}])),
+        "no-secret-in-run-command-parameters",
+    ),
+    (
+        "parameter-with-a-caret",
+        RUN_COMMAND,
+        changed(good_run_command(), lambda p: p.update(parameters=[{"name": "Site", "value": "a^b"}])),
+        "no-secret-in-run-command-parameters",
+    ),
+    ("nsg-without-https", SECURITY_GROUP, nsg(rule("80", "*")), "https-listener-present"),
+    ("nsg-https-denied", SECURITY_GROUP, nsg(rule("443", "*", access="Deny")), "https-listener-present"),
+    ("nsg-https-udp-only", SECURITY_GROUP, nsg(rule("443", "*", protocol="Udp")), "https-listener-present"),
     (
         "run-as-password",
         RUN_COMMAND,
@@ -200,19 +238,21 @@ BAD_RESOURCES: list[tuple[str, str, dict[str, Any], str]] = [
     (
         "blank-project-tag",
         SECURITY_GROUP,
-        changed(nsg(), lambda p: p["tags"].update(project=" ")),
+        changed(nsg(rule("443", "*")), lambda p: p["tags"].update(project=" ")),
+        "required-tags-present",
+    ),
+    (
+        "untagged-key-vault",
+        "azure-native:keyvault:Vault",
+        {"properties": {}},
         "required-tags-present",
     ),
     ("osticket-1.18.2", RUN_COMMAND, good_run_command("1.18.2"), "osticket-version-at-floor"),
     ("osticket-1.17.5", RUN_COMMAND, good_run_command("1.17.5"), "osticket-version-at-floor"),
     ("osticket-v1.18", RUN_COMMAND, good_run_command("v1.18"), "osticket-version-at-floor"),
     ("osticket-latest", RUN_COMMAND, good_run_command("latest"), "osticket-version-at-floor"),
-    (
-        "osticket-version-missing",
-        RUN_COMMAND,
-        changed(good_run_command(), lambda p: p["parameters"].pop(0)),
-        "osticket-version-at-floor",
-    ),
+    ("osticket-version-missing", RUN_COMMAND, without_version(), "osticket-version-at-floor"),
+    ("no-embedded-settings", RUN_COMMAND, {"tags": dict(TAGS), "source": {"script": "x"}}, "osticket-version-at-floor"),
 ]
 
 
@@ -237,7 +277,12 @@ def test_each_bad_resource_is_caught(resource_type: str, props: dict[str, Any], 
         (RUN_COMMAND, good_run_command("1.18.10")),
         (RUN_COMMAND, good_run_command("v1.19")),
         (SECURITY_GROUP, nsg(rule("80", "*"), rule("443", "Internet"), rule("3389", "203.0.113.0/28"))),
-        (SECURITY_GROUP, nsg(rule("3389", "*", access="Deny"), rule("3306", "*", direction="Outbound"))),
+        (
+            SECURITY_GROUP,
+            nsg(rule("443", "*"), rule("3389", "*", access="Deny"), rule("3306", "*", direction="Outbound")),
+        ),
+        (RUN_COMMAND, changed(good_run_command(), lambda p: p.update(parameters=[{"name": "Mode", "value": "full"}]))),
+        (SECURITY_GROUP, nsg(rule("400-500", "Internet"))),
         ("azure-native:network:Subnet", {"addressPrefix": "10.0.0.0/24"}),
     ],
     ids=[
@@ -247,6 +292,8 @@ def test_each_bad_resource_is_caught(resource_type: str, props: dict[str, Any], 
         "osticket-v1.19",
         "web-and-admin-rdp",
         "deny-and-outbound",
+        "small-plain-parameter",
+        "https-in-a-range",
         "subnet",
     ],
 )
@@ -320,18 +367,32 @@ MUTATIONS: list[tuple[str, str, str, Callable[[dict[str, Any]], None], str]] = [
     ),
     ("vm-untagged", VIRTUAL_MACHINE, "osticket-vm", lambda p: p.pop("tags"), "required-tags-present"),
     (
-        "bootstrap-secret-moved-to-plain",
+        "bootstrap-secret-as-protected-parameter",
         RUN_COMMAND,
         "",
-        lambda p: p["parameters"].append(p["protectedParameters"].pop(0)),
-        "secrets-only-protected",
+        lambda p: p.update(protectedParameters=[{"name": "ApiKey", "value": "FEDCBA9876543210FEDCBA9876543210"}]),
+        "no-secret-in-run-command-parameters",
+    ),
+    (
+        "bootstrap-settings-back-on-the-command-line",
+        RUN_COMMAND,
+        "",
+        lambda p: p.update(parameters=[{"name": "HelpdeskName", "value": "ostops Help Desk"}]),
+        "no-secret-in-run-command-parameters",
     ),
     (
         "bootstrap-old-osticket",
         RUN_COMMAND,
         "",
-        lambda p: p["parameters"][0].update(value="1.18.1"),
+        lambda p: p["source"].update(script=p["source"]["script"].replace('"osTicketVersion":"1.18.3"', '"osTicketVersion":"1.18.1"')),
         "osticket-version-at-floor",
+    ),
+    (
+        "nsg-https-rule-removed",
+        SECURITY_GROUP,
+        "",
+        lambda p: p.update(securityRules=[r for r in p["securityRules"] if r["destinationPortRange"] != "443"]),
+        "https-listener-present",
     ),
 ]
 
@@ -391,11 +452,7 @@ def test_the_predicates_do_not_need_pulumi_policy() -> None:
 
 
 def _with_manifest(downloads: dict[str, Any]) -> dict[str, Any]:
-    import base64
-    import json
-
-    encoded = base64.b64encode(json.dumps({"downloads": downloads}).encode()).decode()
-    return {"parameters": [{"name": "ManifestBase64", "value": encoded}]}
+    return {"source": {"script": script_with({"manifest": {"downloads": downloads}})}}
 
 
 def test_unknown_download_hashes_are_reported(program_runs: dict[str, ProgramRun]) -> None:
@@ -416,6 +473,6 @@ def test_pinned_downloads_pass_and_garbage_is_caught() -> None:
     assert downloads_hash_pinned(RUN_COMMAND, _with_manifest(pinned)) == []
     unpinned = {"php": {"url": "https://example.org/php.zip", "sha256": "unknown"}}
     assert downloads_hash_pinned(RUN_COMMAND, _with_manifest(unpinned)) != []
-    garbage = {"parameters": [{"name": "ManifestBase64", "value": "not base64!"}]}
-    assert downloads_hash_pinned(RUN_COMMAND, garbage) == ["ManifestBase64 is not a base64-encoded download manifest"]
-    assert downloads_hash_pinned(RUN_COMMAND, {"parameters": []}) != []
+    garbage = {"source": {"script": script_with({"manifest": {"downloads": ["php"]}})}}
+    assert downloads_hash_pinned(RUN_COMMAND, garbage) == ["the embedded manifest is not a download manifest"]
+    assert downloads_hash_pinned(RUN_COMMAND, {"source": {"script": "no settings"}}) != []

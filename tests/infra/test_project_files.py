@@ -36,3 +36,41 @@ def test_docs_list_every_output_and_config_key(program_runs: dict[str, ProgramRu
     assert not [key for key in outputs if f"`{key}`" not in docs]
     assert not [key for key in KNOWN_KEYS if f"ostops:{key}" not in docs and f"`{key}`" not in docs]
     assert "--policy-pack infra/policy" in docs
+
+
+INFRA_MODULES = [
+    "infra.config",
+    "infra.vm",
+    "infra.passwords",
+    "infra.tls",
+    "infra.vault",
+    "infra.network",
+    "infra.bootstrap_command",
+    "infra.host",
+    "infra.lab_client",
+    "infra.outputs",
+    "infra.policy.predicates",
+]
+
+
+@pytest.mark.parametrize("module", INFRA_MODULES)
+def test_each_infra_module_imports_on_its_own(module: str) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        check=False,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_host_and_lab_client_do_not_import_each_other() -> None:
+    host = (REPO_ROOT / "infra" / "host.py").read_text(encoding="utf-8")
+    lab = (REPO_ROOT / "infra" / "lab_client.py").read_text(encoding="utf-8")
+    assert "lab_client" not in host
+    assert "infra.host" not in lab

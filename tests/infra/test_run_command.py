@@ -1,29 +1,31 @@
-"""The bootstrap Run Command's building blocks: file reading, parameter lists and secrecy."""
+"""The bootstrap Run Command's building blocks: reading the files, embedding the settings, the digest name."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
+import json
 from pathlib import Path
 
-import pulumi
 import pytest
 
 from automation.errors import ConfigError
 from infra.bootstrap_command import (
-    FILE_PARAMETERS,
-    PLAIN_PARAMETERS,
-    PROTECTED_PARAMETERS,
+    BOOTSTRAP_SCRIPT_PATH,
+    PLACEHOLDER,
+    SCRIPT_PARAMETERS,
     BootstrapFiles,
-    plain_parameter_args,
-    protected_parameter_args,
+    bootstrap_settings,
+    embed_settings,
     read_bootstrap_files,
+    run_command_name,
+    script_digest,
+    settings_json,
 )
+from infra.policy.predicates import embedded_settings
+from infra.vault import SECRET_NAMES
 
 pytestmark = pytest.mark.infra
 
-PLAIN_VALUES = {name: f"value-of-{name}" for name in PLAIN_PARAMETERS if name not in FILE_PARAMETERS}
-SECRET_VALUES = {name: f"secret-of-{name}" for name in PROTECTED_PARAMETERS}
+SCRIPT = f"param([string]$SettingsPath)\r\n$EmbeddedSettingsJson = @'\r\n{PLACEHOLDER}\r\n'@\r\nWrite-Output 1\r\n"
 
 
 @pytest.fixture
@@ -33,8 +35,8 @@ def files(tmp_path: Path) -> dict[str, Path]:
         "manifest": tmp_path / "downloads.json",
         "installer": tmp_path / "installer.php",
     }
-    paths["script"].write_bytes(b"\xef\xbb\xbfparam([string]$OsTicketVersion)\n")
-    paths["manifest"].write_text('{"downloads": {}}', encoding="utf-8")
+    paths["script"].write_bytes(b"\xef\xbb\xbf" + SCRIPT.encode("utf-8"))
+    paths["manifest"].write_text('{"downloads": {"php": {"sha256": "unknown"}}}', encoding="utf-8")
     paths["installer"].write_text("<?php echo 1;", encoding="utf-8")
     return paths
 
@@ -43,27 +45,29 @@ def read(paths: dict[str, Path]) -> BootstrapFiles:
     return read_bootstrap_files(paths["script"], paths["manifest"], paths["installer"])
 
 
-def test_the_parameter_lists_are_the_contract() -> None:
-    assert PLAIN_PARAMETERS == (
-        "OsTicketVersion",
-        "SiteHostName",
-        "HelpdeskName",
-        "AdminUsername",
-        "AdminEmail",
-        "AutomationSourceIp",
-        "EnableDbAccess",
-        "ManifestBase64",
-        "InstallerBase64",
+def settings(files: BootstrapFiles, helpdesk: str = "St. Mary's IT \u2014 Help Desk") -> dict[str, object]:
+    return bootstrap_settings(
+        files=files,
+        osticket_version="1.18.3",
+        site_host_name="x.westeurope.cloudapp.azure.com",
+        helpdesk_name=helpdesk,
+        admin_username="ostadmin",
+        admin_email="ostadmin@x",
+        automation_source_ip="192.0.2.50",
+        enable_db_access=False,
+        vault_uri="https://ostops-kv-abc.vault.azure.net/",
+        secret_names=SECRET_NAMES,
     )
-    assert PROTECTED_PARAMETERS == ("AdminPassword", "DbRootPassword", "DbAppPassword", "ApiKey")
-    assert not set(PLAIN_PARAMETERS) & set(PROTECTED_PARAMETERS)
 
 
-def test_files_are_read_with_the_bom_dropped_and_shipped_as_base64(files: dict[str, Path]) -> None:
+def test_the_script_parameters_are_the_contract() -> None:
+    assert SCRIPT_PARAMETERS == ("SettingsPath", "LogPath")
+
+
+def test_files_are_read_with_the_bom_dropped_and_the_manifest_parsed(files: dict[str, Path]) -> None:
     bootstrap = read(files)
-    assert bootstrap.script == "param([string]$OsTicketVersion)\n"
-    assert base64.b64decode(bootstrap.manifest_base64) == files["manifest"].read_bytes()
-    assert base64.b64decode(bootstrap.installer_base64) == files["installer"].read_bytes()
+    assert bootstrap.script == SCRIPT
+    assert bootstrap.manifest == {"downloads": {"php": {"sha256": "unknown"}}}
 
 
 @pytest.mark.parametrize("missing", ["script", "manifest", "installer"])
@@ -73,48 +77,68 @@ def test_a_missing_file_is_a_config_error_naming_it(files: dict[str, Path], miss
         read(files)
 
 
-@pytest.mark.parametrize("changed", ["script", "manifest", "installer"])
-def test_the_digest_follows_every_shipped_file(files: dict[str, Path], changed: str) -> None:
-    before = read(files).digest
-    files[changed].write_bytes(files[changed].read_bytes() + b"\n# changed")
-    after = read(files).digest
-    assert before != after
-    assert len(after) == 12
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("param()\nWrite-Output 1\n", "is missing"),
+        (f"$a = @'\n{PLACEHOLDER}\n'@\n$b = @'\n{PLACEHOLDER}\n'@\n", "appears 2 times"),
+        (f"$a = '{PLACEHOLDER}'\n", "is not alone on its line"),
+    ],
+)
+def test_the_placeholder_must_stand_once_alone(files: dict[str, Path], text: str, problem: str) -> None:
+    files["script"].write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=problem) as caught:
+        read(files)
+    assert str(files["script"]) in str(caught.value)
 
 
-def test_plain_parameters_come_in_contract_order_with_the_files_added(files: dict[str, Path]) -> None:
+def test_the_real_script_carries_the_placeholder_once() -> None:
+    assert read_bootstrap_files().script.count(PLACEHOLDER) == 1
+
+
+def test_settings_become_one_ascii_line_that_decodes_back(files: dict[str, Path]) -> None:
     bootstrap = read(files)
-    args = plain_parameter_args(PLAIN_VALUES, bootstrap)
-    assert [arg.name for arg in args] == list(PLAIN_PARAMETERS)
-    values = {arg.name: arg.value for arg in args}
-    assert values["ManifestBase64"] == bootstrap.manifest_base64
-    assert values["InstallerBase64"] == bootstrap.installer_base64
-    assert values["SiteHostName"] == "value-of-SiteHostName"
+    wanted = settings(bootstrap)
+    text = embed_settings(bootstrap.script, wanted)
+    assert PLACEHOLDER not in text
+    line = text.splitlines()[2]
+    assert line == settings_json(wanted)
+    assert line.isascii() and "\\u2014" in line and "'@" not in line
+    assert json.loads(line) == wanted
+    assert embedded_settings(text) == wanted
+    # Everything else, line endings included, is untouched.
+    assert text.replace(line, PLACEHOLDER) == bootstrap.script
 
 
-def test_a_missing_or_unexpected_plain_parameter_is_refused(files: dict[str, Path]) -> None:
+def test_the_settings_follow_the_contract(files: dict[str, Path]) -> None:
+    wanted = settings(read(files))
+    assert wanted["schema"] == 1
+    assert wanted["secrets"] == {
+        "source": "keyvault",
+        "vaultUri": "https://ostops-kv-abc.vault.azure.net/",
+        "names": {
+            "adminPassword": "osticket-admin-password",
+            "dbRootPassword": "mariadb-root-password",
+            "dbAppPassword": "mariadb-app-password",
+            "apiKey": "osticket-api-key",
+            "tlsPfx": "tls-pfx",
+            "tlsPfxPassword": "tls-pfx-password",
+        },
+    }
+    assert wanted["tls"] == {"enabled": True}
+    assert wanted["allowUnverifiedDownloads"] is False
+    assert wanted["enableDbAccess"] is False
+
+
+def test_the_run_command_name_carries_the_script_digest(files: dict[str, Path]) -> None:
     bootstrap = read(files)
-    missing = {k: v for k, v in PLAIN_VALUES.items() if k != "SiteHostName"}
-    with pytest.raises(ValueError, match="missing \\['SiteHostName'\\]"):
-        plain_parameter_args(missing, bootstrap)
-    with pytest.raises(ValueError, match="unexpected \\['AdminPassword'\\]"):
-        plain_parameter_args({**PLAIN_VALUES, "AdminPassword": "x"}, bootstrap)
+    one = embed_settings(bootstrap.script, settings(bootstrap))
+    other = embed_settings(bootstrap.script, settings(bootstrap, helpdesk="Another Desk"))
+    assert run_command_name(one) == f"ostops-bootstrap-{script_digest(one)}"
+    assert len(script_digest(one)) == 12 and int(script_digest(one), 16) >= 0
+    assert run_command_name(one) != run_command_name(other)
+    assert run_command_name(one) == run_command_name(one)
 
 
-def test_a_missing_protected_parameter_is_refused() -> None:
-    with pytest.raises(ValueError, match="missing \\['ApiKey'\\]"):
-        protected_parameter_args({k: v for k, v in SECRET_VALUES.items() if k != "ApiKey"})
-
-
-@pulumi.runtime.test
-def test_every_protected_value_is_a_pulumi_secret() -> pulumi.Output[list[bool]]:
-    args = protected_parameter_args(SECRET_VALUES)
-    assert [arg.name for arg in args] == list(PROTECTED_PARAMETERS)
-    values = [pulumi.Output.from_input(arg.value) for arg in args]
-
-    async def secrecy() -> list[bool]:
-        flags = [await value.is_secret() for value in values]
-        assert all(flags), flags
-        return flags
-
-    return pulumi.Output.from_input(asyncio.ensure_future(secrecy()))
+def test_the_real_script_path_is_in_the_repository() -> None:
+    assert BOOTSTRAP_SCRIPT_PATH.is_file()
