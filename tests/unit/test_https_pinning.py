@@ -99,7 +99,7 @@ def test_the_pinned_certificate_is_accepted(https_server: tuple[str, str]) -> No
 def test_a_different_certificate_is_refused(https_server: tuple[str, str], tmp_path: Path) -> None:
     url, _ = https_server
     _, _, other = self_signed(tmp_path, "other")
-    with pytest.raises(requests.exceptions.SSLError, match="[Ff]ingerprint"):
+    with pytest.raises(requests.exceptions.SSLError, match=r"[Ff]ingerprint"):
         new_session(pin_sha256=sha256_of(other)).get(url, timeout=5)
 
 
