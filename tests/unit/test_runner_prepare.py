@@ -24,7 +24,7 @@ class FakeStaff:
     refuse: set[str] = set()
     closed: list[str] = []
 
-    def __init__(self, base_url: str, username: str, password: str) -> None:
+    def __init__(self, base_url: str, username: str, password: str, session: object = None) -> None:
         self.username = username
 
     def login(self) -> None:
