@@ -24,7 +24,9 @@ The CLI maps it to exit codes in one place (``automation.cli.EXIT_CODES`` and ``
     ├── LoadError                 requests of a load run failed (``problems``)
     ├── EvidenceError             the browser could not capture the run's evidence
     ├── HashChangedError          a download no longer matches its pinned SHA-256
-    └── DownloadError             (automation.manifest) a download failed or did not verify
+    ├── UnreachableError          ``manifest check --online``: some URLs did not answer
+    ├── DownloadError             (automation.manifest) a download failed or did not verify
+    └── PublisherError            (automation.manifest) a publisher's checksum list or digest cannot be read
 """
 
 from __future__ import annotations
@@ -141,3 +143,7 @@ class EvidenceError(OsTicketError):
 
 class HashChangedError(OsTicketError):
     """A download no longer matches the SHA-256 pinned in the manifest."""
+
+
+class UnreachableError(OsTicketError):
+    """``manifest check --online``: some URLs did not answer."""

@@ -7,12 +7,13 @@ import json
 import json.decoder
 import json.scanner
 import os
+import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from automation.errors import ConfigError, OsTicketError
 
@@ -20,12 +21,31 @@ MANIFEST_PATH = Path(__file__).resolve().parents[1] / "infra" / "bootstrap" / "d
 UNKNOWN = "unknown"
 
 
+VerifyMethod = Literal["sha256", "php-sha256-list", "mariadb-sha256sums", "authenticode", "github-release-digest"]
+# What each method checks, as `ostops manifest check` shows it.
+METHOD_NOTES: dict[str, str] = {
+    "sha256": "the pinned sha256",
+    "php-sha256-list": "sha256sum.txt published beside the zip by PHP",
+    "mariadb-sha256sums": "sha256sums.txt of MariaDB's archive",
+    "authenticode": "Authenticode signature (checked on Windows)",
+    "github-release-digest": "the asset digest in GitHub's releases API",
+}
+CHECKSUM_LISTS = {"php-sha256-list": "sha256sum.txt", "mariadb-sha256sums": "sha256sums.txt"}
+GITHUB_ASSET = re.compile(r"^https://github\.com/([^/]+)/([^/]+)/releases/download/([^/]+)/([^/]+)$")
+# Overridable so tests can stand a local server in for GitHub.
+GITHUB_API_ENV = "OSTOPS_GITHUB_API"
+GITHUB_DOWNLOAD_ENV = "OSTOPS_GITHUB_DOWNLOAD"
+
+
 class Download(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: str = Field(min_length=1)
     url: str
+    mirrors: list[str] = Field(default_factory=list)
     file: str = Field(min_length=1)
+    verify: VerifyMethod = "sha256"
+    signer: str | None = None
     sha256: str
 
     @field_validator("url")
@@ -35,6 +55,14 @@ class Download(BaseModel):
             raise ValueError("must be an https:// URL")
         return url
 
+    @field_validator("mirrors")
+    @classmethod
+    def _https_mirrors(cls, mirrors: list[str]) -> list[str]:
+        for url in mirrors:
+            if not url.startswith("https://"):
+                raise ValueError(f"{url!r} must be an https:// URL")
+        return mirrors
+
     @field_validator("sha256")
     @classmethod
     def _hash_or_unknown(cls, value: str) -> str:
@@ -42,9 +70,45 @@ class Download(BaseModel):
             raise ValueError(f"must be 64 lower-case hex digits or {UNKNOWN!r}")
         return value
 
+    @model_validator(mode="after")
+    def _verifiable(self) -> Download:
+        if self.verify == "sha256" and not self.hash_known:
+            raise ValueError("verify is 'sha256' but sha256 is 'unknown': pin it (`ostops manifest hash --write`) "
+                             "or name a publisher method")
+        if self.verify == "authenticode" and not self.signer:
+            raise ValueError("verify 'authenticode' needs signer (e.g. \"Microsoft Corporation\")")
+        if self.verify == "github-release-digest" and not GITHUB_ASSET.match(self.url):
+            raise ValueError("verify 'github-release-digest' needs a https://github.com/OWNER/REPO/releases/"
+                             "download/TAG/FILE url")
+        return self
+
     @property
     def hash_known(self) -> bool:
         return self.sha256 != UNKNOWN
+
+    @property
+    def urls(self) -> list[str]:
+        return [self.url, *self.mirrors]
+
+    def checksum_list_url(self, url: str) -> str | None:
+        """The publisher's checksum list in the folder ``url`` is in (PHP's and MariaDB's methods)."""
+        name = CHECKSUM_LISTS.get(self.verify)
+        return f"{url.rsplit('/', 1)[0]}/{name}" if name else None
+
+    def release_api_url(self) -> str | None:
+        match = GITHUB_ASSET.match(self.url)
+        if self.verify != "github-release-digest" or not match:
+            return None
+        owner, repo, tag, _ = match.groups()
+        base = os.environ.get(GITHUB_API_ENV, "https://api.github.com").rstrip("/")
+        return f"{base}/repos/{owner}/{repo}/releases/tags/{tag}"
+
+    def fetch_url(self, url: str) -> str:
+        """``url`` with github.com replaced by ``$OSTOPS_GITHUB_DOWNLOAD`` when that is set (tests)."""
+        base = os.environ.get(GITHUB_DOWNLOAD_ENV)
+        if base and url.startswith("https://github.com/"):
+            return base.rstrip("/") + url.removeprefix("https://github.com")
+        return url
 
 
 class Manifest(BaseModel):
@@ -54,7 +118,7 @@ class Manifest(BaseModel):
     downloads: dict[str, Download]
 
     def unknown_hashes(self) -> list[str]:
-        """Names of the entries whose SHA-256 is not pinned yet (the bootstrap and the policy warn about them)."""
+        """Names of the entries whose SHA-256 is not pinned (each is verified by its method instead)."""
         return [name for name, entry in self.downloads.items() if not entry.hash_known]
 
 
@@ -243,3 +307,84 @@ def write_hashes(hashes: dict[str, str], path: Path = MANIFEST_PATH) -> Manifest
         Path(tmp).unlink(missing_ok=True)
         raise
     return updated
+
+
+class PublisherError(OsTicketError):
+    """The publisher's checksum source could not be read, or does not list the file."""
+
+
+def parse_checksum_list(text: str, file: str) -> str | None:
+    """The SHA-256 for ``file`` in a ``sha256sum``-style list (``HASH *FILE`` or ``HASH  FILE``)."""
+    for line in text.splitlines():
+        parts = line.strip().split(None, 1)
+        if len(parts) == 2 and parts[1].lstrip("*").strip() == file and re.fullmatch(r"[0-9a-fA-F]{64}", parts[0]):
+            return parts[0].lower()
+    return None
+
+
+def _get(http: requests.Session, url: str, timeout: float, what: str, **kwargs: Any) -> requests.Response:
+    try:
+        response = http.get(url, timeout=timeout, **kwargs)
+    except requests.RequestException as exc:
+        raise PublisherError(f"cannot read {what} {url}: {type(exc).__name__}") from exc
+    if response.status_code != 200:
+        raise PublisherError(f"cannot read {what} {url}: HTTP {response.status_code}")
+    return response
+
+
+def github_release_digest(entry: Download, timeout: float = 30.0, session: requests.Session | None = None) -> str:
+    """The ``sha256:`` digest GitHub's releases API lists for the entry's asset (64 hex digits)."""
+    api = entry.release_api_url()
+    if api is None:
+        raise PublisherError(f"{entry.url}: not a GitHub release asset")
+    http = session or requests.Session()
+    response = _get(http, api, timeout, "the GitHub release", headers={"Accept": "application/vnd.github+json"})
+    try:
+        assets = response.json().get("assets", [])
+    except (ValueError, AttributeError) as exc:
+        raise PublisherError(f"{api}: not a GitHub release (no JSON object)") from exc
+    for asset in assets if isinstance(assets, list) else []:
+        if isinstance(asset, dict) and asset.get("name") == entry.file:
+            digest = asset.get("digest") or ""
+            if isinstance(digest, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+                return digest.removeprefix("sha256:")
+            raise PublisherError(f"{api}: asset {entry.file} has no sha256 digest (GitHub lists digests for assets "
+                                 "uploaded since June 2025); pin sha256 in the manifest by hand from a source you "
+                                 "trust, or pass --source")
+    raise PublisherError(f"{api}: the release has no asset named {entry.file}")
+
+
+def publisher_sha256(entry: Download, timeout: float = 30.0, session: requests.Session | None = None) -> str | None:
+    """The SHA-256 the publisher states for ``entry``; None for methods without one (sha256, authenticode)."""
+    if entry.verify == "github-release-digest":
+        return github_release_digest(entry, timeout, session)
+    if entry.verify not in CHECKSUM_LISTS:
+        return None
+    http = session or requests.Session()
+    problems = []
+    for url in entry.urls:
+        listing = entry.checksum_list_url(url) or ""
+        try:
+            found = parse_checksum_list(_get(http, listing, timeout, "the checksum list").text, entry.file)
+        except PublisherError as exc:
+            problems.append(str(exc))
+            continue
+        if found:
+            return found
+        problems.append(f"{listing} does not list {entry.file}")
+    raise PublisherError("; ".join(problems))
+
+
+def probe(url: str, timeout: float = 15.0, session: requests.Session | None = None) -> str | None:
+    """None when ``url`` answers 2xx/3xx to HEAD (or, where HEAD is refused, to GET); else why not."""
+    http = session or requests.Session()
+    try:
+        response = http.head(url, timeout=timeout, allow_redirects=True)
+        if response.status_code in (403, 405, 501):
+            with http.get(url, timeout=timeout, stream=True, allow_redirects=True) as streamed:
+                response = streamed
+        if response.status_code >= 400:
+            return f"HTTP {response.status_code}"
+    except requests.RequestException as exc:
+        return type(exc).__name__
+    return None

@@ -1,7 +1,7 @@
-"""``ostops manifest``: inspect the download manifest and pin its SHA-256 hashes.
+"""``ostops manifest``: inspect the download manifest, check its URLs and pin SHA-256 hashes.
 
 Registered by ``automation.cli``; errors are raised as ``automation.errors`` exceptions and mapped to exit
-codes there (``ConfigError`` 2, ``DownloadError`` 1).
+codes there (``ConfigError`` 2, ``DownloadError``/``PublisherError`` 1).
 """
 
 from __future__ import annotations
@@ -10,13 +10,24 @@ from pathlib import Path
 
 import click
 
-from automation.errors import ConfigError, HashChangedError
-from automation.manifest import MANIFEST_PATH, UNKNOWN, compute_sha256, load_manifest, write_hashes
+from automation.errors import ConfigError, HashChangedError, UnreachableError
+from automation.manifest import (
+    MANIFEST_PATH,
+    METHOD_NOTES,
+    Download,
+    compute_sha256,
+    load_manifest,
+    probe,
+    publisher_sha256,
+    write_hashes,
+)
 
 manifest_option = click.option(
     "--manifest", "path", type=click.Path(path_type=Path, dir_okay=False), default=MANIFEST_PATH,
     show_default=True, help="Download manifest to read (and, with --write, to update).",
 )
+timeout_option = click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
+                              help="Seconds to wait for the connection and for each read.")
 
 
 @click.group("manifest")
@@ -24,18 +35,37 @@ def manifest_group() -> None:
     """The pinned downloads (infra/bootstrap/downloads.json) the Windows bootstrap installs."""
 
 
+def _urls_to_probe(entry: Download) -> list[str]:
+    urls = [entry.fetch_url(url) for url in entry.urls]
+    urls += [listing for url in entry.urls if (listing := entry.checksum_list_url(url))]
+    api = entry.release_api_url()
+    return [*urls, api] if api else urls
+
+
 @manifest_group.command("check")
 @manifest_option
-def manifest_check(path: Path) -> None:
-    """List every download and warn about hashes not pinned yet (exit 0 unless the file is invalid)."""
+@click.option("--online", is_flag=True, help="Also check that every URL answers (exit 1 naming any that does not).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=15.0, show_default=True,
+              help="With --online: seconds to wait for each URL.")
+def manifest_check(path: Path, online: bool, timeout: float) -> None:
+    """List every download with how the bootstrap verifies it (exit 0 unless the file is invalid)."""
     manifest = load_manifest(path)
     for name, entry in manifest.downloads.items():
-        click.echo(f"{name:<12} {entry.version:<14} {entry.sha256:<64}  {entry.url}")
-    unknown = manifest.unknown_hashes()
-    for name in unknown:
-        click.echo(f"warning: {name}: sha256 is {UNKNOWN!r}; the bootstrap accepts it unverified "
-                   f"(run `ostops manifest hash --write` with network access)", err=True)
-    click.echo(f"{len(manifest.downloads)} downloads, {len(unknown)} without a pinned hash")
+        pinned = entry.sha256 if entry.hash_known else "not pinned"
+        click.echo(f"{name:<12} {entry.version:<12} verify={entry.verify:<22} sha256={pinned}")
+        click.echo(f"{'':<12} {METHOD_NOTES[entry.verify]}; {entry.url}")
+    click.echo(f"{len(manifest.downloads)} downloads, each verified before it runs")
+    if not online:
+        return
+    failures = []
+    for name, entry in manifest.downloads.items():
+        for url in _urls_to_probe(entry):
+            problem = probe(url, timeout=timeout)
+            click.echo(f"{name:<12} {'ok' if problem is None else problem:<10} {url}")
+            if problem is not None:
+                failures.append(f"{name}: {url} ({problem})")
+    if failures:
+        raise UnreachableError(f"{len(failures)} URL(s) did not answer: " + "; ".join(failures))
 
 
 @manifest_group.command("hash")
@@ -44,10 +74,11 @@ def manifest_check(path: Path) -> None:
 @click.option("--write", is_flag=True, help="Write the hashes into the manifest (atomically).")
 @click.option("--replace", is_flag=True,
               help="With --write, also replace pinned hashes that changed (only after checking why).")
-@click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
-              help="Seconds to wait for the connection and for each read.")
+@timeout_option
 def manifest_hash(path: Path, only: tuple[str, ...], write: bool, replace: bool, timeout: float) -> None:
-    """Download every entry, compute its SHA-256 and show (or --write) it. Needs network access."""
+    """Read each entry's SHA-256 from its publisher (PHP's and MariaDB's lists, GitHub's asset digest), or
+    download and hash it (verify 'sha256'), and show (or --write) it. Authenticode entries are skipped:
+    they are verified by signature. Needs network access."""
     manifest = load_manifest(path)
     missing = sorted(set(only) - set(manifest.downloads))
     if missing:
@@ -58,7 +89,10 @@ def manifest_hash(path: Path, only: tuple[str, ...], write: bool, replace: bool,
     changed: list[str] = []
     for name in names:
         entry = manifest.downloads[name]
-        sha = compute_sha256(entry.url, timeout=timeout)
+        if entry.verify == "authenticode":
+            click.echo(f"{name:<12} skipped: verified by its Authenticode signature ({entry.signer}) on Windows")
+            continue
+        sha = publisher_sha256(entry, timeout=timeout) or compute_sha256(entry.fetch_url(entry.url), timeout=timeout)
         hashes[name] = sha
         if entry.hash_known and entry.sha256 != sha:
             state = f"CHANGED (manifest has {entry.sha256})"
@@ -70,11 +104,11 @@ def manifest_hash(path: Path, only: tuple[str, ...], write: bool, replace: bool,
         click.echo(f"{name:<12} {sha}  {state}")
     if changed and not (write and replace):
         raise HashChangedError(
-            f"{', '.join(changed)}: the download differs from the pinned SHA-256; the bootstrap would refuse it. "
-            "Find out why (a new upload under the same URL, or tampering), then pin it with --write --replace"
+            f"{', '.join(changed)}: the download differs from the pinned SHA-256 (as its publisher states it now); the bootstrap would refuse "
+            "it. Find out why (a new upload under the same URL, or tampering), then pin it with --write --replace"
         )
-    if write:
+    if write and hashes:
         write_hashes(hashes, path)
         click.echo(f"wrote {len(hashes)} hashes to {path}")
-    else:
+    elif not write:
         click.echo("not written (add --write to pin them)")

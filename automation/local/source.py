@@ -13,8 +13,8 @@ from pathlib import Path
 
 import requests
 
-from automation.errors import SourceError
-from automation.manifest import Download, load_manifest
+from automation.errors import OsTicketError, SourceError
+from automation.manifest import Download, PublisherError, github_release_digest, load_manifest
 from automation.versions import SECURITY_FLOOR, parse_version
 
 DOWNLOAD_TIMEOUT = (10, 120)
@@ -120,33 +120,59 @@ def cached_sources(pinned: str) -> list[Path]:
     return versions
 
 
+class DigestMismatchError(OsTicketError):
+    """The downloaded release differs from the digest its publisher lists (exit 1)."""
+
+
+def _where_else(entry: Download) -> str:
+    return (f"pass --source PATH (a release zip, its upload/ folder or a source tree), set $OSTICKET_SOURCE, "
+            f"or put osTicket {entry.version} in {cache_root() / entry.version}")
+
+
+def _expected_sha256(entry: Download, http: requests.Session) -> str:
+    """GitHub's published digest for the release asset (and the manifest's pin, when there is one, must agree)."""
+    try:
+        digest = github_release_digest(entry, timeout=DOWNLOAD_TIMEOUT[0], session=http)
+    except PublisherError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, requests.RequestException):
+            raise SourceError(f"cannot reach {entry.release_api_url()} ({type(cause).__name__}): offline? "
+                              f"{_where_else(entry)}") from exc
+        raise SourceError(f"refusing to download osTicket {entry.version} unverified: {exc}") from exc
+    if entry.hash_known and entry.sha256 != digest:
+        raise DigestMismatchError(f"{entry.file}: GitHub's digest {digest} differs from the manifest's pinned "
+                                  f"{entry.sha256}; nothing was downloaded")
+    return digest
+
+
 def download(entry: Download, session: requests.Session | None = None) -> Path:
-    """Fetch the pinned release into the cache, refusing it unless its SHA-256 matches the manifest."""
+    """Fetch the pinned release into the cache, refusing it unless it matches GitHub's published digest."""
     target = cache_root() / entry.version
-    if not entry.hash_known:
-        raise SourceError(
-            f"the download manifest has no SHA-256 for osTicket {entry.version}; run `ostops manifest hash "
-            f"--write --only osticket` where the network is reachable, or pass --source / fill {target}"
-        )
     http = session or requests.Session()
+    if entry.verify == "github-release-digest":
+        expected = _expected_sha256(entry, http)
+    elif entry.hash_known:
+        expected = entry.sha256
+    else:
+        raise SourceError(f"the download manifest has no way to verify osTicket {entry.version}; "
+                          f"{_where_else(entry)}")
+    url = entry.fetch_url(entry.url)
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / entry.file
         digest = hashlib.sha256()
         try:
-            with http.get(entry.url, stream=True, timeout=DOWNLOAD_TIMEOUT) as response:
+            with http.get(url, stream=True, timeout=DOWNLOAD_TIMEOUT) as response:
                 response.raise_for_status()
                 with archive.open("wb") as out:
                     for chunk in response.iter_content(1 << 20):
                         digest.update(chunk)
                         out.write(chunk)
         except requests.RequestException as exc:
-            raise SourceError(
-                f"cannot download {entry.url} ({exc.__class__.__name__}); pass --source PATH "
-                f"(a release zip, its upload/ folder or a source tree) or put osTicket in {target}"
-            ) from exc
-        if digest.hexdigest() != entry.sha256:
-            raise SourceError(f"{entry.url}: SHA-256 {digest.hexdigest()} does not match the manifest's "
-                              f"{entry.sha256}; the file was not used")
+            raise SourceError(f"cannot download {url} ({exc.__class__.__name__}); {_where_else(entry)}") from exc
+        if digest.hexdigest() != expected:
+            raise DigestMismatchError(f"{url}: SHA-256 {digest.hexdigest()} does not match the published "
+                                      f"{expected}; the file was not used")
+        target.parent.mkdir(parents=True, exist_ok=True)
         _unpack(archive, target)
     return target
 
@@ -164,5 +190,4 @@ def resolve(explicit: Path | None = None, allow_download: bool = True) -> OsTick
             return OsTicketSource(webroot, _version_of(webroot, cached.name), f"cache {cached}")
     if allow_download:
         return from_path(download(pinned), "download")
-    raise SourceError(f"no osTicket source: pass --source PATH or put osTicket {pinned.version} in "
-                      f"{cache_root() / pinned.version}")
+    raise SourceError(f"no osTicket source: {_where_else(pinned)}")

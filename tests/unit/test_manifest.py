@@ -17,6 +17,7 @@ from automation.cli.manifest import manifest_group
 from automation.errors import ConfigError
 from automation.manifest import (
     MANIFEST_PATH,
+    METHOD_NOTES,
     UNKNOWN,
     DownloadError,
     compute_sha256,
@@ -45,7 +46,9 @@ def test_manifest_has_every_download_the_bootstrap_needs() -> None:
 @pytest.mark.parametrize("name", sorted(REQUIRED))
 def test_every_entry_has_version_https_url_and_hash_or_explicit_unknown(name: str) -> None:
     raw = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))["downloads"][name]
-    assert set(raw) == {"version", "url", "file", "sha256"}
+    assert set(raw) <= {"version", "url", "mirrors", "file", "verify", "signer", "sha256"}
+    assert raw["verify"] in METHOD_NOTES, "every entry names how the bootstrap verifies it"
+    assert raw["verify"] != "sha256" or raw["sha256"] != UNKNOWN, "verify 'sha256' needs a pin"
     assert raw["version"].strip()
     assert raw["url"].startswith("https://")
     assert raw["sha256"] == UNKNOWN or re.fullmatch(r"[0-9a-f]{64}", raw["sha256"])
@@ -62,9 +65,15 @@ def test_osticket_is_at_or_above_the_security_floor() -> None:
 
 def test_pinned_runtimes_are_the_ones_the_bootstrap_expects() -> None:
     d = load_manifest().downloads
-    assert version_tuple(d["php"].version)[:2] == (8, 2)
-    assert d["php"].url.startswith("https://windows.php.net/")
-    assert re.search(r"php-8\.2\.\d+-nts-Win32-vs16-x64\.zip$", d["php"].url)
+    # osTicket 1.18.x supports PHP 8.2-8.4 (osTicket/osTicket#6788); PHP lives at downloads.php.net now
+    # (php/php-src#21272), with archives/ as the fallback once a newer patch release moves it there.
+    assert version_tuple(d["php"].version)[:2] == (8, 4)
+    assert d["php"].url.startswith("https://downloads.php.net/~windows/releases/")
+    assert d["php"].mirrors == [d["php"].url.replace("/releases/", "/releases/archives/")]
+    assert re.search(r"php-8\.4\.\d+-nts-Win32-vs17-x64\.zip$", d["php"].url)
+    assert d["php"].verify == "php-sha256-list" and d["mariadb"].verify == "mariadb-sha256sums"
+    assert d["osticket"].verify == "github-release-digest"
+    assert {d["vcredist"].signer, d["urlrewrite"].signer} == {"Microsoft Corporation"}
     assert d["php"].version in d["php"].url
     assert version_tuple(d["mariadb"].version)[:2] == (10, 11)
     assert d["mariadb"].url.startswith("https://archive.mariadb.org/")
@@ -193,19 +202,26 @@ def test_write_hashes_writes_nothing_when_invalid(tmp_path: Path, hashes: dict[s
 # ---------------------------------------------------------------- the CLI
 
 
-def test_cli_check_lists_entries_and_warns_for_unknown_hashes(tmp_path: Path) -> None:
+def test_cli_check_shows_each_entrys_method(tmp_path: Path) -> None:
     path = write_manifest(tmp_path, php={"sha256": GOOD_HASH})
     result = CliRunner().invoke(manifest_group, ["check", "--manifest", str(path)])
     assert result.exit_code == 0, result.output
-    for name in REQUIRED:
-        assert name in result.stdout
-    assert "warning: mariadb" in result.stderr
-    assert "warning: php" not in result.stderr
-    assert "5 downloads, 4 without a pinned hash" in result.stdout
+    for name, entry in load_manifest(path).downloads.items():
+        line = next(line for line in result.stdout.splitlines() if line.startswith(f"{name} "))
+        assert f"verify={entry.verify}" in line
+    assert f"sha256={GOOD_HASH}" in result.stdout
+    assert "5 downloads, each verified before it runs" in result.stdout
 
 
+@pytest.fixture
+def no_publisher(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hash by downloading (as verify 'sha256' entries are), without a publisher's list."""
+    monkeypatch.setattr("automation.cli.manifest.publisher_sha256", lambda entry, timeout: None)
+
+
+@pytest.mark.usefixtures("no_publisher")
 def test_cli_hash_without_write_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write_manifest(tmp_path)
+    path = write_manifest(tmp_path, php={"sha256": UNKNOWN})
     before = path.read_bytes()
     monkeypatch.setattr("automation.cli.manifest.compute_sha256", lambda url, timeout: GOOD_HASH)
     result = CliRunner().invoke(manifest_group, ["hash", "--manifest", str(path), "--only", "php"])
@@ -214,6 +230,7 @@ def test_cli_hash_without_write_changes_nothing(tmp_path: Path, monkeypatch: pyt
     assert path.read_bytes() == before
 
 
+@pytest.mark.usefixtures("no_publisher")
 def test_cli_hash_write_pins_only_the_selected_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_manifest(tmp_path)
     seen: list[tuple[str, float]] = []
@@ -229,7 +246,7 @@ def test_cli_hash_write_pins_only_the_selected_entry(tmp_path: Path, monkeypatch
     assert result.exit_code == 0, result.output
     manifest = load_manifest(path)
     assert manifest.downloads["mariadb"].sha256 == GOOD_HASH
-    assert manifest.downloads["php"].sha256 == UNKNOWN
+    assert manifest.downloads["osticket"].sha256 == UNKNOWN
     assert seen == [(manifest.downloads["mariadb"].url, 5.0)]
 
 
@@ -245,6 +262,7 @@ def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     return code, capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("no_publisher")
 def test_cli_network_failure_is_one_clear_error_naming_the_url(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -271,6 +289,7 @@ def test_cli_unknown_name_is_bad_input(
     assert "no download named nginx" in err
 
 
+@pytest.mark.usefixtures("no_publisher")
 def test_cli_refuses_to_repin_a_changed_hash_silently(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -58,9 +58,10 @@ def test_env_then_cache_order(tmp_path, monkeypatch):
 
 
 def test_no_source_and_no_pinned_hash_names_flag_and_cache(monkeypatch):
-    # A release whose SHA-256 is not pinned is never downloaded blindly (and no network is touched).
-    unpinned = Manifest(downloads={"osticket": Download(version="1.18.3", file="osTicket-v1.18.3.zip",
-                                                        url="https://example.invalid/osTicket.zip", sha256="unknown")})
+    # A release neither pinned nor published with a digest is never downloaded blindly (no network is touched).
+    unpinned = Manifest.model_construct(downloads={"osticket": Download.model_construct(
+        version="1.18.3", file="osTicket-v1.18.3.zip", url="https://example.invalid/osTicket.zip", mirrors=[],
+        verify="sha256", signer=None, sha256="unknown")})
     monkeypatch.setattr(source, "load_manifest", lambda: unpinned)
     with pytest.raises(SourceError) as excinfo:
         source.resolve(None)
