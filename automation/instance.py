@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from automation.errors import ConfigError
-from automation.files import write_private
+from automation.files import private_file_fix, private_file_problem, write_private
 
 SECRET_MASK = "********"
 HTTPS_CERTIFICATE_FILE = "https-certificate.pem"  # beside instance.json; its SHA-256 is pinned
@@ -139,11 +138,11 @@ class Instance(BaseModel):
             ) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read the instance file: {getattr(exc, 'strerror', None) or exc}") from exc
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
+        problem = private_file_problem(path)
+        if problem:
             # As ssh does with a private key: the file holds passwords and the API key.
-            raise ConfigError(f"{path}: other users can read or change it (mode {mode:04o}) and it holds the "
-                              f"passwords and the API key; run `chmod 600 {path}`")
+            raise ConfigError(f"{path}: {problem} and it holds the passwords and the API key; run "
+                              f"`{private_file_fix(path)}`")
         try:
             return cls.model_validate_json(text)
         except ValidationError as exc:

@@ -129,8 +129,9 @@ def osticket_only_manifest(tmp_path: Path) -> Path:
 
 
 def test_manifest_check_online_and_hash_use_the_same_publisher(github: FakeGitHub, tmp_path: Path) -> None:
-    from automation.cli.manifest import manifest_group
     from click.testing import CliRunner
+
+    from automation.cli.manifest import manifest_group
 
     path = osticket_only_manifest(tmp_path)
     result = CliRunner().invoke(manifest_group, ["check", "--manifest", str(path), "--online", "--timeout", "5"])
@@ -143,8 +144,9 @@ def test_manifest_check_online_and_hash_use_the_same_publisher(github: FakeGitHu
 
 def test_manifest_check_online_names_what_does_not_answer(github: FakeGitHub, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from automation.cli.manifest import manifest_group
     from click.testing import CliRunner
+
+    from automation.cli.manifest import manifest_group
 
     monkeypatch.setenv("OSTOPS_GITHUB_API", "http://127.0.0.1:9/api")
     path = osticket_only_manifest(tmp_path)
