@@ -111,12 +111,14 @@ def check_folder(folder: Path) -> Path:
                                       f"{', …' if len(others) > 3 else ''}); name a new or empty folder")
         _probe(folder, folder)
         return folder
-    ancestor = folder.parent
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise EvidenceUnavailable(f"--evidence {folder}: {ancestor} is not a folder; choose another path")
-    _probe(ancestor, folder)
+    # A new folder is created in an existing one (as --junit's file is): a missing parent is more often a typo.
+    parent = folder.parent
+    if not parent.exists():
+        raise EvidenceUnavailable(f"--evidence {folder}: the folder {parent} does not exist; create it first "
+                                  f"(mkdir -p {parent}) or choose another path")
+    if not parent.is_dir():
+        raise EvidenceUnavailable(f"--evidence {folder}: {parent} is not a folder; choose another path")
+    _probe(parent, folder)
     return folder
 
 
@@ -158,6 +160,7 @@ class Evidence:
         self._count = 0
         self._cdp: dict[Page, CDPSession] = {}
         self._last_agent: str | None = None
+        self.failure = ""  # the first picture that failed, and why
 
     # -- life cycle ----------------------------------------------------------------------------------------
     @classmethod
@@ -226,13 +229,29 @@ class Evidence:
 
     def ticket_created(self, spec: TicketSpec, number: str, ticket_id: int, sentence: str) -> None:
         self.writeup.tickets.append(TicketStory(spec.key, number, spec.subject, spec.requester.name))
-        self._requester_shot(spec, number, ticket_id, sentence, "create")
+        self._guarded(sentence, lambda: self._requester_shot(spec, number, ticket_id, sentence, "create"))
 
     def step_done(self, spec: TicketSpec, step: Any, number: str, ticket_id: int, sentence: str) -> None:
         if step.actor == REQUESTER:
-            self._requester_shot(spec, number, ticket_id, sentence, step.do)
+            self._guarded(sentence, lambda: self._requester_shot(spec, number, ticket_id, sentence, step.do))
+        else:
+            self._last_agent = step.actor
+            self._guarded(sentence, lambda: self._staff_shot(spec, step, number, ticket_id, sentence))
+
+    def _guarded(self, sentence: str, picture: Callable[[], None]) -> None:
+        """The run is not the browser's: a picture that fails ends the pictures, not the run. The first
+        failure is kept for the write-up and raised by ``finish``."""
+        from playwright.sync_api import Error
+
+        if self.failure:
             return
-        self._last_agent = step.actor
+        try:
+            picture()
+        except (EvidenceError, Error) as exc:  # Error: the browser itself, outside any one page
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            self.failure = f"after \"{sentence}\": {reason.removeprefix('--evidence: ')}"
+
+    def _staff_shot(self, spec: TicketSpec, step: Any, number: str, ticket_id: int, sentence: str) -> None:
         page = self._agent_page(step.actor)
         path = f"scp/tickets.php?id={ticket_id}"
         with self._capturing(sentence, path):
@@ -251,14 +270,19 @@ class Evidence:
         w.report, w.passed, w.verification, w.error, w.seconds = report, passed, verification, error, seconds
         agent = self._last_agent or fallback_agent
         if not error and agent is not None and w.tickets:
-            self._closed_queue(agent, [t.number for t in w.tickets])
+            numbers = [t.number for t in w.tickets]
+            self._guarded("the last step", lambda: self._closed_queue(agent, numbers))
         if report is not None:
-            self._review(report)
+            self._guarded("the Closed queue", lambda: self._review(report))
+        w.evidence_error = self.failure
         try:
             written = writeup.write(w, self.folder)
         except OSError as exc:
             raise EvidenceError(f"--evidence {self.folder}: cannot write the write-up: {exc.strerror}") from exc
         self._check_no_secret(written + [self.folder / s.file for s in w.shots()])
+        if self.failure:
+            raise EvidenceError(f"--evidence: no more pictures {self.failure}; the write-up in {self.folder} "
+                                "stops there")
         return self.folder
 
     def _closed_queue(self, agent: str, numbers: list[str]) -> None:

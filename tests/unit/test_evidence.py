@@ -84,8 +84,10 @@ def test_markdown_escaping() -> None:
 
 
 def test_folder_checks(tmp_path: Path) -> None:
-    assert evidence.check_folder(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+    assert evidence.check_folder(tmp_path / "new") == tmp_path / "new"
     assert not (tmp_path / "new").exists()  # nothing created by the check
+    with pytest.raises(EvidenceUnavailable, match=r"the folder .*/new does not exist; create it first"):
+        evidence.check_folder(tmp_path / "new" / "deeper")
     assert evidence.check_folder(tmp_path) == tmp_path  # empty
 
     (tmp_path / "notes.txt").write_text("mine")
