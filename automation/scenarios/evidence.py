@@ -50,14 +50,23 @@ STAFF_ENTRY = {"note": "note", "reply": "response"}
 
 # Runs in the page before each picture: password fields emptied (whatever the page), the staff panel's
 # floating toolbar put back in its place (the ticket view scrolls itself down, and a full-page picture would
-# show the floating bar mid-page), pictures that could
-# not load (avatars from the internet) hidden, and the changed rows / newest entry / listed tickets outlined.
-_PREPARE = """([labels, entryClass, numbers]) => {
+# show the floating bar mid-page), pictures that could not load (avatars from the internet) hidden, and the
+# changed rows / newest entry / listed tickets outlined. The toolbar floats 1 ms after a scroll event
+# (osTicket 1.18 scp/js/scp.js, the "scroll.sticky" handler: setTimeout(addClass('fixed') + animate, 1)), so
+# after its handler is removed one more turn of the event loop lets a pending float happen before it is undone.
+_PREPARE = """async ([labels, entryClass, numbers]) => {
   for (const input of document.querySelectorAll('input[type=password]')) { input.value = ''; }
-  if (window.jQuery) { window.jQuery(window).off('.sticky'); }
+  const $ = window.jQuery;
+  if ($) { $(window).off('.sticky'); }
+  const keep = document.createElement('style');  // should a float still come, it stays in its place
+  keep.textContent = '.sticky.bar.fixed{position:static!important}.sticky.placeholder{height:0!important}';
+  document.head.appendChild(keep);
   if (document.activeElement) { document.activeElement.blur(); }
   window.scrollTo(0, 0);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  if ($) { $('div.sticky.bar').stop(true, true); }
   for (const bar of document.querySelectorAll('.sticky.bar.fixed')) { bar.classList.remove('fixed'); bar.style.top = ''; }
+  for (const spacer of document.querySelectorAll('.sticky.placeholder')) { spacer.removeAttribute('style'); }
   for (const img of document.querySelectorAll('img')) {
     if (!img.complete || img.naturalWidth === 0) { img.style.visibility = 'hidden'; }
   }
