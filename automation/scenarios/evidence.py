@@ -2,7 +2,10 @@
 and the screenshots become a write-up (``writeup.py``) in one folder.
 
 Chromium is Debian's ``chromium`` package, driven by Playwright (PyPI) with ``executable_path``: no browser is
-downloaded. Agents log in to the staff panel through its login form, one browser context each; a requester
+downloaded. (Playwright's BrowserType.launch: "Path to a browser executable to run instead of the bundled one
+... Playwright only works with the bundled Chromium ... use at your own risk", playwright.sync_api._generated
+and https://playwright.dev/docs/api/class-browsertype#browser-type-launch; the e2e test is what shows the
+pairing works: Playwright 1.65 with Debian 12's Chromium 156.) Agents log in to the staff panel through its login form, one browser context each; a requester
 opens her ticket in the Support Center's "Check Ticket Status" form with her e-mail and the ticket number, one
 context per ticket. The browser only reads: every action is the runner's. Requests to anything but the help
 desk are refused (avatars from the internet, say), so the pictures depend on nothing outside this machine.
@@ -414,7 +417,9 @@ class Evidence:
     def _png(self, page: Page, height: int) -> bytes:
         """The whole page, WIDTH pixels wide, as PNG. Chrome DevTools Protocol's Page.captureScreenshot with
         optimizeForSpeed ("optimize image encoding for speed, not for resulting size"): about a third of the
-        time of Playwright's full-page screenshot here, for files about a quarter larger."""
+        time of Playwright's full-page screenshot here, for files about a quarter larger.
+        (https://chromedevtools.github.io/devtools-protocol/tot/Page/#method-captureScreenshot; the same
+        parameters in https://docs.rs/cdp-protocol/0.3.1/cdp_protocol/page/struct.CaptureScreenshot.html)"""
         if page not in self._cdp:
             self._cdp[page] = page.context.new_cdp_session(page)
         answer = self._cdp[page].send("Page.captureScreenshot", {
