@@ -20,12 +20,15 @@ from automation.cli.common import (
     out,
     progress,
     running_instance,
+    warn,
     write_text,
 )
 from automation.errors import ConfigError, OsTicketError, VerificationError
 from automation.workspace import Workspace
 
 if TYPE_CHECKING:
+    from automation.instance import Instance
+    from automation.scenarios.evidence import Evidence
     from automation.scenarios.record import RunResult
     from automation.scenarios.report import Report
     from automation.scenarios.verify import Verdict
@@ -36,11 +39,14 @@ if TYPE_CHECKING:
 @click.option("--seed", "with_seed", is_flag=True, help="Apply the seed file the scenario names first.")
 @click.option("--junit", "junit_path", type=click.Path(path_type=Path), default=None, help="Write JUnit XML here (- for standard output).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the run as JSON here (- for standard output).")
+@click.option("--evidence", "evidence_dir", type=click.Path(path_type=Path), default=None,
+              help="Picture each step in a headless Chromium and write the write-up (README.md, index.html) into this folder.")
 @instance_option
 def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, json_path: Path | None,
-                instance_path: Path | None) -> None:
+                evidence_dir: Path | None, instance_path: Path | None) -> None:
     """Act a scenario out on osTicket, then verify every expectation in its database."""
-    from automation.errors import ScenarioError, ScenarioStepFailed
+    from automation.errors import EvidenceError, ScenarioError, ScenarioStepFailed
+    from automation.scenarios import evidence as run_evidence
     from automation.scenarios.junit import junit_error_xml, junit_xml
     from automation.scenarios.loader import load_scenario
     from automation.scenarios.record import RunResult
@@ -58,11 +64,23 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
             check_writable(output, option)
     if junit_path is not None and json_path is not None and is_stdout(junit_path) and is_stdout(json_path):
         raise click.UsageError("--junit - and --json - would both go to standard output; send one to a file")
+    if evidence_dir is not None:  # all of it before osTicket is touched: exit 2, nothing created
+        evidence_dir = run_evidence.check_folder(evidence_dir)
+        run_evidence.check()
     # With a file on standard output, the verdict table goes to standard error.
     tables = console if any(p is not None and is_stdout(p) for p in (junit_path, json_path)) else out
     workspace = Workspace.at(instance_path)
+    evidence: Evidence | None = None
+    runner: ScenarioRunner | None = None
+
+    def agent_password(username: str) -> str | None:  # the runner's one lookup, once it exists
+        return runner.password(username) if runner is not None else None
+
     try:
         instance = running_instance(workspace)
+        if evidence_dir is not None:
+            evidence = run_evidence.Evidence.start(evidence_dir, instance.base_url, agent_password,
+                                                   loaded.scenario, str(scenario_file))
         seed_summary = None
         if with_seed:
             seed_path = loaded.seed_path()
@@ -70,7 +88,7 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
                 raise ScenarioError(f"{loaded.located.where(('seed',))}: --seed given but the scenario names "
                                     "no seed file")
             seed_summary = _seed(instance, seed_path, workspace)
-        with ScenarioRunner(instance, workspace, progress=progress) as runner:
+        with ScenarioRunner(instance, workspace, progress=progress, observer=evidence) as runner:
             try:
                 result: RunResult = runner.run(loaded, seed_summary=seed_summary)
             except ScenarioStepFailed as exc:
@@ -80,17 +98,56 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
                         console.print(f"  ✓ {escape(line)}")
                 if isinstance(exc.result, RunResult):
                     write_outputs(exc.result)
+                if evidence is not None:
+                    try:
+                        _finish_evidence(evidence, None, None, str(exc))
+                    except EvidenceError as problem:  # the step's failure is the one to report
+                        warn(str(problem))
                 raise
     except ScenarioStepFailed:
+        if evidence is not None:
+            evidence.close()
         raise
     except OsTicketError as exc:  # before the first step: no run to record, but CI must see why
+        if evidence is not None:
+            evidence.close()
         if junit_path:
             write_text(junit_path, junit_error_xml(loaded.scenario.name, str(exc)), "--junit")
         if json_path:
             write_text(json_path, json.dumps({"passed": False, "error": str(exc)}, indent=2) + "\n", "--json")
         raise
     write_outputs(result)
-    _print_verdict(result.verdict, result.run_id, result.seconds, tables)
+    evidence_problem = None
+    if evidence is not None:
+        try:
+            _finish_evidence(evidence, instance, result)
+        except EvidenceError as problem:  # told after the verdict, which comes first
+            evidence_problem = problem
+        finally:
+            evidence.close()
+    try:
+        _print_verdict(result.verdict, result.run_id, result.seconds, tables)
+    except VerificationError:
+        if evidence_problem is not None:
+            warn(str(evidence_problem))
+        raise
+    if evidence_problem is not None:
+        raise evidence_problem
+
+
+def _finish_evidence(evidence: Evidence, instance: Instance | None, result: RunResult | None,
+                     error: str = "") -> None:
+    """The Closed queue, the final review and the write-up of a run's evidence (the run stopped at a step
+    when ``error`` says why)."""
+    from automation.scenarios.report import read_report
+
+    if instance is None or result is None or result.verdict is None:
+        folder = evidence.finish(report=None, passed=None, verification=[], error=error)
+    else:
+        folder = evidence.finish(report=read_report(instance, result.run_id), passed=result.verdict.passed,
+                                 verification=result.verdict.mismatches(), seconds=result.seconds)
+    progress(f"evidence: {len(evidence.writeup.shots())} picture(s), the write-up in {folder / 'README.md'} "
+             f"and {folder / 'index.html'}")
 
 
 def _seed(instance: object, seed_path: Path, workspace: Workspace) -> dict[str, int]:

@@ -2,7 +2,10 @@
 and the screenshots become a write-up (``writeup.py``) in one folder.
 
 Chromium is Debian's ``chromium`` package, driven by Playwright (PyPI) with ``executable_path``: no browser is
-downloaded. Agents log in to the staff panel through its login form, one browser context each; a requester
+downloaded. (Playwright's BrowserType.launch: "Path to a browser executable to run instead of the bundled one
+... Playwright only works with the bundled Chromium ... use at your own risk", playwright.sync_api._generated
+and https://playwright.dev/docs/api/class-browsertype#browser-type-launch; the e2e test is what shows the
+pairing works: Playwright 1.65 with Debian 12's Chromium 156.) Agents log in to the staff panel through its login form, one browser context each; a requester
 opens her ticket in the Support Center's "Check Ticket Status" form with her e-mail and the ticket number, one
 context per ticket. The browser only reads: every action is the runner's. Requests to anything but the help
 desk are refused (avatars from the internet, say), so the pictures depend on nothing outside this machine.
@@ -50,14 +53,23 @@ STAFF_ENTRY = {"note": "note", "reply": "response"}
 
 # Runs in the page before each picture: password fields emptied (whatever the page), the staff panel's
 # floating toolbar put back in its place (the ticket view scrolls itself down, and a full-page picture would
-# show the floating bar mid-page), pictures that could
-# not load (avatars from the internet) hidden, and the changed rows / newest entry / listed tickets outlined.
-_PREPARE = """([labels, entryClass, numbers]) => {
+# show the floating bar mid-page), pictures that could not load (avatars from the internet) hidden, and the
+# changed rows / newest entry / listed tickets outlined. The toolbar floats 1 ms after a scroll event
+# (osTicket 1.18 scp/js/scp.js, the "scroll.sticky" handler: setTimeout(addClass('fixed') + animate, 1)), so
+# after its handler is removed one more turn of the event loop lets a pending float happen before it is undone.
+_PREPARE = """async ([labels, entryClass, numbers]) => {
   for (const input of document.querySelectorAll('input[type=password]')) { input.value = ''; }
-  if (window.jQuery) { window.jQuery(window).off('.sticky'); }
+  const $ = window.jQuery;
+  if ($) { $(window).off('.sticky'); }
+  const keep = document.createElement('style');  // should a float still come, it stays in its place
+  keep.textContent = '.sticky.bar.fixed{position:static!important}.sticky.placeholder{height:0!important}';
+  document.head.appendChild(keep);
   if (document.activeElement) { document.activeElement.blur(); }
   window.scrollTo(0, 0);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  if ($) { $('div.sticky.bar').stop(true, true); }
   for (const bar of document.querySelectorAll('.sticky.bar.fixed')) { bar.classList.remove('fixed'); bar.style.top = ''; }
+  for (const spacer of document.querySelectorAll('.sticky.placeholder')) { spacer.removeAttribute('style'); }
   for (const img of document.querySelectorAll('img')) {
     if (!img.complete || img.naturalWidth === 0) { img.style.visibility = 'hidden'; }
   }
@@ -111,12 +123,14 @@ def check_folder(folder: Path) -> Path:
                                       f"{', …' if len(others) > 3 else ''}); name a new or empty folder")
         _probe(folder, folder)
         return folder
-    ancestor = folder.parent
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise EvidenceUnavailable(f"--evidence {folder}: {ancestor} is not a folder; choose another path")
-    _probe(ancestor, folder)
+    # A new folder is created in an existing one (as --junit's file is): a missing parent is more often a typo.
+    parent = folder.parent
+    if not parent.exists():
+        raise EvidenceUnavailable(f"--evidence {folder}: the folder {parent} does not exist; create it first "
+                                  f"(mkdir -p {parent}) or choose another path")
+    if not parent.is_dir():
+        raise EvidenceUnavailable(f"--evidence {folder}: {parent} is not a folder; choose another path")
+    _probe(parent, folder)
     return folder
 
 
@@ -158,6 +172,7 @@ class Evidence:
         self._count = 0
         self._cdp: dict[Page, CDPSession] = {}
         self._last_agent: str | None = None
+        self.failure = ""  # the first picture that failed, and why
 
     # -- life cycle ----------------------------------------------------------------------------------------
     @classmethod
@@ -226,13 +241,29 @@ class Evidence:
 
     def ticket_created(self, spec: TicketSpec, number: str, ticket_id: int, sentence: str) -> None:
         self.writeup.tickets.append(TicketStory(spec.key, number, spec.subject, spec.requester.name))
-        self._requester_shot(spec, number, ticket_id, sentence, "create")
+        self._guarded(sentence, lambda: self._requester_shot(spec, number, ticket_id, sentence, "create"))
 
     def step_done(self, spec: TicketSpec, step: Any, number: str, ticket_id: int, sentence: str) -> None:
         if step.actor == REQUESTER:
-            self._requester_shot(spec, number, ticket_id, sentence, step.do)
+            self._guarded(sentence, lambda: self._requester_shot(spec, number, ticket_id, sentence, step.do))
+        else:
+            self._last_agent = step.actor
+            self._guarded(sentence, lambda: self._staff_shot(spec, step, number, ticket_id, sentence))
+
+    def _guarded(self, sentence: str, picture: Callable[[], None]) -> None:
+        """The run is not the browser's: a picture that fails ends the pictures, not the run. The first
+        failure is kept for the write-up and raised by ``finish``."""
+        from playwright.sync_api import Error
+
+        if self.failure:
             return
-        self._last_agent = step.actor
+        try:
+            picture()
+        except (EvidenceError, Error) as exc:  # Error: the browser itself, outside any one page
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            self.failure = f"after \"{sentence}\": {reason.removeprefix('--evidence: ')}"
+
+    def _staff_shot(self, spec: TicketSpec, step: Any, number: str, ticket_id: int, sentence: str) -> None:
         page = self._agent_page(step.actor)
         path = f"scp/tickets.php?id={ticket_id}"
         with self._capturing(sentence, path):
@@ -251,14 +282,19 @@ class Evidence:
         w.report, w.passed, w.verification, w.error, w.seconds = report, passed, verification, error, seconds
         agent = self._last_agent or fallback_agent
         if not error and agent is not None and w.tickets:
-            self._closed_queue(agent, [t.number for t in w.tickets])
+            numbers = [t.number for t in w.tickets]
+            self._guarded("the last step", lambda: self._closed_queue(agent, numbers))
         if report is not None:
-            self._review(report)
+            self._guarded("the Closed queue", lambda: self._review(report))
+        w.evidence_error = self.failure
         try:
             written = writeup.write(w, self.folder)
         except OSError as exc:
             raise EvidenceError(f"--evidence {self.folder}: cannot write the write-up: {exc.strerror}") from exc
         self._check_no_secret(written + [self.folder / s.file for s in w.shots()])
+        if self.failure:
+            raise EvidenceError(f"--evidence: no more pictures {self.failure}; the write-up in {self.folder} "
+                                "stops there")
         return self.folder
 
     def _closed_queue(self, agent: str, numbers: list[str]) -> None:
@@ -381,7 +417,9 @@ class Evidence:
     def _png(self, page: Page, height: int) -> bytes:
         """The whole page, WIDTH pixels wide, as PNG. Chrome DevTools Protocol's Page.captureScreenshot with
         optimizeForSpeed ("optimize image encoding for speed, not for resulting size"): about a third of the
-        time of Playwright's full-page screenshot here, for files about a quarter larger."""
+        time of Playwright's full-page screenshot here, for files about a quarter larger.
+        (https://chromedevtools.github.io/devtools-protocol/tot/Page/#method-captureScreenshot; the same
+        parameters in https://docs.rs/cdp-protocol/0.3.1/cdp_protocol/page/struct.CaptureScreenshot.html)"""
         if page not in self._cdp:
             self._cdp[page] = page.context.new_cdp_session(page)
         answer = self._cdp[page].send("Page.captureScreenshot", {

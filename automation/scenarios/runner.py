@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from automation.credentials import CredentialStore, agent_password, password_variable
 from automation.errors import AuthError, OsTicketError, ScenarioError, ScenarioStepFailed
@@ -27,9 +27,21 @@ from automation.workspace import Workspace
 Progress = Callable[[str], None]
 
 
+class RunObserver(Protocol):
+    """Told what the run did, after it was done and its line printed (``automation.scenarios.evidence``
+    pictures it). The sentence is that line. An observer keeps its own failures: the run goes on."""
+
+    def run_started(self, run_id: str) -> None: ...
+
+    def ticket_created(self, spec: TicketSpec, number: str, ticket_id: int, sentence: str) -> None: ...
+
+    def step_done(self, spec: TicketSpec, step: Any, number: str, ticket_id: int, sentence: str) -> None: ...
+
+
 class ScenarioRunner:
     def __init__(self, instance: Instance, workspace: Workspace, conn: Any | None = None,
-                 api: TicketApi | None = None, progress: Progress = lambda _: None) -> None:
+                 api: TicketApi | None = None, progress: Progress = lambda _: None,
+                 observer: RunObserver | None = None) -> None:
         self.instance = instance
         self.workspace = workspace
         self.credentials: CredentialStore = workspace.credentials()
@@ -38,6 +50,7 @@ class ScenarioRunner:
         self.api = api or TicketApi(instance.base_url, instance.api_key.get_secret_value(),
                                          session=instance_session(instance))
         self.progress = progress
+        self.observer = observer
         self._sessions: dict[str, StaffSession] = {}
         self._password_envs: dict[str, str] = {}
 
@@ -132,6 +145,8 @@ class ScenarioRunner:
         result = RunResult(run_id or new_run_id(), str(loaded.path), seed_summary=seed_summary)
         directory = self.prepare(loaded)
         self.progress(f"run {result.run_id}: {len(loaded.scenario.tickets)} ticket(s)")
+        if self.observer:
+            self.observer.run_started(result.run_id)
         try:
             for ti, spec in enumerate(loaded.scenario.tickets):
                 self._act_ticket(loaded, ti, spec, directory, result)
@@ -175,6 +190,8 @@ class ScenarioRunner:
                                  time.monotonic() - t0)
         result.steps.append(step_result)
         self.progress(self._describe(step_result))
+        if self.observer:
+            self.observer.ticket_created(spec, number, ticket_id, self._describe(step_result))
         for si, step in enumerate(spec.steps):
             where = loaded.step_where(ti, si)
             t0 = time.monotonic()
@@ -189,6 +206,8 @@ class ScenarioRunner:
             step_result = StepResult(spec.key, where, step.actor, step.do, detail, time.monotonic() - t0, number=si + 1)
             result.steps.append(step_result)
             self.progress(self._describe(step_result))
+            if self.observer:
+                self.observer.step_done(spec, step, number, ticket_id, self._describe(step_result))
 
     @staticmethod
     def _describe(step: StepResult) -> str:

@@ -54,6 +54,7 @@ class WriteUp:
     passed: bool | None = None
     verification: list[str] = field(default_factory=list)  # expectations not met
     error: str = ""  # why the run stopped early, when it did
+    evidence_error: str = ""  # why the pictures stopped early, when they did (the run went on)
     seconds: float | None = None
     report: Report | None = None
     generated: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
@@ -67,6 +68,7 @@ class WriteUp:
     def manifest(self) -> dict[str, Any]:
         return {"ostops_evidence": 1, "scenario": self.scenario_name, "scenario_file": self.scenario_file,
                 "run_id": self.run_id, "passed": self.passed, "error": self.error or None,
+                "evidence_error": self.evidence_error or None,
                 "generated": self.generated,
                 "tickets": [{"key": t.key, "number": t.number, "subject": t.subject, "requester": t.requester,
                              "shots": [asdict(s) for s in t.shots]} for t in self.tickets],

@@ -84,8 +84,10 @@ def test_markdown_escaping() -> None:
 
 
 def test_folder_checks(tmp_path: Path) -> None:
-    assert evidence.check_folder(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+    assert evidence.check_folder(tmp_path / "new") == tmp_path / "new"
     assert not (tmp_path / "new").exists()  # nothing created by the check
+    with pytest.raises(EvidenceUnavailable, match=r"the folder .*/new does not exist; create it first"):
+        evidence.check_folder(tmp_path / "new" / "deeper")
     assert evidence.check_folder(tmp_path) == tmp_path  # empty
 
     (tmp_path / "notes.txt").write_text("mine")
@@ -121,3 +123,27 @@ def test_chromium_lookup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     fake.write_text("#!/bin/sh\n")
     fake.chmod(0o755)
     assert evidence.find_chromium() == str(fake)
+
+
+def test_a_failed_picture_ends_the_pictures_not_the_run_and_finish_says_so(tmp_path: Path) -> None:
+    from automation.errors import EvidenceError
+    from automation.scenarios.loader import load_scenario
+
+    lab = load_scenario(Path(__file__).resolve().parents[2] / "seed" / "scenarios" / "lab.yaml").scenario
+    ev = evidence.Evidence(tmp_path, "http://127.0.0.1:9/", lambda _: None, "/usr/bin/chromium", lab, "lab.yaml")
+    calls: list[str] = []
+
+    def fails() -> None:
+        calls.append("first")
+        raise EvidenceError("--evidence: the browser failed on http://127.0.0.1:9/scp/tickets.php?id=1: boom")
+
+    ev._guarded("online-banking-down: john.doe change_sla to Sev-A (0.06 s)", fails)
+    ev._guarded("the next step", lambda: calls.append("second"))  # no more pictures once one failed
+    assert calls == ["first"]
+    assert ev.failure == ('after "online-banking-down: john.doe change_sla to Sev-A (0.06 s)": the browser failed '
+                          "on http://127.0.0.1:9/scp/tickets.php?id=1: boom")
+    with pytest.raises(EvidenceError, match=r"no more pictures after .*boom; the write-up in .* stops there"):
+        ev.finish(report=None, passed=None, verification=[], error="")
+    readme = (tmp_path / "README.md").read_text()  # the write-up is still written, and says why it is short
+    assert "**The pictures stopped early** (the run went on): after" in readme
+    assert json.loads((tmp_path / MANIFEST).read_text())["evidence_error"] == ev.failure

@@ -1,0 +1,176 @@
+"""Issue 16 acceptance: ``ostops run --evidence DIR`` pictures the reference lab in a real Chromium and writes
+it up; bad input is refused before the run starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageStat
+
+from automation.errors import EvidenceUnavailable
+from automation.scenarios import evidence
+from automation.scenarios.loader import load_scenario
+from automation.workspace import Workspace
+from tests.helpers.osticket import OSTOPS, REPO, query
+
+pytestmark = pytest.mark.e2e
+
+LAB = REPO / "seed" / "scenarios" / "lab.yaml"
+
+
+def _chromium_missing() -> str | None:
+    try:
+        evidence.check()
+    except EvidenceUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def run(osticket: Any, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([OSTOPS, *args, "--instance", str(osticket.instance_path)], capture_output=True,
+                          text=True, timeout=300, cwd=REPO, check=False, env={**os.environ, **(env or {})})
+
+
+def ticket_count(osticket: Any) -> int:
+    return int(query(osticket, "SELECT COUNT(*) AS n FROM ost_ticket")[0]["n"])
+
+
+def instance_secrets(osticket: Any) -> dict[str, str]:
+    inst = osticket.instance
+    found = {"admin password": inst.admin.password.get_secret_value(), "API key": inst.api_key.get_secret_value(),
+             "database password": inst.db.password.get_secret_value()}
+    if inst.local is not None:
+        found["database root password"] = inst.local.db_root_password.get_secret_value()
+    credentials = json.loads(Workspace.at(osticket.instance_path).credentials_file.read_text())
+    found |= {f"{agent}'s password": password for agent, password in credentials["agents"].items()}
+    return found
+
+
+@dataclass
+class LabEvidence:
+    folder: Path
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="module")
+def lab_evidence(osticket: Any, tmp_path_factory: pytest.TempPathFactory) -> LabEvidence:
+    reason = _chromium_missing()
+    if reason:
+        pytest.skip(f"no Chromium for --evidence: {reason}")
+    folder = tmp_path_factory.mktemp("evidence") / "lab"  # a new folder in an existing one
+    result = run(osticket, "run", str(LAB), "--seed", "--evidence", str(folder))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return LabEvidence(folder, result.stdout, result.stderr)
+
+
+def test_a_picture_of_every_step_in_the_order_the_console_printed_them(lab_evidence: LabEvidence) -> None:
+    scenario = load_scenario(LAB).scenario
+    manifest = json.loads((lab_evidence.folder / "evidence.json").read_text())
+    assert [t["key"] for t in manifest["tickets"]] == [t.key for t in scenario.tickets]
+    keys = tuple(f"· {t.key}: " for t in scenario.tickets)
+    printed = [line.removeprefix("· ") for line in lab_evidence.stderr.splitlines() if line.startswith(keys)]
+    assert len(printed) == sum(1 + len(t.steps) for t in scenario.tickets)
+    sentences = [shot["sentence"] for t in manifest["tickets"] for shot in t["shots"]]
+    assert sentences == printed  # one per creation and per step, as the console said it
+    for ticket, spec in zip(manifest["tickets"], scenario.tickets, strict=True):
+        assert len(ticket["shots"]) == 1 + len(spec.steps), ticket["key"]
+        staff = [s for s, step in zip(ticket["shots"][1:], spec.steps, strict=True) if step.actor != "requester"]
+        assert all("staff panel" in s["viewer"] for s in staff)
+        assert "Support Center" in ticket["shots"][0]["viewer"]
+        assert not ticket["shots"][0]["note"], ticket["shots"][0]["note"]  # she saw her ticket, not a mail notice
+    sla_shot = manifest["tickets"][0]["shots"][1]
+    assert "change_sla to Sev-A" in sla_shot["sentence"] and "SLA Plan" in sla_shot["highlighted"]
+    closing = [s["file"] for s in manifest["closing"]]
+    assert [Path(f).stem.split("-", 1)[1] for f in closing] == ["closed-queue", "final-review"]
+    numbers = {f"#{t['number']}" for t in manifest["tickets"]}
+    assert numbers <= set(manifest["closing"][0]["highlighted"])  # every ticket of the run is in the queue
+    pictures = sorted((lab_evidence.folder / "shots").glob("*.png"))
+    assert len(pictures) == len(sentences) + 2
+    assert "27 picture(s)" in lab_evidence.stderr
+
+
+def test_every_picture_is_a_full_width_png_that_is_not_blank(lab_evidence: LabEvidence) -> None:
+    pictures = sorted((lab_evidence.folder / "shots").glob("*.png"))
+    assert pictures
+    for picture in pictures:
+        assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", picture.name
+        with Image.open(picture) as image:
+            image.verify()
+        with Image.open(picture) as image:
+            assert image.format == "PNG" and image.width >= evidence.WIDTH, (picture.name, image.size)
+            assert image.height >= evidence.HEIGHT, (picture.name, image.size)
+            spread = ImageStat.Stat(image.convert("L")).stddev[0]
+            assert spread > 10, f"{picture.name} looks blank (grey-level standard deviation {spread:.1f})"
+
+
+def test_the_write_up_references_every_picture_with_relative_links(lab_evidence: LabEvidence) -> None:
+    folder = lab_evidence.folder
+    pictures = [p.relative_to(folder).as_posix() for p in sorted((folder / "shots").glob("*.png"))]
+    readme, html = (folder / "README.md").read_text(), (folder / "index.html").read_text()
+    for picture in pictures:
+        assert f"]({picture})" in readme, picture
+        assert f'src="{picture}"' in html, picture
+    links = re.findall(r'(?:src|href)="([^"#]*)"', html) + re.findall(r"\]\(([^)]+)\)", readme)
+    assert links and all(not re.match(r"^(/|[a-z]+:)", link) for link in links), links
+    assert all((folder / link).is_file() for link in links), links
+    scenario = load_scenario(LAB).scenario
+    assert readme.startswith(f"# {scenario.name}\n") and f"<h1>{scenario.name}</h1>" in html
+    # each step's sentence right above its picture, the final review (table, then charts) at the end
+    first = readme.index("### 2. online-banking-down: john.doe change_sla to Sev-A")
+    assert first < readme.index(f"]({pictures[1]})") < readme.index("### 3. ")
+    assert readme.index("\n## Final review\n") > readme.index(f"]({pictures[-1]})")
+    assert "| online-banking-down | #" in readme and '<svg role="img"' in html
+    assert "Every expectation of the scenario holds" in readme
+
+
+def test_no_secret_of_the_instance_in_any_file(osticket: Any, lab_evidence: LabEvidence) -> None:
+    secrets = instance_secrets(osticket)
+    assert all(len(value) >= 8 for value in secrets.values()), "the test needs real secrets to look for"
+    files = [p for p in lab_evidence.folder.rglob("*") if p.is_file()]
+    assert len(files) >= 30
+    for path in files:
+        data = path.read_bytes()
+        for name, value in secrets.items():
+            assert value.encode() not in data, f"{path.name} holds the {name}"
+    for name, value in secrets.items():
+        assert value not in lab_evidence.stdout + lab_evidence.stderr, name
+
+
+def test_a_folder_that_cannot_be_written_is_refused_before_the_run(osticket: Any) -> None:
+    before = ticket_count(osticket)
+    # /proc takes no new file, even from root (permission bits would not stop root)
+    result = run(osticket, "run", str(LAB), "--evidence", "/proc/ostops-evidence")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--evidence /proc/ostops-evidence: cannot write in /proc" in result.stderr
+    assert "run " not in result.stderr and ticket_count(osticket) == before
+
+
+def test_a_missing_browser_is_refused_before_the_run(osticket: Any, tmp_path: Path) -> None:
+    before = ticket_count(osticket)
+    missing = tmp_path / "no-such-chromium"
+    result = run(osticket, "run", str(LAB), "--seed", "--evidence", str(tmp_path / "out"),
+                 env={evidence.CHROMIUM_ENV: str(missing)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"$OSTOPS_CHROMIUM={missing} is not an executable; install Debian's chromium" in result.stderr
+    assert "seeded" not in result.stderr and ticket_count(osticket) == before
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_browser_that_does_not_start_is_refused_before_the_run(osticket: Any, tmp_path: Path) -> None:
+    before = ticket_count(osticket)
+    broken = tmp_path / "chromium"
+    broken.write_text("#!/bin/sh\nexit 3\n")
+    broken.chmod(0o755)
+    result = run(osticket, "run", str(LAB), "--evidence", str(tmp_path / "out"),
+                 env={evidence.CHROMIUM_ENV: str(broken)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"--evidence: {broken} does not start" in result.stderr
+    assert ticket_count(osticket) == before and not (tmp_path / "out").exists()
