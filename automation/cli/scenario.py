@@ -129,13 +129,18 @@ def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None =
 def verify_command(scenario_file: Path, run_id: str, instance_path: Path | None) -> None:
     """Re-verify a past run of a scenario against osTicket's database."""
     from automation.scenarios.loader import load_scenario
-    from automation.scenarios.record import unknown_run
+    from automation.scenarios.record import load_record, unknown_run
     from automation.scenarios.verify import verify_past_run
 
     loaded = load_scenario(scenario_file)
     workspace = Workspace.at(instance_path)
     instance = running_instance(workspace)
-    verdict = verify_past_run(instance, loaded.scenario, run_id)
+    record = load_record(workspace, run_id)
+    if record is None:
+        verdict = verify_past_run(instance, loaded.scenario, run_id)
+    else:
+        verdict = verify_past_run(instance, loaded.scenario, run_id, record.id_range,
+                                  sorted(record.ticket_ids.values()), record.ledger)
     # No ticket of this run at all: an unknown run id is bad input; a known run of other tickets is a
     # verification failure (the wrong scenario file, or keys renamed since the run).
     if verdict is None:
@@ -150,7 +155,7 @@ def verify_command(scenario_file: Path, run_id: str, instance_path: Path | None)
 @instance_option
 def report_command(run_id: str | None, fmt: str, output: Path | None, instance_path: Path | None) -> None:
     """The final review: tickets by status, SLA met or breached, response and resolution times."""
-    from automation.scenarios.record import latest_run_id, unknown_run
+    from automation.scenarios.record import latest_run_id, load_record, unknown_run
     from automation.scenarios.report import read_report, render_html
 
     if output is not None:
@@ -160,7 +165,9 @@ def report_command(run_id: str | None, fmt: str, output: Path | None, instance_p
     run_id = run_id or latest_run_id(workspace)
     if run_id is None:
         raise ConfigError(f"{workspace.runs_dir}: no runs recorded; pass --run RUN_ID or run a scenario first")
-    report = read_report(instance, run_id)
+    record = load_record(workspace, run_id)
+    report = read_report(instance, run_id, record.id_range if record else None,
+                         sorted(record.ticket_ids.values()) if record else ())
     if report is None:
         raise ConfigError(unknown_run(run_id, instance.base_url, workspace))
     if fmt == "json":
