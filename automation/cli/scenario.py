@@ -69,7 +69,12 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
             if seed_path is None:
                 raise ScenarioError(f"{loaded.located.where(('seed',))}: --seed given but the scenario names "
                                     "no seed file")
-            seed_summary = _seed(instance, seed_path, workspace)
+            from automation.scenarios.preflight import check_before_seed
+            from automation.seeding.loader import load_seed
+
+            seed_file = load_seed(seed_path)
+            check_before_seed(instance, loaded, seed_file, workspace.credentials())  # nothing is written when the run cannot start
+            seed_summary = _seed(instance, seed_path, workspace, seed_file)
         with ScenarioRunner(instance, workspace, progress=progress) as runner:
             try:
                 result: RunResult = runner.run(loaded, seed_summary=seed_summary)
@@ -93,13 +98,14 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
     _print_verdict(result.verdict, result.run_id, result.seconds, tables)
 
 
-def _seed(instance: object, seed_path: Path, workspace: Workspace) -> dict[str, int]:
+def _seed(instance: object, seed_path: Path, workspace: Workspace, seed_file: object) -> dict[str, int]:
     from automation.instance import Instance
     from automation.seeding.apply import apply_seed
-    from automation.seeding.loader import load_seed
+    from automation.seeding.models import SeedFile
 
     assert isinstance(instance, Instance)
-    plan = apply_seed(instance, load_seed(seed_path), workspace.credentials_file)
+    assert isinstance(seed_file, SeedFile)
+    plan = apply_seed(instance, seed_file, workspace.credentials_file)
     summary = {"create": plan.create, "update": plan.update, "unchanged": plan.unchanged}
     progress(f"seeded {seed_path.name}: {summary['create']} created, {summary['update']} updated, "
              f"{summary['unchanged']} unchanged")
