@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from automation.cli.common import console, instance_option, out, running_instance
@@ -57,11 +58,14 @@ def load_command(count: int, concurrency: int, scenario_file: Path | None, sampl
                       f"{result.verification.seconds_after_run * 1000:.1f}",
                       str(result.acted))
         out.print(table)
+        for line in result.unconfirmed:
+            console.print(f"[red]{escape(line)}[/red]")
     if result.mismatches:
         raise VerificationError(f"load run {result.run_id}: {result.verified}/{count} verified",
                                 result.mismatches[:20])
-    if result.errors or result.verification.error or result.verified != count:
+    if result.errors or result.verification.error or result.verified != count or result.unconfirmed:
         problems = [f"{kind} ({n}): {result.error_samples.get(kind, '')}" for kind, n in result.errors.items()]
+        problems += result.unconfirmed
         if result.verification.error:
             problems.append(f"verification could not finish: {result.verification.error}")
         raise LoadError(f"load run {result.run_id}: {sum(result.errors.values())} of {count} request(s) failed, "

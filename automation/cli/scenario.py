@@ -87,7 +87,12 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
             if seed_path is None:
                 raise ScenarioError(f"{loaded.located.where(('seed',))}: --seed given but the scenario names "
                                     "no seed file")
-            seed_summary = _seed(instance, seed_path, workspace)
+            from automation.scenarios.preflight import check_before_seed
+            from automation.seeding.loader import load_seed
+
+            seed_file = load_seed(seed_path)
+            check_before_seed(instance, loaded, seed_file, workspace.credentials())  # nothing is written when the run cannot start
+            seed_summary = _seed(instance, seed_path, workspace, seed_file)
         with ScenarioRunner(instance, workspace, progress=progress, observer=evidence) as runner:
             try:
                 result: RunResult = runner.run(loaded, seed_summary=seed_summary)
@@ -150,13 +155,14 @@ def _finish_evidence(evidence: Evidence, instance: Instance | None, result: RunR
              f"and {folder / 'index.html'}")
 
 
-def _seed(instance: object, seed_path: Path, workspace: Workspace) -> dict[str, int]:
+def _seed(instance: object, seed_path: Path, workspace: Workspace, seed_file: object) -> dict[str, int]:
     from automation.instance import Instance
     from automation.seeding.apply import apply_seed
-    from automation.seeding.loader import load_seed
+    from automation.seeding.models import SeedFile
 
     assert isinstance(instance, Instance)
-    plan = apply_seed(instance, load_seed(seed_path), workspace.credentials_file)
+    assert isinstance(seed_file, SeedFile)
+    plan = apply_seed(instance, seed_file, workspace.credentials_file)
     summary = {"create": plan.create, "update": plan.update, "unchanged": plan.unchanged}
     progress(f"seeded {seed_path.name}: {summary['create']} created, {summary['update']} updated, "
              f"{summary['unchanged']} unchanged")
@@ -186,13 +192,18 @@ def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None =
 def verify_command(scenario_file: Path, run_id: str, instance_path: Path | None) -> None:
     """Re-verify a past run of a scenario against osTicket's database."""
     from automation.scenarios.loader import load_scenario
-    from automation.scenarios.record import unknown_run
+    from automation.scenarios.record import load_record, unknown_run
     from automation.scenarios.verify import verify_past_run
 
     loaded = load_scenario(scenario_file)
     workspace = Workspace.at(instance_path)
     instance = running_instance(workspace)
-    verdict = verify_past_run(instance, loaded.scenario, run_id)
+    record = load_record(workspace, run_id)
+    if record is None:
+        verdict = verify_past_run(instance, loaded.scenario, run_id)
+    else:
+        verdict = verify_past_run(instance, loaded.scenario, run_id, record.id_range,
+                                  sorted(record.ticket_ids.values()), record.ledger)
     # No ticket of this run at all: an unknown run id is bad input; a known run of other tickets is a
     # verification failure (the wrong scenario file, or keys renamed since the run).
     if verdict is None:
@@ -207,7 +218,7 @@ def verify_command(scenario_file: Path, run_id: str, instance_path: Path | None)
 @instance_option
 def report_command(run_id: str | None, fmt: str, output: Path | None, instance_path: Path | None) -> None:
     """The final review: tickets by status, SLA met or breached, response and resolution times."""
-    from automation.scenarios.record import latest_run_id, unknown_run
+    from automation.scenarios.record import latest_run_id, load_record, unknown_run
     from automation.scenarios.report import read_report, render_html
 
     if output is not None:
@@ -217,7 +228,9 @@ def report_command(run_id: str | None, fmt: str, output: Path | None, instance_p
     run_id = run_id or latest_run_id(workspace)
     if run_id is None:
         raise ConfigError(f"{workspace.runs_dir}: no runs recorded; pass --run RUN_ID or run a scenario first")
-    report = read_report(instance, run_id)
+    record = load_record(workspace, run_id)
+    report = read_report(instance, run_id, record.id_range if record else None,
+                         sorted(record.ticket_ids.values()) if record else ())
     if report is None:
         raise ConfigError(unknown_run(run_id, instance.base_url, workspace))
     if fmt == "json":

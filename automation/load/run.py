@@ -14,15 +14,17 @@ from typing import Any
 from automation.errors import ApiError, AuthError, OsTicketError
 from automation.instance import Instance
 from automation.load.plan import Planned, Variety, by_user_id, load_message, plan_tickets
+from automation.load.reconcile import reconcile
 from automation.load.verification import Created, LoadVerdict, RunVerifier
 from automation.osticket import db
 from automation.osticket.api import NewTicket, TicketApi
 from automation.osticket.directory import Directory, User
 from automation.osticket.http import instance_session, pin_environment
+from automation.scenarios import record
 from automation.scenarios.facts import read_run, run_tag
 from automation.scenarios.loader import LoadedScenario
 from automation.scenarios.models import Requester, TicketSpec
-from automation.scenarios.record import new_run_id
+from automation.scenarios.record import RunResult, new_run_id
 from automation.scenarios.runner import ScenarioRunner
 from automation.scenarios.verify import check_ticket
 from automation.workspace import Workspace
@@ -41,6 +43,9 @@ class LoadResult:
     verification: LoadVerdict = field(default_factory=LoadVerdict)
     acted: int = 0
     error_samples: dict[str, str] = field(default_factory=dict)
+    # Tickets of the run in osTicket it was never answered for (`reconcile`), and the run's id range.
+    unconfirmed: list[str] = field(default_factory=list)
+    id_range: tuple[int, int] | None = None
 
     @property
     def numbers(self) -> dict[str, str]:
@@ -79,7 +84,8 @@ class LoadResult:
                                  "seconds_after_run": round(self.verification.seconds_after_run, 4),
                                  "seconds_in_background": round(self.verification.seconds_in_background, 4),
                                  "queries": self.verification.queries, "chunks": self.verification.chunks},
-                "acted_on": self.acted}
+                "acted_on": self.acted, "unconfirmed": self.unconfirmed,
+                "id_range": list(self.id_range) if self.id_range else None}
 
 
 def create_tickets(instance: Instance, planned: list[Planned], concurrency: int, run_id: str,
@@ -232,6 +238,11 @@ def _run_load(instance: Instance, conn: Any, count: int, concurrency: int, on_do
     # Every ticket is verified as osTicket created it; the sampled ones are then acted on and checked against
     # the scenario's expectations.
     result = create_and_verify(instance, conn, tables, planned, concurrency, new_run_id(), on_done)
+    result.id_range, result.unconfirmed = reconcile(lambda: db.connect(instance), tables, result.run_id,
+                                                    result.after_ticket_id or 0, set(result.numbers.values()))
+    # Recorded, so that `ostops report` reads the run by primary key (and names what this run could not).
+    record.save(workspace, RunResult(result.run_id, "(load)", {k: {"number": n} for k, n in result.numbers.items()},
+                                     id_range=result.id_range, unconfirmed=result.unconfirmed))
     acted: list[Acted] = []
     if runner is not None and directory is not None and scenario is not None:
         try:

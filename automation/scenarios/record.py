@@ -9,7 +9,9 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from automation.errors import ConfigError
 from automation.files import write_private
+from automation.scenarios.ledger import Ledger
 from automation.scenarios.verify import Verdict
 from automation.workspace import Workspace
 
@@ -39,14 +41,23 @@ class RunResult:
     verdict: Verdict | None = None
     seconds: float = 0.0
     seed_summary: dict[str, int] | None = None
+    # The newest ticket id before the run and after it: the run's tickets lie in (first, last].
+    id_range: tuple[int, int] | None = None
+    ledger: Ledger | None = None
+    # Tickets of the run in osTicket that it was never answered for, named (`verify.unconfirmed_line`).
+    unconfirmed: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return self.verdict is not None and self.verdict.passed and not any(s.error for s in self.steps)
+        return (self.verdict is not None and self.verdict.passed and not any(s.error for s in self.steps)
+                and not self.unconfirmed)
 
     def to_json(self) -> dict[str, Any]:
         data = {"run_id": self.run_id, "scenario": self.scenario, "passed": self.passed, "seconds": self.seconds,
-                "tickets": self.tickets, "steps": [asdict(s) for s in self.steps], "seed": self.seed_summary}
+                "tickets": self.tickets, "steps": [asdict(s) for s in self.steps], "seed": self.seed_summary,
+                "id_range": list(self.id_range) if self.id_range else None, "unconfirmed": self.unconfirmed}
+        if self.ledger is not None:
+            data["ledger"] = self.ledger.to_json()
         if self.verdict is not None:
             data["verification"] = {"passed": self.verdict.passed, "mismatches": self.verdict.mismatches()}
         return data
@@ -54,6 +65,40 @@ class RunResult:
 
 def save(workspace: Workspace, result: RunResult) -> None:
     write_private(workspace.run_file(result.run_id), json.dumps(result.to_json(), indent=2, default=str) + "\n")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What `verify`, `report` and reconciliation need from a recorded run: its tickets' ids, its id range
+    (read by primary key) and its ledger."""
+
+    run_id: str
+    ticket_ids: dict[str, int]
+    id_range: tuple[int, int] | None
+    ledger: Ledger | None
+
+
+def load_record(workspace: Workspace, run_id: str) -> RunRecord | None:
+    """The run's record; None when there is none (the subject tag is then the fallback). A record that cannot
+    be read is bad input, named."""
+    path = workspace.run_file(run_id)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the run record ({exc}); move it away to verify by subject tag") from exc
+    try:
+        data = json.loads(text)
+        ids = {str(k): int(v["ticket_id"]) for k, v in (data.get("tickets") or {}).items()
+               if v.get("ticket_id") is not None}
+        span = data.get("id_range")
+        id_range = (int(span[0]), int(span[1])) if span else None
+        ledger = Ledger.from_json(data["ledger"]) if data.get("ledger") else None
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        raise ConfigError(f"{path}: not a run record ({type(exc).__name__}: {exc}); move it away to verify by "
+                          "subject tag") from None
+    return RunRecord(run_id, ids, id_range, ledger)
 
 
 def recorded_runs(workspace: Workspace) -> list[str]:

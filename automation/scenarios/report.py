@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import mean
 from typing import Any
@@ -191,11 +192,13 @@ def review_sections(report: Report, level: int = 2) -> str:
 """
 
 
-def read_report(instance: Instance, run_id: str) -> Report | None:
-    """The final review of a run, read from osTicket's database; None when it holds no ticket of the run."""
+def read_report(instance: Instance, run_id: str, id_range: tuple[int, int] | None = None,
+                ticket_ids: Sequence[int] = ()) -> Report | None:
+    """The final review of a run, read from osTicket's database; None when it holds no ticket of the run.
+    With the run record's ``id_range`` the tickets are read by primary key (`facts.read_run`)."""
     conn = db.connect(instance)
     try:
-        facts = read_run(conn, Tables(instance.db.table_prefix), run_id)
+        facts = read_run(conn, Tables(instance.db.table_prefix), run_id, id_range, ticket_ids)
         now = db.server_now(conn)
     finally:
         conn.close()

@@ -17,11 +17,12 @@ from automation.osticket.directory import Directory
 from automation.osticket.http import instance_session
 from automation.osticket.staff import StaffSession
 from automation.scenarios import facts as run_facts
+from automation.scenarios import ledger as run_ledger
 from automation.scenarios import record
 from automation.scenarios.loader import LoadedScenario, check_names, seed_password_envs
 from automation.scenarios.models import REQUESTER, TicketSpec
 from automation.scenarios.record import RunResult, StepResult, new_run_id
-from automation.scenarios.verify import verify_run
+from automation.scenarios.verify import unconfirmed_line, verify
 from automation.workspace import Workspace
 
 Progress = Callable[[str], None]
@@ -144,22 +145,71 @@ class ScenarioRunner:
         started = time.monotonic()
         result = RunResult(run_id or new_run_id(), str(loaded.path), seed_summary=seed_summary)
         directory = self.prepare(loaded)
+        before = db.last_ticket_id(self.conn, self.tables)
+        result.id_range = (before, before)
         self.progress(f"run {result.run_id}: {len(loaded.scenario.tickets)} ticket(s)")
         if self.observer:
             self.observer.run_started(result.run_id)
         try:
             for ti, spec in enumerate(loaded.scenario.tickets):
                 self._act_ticket(loaded, ti, spec, directory, result)
-        except ScenarioStepFailed as exc:
-            exc.result = result  # what was done, for the JUnit file and the run record
+        except OsTicketError as exc:
+            self.reconcile(result)
+            if isinstance(exc, ScenarioStepFailed):
+                exc.result = result  # what was done, for the JUnit file and the run record
+            exc.problems.extend(result.unconfirmed)
             raise
         finally:
             result.seconds = time.monotonic() - started
             record.save(self.workspace, result)
-        result.verdict = verify_run(self.conn, self.tables, loaded.scenario, result.run_id)
+        facts = self._read_run(result)
+        confirmed = self._confirmed(result)
+        result.verdict = verify(loaded.scenario, result.run_id, facts, db.server_now(self.conn), confirmed)
+        result.unconfirmed = result.verdict.unconfirmed
+        names = {s.sla for t in loaded.scenario.tickets for s in t.steps if s.do == "change_sla"}
+        names |= {t.expect.sla for t in loaded.scenario.tickets if t.expect.sla}
+        result.ledger = run_ledger.take([f for f in facts if f.ticket_id in confirmed],
+                                        run_facts.read_slas(self.conn, self.tables), names)
         result.seconds = time.monotonic() - started
         record.save(self.workspace, result)
         return result
+
+    @staticmethod
+    def _confirmed(result: RunResult) -> set[int]:
+        return {int(t["ticket_id"]) for t in result.tickets.values()}
+
+    def _read_run(self, result: RunResult, conn: Any | None = None) -> list[run_facts.TicketFacts]:
+        """The run's tickets by primary key: those it created and any other of its id range that carries its tag
+        or no subject at all; the range's end is the newest ticket now."""
+        conn = conn or self.conn
+        assert result.id_range is not None
+        result.id_range = (result.id_range[0], db.last_ticket_id(conn, self.tables))
+        return run_facts.read_run(conn, self.tables, result.run_id, result.id_range,
+                                  sorted(self._confirmed(result)))
+
+    def reconcile(self, result: RunResult) -> None:
+        """After a failure: name every ticket of the run in osTicket that the run was not answered for. Two
+        attempts at most (this connection, then a new one), each bounded by the connection's timeouts."""
+        last: OsTicketError | None = None
+        for attempt in range(2):
+            try:
+                conn = self.conn if attempt == 0 else db.connect(self.instance)
+            except OsTicketError as exc:
+                last = exc
+                continue
+            try:
+                facts = self._read_run(result, conn)
+            except OsTicketError as exc:
+                last = exc
+                continue
+            finally:
+                if conn is not self.conn:
+                    conn.close()
+            confirmed = self._confirmed(result)
+            result.unconfirmed = [unconfirmed_line(f) for f in facts if f.ticket_id not in confirmed]
+            return
+        result.unconfirmed = [(f"not reconciled: {last}; tickets of this run may exist unnamed: `ostops report "
+                              f"--run {result.run_id}` names them once the database answers")]
 
     def _act_ticket(self, loaded: LoadedScenario, ti: int, spec: TicketSpec, directory: Directory,
                     result: RunResult) -> None:

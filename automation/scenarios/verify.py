@@ -10,7 +10,9 @@ from typing import Any
 from automation.instance import Instance
 from automation.osticket.db import connect, server_now
 from automation.osticket.schema import Tables
-from automation.scenarios.facts import TicketFacts, plain_text, read_run
+from automation.scenarios import ledger as run_ledger
+from automation.scenarios.facts import SlaDefinition, TicketFacts, plain_text, read_run, read_slas
+from automation.scenarios.ledger import Ledger
 from automation.scenarios.models import REQUESTER, EntryExpect, Scenario, TicketSpec
 
 ENTRY_CODES = {"message": "M", "response": "R", "note": "N"}
@@ -35,15 +37,17 @@ class Verdict:
     review: list[str]
     # Tickets of the run in osTicket that the run never confirmed (an answer lost, a server killed mid-write).
     unconfirmed: list[str] = field(default_factory=list)
+    slas: list[str] = field(default_factory=list)  # SLA definitions changed since the run used them
 
     @property
     def passed(self) -> bool:
-        return not self.review and not self.unconfirmed and all(t.passed for t in self.tickets)
+        return (not self.review and not self.unconfirmed and not self.slas
+                and all(t.passed for t in self.tickets))
 
     def mismatches(self) -> list[str]:
         lines = [f"ticket {t.key}{f' (#{t.number})' if t.number else ''}: {m}"
                  for t in self.tickets for m in t.mismatches]
-        return lines + self.unconfirmed + [f"review: {m}" for m in self.review]
+        return lines + self.unconfirmed + self.slas + [f"review: {m}" for m in self.review]
 
 
 def unconfirmed_line(ticket: TicketFacts) -> str:
@@ -155,11 +159,20 @@ def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime) -> list
 
 
 def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.datetime | None = None,
-           confirmed: set[int] | None = None) -> Verdict:
+           confirmed: set[int] | None = None, ledger: Ledger | None = None,
+           slas: dict[int, SlaDefinition] | None = None) -> Verdict:
     """``confirmed`` are the ticket ids the run was answered for: any other ticket of the run is named as
     created but not confirmed. Without them (a run whose record is lost) the first whole ticket of each key
-    counts as the run's."""
+    counts as the run's. ``ledger`` (from the run record) holds osTicket to what the run left, ``slas`` (every
+    SLA now) to the SLA definitions the run used."""
     now = now or dt.datetime.now()
+    if ledger is not None:
+        if confirmed is None:
+            confirmed = {t.ticket_id for t in ledger.tickets.values()}
+        key_of = {t.ticket_id: key for key, t in ledger.tickets.items()}
+        for f in facts:  # a ticket whose subject lost its tag is still the run's, by its id
+            if not f.key and f.ticket_id in key_of:
+                f.key = key_of[f.ticket_id]
     if confirmed is None:
         first: dict[str, TicketFacts] = {}
         for f in sorted(facts, key=lambda f: bool(f.incomplete)):  # whole tickets first
@@ -174,14 +187,19 @@ def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.da
         if found is None:
             verdicts.append(TicketVerdict(spec.key, None, [f"no ticket of run {run_id} in osTicket"]))
             continue
-        verdicts.append(TicketVerdict(spec.key, found.number, check_ticket(spec, found, now)))
+        problems = check_ticket(spec, found, now)
+        recorded = ledger.tickets.get(spec.key) if ledger is not None else None
+        if recorded is not None:
+            problems += run_ledger.compare(recorded, found)
+        verdicts.append(TicketVerdict(spec.key, found.number, problems))
+    sla_problems = run_ledger.compare_slas(ledger.slas, slas) if ledger is not None and slas is not None else []
     review = []
     allowed = scenario.review.open_tickets
     still_open = [f for f in facts if f.state == "open"]
     if allowed is not None and len(still_open) > allowed:
         numbers = ", ".join(f"#{f.number} ({f.key})" for f in still_open)
         review.append(f"open tickets: expected at most {allowed}, actual {len(still_open)}: {numbers}")
-    return Verdict(run_id, verdicts, review, [unconfirmed_line(f) for f in unconfirmed])
+    return Verdict(run_id, verdicts, review, [unconfirmed_line(f) for f in unconfirmed], sla_problems)
 
 
 def verify_run(conn: Any, t: Tables, scenario: Scenario, run_id: str) -> Verdict:
@@ -189,14 +207,22 @@ def verify_run(conn: Any, t: Tables, scenario: Scenario, run_id: str) -> Verdict
     return verify(scenario, run_id, read_run(conn, t, run_id), server_now(conn))
 
 
-def verify_past_run(instance: Instance, scenario: Scenario, run_id: str) -> Verdict | None:
-    """Verify a past run; None when osTicket holds no ticket of that run at all (an unknown run id)."""
+def verify_past_run(instance: Instance, scenario: Scenario, run_id: str,
+                    id_range: tuple[int, int] | None = None, ticket_ids: Sequence[int] = (),
+                    ledger: Ledger | None = None) -> Verdict | None:
+    """Verify a past run; None when osTicket holds no ticket of that run at all (an unknown run id).
+
+    With the run record's ``id_range`` and ``ticket_ids`` the tickets are read by primary key and any other
+    ticket of the range is named unconfirmed; with its ``ledger`` every entry, event and SLA the run left is
+    compared too. Without a record the subject tag finds the run's tickets."""
     conn = connect(instance)
     try:
         t = Tables(instance.db.table_prefix)
-        verdict = verify_run(conn, t, scenario, run_id)
-        if not any(ticket.number for ticket in verdict.tickets) and not read_run(conn, t, run_id):
+        facts = read_run(conn, t, run_id, id_range, ticket_ids)
+        if not facts:
             return None
-        return verdict
+        confirmed = set(ticket_ids) if id_range is not None and ticket_ids else None
+        slas = read_slas(conn, t) if ledger is not None else None
+        return verify(scenario, run_id, facts, server_now(conn), confirmed, ledger, slas)
     finally:
         conn.close()

@@ -1,0 +1,149 @@
+"""Issue 14: servers killed mid-run lose no ticket. MariaDB killed during `ostops load`, php-fpm's workers killed
+during `ostops run`: every ticket in the database carrying the run's tag (or written so early it has no subject)
+is named in the result, as confirmed or as created but not confirmed, and `ostops report` renders the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from automation.instance import Instance
+from automation.local import manager
+from automation.osticket import db
+from automation.scenarios.record import load_record
+from automation.workspace import Workspace
+from tests.conftest import LocalOsTicket, bring_up
+from tests.helpers.osticket import OSTOPS, REPO, ostops, query
+
+pytestmark = pytest.mark.e2e
+
+NUMBER = re.compile(r"created but not confirmed: #(\d+)")
+
+
+@pytest.fixture(scope="module")
+def osticket() -> Iterator[LocalOsTicket]:
+    """Its own instance: these tests kill its servers."""
+    yield from bring_up("ostops-faults-")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def seeded(osticket: Any) -> None:
+    result = ostops(osticket, "seed", str(REPO / "seed" / "helpdesk.yaml"))
+    assert result.returncode == 0, result.stderr
+
+
+def last_id(osticket: Any) -> int:
+    conn = db.connect(osticket.instance)
+    try:
+        return db.last_ticket_id(conn, db.Tables(osticket.instance.db.table_prefix))
+    finally:
+        conn.close()
+
+
+def tickets_in_db(osticket: Any, run_id: str, after: int) -> set[str]:
+    """The run's tickets as the database holds them: its tag, or no subject at all, above ``after``."""
+    rows = query(osticket, """SELECT t.number FROM ost_ticket t LEFT JOIN ost_ticket__cdata cd
+                              ON cd.ticket_id = t.ticket_id
+                              WHERE t.ticket_id > %s AND (cd.subject LIKE %s OR cd.subject IS NULL)""",
+                 [after, f"%[ostops {run_id} %"])
+    return {str(r["number"]) for r in rows}
+
+
+def start(osticket: Any, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([OSTOPS, *args, "--instance", str(osticket.instance_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO)
+
+
+def test_mariadb_killed_during_load_leaves_no_ticket_unnamed(osticket: Any) -> None:
+    after = last_id(osticket)
+    proc = start(osticket, "load", "--tickets", "300", "--concurrency", "4", "--json")
+    try:
+        deadline = time.monotonic() + 60
+        while last_id(osticket) < after + 40 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the load ended before MariaDB could be killed"
+        os.kill(pid_of(osticket, "mariadb"), signal.SIGKILL)
+        time.sleep(2)
+        manager.up(osticket.base)  # the database comes back while the load waits to reconcile
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, stdout + stderr
+    summary = json.loads(stdout)
+    run_id = summary["run_id"]
+    record = json.loads(Workspace(osticket.instance_path).run_file(run_id).read_text())
+    confirmed = {t["number"] for t in record["tickets"].values()}
+    unconfirmed = {m.group(1) for line in summary["unconfirmed"] for m in [NUMBER.search(line)] if m}
+    assert len(confirmed) == summary["created"] < 300
+    in_db = tickets_in_db(osticket, run_id, after)
+    assert in_db == confirmed | unconfirmed, (sorted(in_db - confirmed - unconfirmed), summary["unconfirmed"])
+    assert record["unconfirmed"] == summary["unconfirmed"]
+    report = ostops(osticket, "report", "--run", run_id, "--format", "json")
+    assert report.returncode == 0, report.stderr
+    assert {t["number"] for t in json.loads(report.stdout)["tickets"]} == in_db
+    for fmt in ("table", "html"):  # half-written tickets render as incomplete, never a traceback
+        report = ostops(osticket, "report", "--run", run_id, "--format", fmt)
+        assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr
+
+
+def pid_of(osticket: Any, service: str) -> int:
+    """From the instance file: a restart (`local up`) starts new processes."""
+    local = Instance.load(osticket.instance_path).local
+    assert local is not None
+    return local.pids[service]
+
+
+def fpm_workers(master: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True, check=False)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def test_php_fpm_workers_killed_during_run_leave_no_ticket_unnamed(osticket: Any, tmp_path: Path) -> None:
+    tickets = "\n".join(f"""  - key: t{i}
+    requester: {{name: Karen Doe, email: karen.doe@example.com}}
+    subject: Fault ticket {i}
+    message: Ticket {i} of a run whose PHP workers are killed.""" for i in range(40))
+    scenario = tmp_path / "faults.yaml"
+    scenario.write_text(f"name: faults\nreview: {{open_tickets: null}}\ntickets:\n{tickets}\n")
+    out = tmp_path / "run.json"
+    after = last_id(osticket)
+    master = pid_of(osticket, "php-fpm")
+    proc = start(osticket, "run", str(scenario), "--json", str(out))
+    try:
+        deadline = time.monotonic() + 60
+        while last_id(osticket) < after + 3 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        while proc.poll() is None and time.monotonic() < deadline:
+            for pid in fpm_workers(master):  # the master starts new ones; kill them as they come
+                os.kill(pid, signal.SIGKILL)
+            time.sleep(0.02)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, stdout + stderr
+    result = json.loads(out.read_text())
+    run_id = result["run_id"]
+    confirmed = {t["number"] for t in result["tickets"].values()}
+    unconfirmed = {m.group(1) for line in result["unconfirmed"] for m in [NUMBER.search(line)] if m}
+    in_db = tickets_in_db(osticket, run_id, after)
+    assert in_db == confirmed | unconfirmed, (sorted(in_db - confirmed - unconfirmed), result["unconfirmed"])
+    for line in result["unconfirmed"]:
+        assert line in stderr  # named on the console too
+    record = load_record(Workspace(osticket.instance_path), run_id)
+    assert record is not None and record.id_range is not None and record.id_range[1] >= max(
+        [after, *(int(t["ticket_id"]) for t in result["tickets"].values())])
+    for fmt in ("table", "json", "html"):
+        report = ostops(osticket, "report", "--run", run_id, "--format", fmt)
+        assert report.returncode == 0, report.stderr
+    manager.up(osticket.base)
