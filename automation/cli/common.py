@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 from pathlib import Path
@@ -24,6 +25,12 @@ instance_option = click.option(
     "--instance", "instance_path", type=click.Path(path_type=Path), default=None,
     help="Instance file (default: $OSTOPS_INSTANCE or ~/.local/state/ostops/local/instance.json).",
 )
+
+
+class Outcome(enum.Enum):
+    """What a command may return instead of exiting itself; ``automation.cli`` maps it to an exit code."""
+
+    CHANGES_PENDING = "changes pending"
 
 
 def progress(message: str) -> None:
