@@ -101,3 +101,14 @@ def write_text(path: Path, text: str, option: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{option} {path}: cannot write it: {exc.strerror}; choose another path") from exc
+
+
+def json_document(command: str, ok: bool, **fields: object) -> dict[str, object]:
+    """The one shape of every --json document: ``{"command": ..., "ok": ..., <the command's fields>}``."""
+    return {"command": command, "ok": ok, **fields}
+
+
+def print_json(command: str, ok: bool, **fields: object) -> None:
+    import json
+
+    click.echo(json.dumps(json_document(command, ok, **fields), indent=2, ensure_ascii=False, default=str))

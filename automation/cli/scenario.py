@@ -124,17 +124,22 @@ def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None =
 
 @click.command("verify")
 @click.argument("scenario_file", type=click.Path(path_type=Path))
-@click.option("--run", "run_id", required=True, help="The run id `ostops run` printed.")
+@click.option("--run", "run_id", default=None,
+              help="The run id `ostops run` printed (default: the latest recorded run of this scenario).")
 @instance_option
-def verify_command(scenario_file: Path, run_id: str, instance_path: Path | None) -> None:
+def verify_command(scenario_file: Path, run_id: str | None, instance_path: Path | None) -> None:
     """Re-verify a past run of a scenario against osTicket's database."""
     from automation.scenarios.loader import load_scenario
-    from automation.scenarios.record import unknown_run
+    from automation.scenarios.record import latest_run_of, unknown_run
     from automation.scenarios.verify import verify_past_run
 
     loaded = load_scenario(scenario_file)
     workspace = Workspace.at(instance_path)
     instance = running_instance(workspace)
+    run_id = run_id or latest_run_of(workspace, loaded.path)
+    if run_id is None:
+        raise ConfigError(f"{workspace.runs_dir}: no run of {scenario_file} recorded; "
+                          "pass --run RUN_ID (see `ostops runs`) or run it first")
     verdict = verify_past_run(instance, loaded.scenario, run_id)
     # No ticket of this run at all: an unknown run id is bad input; a known run of other tickets is a
     # verification failure (the wrong scenario file, or keys renamed since the run).

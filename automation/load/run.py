@@ -22,7 +22,7 @@ from automation.osticket.http import new_session, pin_environment
 from automation.scenarios.facts import read_run, run_tag
 from automation.scenarios.loader import LoadedScenario
 from automation.scenarios.models import Requester, TicketSpec
-from automation.scenarios.record import new_run_id
+from automation.scenarios.record import new_run_id, save_record, started_at
 from automation.scenarios.runner import ScenarioRunner
 from automation.scenarios.verify import check_ticket
 from automation.workspace import Workspace
@@ -57,6 +57,11 @@ class LoadResult:
     @property
     def mismatches(self) -> list[str]:
         return self.verification.mismatches
+
+    @property
+    def passed(self) -> bool:
+        return (not self.errors and not self.mismatches and self.verification.error is None
+                and self.verified == self.tickets)
 
     @property
     def throughput(self) -> float:
@@ -203,8 +208,14 @@ def run_load(instance: Instance, count: int, concurrency: int, on_done: Callable
     own_connection = conn is None
     conn = conn or db.connect(instance)
     try:
-        return _run_load(instance, conn, count, concurrency, on_done, scenario if sample > 0 else None, sample,
-                         workspace or Workspace.at())
+        workspace = workspace or Workspace.at()
+        scenario = scenario if sample > 0 else None
+        result = _run_load(instance, conn, count, concurrency, on_done, scenario, sample, workspace)
+        # Recorded like a scenario's run: `ostops runs` lists it, `report` and `purge` find it.
+        save_record(workspace, result.run_id, {
+            "kind": "load", "started": started_at(result.run_id), "passed": result.passed,
+            "scenario": scenario.scenario.name if scenario is not None else "", **result.to_dict()})
+        return result
     finally:
         if own_connection:
             conn.close()

@@ -1,0 +1,108 @@
+"""`ostops runs`, `verify` of the latest run, and `ostops purge --run ID` on a real osTicket."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers.osticket import REPO, ostops, query
+
+pytestmark = pytest.mark.e2e
+
+LAB = REPO / "seed" / "scenarios" / "lab.yaml"
+RUN_ID = re.compile(r"run (\d{14}-[0-9a-f]{4}): every expectation holds")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def seeded(osticket: Any) -> None:
+    assert ostops(osticket, "seed", str(REPO / "seed" / "helpdesk.yaml")).returncode == 0
+
+
+def run_lab(osticket: Any) -> str:
+    result = ostops(osticket, "run", str(LAB))
+    assert result.returncode == 0, result.stdout + result.stderr
+    match = RUN_ID.search(result.stdout)
+    assert match, result.stdout
+    return match.group(1)
+
+
+def rows_of(osticket: Any, run_id: str) -> dict[str, int]:
+    """How many rows of each table osTicket's ticket delete touches belong to the run's tickets."""
+    ids = [r["ticket_id"] for r in query(osticket, "SELECT ticket_id FROM ost_ticket__cdata WHERE subject LIKE %s",
+                                          [f"%[ostops {run_id} %"])]
+    if not ids:
+        ids = [-1]
+    marks = ", ".join(["%s"] * len(ids))
+    counts = {}
+    for name, sql in {
+        "ticket": f"SELECT COUNT(*) AS n FROM ost_ticket WHERE ticket_id IN ({marks})",
+        "thread": f"SELECT COUNT(*) AS n FROM ost_thread WHERE object_type = 'T' AND object_id IN ({marks})",
+        "form_entry": f"SELECT COUNT(*) AS n FROM ost_form_entry WHERE object_type = 'T' AND object_id IN ({marks})",
+    }.items():
+        counts[name] = query(osticket, sql, ids)[0]["n"]
+    return counts
+
+
+def test_two_runs_purge_one_the_other_still_verifies(osticket: Any) -> None:
+    first, second = run_lab(osticket), run_lab(osticket)
+    listed = json.loads(ostops(osticket, "runs", "--json").stdout)
+    assert listed["command"] == "runs" and listed["ok"] is True
+    by_id = {run["run_id"]: run for run in listed["runs"]}
+    assert by_id[first]["tickets"] == by_id[second]["tickets"] == 3
+    assert by_id[first]["verdict"] == "passed" and by_id[first]["kind"] == "scenario"
+    assert by_id[first]["started"].endswith("+00:00")
+    assert [r["run_id"] for r in listed["runs"]].index(first) < [r["run_id"] for r in listed["runs"]].index(second)
+    # verify without --run takes the latest run of this scenario
+    latest = ostops(osticket, "verify", str(LAB))
+    assert latest.returncode == 0, latest.stdout + latest.stderr
+    assert f"run {second}: every expectation holds" in latest.stdout
+
+    thread_entries = query(osticket, "SELECT COUNT(*) AS n FROM ost_thread_entry")[0]["n"]
+    before = rows_of(osticket, first)
+    assert before == {"ticket": 3, "thread": 3, "form_entry": 3}
+    refused = ostops(osticket, "purge", "--run", first)  # no terminal, no --yes
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "--yes" in refused.stderr
+    assert rows_of(osticket, first) == before
+
+    purged = ostops(osticket, "purge", "--run", first, "--yes")
+    assert purged.returncode == 0, purged.stdout + purged.stderr
+    assert f"run {first}: 3 ticket(s) deleted" in purged.stdout
+    assert rows_of(osticket, first) == {"ticket": 0, "thread": 0, "form_entry": 0}
+    assert query(osticket, "SELECT COUNT(*) AS n FROM ost_thread_entry")[0]["n"] < thread_entries
+    orphans = query(osticket, "SELECT COUNT(*) AS n FROM ost_thread_entry e LEFT JOIN ost_thread th "
+                              "ON th.id = e.thread_id WHERE th.id IS NULL")[0]["n"]
+    assert orphans == 0
+    deleted_events = query(osticket, "SELECT COUNT(*) AS n FROM ost_thread_event te JOIN ost_event ev "
+                                     "ON ev.id = te.event_id WHERE ev.name = 'deleted'")[0]["n"]
+    assert deleted_events >= 3
+
+    other = ostops(osticket, "verify", str(LAB), "--run", second)
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert rows_of(osticket, second) == {"ticket": 3, "thread": 3, "form_entry": 3}
+    runs_after = {r["run_id"] for r in json.loads(ostops(osticket, "runs", "--json").stdout)["runs"]}
+    assert first not in runs_after and second in runs_after
+    again = ostops(osticket, "purge", "--run", first, "--yes")
+    assert again.returncode == 2 and "no tickets of this run" in again.stderr
+
+
+def test_load_runs_are_recorded(osticket: Any) -> None:
+    result = ostops(osticket, "load", "--tickets", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    run_id = json.loads(result.stdout)["run_id"]
+    runs = {r["run_id"]: r for r in json.loads(ostops(osticket, "runs", "--json").stdout)["runs"]}
+    assert runs[run_id]["kind"] == "load"
+    assert (runs[run_id]["tickets"], runs[run_id]["verdict"]) == (3, "passed")
+    table = ostops(osticket, "runs")
+    assert run_id in table.stdout and "load" in table.stdout
+    assert ostops(osticket, "purge", "--run", run_id, "--yes").returncode == 0
+    assert rows_of(osticket, run_id)["ticket"] == 0
+
+
+def test_purge_refuses_a_run_id_that_is_not_one(osticket: Any, tmp_path: Path) -> None:
+    result = ostops(osticket, "purge", "--run", "20%", "--yes")
+    assert result.returncode == 2 and "not a run id" in result.stderr
