@@ -26,9 +26,17 @@ def manifest_group() -> None:
 
 @manifest_group.command("check")
 @manifest_option
-def manifest_check(path: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the downloads as JSON.")
+def manifest_check(path: Path, as_json: bool) -> None:
     """List every download and warn about hashes not pinned yet (exit 0 unless the file is invalid)."""
     manifest = load_manifest(path)
+    if as_json:
+        from automation.cli.common import print_json
+
+        print_json("manifest check", True, manifest=str(path), unknown_hashes=list(manifest.unknown_hashes()),
+                   downloads={name: {"version": e.version, "url": e.url, "sha256": e.sha256}
+                              for name, e in manifest.downloads.items()})
+        return
     for name, entry in manifest.downloads.items():
         click.echo(f"{name:<12} {entry.version:<14} {entry.sha256:<64}  {entry.url}")
     unknown = manifest.unknown_hashes()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from automation.cli.common import Outcome, instance_option, out, running_instance
+from automation.cli.common import Outcome, instance_option, json_document, out, running_instance
 from automation.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -49,8 +49,7 @@ def seed_command(file: Path, plan_only: bool, detailed_exitcode: bool, as_json: 
 
 def _report(plan: Plan, plan_only: bool, as_json: bool, verbose: bool) -> None:
     if as_json:
-        data = plan.to_json()
-        data["applied"] = not plan_only
+        data = json_document("seed", True, **plan.to_json(), applied=not plan_only)
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     for line in plan.lines(verbose):

@@ -106,3 +106,31 @@ def test_load_runs_are_recorded(osticket: Any) -> None:
 def test_purge_refuses_a_run_id_that_is_not_one(osticket: Any, tmp_path: Path) -> None:
     result = ostops(osticket, "purge", "--run", "20%", "--yes")
     assert result.returncode == 2 and "not a run id" in result.stderr
+
+
+def test_every_reporting_command_prints_the_one_json_shape(osticket: Any, tmp_path: Path) -> None:
+    record = tmp_path / "run.json"
+    ran = ostops(osticket, "run", str(LAB), "--json", str(record))
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    run = json.loads(record.read_text())
+    assert (run["command"], run["ok"], run["passed"]) == ("run", True, True)
+    documents = {
+        "seed": ostops(osticket, "seed", str(REPO / "seed" / "helpdesk.yaml"), "--plan", "--json"),
+        "verify": ostops(osticket, "verify", str(LAB), "--run", run["run_id"], "--json"),
+        "report": ostops(osticket, "report", "--run", run["run_id"], "--json"),
+        "local status": ostops(osticket, "local", "status", "--json"),
+        "load": ostops(osticket, "load", "--tickets", "2", "--json"),
+        "runs": ostops(osticket, "runs", "--json"),
+    }
+    for command, result in documents.items():
+        assert result.returncode == 0, (command, result.stdout + result.stderr)
+        document = json.loads(result.stdout)
+        assert (document["command"], document["ok"]) == (command, True), document
+    assert json.loads(documents["verify"].stdout)["tickets"][0]["passed"] is True
+    assert json.loads(documents["report"].stdout)["by_status"] == {"Closed": 3}
+    query(osticket, "UPDATE ost_ticket t JOIN ost_ticket__cdata cd ON cd.ticket_id = t.ticket_id "
+                    "SET t.sla_id = 1 WHERE cd.subject LIKE %s", [f"%[ostops {run['run_id']} online-banking-down]%"])
+    failed = ostops(osticket, "verify", str(LAB), "--run", run["run_id"], "--json")
+    assert failed.returncode == 1
+    document = json.loads(failed.stdout)
+    assert document["ok"] is False and any("sla" in m for m in document["mismatches"])
