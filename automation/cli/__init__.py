@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from automation.cli import instance, load, local, manifest, runs, scenario, seed
 from automation.cli.common import Outcome, console
+from automation.cli.examples import add_examples
 from automation.errors import OsTicketError, UsageError, VerificationError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES_PENDING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -20,7 +21,7 @@ OUTCOME_EXIT_CODES = {Outcome.CHANGES_PENDING: EXIT_CHANGES_PENDING}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="ostops")
+@click.version_option(None, "-V", "--version", package_name="ostops")
 def cli() -> None:
     """Run osTicket as code: a local instance or Azure, seeding, the ticket lifecycle, verification."""
 
@@ -35,6 +36,7 @@ cli.add_command(runs.purge_command)
 cli.add_command(load.load_command)
 cli.add_command(instance.instance_group)
 cli.add_command(manifest.manifest_group)
+add_examples(cli)
 
 
 def exit_code_for(exc: BaseException) -> int:

@@ -16,11 +16,7 @@ from automation.workspace import Workspace
 RUN_ID = re.compile(r"^[A-Za-z0-9-]+$")
 
 
-@click.command("runs", epilog="""Examples:
-
-\b
-  ostops runs
-  ostops runs --json | jq -r '.runs[-1].run_id'""")
+@click.command("runs")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 @instance_option
 def runs_command(as_json: bool, instance_path: Path | None) -> None:
@@ -45,11 +41,7 @@ def runs_command(as_json: bool, instance_path: Path | None) -> None:
     out.print(table)
 
 
-@click.command("purge", epilog="""Examples:
-
-\b
-  ostops purge --run 20261127150543-f51f
-  ostops purge --run "$(ostops runs --json | jq -r '.runs[0].run_id')" --yes""")
+@click.command("purge")
 @click.option("--run", "run_id", required=True, help="The run whose tickets are deleted (see `ostops runs`).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask (needed when standard input is not a terminal).")
 @instance_option
