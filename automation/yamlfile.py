@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from automation.errors import YamlFileError
+from automation.suggest import by_line, count, did_you_mean
 
 Path_ = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -23,6 +24,9 @@ class Located:
     file: Path
     data: Any
     lines: dict[Path_, int]
+    # Problems that left the document readable (duplicate keys: the last value is kept), reported together with
+    # the schema's problems instead of hiding them.
+    problems: list[str] = field(default_factory=list)
 
     def line(self, path: Sequence[str | int]) -> int:
         """The line of ``path``, or of its nearest ancestor that has one."""
@@ -117,8 +121,8 @@ def parse(text: str, source: Path | str) -> Located:
     finally:
         builder.loader.dispose()
     if builder.problems:
-        raise YamlFileError(f"{source}: {builder.summary()}", builder.problems)
-    return Located(file, data, builder.lines)
+        raise YamlFileError(f"{source}: {builder.summary()}", by_line(builder.problems + builder.duplicates))
+    return Located(file, data, builder.lines, builder.duplicates)
 
 
 class _TooBig(Exception):
@@ -135,10 +139,10 @@ class _Builder:
         self.loader = _Loader("")  # constructs scalars with YAML's own typing rules (dates stay text)
         self.lines: dict[Path_, int] = {}
         self.problems: list[str] = []
+        self.duplicates: list[str] = []
 
     def summary(self) -> str:
-        count = len(self.problems)
-        return f"{count} problem{'s' if count != 1 else ''}"
+        return count(len(self.problems) + len(self.duplicates))
 
     def problem(self, node: yaml.Node, path: Path_, message: str) -> None:
         self.problems.append(f"{self.source}:{node.start_mark.line + 1} {format_path(path) or '(top)'}: {message}")
@@ -180,7 +184,7 @@ class _Builder:
                 continue
             line = key_node.start_mark.line + 1
             if key in result:
-                self.problems.append(f"{self.source}:{line} {format_path((*path, key))}: duplicate key {key!r}")
+                self.duplicates.append(f"{self.source}:{line} {format_path((*path, key))}: duplicate key {key!r}")
             result[key] = self.construct(value_node, (*path, key), ancestors)
             self.lines[(*path, key)] = line
         return result
@@ -213,6 +217,10 @@ def validation_problems(located: Located, exc: ValidationError) -> list[str]:
             last = index == len(loc) - 1
             if (*cleaned, part) in located.lines or isinstance(part, int) or (last and error["type"] == "missing"):
                 cleaned.append(part)
+        if error["type"] == "union_tag_invalid":  # point at the tag's own key (do:), not its step
+            tag_key = str(error.get("ctx", {}).get("discriminator", "")).strip("'")
+            if (*cleaned, tag_key) in located.lines:
+                cleaned.append(tag_key)
         problems.append(f"{located.where(cleaned)}: {pydantic_message(error)}")
     return problems
 
@@ -225,13 +233,22 @@ def pydantic_message(error: Any) -> str:
         return "unknown field"
     if kind == "missing":
         return "required field is missing"
+    if kind == "union_tag_invalid":
+        ctx = error.get("ctx", {})
+        tags = [tag.strip(" '") for tag in str(ctx.get("expected_tags", "")).split(",") if tag.strip(" '")]
+        what = "action" if ctx.get("discriminator") == "'do'" else "kind"
+        tag = str(ctx.get("tag", ""))
+        return (f"unknown {what} {tag!r}{did_you_mean(tag, tags)}; the valid {what}s are "
+                f"{', '.join(tags[:-1])} and {tags[-1]}" if len(tags) > 1 else f"unknown {what} {tag!r}")
     if kind != "value_error" and "input" in error and not isinstance(error["input"], dict | list):
         return f"{message} (got {error['input']!r})"
     return message
 
 
 def parse_model(located: Located, model: type[M]) -> tuple[M | None, list[str]]:
+    """The model, or None and every problem of the file (its duplicate keys too), in the order of their lines."""
     try:
-        return model.model_validate(located.data), []
+        parsed = model.model_validate(located.data)
     except ValidationError as exc:
-        return None, validation_problems(located, exc)
+        return None, by_line(located.problems + validation_problems(located, exc))
+    return (None, list(located.problems)) if located.problems else (parsed, [])

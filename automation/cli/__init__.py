@@ -2,7 +2,7 @@
 
 Exit codes, mapped here and only here (`exit_code_for`): 0 success · 1 osTicket, its database or this machine
 failed (`automation.errors.OsTicketError`) · 2 bad input, nothing written (`automation.errors.UsageError`,
-click's usage errors) · 130 interrupted."""
+click's usage errors) · 3 changes pending (``seed --plan --detailed-exitcode``; `Outcome`) · 130 interrupted."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ import sys
 import click
 from rich.markup import escape
 
-from automation.cli import instance, load, local, manifest, scenario, seed
-from automation.cli.common import console
+from automation.cli import instance, load, local, manifest, runs, scenario, seed
+from automation.cli.common import Outcome, console
+from automation.cli.examples import add_examples
 from automation.errors import OsTicketError, UsageError, VerificationError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES_PENDING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+OUTCOME_EXIT_CODES = {Outcome.CHANGES_PENDING: EXIT_CHANGES_PENDING}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="ostops")
+@click.version_option(None, "-V", "--version", package_name="ostops")
 def cli() -> None:
     """Run osTicket as code: a local instance or Azure, seeding, the ticket lifecycle, verification."""
 
@@ -29,9 +31,12 @@ cli.add_command(seed.seed_command)
 cli.add_command(scenario.run_command)
 cli.add_command(scenario.verify_command)
 cli.add_command(scenario.report_command)
+cli.add_command(runs.runs_command)
+cli.add_command(runs.purge_command)
 cli.add_command(load.load_command)
 cli.add_command(instance.instance_group)
 cli.add_command(manifest.manifest_group)
+add_examples(cli)
 
 
 def exit_code_for(exc: BaseException) -> int:
@@ -42,9 +47,15 @@ def exit_code_for(exc: BaseException) -> int:
     return EXIT_FAILED
 
 
+def exit_code_for_outcome(result: object) -> int:
+    """A command's return value: an `Outcome`, or None for plain success."""
+    return OUTCOME_EXIT_CODES.get(result, EXIT_OK) if isinstance(result, Outcome) else EXIT_OK
+
+
 def main() -> None:
     try:
-        cli.main(standalone_mode=False)
+        result = cli.main(standalone_mode=False)
+        sys.exit(exit_code_for_outcome(result))
     except click.exceptions.Abort as exc:
         console.print("aborted")
         sys.exit(exit_code_for(exc))
@@ -62,4 +73,4 @@ def main() -> None:
         sys.exit(exit_code_for(exc))
 
 
-__all__ = ["cli", "exit_code_for", "main"]
+__all__ = ["cli", "exit_code_for", "exit_code_for_outcome", "main"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 from pathlib import Path
@@ -24,6 +25,12 @@ instance_option = click.option(
     "--instance", "instance_path", type=click.Path(path_type=Path), default=None,
     help="Instance file (default: $OSTOPS_INSTANCE or ~/.local/state/ostops/local/instance.json).",
 )
+
+
+class Outcome(enum.Enum):
+    """What a command may return instead of exiting itself; ``automation.cli`` maps it to an exit code."""
+
+    CHANGES_PENDING = "changes pending"
 
 
 def progress(message: str) -> None:
@@ -94,3 +101,14 @@ def write_text(path: Path, text: str, option: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{option} {path}: cannot write it: {exc.strerror}; choose another path") from exc
+
+
+def json_document(command: str, ok: bool, **fields: object) -> dict[str, object]:
+    """The one shape of every --json document: ``{"command": ..., "ok": ..., <the command's fields>}``."""
+    return {"command": command, "ok": ok, **fields}
+
+
+def print_json(command: str, ok: bool, **fields: object) -> None:
+    import json
+
+    click.echo(json.dumps(json_document(command, ok, **fields), indent=2, ensure_ascii=False, default=str))

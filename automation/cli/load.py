@@ -8,7 +8,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from automation.cli.common import console, instance_option, out, running_instance
+from automation.cli.common import console, instance_option, out, print_json, running_instance
 from automation.errors import LoadError, VerificationError
 from automation.workspace import Workspace
 
@@ -25,8 +25,6 @@ from automation.workspace import Workspace
 def load_command(count: int, concurrency: int, scenario_file: Path | None, sample: int | None, as_json: bool,
                  instance_path: Path | None) -> None:
     """Create N tickets through the ticket API, C at a time, verifying them in the database as they are created."""
-    import json
-
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from automation.load.run import run_load
@@ -47,7 +45,7 @@ def load_command(count: int, concurrency: int, scenario_file: Path | None, sampl
                           sample=sample if loaded else 0, workspace=workspace)
     summary = result.to_dict()
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        print_json("load", result.passed, **summary)
     else:
         table = Table("run", "created", "tickets/s", "p50 ms", "p95 ms", "p99 ms", "errors", "verified",
                       "verdict ms after", "scenario steps on")

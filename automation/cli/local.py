@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from automation.cli.common import instance_option, out, progress, warn
+from automation.cli.common import instance_option, out, print_json, progress, warn
 from automation.instance import default_instance_path, local_dir_from_environment
 from automation.workspace import Workspace
 
@@ -66,11 +66,18 @@ def local_down(base: Path | None) -> None:
 
 @local.command("status")
 @instance_option
-def local_status(instance_path: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+def local_status(instance_path: Path | None, as_json: bool) -> None:
     """Health: processes, HTTP 200 on /, osTicket's tables, the API key active in osTicket."""
     from automation.local import manager
 
     health = manager.status(Workspace.at(instance_path).instance())
+    if as_json:
+        print_json("local status", health.healthy,
+                   checks={name: {"ok": ok, "detail": detail} for name, (ok, detail) in health.checks.items()})
+        if not health.healthy:
+            sys.exit(1)
+        return
     table = Table("check", "ok", "detail")
     for name, (ok, detail) in health.checks.items():
         table.add_row(name, "[green]yes[/green]" if ok else "[red]no[/red]", escape(detail))

@@ -47,9 +47,20 @@ def _urls_to_probe(entry: Download) -> list[str]:
 @click.option("--online", is_flag=True, help="Also check that every URL answers (exit 1 naming any that does not).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=15.0, show_default=True,
               help="With --online: seconds to wait for each URL.")
-def manifest_check(path: Path, online: bool, timeout: float) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the downloads as JSON.")
+def manifest_check(path: Path, online: bool, timeout: float, as_json: bool) -> None:
     """List every download with how the bootstrap verifies it (exit 0 unless the file is invalid)."""
+    if as_json and online:
+        raise click.UsageError("--json lists the manifest offline; run --online on its own")
     manifest = load_manifest(path)
+    if as_json:
+        from automation.cli.common import print_json
+
+        print_json("manifest check", True, manifest=str(path),
+                   downloads={name: {"version": e.version, "url": e.url, "verify": e.verify,
+                                     "sha256": e.sha256 if e.hash_known else None}
+                              for name, e in manifest.downloads.items()})
+        return
     for name, entry in manifest.downloads.items():
         pinned = entry.sha256 if entry.hash_known else "not pinned"
         click.echo(f"{name:<12} {entry.version:<12} verify={entry.verify:<22} sha256={pinned}")

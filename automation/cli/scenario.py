@@ -17,7 +17,9 @@ from automation.cli.common import (
     console,
     instance_option,
     is_stdout,
+    json_document,
     out,
+    print_json,
     progress,
     running_instance,
     warn,
@@ -56,7 +58,8 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
         if junit_path:
             write_text(junit_path, junit_xml(result, loaded), "--junit")
         if json_path:
-            write_text(json_path, json.dumps(result.to_json(), indent=2, default=str) + "\n", "--json")
+            document = json_document("run", result.passed, **result.to_json())
+            write_text(json_path, json.dumps(document, indent=2, default=str) + "\n", "--json")
 
     loaded = load_scenario(scenario_file)
     for option, output in (("--junit", junit_path), ("--json", json_path)):
@@ -119,7 +122,8 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
         if junit_path:
             write_text(junit_path, junit_error_xml(loaded.scenario.name, str(exc)), "--junit")
         if json_path:
-            write_text(json_path, json.dumps({"passed": False, "error": str(exc)}, indent=2) + "\n", "--json")
+            document = json_document("run", False, passed=False, error=str(exc))
+            write_text(json_path, json.dumps(document, indent=2) + "\n", "--json")
         raise
     write_outputs(result)
     evidence_problem = None
@@ -187,17 +191,23 @@ def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None =
 
 @click.command("verify")
 @click.argument("scenario_file", type=click.Path(path_type=Path))
-@click.option("--run", "run_id", required=True, help="The run id `ostops run` printed.")
+@click.option("--run", "run_id", default=None,
+              help="The run id `ostops run` printed (default: the latest recorded run of this scenario).")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @instance_option
-def verify_command(scenario_file: Path, run_id: str, instance_path: Path | None) -> None:
+def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, instance_path: Path | None) -> None:
     """Re-verify a past run of a scenario against osTicket's database."""
     from automation.scenarios.loader import load_scenario
-    from automation.scenarios.record import load_record, unknown_run
+    from automation.scenarios.record import latest_run_of, load_record, unknown_run
     from automation.scenarios.verify import verify_past_run
 
     loaded = load_scenario(scenario_file)
     workspace = Workspace.at(instance_path)
     instance = running_instance(workspace)
+    run_id = run_id or latest_run_of(workspace, loaded.path)
+    if run_id is None:
+        raise ConfigError(f"{workspace.runs_dir}: no run of {scenario_file} recorded; "
+                          "pass --run RUN_ID (see `ostops runs`) or run it first")
     record = load_record(workspace, run_id)
     if record is None:
         verdict = verify_past_run(instance, loaded.scenario, run_id)
@@ -208,19 +218,32 @@ def verify_command(scenario_file: Path, run_id: str, instance_path: Path | None)
     # verification failure (the wrong scenario file, or keys renamed since the run).
     if verdict is None:
         raise ConfigError(unknown_run(run_id, instance.base_url, workspace))
+    if as_json:
+        print_json("verify", verdict.passed, run_id=run_id, passed=verdict.passed,
+                   tickets=[{"key": t.key, "number": t.number, "passed": t.passed, "mismatches": t.mismatches}
+                            for t in verdict.tickets],
+                   review=verdict.review, mismatches=verdict.mismatches())
+        if not verdict.passed:
+            raise VerificationError(f"run {run_id}: {len(verdict.mismatches())} expectation(s) not met")
+        return
     _print_verdict(verdict, run_id)
 
 
 @click.command("report")
 @click.option("--run", "run_id", default=None, help="Run id (default: the latest run on this instance).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "html"]), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Write to this file (- for standard output, the default).")
 @instance_option
-def report_command(run_id: str | None, fmt: str, output: Path | None, instance_path: Path | None) -> None:
+def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | None,
+                   instance_path: Path | None) -> None:
     """The final review: tickets by status, SLA met or breached, response and resolution times."""
     from automation.scenarios.record import latest_run_id, load_record, unknown_run
     from automation.scenarios.report import read_report, render_html
 
+    if as_json and fmt not in ("table", "json"):
+        raise click.UsageError(f"--json and --format {fmt} contradict each other; give one")
+    fmt = "json" if as_json else fmt
     if output is not None:
         check_writable(output, "--output")
     workspace = Workspace.at(instance_path)
@@ -234,7 +257,7 @@ def report_command(run_id: str | None, fmt: str, output: Path | None, instance_p
     if report is None:
         raise ConfigError(unknown_run(run_id, instance.base_url, workspace))
     if fmt == "json":
-        text = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
+        text = json.dumps(json_document("report", True, **report.to_dict()), indent=2, default=str) + "\n"
     elif fmt == "html":
         text = render_html(report)
     else:

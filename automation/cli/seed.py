@@ -1,4 +1,4 @@
-"""``ostops seed FILE [--plan] [--json] [-v]``."""
+"""``ostops seed FILE [--plan [--detailed-exitcode]] [--json] [-v]``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from automation.cli.common import instance_option, out, running_instance
+from automation.cli.common import Outcome, instance_option, json_document, out, running_instance
 from automation.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -18,10 +18,13 @@ if TYPE_CHECKING:
 @click.command("seed")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="With --plan: exit 3 when changes are pending, 0 when there is nothing to change.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
 @click.option("--verbose", "-v", is_flag=True, help="List unchanged entities too.")
 @instance_option
-def seed_command(file: Path, plan_only: bool, as_json: bool, verbose: bool, instance_path: Path | None) -> None:
+def seed_command(file: Path, plan_only: bool, detailed_exitcode: bool, as_json: bool, verbose: bool,
+                 instance_path: Path | None) -> Outcome | None:
     """Make osTicket's configuration match FILE (SLAs, departments, agents, teams, topics, API keys, users).
 
     Validates everything first (exit 2, nothing written), then applies in one transaction.
@@ -29,6 +32,8 @@ def seed_command(file: Path, plan_only: bool, as_json: bool, verbose: bool, inst
     from automation.seeding.apply import apply_seed, plan_against
     from automation.seeding.loader import load_seed
 
+    if detailed_exitcode and not plan_only:
+        raise click.UsageError("--detailed-exitcode needs --plan: it reports whether a plan has changes")
     seed = load_seed(file)
     workspace = Workspace.at(instance_path)
     instance = running_instance(workspace)
@@ -37,12 +42,14 @@ def seed_command(file: Path, plan_only: bool, as_json: bool, verbose: bool, inst
     else:
         plan = apply_seed(instance, seed, workspace.credentials_file)
     _report(plan, plan_only, as_json, verbose)
+    if detailed_exitcode and plan.create + plan.update:
+        return Outcome.CHANGES_PENDING
+    return None
 
 
 def _report(plan: Plan, plan_only: bool, as_json: bool, verbose: bool) -> None:
     if as_json:
-        data = plan.to_json()
-        data["applied"] = not plan_only
+        data = json_document("seed", True, **plan.to_json(), applied=not plan_only)
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     for line in plan.lines(verbose):

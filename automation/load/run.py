@@ -24,7 +24,7 @@ from automation.scenarios import record
 from automation.scenarios.facts import read_run, run_tag
 from automation.scenarios.loader import LoadedScenario
 from automation.scenarios.models import Requester, TicketSpec
-from automation.scenarios.record import RunResult, new_run_id
+from automation.scenarios.record import RunResult, new_run_id, save_record
 from automation.scenarios.runner import ScenarioRunner
 from automation.scenarios.verify import check_ticket
 from automation.workspace import Workspace
@@ -62,6 +62,11 @@ class LoadResult:
     @property
     def mismatches(self) -> list[str]:
         return self.verification.mismatches
+
+    @property
+    def passed(self) -> bool:
+        return (not self.errors and not self.mismatches and self.verification.error is None
+                and self.verified == self.tickets)
 
     @property
     def throughput(self) -> float:
@@ -203,14 +208,26 @@ def act_on_sample(runner: ScenarioRunner, loaded: LoadedScenario, directory: Dir
     return acted
 
 
+def load_record_of(result: LoadResult) -> RunResult:
+    return RunResult(result.run_id, "(load)", {k: {"number": n} for k, n in result.numbers.items()},
+                     id_range=result.id_range, unconfirmed=result.unconfirmed, kind="load")
+
+
 def run_load(instance: Instance, count: int, concurrency: int, on_done: Callable[[], None] = lambda: None,
              conn: Any | None = None, scenario: LoadedScenario | None = None, sample: int = 0,
              workspace: Workspace | None = None) -> LoadResult:
     own_connection = conn is None
     conn = conn or db.connect(instance)
     try:
-        return _run_load(instance, conn, count, concurrency, on_done, scenario if sample > 0 else None, sample,
-                         workspace or Workspace.at())
+        workspace = workspace or Workspace.at()
+        scenario = scenario if sample > 0 else None
+        result = _run_load(instance, conn, count, concurrency, on_done, scenario, sample, workspace)
+        # Recorded like a scenario's run: `ostops runs` lists it, `report`, `verify` and `purge` find it by id.
+        save_record(workspace, result.run_id, {
+            **load_record_of(result).to_json(), **result.to_dict(), "passed": result.passed,
+            "scenario": scenario.scenario.name if scenario is not None else "",
+            "tickets": load_record_of(result).tickets})
+        return result
     finally:
         if own_connection:
             conn.close()
@@ -240,9 +257,9 @@ def _run_load(instance: Instance, conn: Any, count: int, concurrency: int, on_do
     result = create_and_verify(instance, conn, tables, planned, concurrency, new_run_id(), on_done)
     result.id_range, result.unconfirmed = reconcile(lambda: db.connect(instance), tables, result.run_id,
                                                     result.after_ticket_id or 0, set(result.numbers.values()))
-    # Recorded, so that `ostops report` reads the run by primary key (and names what this run could not).
-    record.save(workspace, RunResult(result.run_id, "(load)", {k: {"number": n} for k, n in result.numbers.items()},
-                                     id_range=result.id_range, unconfirmed=result.unconfirmed))
+    # Recorded now, so that a failure while acting on the sample still leaves the run findable by primary key
+    # (and names what this run could not confirm); completed with the figures at the end.
+    record.save(workspace, load_record_of(result))
     acted: list[Acted] = []
     if runner is not None and directory is not None and scenario is not None:
         try:

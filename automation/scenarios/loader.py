@@ -8,6 +8,7 @@ from pathlib import Path
 from automation.errors import ScenarioError
 from automation.osticket.directory import Directory
 from automation.scenarios.models import AGENT_ONLY, REQUESTER, Scenario
+from automation.suggest import by_line, count, did_you_mean
 from automation.yamlfile import Located, YamlFileError, load, parse_model
 
 
@@ -37,10 +38,10 @@ def load_scenario(path: Path) -> LoadedScenario:
         # inside the document (tags, keys, aliases, duplicates) are listed like schema problems.
         if exc.problems == [exc.message]:
             raise ScenarioError(exc.message, exc.problems) from None
-        raise ScenarioError(f"{path}: {len(exc.problems)} problem(s); nothing was run", exc.problems) from None
+        raise ScenarioError(f"{path}: {count(len(exc.problems))}; nothing was run", exc.problems) from None
     scenario, problems = parse_model(located, Scenario)
     if scenario is None:
-        raise ScenarioError(f"{path}: {len(problems)} problem(s); nothing was run", problems)
+        raise ScenarioError(f"{path}: {count(len(problems))}; nothing was run", problems)
     problems = []
     for t_index, ticket in enumerate(scenario.tickets):
         for s_index, step in enumerate(ticket.steps):
@@ -53,7 +54,7 @@ def load_scenario(path: Path) -> LoadedScenario:
         problems.append(f"{located.where(('seed',))}: seed file {seed} does not exist (a relative `seed:` is "
                         "read from the scenario file's folder)")
     if problems:
-        raise ScenarioError(f"{path}: {len(problems)} problem(s); nothing was run", problems)
+        raise ScenarioError(f"{path}: {count(len(problems))}; nothing was run", by_line(problems))
     return loaded
 
 
@@ -66,7 +67,7 @@ def check_names(loaded: LoadedScenario, directory: Directory) -> None:
     def need(kind: str, value: str | None, table: dict[str, int], path: tuple[str | int, ...]) -> None:
         if value is not None and value != "none" and value not in table:
             known = ", ".join(sorted(table)[:12])
-            problems.append(f"{where(path)}: unknown {kind} {value!r} (known: {known})")
+            problems.append(f"{where(path)}: unknown {kind} {value!r}{did_you_mean(value, table)} (known: {known})")
 
     for ti, ticket in enumerate(loaded.scenario.tickets):
         need("help topic", ticket.topic, directory.topics, ("tickets", ti, "topic"))
@@ -91,7 +92,8 @@ def check_names(loaded: LoadedScenario, directory: Directory) -> None:
             if entry.by not in (None, REQUESTER):
                 need("agent", entry.by, directory.agents, ("tickets", ti, "expect", "entries_in_order", ei, "by"))
     if problems:
-        raise ScenarioError(f"{loaded.path}: {len(problems)} unknown name(s); nothing was run", problems)
+        raise ScenarioError(f"{loaded.path}: {count(len(problems), 'unknown name')}; nothing was run",
+                            by_line(problems))
 
 
 def seed_password_envs(loaded: LoadedScenario) -> dict[str, str]:

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import secrets
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from automation.errors import ConfigError
@@ -46,6 +47,7 @@ class RunResult:
     ledger: Ledger | None = None
     # Tickets of the run in osTicket that it was never answered for, named (`verify.unconfirmed_line`).
     unconfirmed: list[str] = field(default_factory=list)
+    kind: str = "scenario"  # or "load"
 
     @property
     def passed(self) -> bool:
@@ -53,7 +55,8 @@ class RunResult:
                 and not self.unconfirmed)
 
     def to_json(self) -> dict[str, Any]:
-        data = {"run_id": self.run_id, "scenario": self.scenario, "passed": self.passed, "seconds": self.seconds,
+        data = {"run_id": self.run_id, "kind": self.kind, "started": started_at(self.run_id),
+                "scenario": self.scenario, "passed": self.passed, "seconds": self.seconds,
                 "tickets": self.tickets, "steps": [asdict(s) for s in self.steps], "seed": self.seed_summary,
                 "id_range": list(self.id_range) if self.id_range else None, "unconfirmed": self.unconfirmed}
         if self.ledger is not None:
@@ -64,7 +67,79 @@ class RunResult:
 
 
 def save(workspace: Workspace, result: RunResult) -> None:
-    write_private(workspace.run_file(result.run_id), json.dumps(result.to_json(), indent=2, default=str) + "\n")
+    save_record(workspace, result.run_id, result.to_json())
+
+
+def save_record(workspace: Workspace, run_id: str, data: dict[str, Any]) -> None:
+    """Record a run (a scenario's or a load run's) in the workspace's ``runs/`` folder."""
+    write_private(workspace.run_file(run_id), json.dumps(data, indent=2, default=str) + "\n")
+
+
+def started_at(run_id: str) -> str:
+    """When the run started, in UTC, as its id says (ISO 8601)."""
+    try:
+        return dt.datetime.strptime(run_id[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC).isoformat()
+    except ValueError:
+        return ""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One line of ``ostops runs``."""
+
+    run_id: str
+    kind: str  # scenario | load
+    scenario: str
+    started: str
+    tickets: int
+    verdict: str  # passed | failed | unreadable
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def summarize(run_id: str, data: object) -> RunSummary:
+    if not isinstance(data, dict):
+        return RunSummary(run_id, "?", "", started_at(run_id), 0, "unreadable")
+    tickets = data.get("tickets")
+    count = len(tickets) if isinstance(tickets, dict) else int(tickets) if isinstance(tickets, int) else 0
+    if data.get("kind") == "load":
+        count = int(data.get("created", count))
+    return RunSummary(run_id, str(data.get("kind", "scenario")), str(data.get("scenario") or ""),
+                      str(data.get("started") or started_at(run_id)), count,
+                      "passed" if data.get("passed") else "failed")
+
+
+def run_summaries(workspace: Workspace) -> list[RunSummary]:
+    """Every recorded run, oldest first; a record that cannot be read is listed as unreadable."""
+    found = []
+    for path in workspace.run_files():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+        found.append(summarize(path.stem, data))
+    return found
+
+
+def latest_run_of(workspace: Workspace, scenario: Path) -> str | None:
+    """The latest recorded run of this scenario file: the same file, else (a run started from another folder)
+    a file of the same name."""
+    runs = [r for r in run_summaries(workspace) if r.kind == "scenario" and r.scenario]
+    for same in (lambda p: p.resolve() == scenario.resolve(), lambda p: p.name == scenario.name):
+        found = [r.run_id for r in runs if same(Path(r.scenario))]
+        if found:
+            return found[-1]
+    return None
+
+
+def forget(workspace: Workspace, run_id: str) -> bool:
+    """Remove a run's record; False when there was none."""
+    try:
+        workspace.run_file(run_id).unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

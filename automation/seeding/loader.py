@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from automation import yamlfile
 from automation.errors import SeedError
 from automation.seeding.models import SeedFile
+from automation.suggest import by_line, count
 
 
 def load_seed(path: Path | str) -> SeedFile:
@@ -46,20 +47,21 @@ def _from_located(located: yamlfile.Located, source: str) -> SeedFile:
     except ValidationError as exc:
         probe = SeedFile()
         probe.locate(source, lines)
-        raise _fail(source, [_pydantic_problem(probe, err) for err in exc.errors()]) from exc
+        raise _fail(source, located.problems + [_pydantic_problem(probe, err) for err in exc.errors()]) from exc
     seed.locate(source, lines)
+    if located.problems:
+        raise _fail(source, located.problems + check_file(seed))
     if seed.is_empty():
         raise SeedError(f"{source}: nothing to seed: the file lists no settings, SLAs, departments, agents, teams, "
                         "help topics, API keys or users (is it the right file?)")
-    problems = check_file(seed)
+    problems = located.problems + check_file(seed)
     if problems:
         raise _fail(source, problems)
     return seed
 
 
 def _fail(source: str, problems: list[str]) -> SeedError:
-    count = len(problems)
-    return SeedError(f"{source}: {count} problem{'s' if count != 1 else ''}", problems=problems)
+    return SeedError(f"{source}: {count(len(problems))}", problems=by_line(problems))
 
 
 def _pydantic_problem(seed: SeedFile, err: Any) -> str:

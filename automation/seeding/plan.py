@@ -30,6 +30,7 @@ from automation.osticket.schema import (
 )
 from automation.seeding.models import DEPT_SEPARATOR, SeedFile
 from automation.seeding.passwords import env_secret, verify_password
+from automation.suggest import by_line, count, did_you_mean
 
 SECRET = "********"
 
@@ -342,8 +343,9 @@ class _Planner:
         if fold(key) not in self.file_keys.get(kind, set()) and self.state.lookup(kind, key) is None:
             hint = ""
             known = sorted(set(self.state.keys.get(kind, {}).values()))
+            hint = did_you_mean(key, [*known, *self.file_keys.get(kind, set())])
             if kind in ("role", "schedule", "priority") and known:
-                hint = f" (known: {', '.join(known)})"
+                hint += f" (known: {', '.join(known)})"
             self.problems.append(f"{self.seed.where(path)}: unknown {self.WHAT[kind]} {key!r}{hint}")
         return Ref(kind, key)
 
@@ -693,9 +695,7 @@ class _Planner:
         self.api_keys()
         self.users()
         if self.problems:
-            count = len(self.problems)
-            raise SeedError(f"{self.seed._source}: {count} problem{'s' if count != 1 else ''}",
-                            problems=self.problems)
+            raise SeedError(f"{self.seed._source}: {count(len(self.problems))}", problems=by_line(self.problems))
         return self.plan
 
 

@@ -266,3 +266,18 @@ def test_large_organization_applies_in_one_transaction(osticket: Any, tmp_path: 
 
 def test_seed_error_is_a_usage_error() -> None:
     assert SeedError("x").exit_code == 2
+
+
+def test_plan_detailed_exitcode_says_whether_changes_are_pending(osticket: Any, tmp_path: Path) -> None:
+    assert ostops(osticket, "seed", str(HELPDESK)).returncode == 0
+    clean = ostops(osticket, "seed", str(HELPDESK), "--plan", "--detailed-exitcode")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    query(osticket, "UPDATE ost_sla SET grace_period = 7 WHERE name = 'Sev-C'")
+    pending = ostops(osticket, "seed", str(HELPDESK), "--plan", "--detailed-exitcode")
+    assert pending.returncode == 3, pending.stdout + pending.stderr
+    assert "~ update sla 'Sev-C'" in pending.stdout
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("slas:\n  - name: Sev-X\n    grace_hours: soon\n")
+    assert ostops(osticket, "seed", str(broken), "--plan", "--detailed-exitcode").returncode == 2
+    assert ostops(osticket, "seed", str(HELPDESK)).returncode == 0
+    assert ostops(osticket, "seed", str(HELPDESK), "--plan", "--detailed-exitcode").returncode == 0
