@@ -12,13 +12,15 @@ from automation.credentials import CredentialStore, agent_password, password_var
 from automation.errors import AuthError, OsTicketError, ScenarioError, ScenarioStepFailed
 from automation.instance import Instance
 from automation.osticket import db
-from automation.osticket.api import NewTicket, TicketApi, requester_email
+from automation.osticket.api import TicketApi
 from automation.osticket.directory import Directory
+from automation.osticket.portal import Portal
 from automation.osticket.staff import StaffSession
 from automation.scenarios import facts as run_facts
 from automation.scenarios import record
+from automation.scenarios.channels import Requesters, is_agent_step
 from automation.scenarios.loader import LoadedScenario, check_names, seed_password_envs
-from automation.scenarios.models import REQUESTER, TicketSpec
+from automation.scenarios.models import TicketSpec
 from automation.scenarios.record import RunResult, StepResult, new_run_id
 from automation.scenarios.verify import verify_run
 from automation.workspace import Workspace
@@ -36,6 +38,7 @@ class ScenarioRunner:
         self.tables = db.Tables(instance.db.table_prefix)
         self.api = api or TicketApi(instance.base_url, instance.api_key.get_secret_value())
         self.progress = progress
+        self.requesters = Requesters(self.api, Portal(instance.base_url), self.conn, self.tables)
         self._sessions: dict[str, StaffSession] = {}
         self._password_envs: dict[str, str] = {}
 
@@ -62,7 +65,7 @@ class ScenarioRunner:
         missing: dict[str, list[str]] = {}  # agent -> where it acts
         for ti, ticket in enumerate(loaded.scenario.tickets):
             for si, step in enumerate(ticket.steps):
-                if step.actor != REQUESTER and (step.actor in missing or self.password(step.actor) is None):
+                if is_agent_step(step) and (step.actor in missing or self.password(step.actor) is None):
                     missing.setdefault(step.actor, []).append(
                         loaded.located.where(("tickets", ti, "steps", si, "as")))
         if missing:
@@ -88,7 +91,7 @@ class ScenarioRunner:
         first: dict[str, tuple[str | int, ...]] = {}
         for ti, ticket in enumerate(loaded.scenario.tickets):
             for si, step in enumerate(ticket.steps):
-                if step.actor != REQUESTER:
+                if is_agent_step(step):
                     first.setdefault(step.actor, ("tickets", ti, "steps", si, "as"))
         try:
             for username, path in first.items():
@@ -149,13 +152,7 @@ class ScenarioRunner:
         subject = f"{spec.subject} {run_facts.run_tag(result.run_id, spec.key)}"
         t0 = time.monotonic()
         try:
-            number = self.api.create_ticket(NewTicket(
-                name=spec.requester.name, email=str(spec.requester.email), phone=spec.requester.phone,
-                subject=subject, message=spec.message,
-                topic_id=directory.topics[spec.topic] if spec.topic else None,
-                priority_id=directory.priorities[spec.priority] if spec.priority else None,
-                autorespond=False, alert=False,
-            ))
+            number = self.requesters.create(spec, subject, directory)
         except OsTicketError as exc:
             done = [self._describe(s) for s in result.steps]
             result.steps.append(StepResult(spec.key, where, spec.requester.name, "create", spec.subject,
@@ -199,13 +196,8 @@ class ScenarioRunner:
 
     def act_step(self, step: Any, ticket_id: int, number: str, spec: TicketSpec, subject: str,
              directory: Directory) -> str:
-        if step.actor == REQUESTER:
-            if step.do == "cron":
-                return self.api.run_cron()
-            message = requester_email(spec.requester.name, str(spec.requester.email), directory.helpdesk_email,
-                                      f"Re: [#{number}] {subject}", step.text)
-            self.api.post_email(message)
-            return "by e-mail"
+        if not is_agent_step(step):
+            return self.requesters.act(step, ticket_id, number, spec, subject, directory)
         staff = self.staff(step.actor)
         match step.do:
             case "assign_agent":
