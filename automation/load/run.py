@@ -197,7 +197,8 @@ def act_on_sample(runner: ScenarioRunner, loaded: LoadedScenario, directory: Dir
     for index, item in enumerate(created):
         template = loaded.scenario.tickets[index % len(loaded.scenario.tickets)]
         spec = template.model_copy(update={
-            "key": item.key, "requester": Requester(name=item.requester.name, email=item.requester.email),
+            "key": item.key, "channel": "api",  # load tickets all come through the ticket API
+            "requester": Requester(name=item.requester.name, email=item.requester.email),
             "topic": item.topic.name if item.topic else None, "subject": f"Load ticket {item.index}",
             "message": load_message(item.index, result.run_id)})
         number = numbers[item.key]

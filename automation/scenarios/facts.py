@@ -113,6 +113,7 @@ class TicketFacts:
     sla_id: int = 0
     has_thread: bool = True
     has_user: bool = True
+    source: str = ""  # API, Web, Email, Phone, Other
 
     @property
     def incomplete(self) -> list[str]:
@@ -172,7 +173,7 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None
         where, args = "cd.subject LIKE %s", [run_like(run_id)]
     with cursor(conn) as cur:
         cur.execute(
-            f"""SELECT tk.ticket_id, tk.number, tk.created, tk.closed, tk.isoverdue, tk.user_id, tk.sla_id,
+            f"""SELECT tk.ticket_id, tk.number, tk.created, tk.closed, tk.isoverdue, tk.user_id, tk.sla_id, tk.source,
                        COALESCE(tk.duedate, tk.est_duedate) AS due, cd.subject,
                        st.name AS status, st.state, sla.name AS sla, d.name AS department,
                        s.username AS agent, tm.name AS team, tp.topic, pr.priority_desc AS priority,
@@ -239,6 +240,7 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None
             requester_email=row["requester_email"] or "", overdue=bool(row["isoverdue"]), created=row["created"],
             closed=row["closed"], due=row["due"], full_subject=subject, sla_id=int(row["sla_id"] or 0),
             has_thread=row["thread_id"] is not None, has_user=row["user_found"] is not None,
+            source=str(row["source"] or ""),
         )
     for row in entry_rows:
         ticket = tickets.get(row["ticket_id"])

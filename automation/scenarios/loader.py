@@ -7,6 +7,7 @@ from pathlib import Path
 
 from automation.errors import ScenarioError
 from automation.osticket.directory import Directory
+from automation.scenarios.channels import channel_problems
 from automation.scenarios.models import AGENT_ONLY, REQUESTER, Scenario
 from automation.suggest import by_line, count, did_you_mean
 from automation.yamlfile import Located, YamlFileError, load, parse_model
@@ -48,6 +49,7 @@ def load_scenario(path: Path) -> LoadedScenario:
             if step.actor == REQUESTER and step.do in AGENT_ONLY:
                 problems.append(f"{located.where(('tickets', t_index, 'steps', s_index, 'as'))}: "
                                 f"'{step.do}' is an agent's action; the requester can only reply")
+    problems += channel_problems(scenario, located)
     loaded = LoadedScenario(scenario, located)
     seed = loaded.seed_path()
     if seed is not None and not seed.is_file():

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 REQUESTER = "requester"
+Channel = Literal["api", "portal", "email"]
 StatusName = Literal["Open", "Resolved", "Closed"]
 PriorityName = Literal["Low", "Normal", "High", "Emergency"]
 
@@ -68,6 +69,9 @@ class Reply(StepBase):
 
     do: Literal["reply"]
     text: str = Field(min_length=1)
+    via: Literal["portal", "email"] | None = Field(
+        default=None, description="The requester's way to reply: the Support Center (default for portal tickets) or "
+                                  "e-mail (default otherwise).")
 
 
 class SetStatus(StepBase):
@@ -80,11 +84,39 @@ class RunCron(StepBase):
     do: Literal["cron"]
 
 
+class CheckStatus(StepBase):
+    """The requester opens the ticket in the Support Center with her e-mail and the ticket number."""
+
+    do: Literal["check_status"]
+    expect_status: StatusName | None = Field(default=None, description="The status the requester must see.")
+
+
+class Advance(StepBase):
+    """Rehearsal time machine: the ticket's clock moves into the past by the amount, then osTicket's cron runs."""
+
+    actor: str = Field(default=REQUESTER, alias="as", min_length=1, description="Ignored: time passes for everyone.")
+    do: Literal["advance"]
+    hours: float = Field(default=0, ge=0, le=24 * 366)
+    minutes: float = Field(default=0, ge=0, le=60 * 24 * 366)
+
+    @model_validator(mode="after")
+    def _some_time(self) -> Advance:
+        if self.hours == 0 and self.minutes == 0:
+            raise ValueError("advance needs hours: or minutes: greater than 0")
+        return self
+
+    @property
+    def seconds(self) -> int:
+        return round(self.hours * 3600 + self.minutes * 60)
+
+
 Step = Annotated[
-    AssignAgent | AssignTeam | Transfer | ChangeSla | ChangePriority | Note | Reply | SetStatus | RunCron,
+    AssignAgent | AssignTeam | Transfer | ChangeSla | ChangePriority | Note | Reply | SetStatus | RunCron
+    | CheckStatus | Advance,
     Field(discriminator="do"),
 ]
 AGENT_ONLY = {"assign_agent", "assign_team", "transfer", "change_sla", "change_priority", "note", "set_status"}
+REQUESTER_ONLY = {"check_status", "advance"}
 
 EntryType = Literal["message", "response", "note"]
 
@@ -112,6 +144,10 @@ class Expect(Strict):
 class TicketSpec(Strict):
     key: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Short name of the ticket within the scenario.")
     requester: Requester
+    channel: Channel = Field(default="api", description="How the ticket arrives: the ticket API (source API), the "
+                             "Support Center's form (source Web) or an e-mail piped to osTicket (source Email).")
+    fields: dict[str, str] = Field(default_factory=dict, description="Portal only: the help topic's form fields, "
+                                   "by their field name.")
     topic: str | None = None
     priority: PriorityName | None = None
     subject: str = Field(min_length=1, max_length=200)

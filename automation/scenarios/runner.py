@@ -12,15 +12,17 @@ from automation.credentials import CredentialStore, agent_password, password_var
 from automation.errors import AuthError, OsTicketError, ScenarioError, ScenarioStepFailed
 from automation.instance import Instance
 from automation.osticket import db
-from automation.osticket.api import NewTicket, TicketApi, requester_email
+from automation.osticket.api import TicketApi
 from automation.osticket.directory import Directory
 from automation.osticket.http import instance_session
+from automation.osticket.portal import Portal
 from automation.osticket.staff import StaffSession
 from automation.scenarios import facts as run_facts
 from automation.scenarios import ledger as run_ledger
 from automation.scenarios import record
+from automation.scenarios.channels import Requesters, is_agent_step
 from automation.scenarios.loader import LoadedScenario, check_names, seed_password_envs
-from automation.scenarios.models import REQUESTER, TicketSpec
+from automation.scenarios.models import TicketSpec
 from automation.scenarios.record import RunResult, StepResult, new_run_id
 from automation.scenarios.verify import unconfirmed_line, verify
 from automation.workspace import Workspace
@@ -52,6 +54,8 @@ class ScenarioRunner:
                                          session=instance_session(instance))
         self.progress = progress
         self.observer = observer
+        self.requesters = Requesters(self.api, Portal(instance.base_url, new_http=lambda: instance_session(instance)),
+                                     self.conn, self.tables)
         self._sessions: dict[str, StaffSession] = {}
         self._password_envs: dict[str, str] = {}
 
@@ -78,7 +82,7 @@ class ScenarioRunner:
         missing: dict[str, list[str]] = {}  # agent -> where it acts
         for ti, ticket in enumerate(loaded.scenario.tickets):
             for si, step in enumerate(ticket.steps):
-                if step.actor != REQUESTER and (step.actor in missing or self.password(step.actor) is None):
+                if is_agent_step(step) and (step.actor in missing or self.password(step.actor) is None):
                     missing.setdefault(step.actor, []).append(
                         loaded.located.where(("tickets", ti, "steps", si, "as")))
         if missing:
@@ -104,7 +108,7 @@ class ScenarioRunner:
         first: dict[str, tuple[str | int, ...]] = {}
         for ti, ticket in enumerate(loaded.scenario.tickets):
             for si, step in enumerate(ticket.steps):
-                if step.actor != REQUESTER:
+                if is_agent_step(step):
                     first.setdefault(step.actor, ("tickets", ti, "steps", si, "as"))
         try:
             for username, path in first.items():
@@ -217,13 +221,7 @@ class ScenarioRunner:
         subject = f"{spec.subject} {run_facts.run_tag(result.run_id, spec.key)}"
         t0 = time.monotonic()
         try:
-            number = self.api.create_ticket(NewTicket(
-                name=spec.requester.name, email=str(spec.requester.email), phone=spec.requester.phone,
-                subject=subject, message=spec.message,
-                topic_id=directory.topics[spec.topic] if spec.topic else None,
-                priority_id=directory.priorities[spec.priority] if spec.priority else None,
-                autorespond=False, alert=False,
-            ))
+            number = self.requesters.create(spec, subject, directory)
         except OsTicketError as exc:
             done = [self._describe(s) for s in result.steps]
             result.steps.append(StepResult(spec.key, where, spec.requester.name, "create", spec.subject,
@@ -271,13 +269,8 @@ class ScenarioRunner:
 
     def act_step(self, step: Any, ticket_id: int, number: str, spec: TicketSpec, subject: str,
              directory: Directory) -> str:
-        if step.actor == REQUESTER:
-            if step.do == "cron":
-                return self.api.run_cron()
-            message = requester_email(spec.requester.name, str(spec.requester.email), directory.helpdesk_email,
-                                      f"Re: [#{number}] {subject}", step.text)
-            self.api.post_email(message)
-            return "by e-mail"
+        if not is_agent_step(step):
+            return self.requesters.act(step, ticket_id, number, spec, subject, directory)
         staff = self.staff(step.actor)
         match step.do:
             case "assign_agent":

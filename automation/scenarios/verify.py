@@ -11,6 +11,7 @@ from automation.instance import Instance
 from automation.osticket.db import connect, server_now
 from automation.osticket.schema import Tables
 from automation.scenarios import ledger as run_ledger
+from automation.scenarios.channels import SOURCES
 from automation.scenarios.facts import SlaDefinition, TicketFacts, plain_text, read_run, read_slas
 from automation.scenarios.ledger import Ledger
 from automation.scenarios.models import REQUESTER, EntryExpect, Scenario, TicketSpec
@@ -133,6 +134,7 @@ def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime) -> list
     compare("overdue", exp.overdue, facts.overdue)
     compare("topic", spec.topic, facts.topic)
     compare("subject", spec.subject, facts.subject)
+    compare("source", SOURCES[spec.channel], facts.source)
     if str(spec.requester.email).casefold() != facts.requester_email.casefold():
         problems.append(f"requester: expected {str(spec.requester.email)!r}, actual {facts.requester_email!r}")
     if exp.sla_met is not None:

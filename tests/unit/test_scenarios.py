@@ -81,7 +81,7 @@ def facts(**overrides):
         status="Closed", state="closed", sla="Sev-A", department="IT Support", agent="jane.doe",
         team="Online Banking", topic="Report a Problem", priority="Normal", requester="Karen Doe",
         requester_email="karen.doe@example.com", overdue=False, created=T0, closed=T0 + dt.timedelta(minutes=30),
-        due=T0 + dt.timedelta(hours=1),
+        due=T0 + dt.timedelta(hours=1), source="Web",  # the lab's first ticket comes through the Support Center
         # what the lab's first ticket posts, as osTicket keeps it
         entries=[Entry(p.type, p.by, T0 + dt.timedelta(minutes=i), i + 1, p.title, p.text)
                  for i, p in enumerate(posted_entries(load_scenario(LAB).scenario.tickets[0]))],
@@ -97,6 +97,11 @@ def facts(**overrides):
 def lab_ticket_only():
     scenario = load_scenario(LAB).scenario
     return scenario.model_copy(update={"tickets": scenario.tickets[:1]})
+
+
+def test_verify_names_a_ticket_that_came_another_way():
+    verdict = verify(lab_ticket_only(), "r1", [facts(source="API")])
+    assert verdict.tickets[0].mismatches == ["source: expected 'Web', actual 'API'"]
 
 
 def test_verify_passes_on_matching_facts():

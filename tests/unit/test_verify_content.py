@@ -35,7 +35,7 @@ def lab_facts(**overrides):
         ticket_id=1, number="123456", key=spec.key, subject=spec.subject, status="Closed", state="closed",
         sla="Sev-A", department="IT Support", agent="jane.doe", team="Online Banking", topic="Report a Problem",
         priority="Normal", requester="Karen Doe", requester_email="karen.doe@example.com", overdue=False,
-        created=T0, closed=T0 + dt.timedelta(minutes=30), due=T0 + dt.timedelta(hours=1),
+        created=T0, closed=T0 + dt.timedelta(minutes=30), due=T0 + dt.timedelta(hours=1), source="Web",
         entries=[Entry(p.type, p.by, T0 + dt.timedelta(minutes=i), i + 1, p.title, p.text)
                  for i, p in enumerate(posted_entries(spec))],
         events=[Event(n, "x", T0, None, i) for i, n in enumerate(["created", "edited", "assigned", "closed"])],
