@@ -122,3 +122,14 @@ def test_credentials_file_is_private(tmp_path: Path) -> None:
     again = CredentialStore(tmp_path / "credentials.json")
     assert again.agent("John.Doe") == "pw1"
     assert again.api_key("127.0.0.1") == "KEY"
+
+
+def test_the_lab_tickets_start_on_default_sla_as_in_the_write_up() -> None:
+    """seed-lab.md: "SLA Plan changed from Default SLA (18 hrs) to Sev-A (1 hr - Emergency)". Karen's and Ken's
+    tickets use the topic Report a Problem, whose department's SLA is the one a new ticket gets."""
+    seed = load_seed(REPO / "seed" / "helpdesk.yaml")
+    topic = next(t for t in seed.help_topics if t.name == "Report a Problem")
+    assert topic.sla is None
+    department = next(d for d in seed.departments if d.name == topic.department)
+    assert department.sla == "Default SLA"
+    assert next(s for s in seed.slas if s.name == "Default SLA").grace_hours == 18
