@@ -427,7 +427,7 @@ function Read-Settings {
     # The settings JSON: embedded by the Pulumi program, or -SettingsPath when the placeholder is still there.
     if ($EmbeddedSettingsJson.Trim() -ne $SettingsPlaceholder) { return ($EmbeddedSettingsJson | ConvertFrom-Json) }
     if (-not [string]::IsNullOrEmpty($SettingsPath)) {
-        if (-not (Test-Path -LiteralPath $SettingsPath -PathType Leaf)) { throw "-SettingsPath $SettingsPath: no such file" }
+        if (-not (Test-Path -LiteralPath $SettingsPath -PathType Leaf)) { throw "-SettingsPath ${SettingsPath}: no such file" }
         return ([System.IO.File]::ReadAllText($SettingsPath) | ConvertFrom-Json)
     }
     throw 'no settings: the embedded settings placeholder was not replaced and no -SettingsPath was given'

@@ -117,6 +117,38 @@ def parse_problems(source: str) -> list[str]:
     return problems
 
 
+EXPANDABLE_STRINGS = ("expandable_string_literal", "expandable_here_string_literal")
+
+
+def variable_reference_problems(source: str) -> list[str]:
+    """``"$name: ..."`` in a double-quoted string: PowerShell's parse error InvalidVariableReferenceWithDrive.
+
+    PowerShell's tokenizer reads ``$name:`` as a scope or drive qualifier (``$env:Path``, ``$script:X``,
+    ``$using:X``) and then needs a variable-name character; ``"-SettingsPath $SettingsPath: no such file"``
+    therefore stops the whole script before its first line runs (dafthack/DomainPasswordSpray#31,
+    mzbrau/fig#18). ``parse_problems`` cannot see it: tree-sitter-pwsh's ``variable`` token is
+    ``$`` + an *optional* ``qualifier:`` + a name, so when no name follows the colon the lexer falls back to
+    the shorter ``$name`` and the string's plain-text token (anything but ``$``, ``"`` and a backtick)
+    swallows the ``:`` -- no ERROR node. So this looks at what follows each variable of every expandable
+    string: tree-sitter already took ``:name`` into the variable when a name follows, so a colon still
+    after it (and not ``::``, a static member) is the error. ``${name}:`` is the fix.
+    """
+    data = source.encode("utf-8")
+    problems = []
+    for node in walk(parse(source).root_node):
+        if node.type not in EXPANDABLE_STRINGS:
+            continue
+        for var in node.children:
+            if var.type != "variable" or text(var).startswith("${"):
+                continue
+            after = data[var.end_byte:var.end_byte + 2]
+            if after[:1] == b":" and after != b"::":
+                line, col = var.start_point
+                problems.append(f"line {line + 1}:{col + 1}: {text(var)}: in a double-quoted string is a parse error "
+                                f"(InvalidVariableReferenceWithDrive); write ${{{text(var)[1:]}}}:")
+    return problems
+
+
 @dataclass
 class Param:
     name: str
@@ -541,6 +573,7 @@ def _defect_problems(source: str) -> list[str]:
 
 CHECKS: dict[str, Callable[[str], list[str]]] = {
     "parse": parse_problems,
+    "variables": variable_reference_problems,
     "contract": contract_problems,
     "secrets": secret_problems,
     "steps": step_problems,
@@ -569,6 +602,34 @@ def test_every_powershell_file_parses() -> None:
     assert SCRIPT in scripts
     for path in scripts:
         assert parse_problems(path.read_text(encoding="utf-8")) == [], path
+
+
+def repo_powershell_files() -> list[Path]:
+    skip = {".venv", ".git", "node_modules"}
+    return sorted(p for p in REPO.rglob("*.ps1") if not skip & set(p.relative_to(REPO).parts))
+
+
+def test_no_powershell_file_has_a_colon_right_after_a_variable_in_a_string() -> None:
+    scripts = repo_powershell_files()
+    assert SCRIPT in scripts and BOOTSTRAP_DIR / "tests" / "Bootstrap.Tests.ps1" in scripts
+    found = {str(p.relative_to(REPO)): problems for p in scripts
+             if (problems := variable_reference_problems(p.read_text(encoding="utf-8")))}
+    assert found == {}
+
+
+@pytest.mark.parametrize(("snippet", "bad"), [
+    ('throw "-SettingsPath $SettingsPath: no such file"', True),
+    ('Write-Log "x $name:"', True),
+    ('$m = @"\n$step: done\n"@', True),
+    ('throw "-SettingsPath ${SettingsPath}: no such file"', False),
+    ('Write-Log "$env:SystemRoot $script:Steps $global:X $using:Y $env:ProgramFiles:"', True),
+    ('Write-Log "$env:SystemRoot and $script:Steps, $using:Y"', False),
+    ('Write-Log "[$a::b] $($x): $a_b"', False),
+    ("Write-Log '$verbatim: is fine'", False),
+])
+def test_the_variable_check_tells_a_qualifier_from_a_stray_colon(snippet: str, bad: bool) -> None:
+    assert parse_problems(snippet) == []  # tree-sitter alone never flags it
+    assert bool(variable_reference_problems(snippet)) is bad, variable_reference_problems(snippet)
 
 
 def test_param_block_is_the_contracts() -> None:
@@ -742,6 +803,9 @@ BROKEN: list[tuple[str, Callable[[], str], str, str]] = [
     ("unclosed brace", lambda: mutate("function Protect-Text {", "function Protect-Text {{"), "parse", ""),
     ("unterminated string", lambda: mutate("$SiteName = 'osTicket'", "$SiteName = 'osTicket"), "parse", ""),
     ("stray paren", lambda: mutate("Set-StrictMode -Version 2.0", "Set-StrictMode -Version (2.0"), "parse", ""),
+    ("colon after a variable", lambda: mutate("throw 'no settings: the embedded",
+                                              "throw \"-Path $SettingsPath: gone\"\n    throw 'no settings: the embedded"),
+     "variables", "InvalidVariableReferenceWithDrive"),
     ("extra parameter", lambda: mutate("[string]$SettingsPath,", "[string]$SettingsPath,\n    [string]$ApiKey,"),
      "contract", "ApiKey"),
     ("non-string parameter", lambda: mutate("[string]$SettingsPath,", "[object]$SettingsPath,"), "contract", "[string]"),
