@@ -433,6 +433,18 @@ function Read-Settings {
     throw 'no settings: the embedded settings placeholder was not replaced and no -SettingsPath was given'
 }
 
+function Get-HelpdeskEmail {
+    # The help desk's own address: helpdesk@<host>, or support@ when that is the admin's. osTicket's installer
+    # refuses any address at host 'localhost' (Validator::is_email, include/class.validator.php of 1.18.1), so
+    # a host name without a dot (localhost, a bare computer name) takes the admin e-mail's domain instead.
+    param([Parameter(Mandatory = $true)][string]$HostName, [Parameter(Mandatory = $true)][string]$AdminAddress)
+    $domain = $HostName
+    if ($domain -notmatch '\.') { $domain = ($AdminAddress -split '@')[-1] }
+    $email = "helpdesk@$domain"
+    if ($email -eq $AdminAddress) { $email = "support@$domain" }
+    return $email
+}
+
 function Get-KeyVaultSecret {
     # One Key Vault secret through the VM's managed identity; 401/403 and transient errors are retried with
     # backoff while the role assignment propagates. The value is never logged, only the secret's name.
@@ -1243,8 +1255,7 @@ Add-Step -Name 'Run osTicket installer' -Lab '14' -Test {
     return (Get-OsTicketInstalled)
 } -Action {
     [System.IO.File]::WriteAllBytes($InstallerPath, $script:InstallerBytes)
-    $helpdeskEmail = "helpdesk@$SiteHostName"
-    if ($helpdeskEmail -eq $AdminEmail) { $helpdeskEmail = "support@$SiteHostName" }
+    $helpdeskEmail = Get-HelpdeskEmail -HostName $SiteHostName -AdminAddress $AdminEmail
     # Secrets travel on php's stdin only (automation/local/installer.php); nothing is written to disk.
     $config = [ordered]@{
         webroot = $Webroot; db_host = '127.0.0.1'; db_port = $MariaDbPort; db_name = $DbName; db_user = $DbUser

@@ -408,7 +408,8 @@ def compatibility_problems(source: str) -> list[str]:
     problems = []
     if not source.isascii():
         problems.append("non-ASCII characters: Windows PowerShell 5.1 reads a BOM-less script as ANSI")
-    code = re.sub(r"(?s)@'.*?'@|@\".*?\"@", "", source)  # here-strings hold PHP, XML and SQL
+    # Here-strings hold PHP, XML and SQL; one opens with @' or @" at the end of a line ('@' is not one).
+    code = re.sub(r"(?s)@'[ \t]*\r?\n.*?\n'@|@\"[ \t]*\r?\n.*?\n\"@", "", source)
     code = re.sub(r"(?m)#.*$", "", code)
     for pattern, what in PS7_ONLY:
         if match := pattern.search(code):
@@ -951,3 +952,22 @@ def test_ci_settings_follow_the_contract(tmp_path: Path) -> None:
                                                  "tlsPfx", "tlsPfxPassword"}
     assert settings["manifest"] == json.loads((BOOTSTRAP_DIR / "downloads.json").read_text(encoding="utf-8"))
     assert settings["allowUnverifiedDownloads"] is False
+    # osTicket 1.18.1 Validator::is_email (include/class.validator.php:179) refuses host exactly "localhost".
+    assert "." in settings["siteHostName"] and settings["siteHostName"] != "localhost"
+
+
+def test_the_helpdesk_email_never_has_host_localhost() -> None:
+    """osTicket's installer (setup/inc/class.installer.php:51, 'Valid email required') checks the help desk's
+    address with Validator::is_email, which returns false for host exactly 'localhost'
+    (include/class.validator.php:179 in osTicket 1.18.1): a dot-less siteHostName borrows the admin's domain."""
+    source = real_source()
+    action = step_node(source, "Run osTicket installer", "Action")
+    assert action is not None
+    assert "$SiteHostName\"" not in text(action).replace("https://$SiteHostName/", ""), "helpdesk@ built from the host"
+    calls = [c for c in commands_in(action) if c.name == "Get-HelpdeskEmail"]
+    assert calls and text(calls[0].arg("HostName")) == "$SiteHostName" and text(calls[0].arg("AdminAddress")) == "$AdminEmail"
+    body = text(function_body(source, "Get-HelpdeskEmail"))
+    assert "if ($domain -notmatch '\\.') { $domain = ($AdminAddress -split '@')[-1] }" in body
+    assert '"helpdesk@$domain"' in body and '"support@$domain"' in body
+    pester = (BOOTSTRAP_DIR / "tests" / "Bootstrap.Tests.ps1").read_text(encoding="utf-8")
+    assert "-HostName 'localhost' -AdminAddress 'admin@example.com' | Should -Be 'helpdesk@example.com'" in pester

@@ -76,6 +76,19 @@ Describe 'Get-Download' {
     }
 }
 
+Describe 'Get-HelpdeskEmail' {
+    It 'uses the site host name when it has a dot' {
+        Get-HelpdeskEmail -HostName 'ostops.westeurope.cloudapp.azure.com' -AdminAddress 'admin@example.com' |
+            Should -Be 'helpdesk@ostops.westeurope.cloudapp.azure.com'
+    }
+    It 'takes the admin e-mail domain for localhost, which the osTicket installer refuses' {
+        Get-HelpdeskEmail -HostName 'localhost' -AdminAddress 'admin@example.com' | Should -Be 'helpdesk@example.com'
+    }
+    It 'does not reuse the admin address' {
+        Get-HelpdeskEmail -HostName 'localhost' -AdminAddress 'helpdesk@example.com' | Should -Be 'support@example.com'
+    }
+}
+
 Describe 'a failing step' {
     It 'is named in the failure' {
         Mock Get-Download { throw "refusing download 'mariadb': SHA-256 x is not the y the publisher lists" }

@@ -22,7 +22,8 @@ def settings() -> dict[str, object]:
     return {
         "schema": 1,
         "osTicketVersion": manifest["downloads"]["osticket"]["version"],
-        "siteHostName": "localhost",
+        # Dotted: osTicket's installer refuses an e-mail address at host "localhost" (helpdesk@<siteHostName>).
+        "siteHostName": "ostops-ci.example.com",
         "helpdeskName": "ostops CI",
         "adminUsername": "ostadmin",
         "adminEmail": "admin@example.com",
