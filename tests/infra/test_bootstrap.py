@@ -956,6 +956,22 @@ def test_ci_settings_follow_the_contract(tmp_path: Path) -> None:
     assert "." in settings["siteHostName"] and settings["siteHostName"] != "localhost"
 
 
+def test_ci_instance_file_is_private(tmp_path: Path) -> None:
+    """The instance file holds the API key and passwords: written with automation.files.write_private, so
+    ostops's own check (private_file_problem: mode bits here, no inherited ACL entry on Windows) accepts it."""
+    import json
+    import os
+
+    from automation.files import private_file_problem
+
+    out = tmp_path / "instance.json"
+    env = {**os.environ, "OSTOPS_API_KEY": "K" * 32, "OSTOPS_ADMIN_PASSWORD": "a-Pw-1", "OSTOPS_DB_APP_PASSWORD": "d-Pw-2"}
+    subprocess.run([sys.executable, str(BOOTSTRAP_DIR / "tests" / "make_settings.py"), "--instance", str(out)],
+                   check=True, timeout=60, env=env)
+    assert private_file_problem(out) is None
+    assert json.loads(out.read_text(encoding="utf-8"))["api_key"] == "K" * 32
+
+
 def test_the_helpdesk_email_never_has_host_localhost() -> None:
     """osTicket's installer (setup/inc/class.installer.php:51, 'Valid email required') checks the help desk's
     address with Validator::is_email, which returns false for host exactly 'localhost'
