@@ -49,7 +49,9 @@ $RequiredDownloads = @('osticket', 'php', 'vcredist', 'urlrewrite', 'mariadb')
 $SecretNames = @('adminPassword', 'dbRootPassword', 'dbAppPassword', 'apiKey', 'tlsPfx', 'tlsPfxPassword')
 $DownloadTries = 3
 $InstallerBusyTries = 5        # exit 1618: another installation is in progress (e.g. platform patching)
-$KeyVaultTries = 10            # role assignments take minutes to propagate: ~5 minutes in all
+# Key Vault RBAC: "it will take up to 10 minutes (600 seconds) after role assignments is changed for role to be
+# applied" (Microsoft, "Provide access to Key Vault keys, certificates, and secrets with Azure RBAC", Known limits).
+$KeyVaultTries = 19            # sleeps of 5, 10, 20, 40, then 60 s: 915 s (~15 minutes) in all
 $KeyVaultApiVersion = '7.4'
 $ImdsIdentityUrl = 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net'
 

@@ -651,6 +651,32 @@ def test_every_secret_is_masked_as_soon_as_it_is_read() -> None:
     assert "Metadata = 'true'" in keyvault
 
 
+def key_vault_wait_seconds(source: str) -> int:
+    """The sleeps between Get-KeyVaultSecret's tries: ``$delay`` from its first value, doubled up to the cap."""
+    body = text(function_body(source, "Get-KeyVaultSecret"))
+    first = re.search(r"\$delay = (\d+)\n", body)
+    cap = re.search(r"\$delay = \[Math\]::Min\(\$delay \* 2, (\d+)\)", body)
+    assert first and cap, "Get-KeyVaultSecret: no backoff found"
+    tries = int(assignments(source)["keyvaulttries"].split()[0])
+    delay, total = int(first.group(1)), 0
+    for _ in range(tries - 1):
+        total += delay
+        delay = min(delay * 2, int(cap.group(1)))
+    return total
+
+
+def test_key_vault_reads_outlast_rbac_propagation() -> None:
+    """Microsoft: "it will take up to 10 minutes (600 seconds) after role assignments is changed for role to be
+    applied" (learn.microsoft.com/azure/key-vault/general/rbac-guide, Known limits and performance; also
+    Azure/devops-governance#22). The bootstrap waits ~15 minutes, backing off to at most 60 s a try."""
+    total = key_vault_wait_seconds(real_source())
+    assert 840 <= total <= 960, total
+    assert "60)" in text(function_body(real_source(), "Get-KeyVaultSecret"))
+    docs = DOCS.read_text(encoding="utf-8")
+    assert "about 15 minutes" in docs and "five minutes" not in docs
+    assert "about 15 minutes" in (REPO / "docs" / "azure.md").read_text(encoding="utf-8")
+
+
 def test_secrets_go_to_stdin_or_the_childs_environment_not_the_command_line() -> None:
     source = real_source()
     assert "$environment['MYSQL_PWD'] = $Password" in source
