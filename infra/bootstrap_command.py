@@ -124,8 +124,14 @@ def bootstrap_settings(
     enable_db_access: bool,
     vault_uri: str,
     secret_names: Mapping[str, str],
+    certificate_sha256: str,
 ) -> dict[str, Any]:
-    """The settings JSON of docs/contract §3, with Key Vault as the secrets' source."""
+    """The settings JSON of docs/contract §3, with Key Vault as the secrets' source.
+
+    ``tls.certificateSha256`` (the SHA-256 of the certificate's DER bytes) is in the script, so a new
+    certificate changes the script's digest, so a new Run Command re-runs the bootstrap; the script checks
+    that the PFX it reads from Key Vault holds that certificate.
+    """
     return {
         "schema": SETTINGS_SCHEMA,
         "osTicketVersion": osticket_version,
@@ -139,7 +145,7 @@ def bootstrap_settings(
         "manifest": dict(files.manifest),
         "installerBase64": files.installer_base64,
         "secrets": {"source": "keyvault", "vaultUri": vault_uri, "names": dict(secret_names)},
-        "tls": {"enabled": True},
+        "tls": {"enabled": True, "certificateSha256": certificate_sha256},
     }
 
 

@@ -57,6 +57,12 @@ def pfx_from_pem(key_pem: str, cert_pem: str, password: str) -> str:
     return base64.b64encode(pfx).decode("ascii")
 
 
+def certificate_sha256(cert_pem: str) -> str:
+    """SHA-256 of the certificate's DER bytes (what Windows calls RawData), lower-case hex: not a secret."""
+    cert = x509.load_pem_x509_certificate(cert_pem.encode("ascii"))
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
 def certificate_pem_from_pfx(pfx_base64: str, password: str) -> str:
     _, cert, _ = pkcs12.load_key_and_certificates(base64.b64decode(pfx_base64), password.encode("utf-8"))
     if cert is None:

@@ -763,7 +763,23 @@ function Get-TlsCertificateFromSecret {
     $collection.Import($bytes, $script:TlsPfxPassword, [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::EphemeralKeySet)
     $cert = @($collection | Where-Object { $_.HasPrivateKey }) | Select-Object -First 1
     if ($null -eq $cert) { throw 'the tls-pfx secret holds no certificate with a private key' }
+    if ($script:CertificateSha256 -ne '') {
+        $actual = Get-CertificateSha256 -Certificate $cert
+        if ($actual -ne $script:CertificateSha256) {
+            throw ("the tls-pfx secret holds the certificate with SHA-256 {0}, not {1} (settings.tls.certificateSha256: the " +
+                   "certificate this deployment made, which the stack output certificatePem pins); Key Vault has another " +
+                   "PFX: run pulumi up again") -f $actual, $script:CertificateSha256
+        }
+    }
     return $cert
+}
+
+function Get-CertificateSha256 {
+    # SHA-256 of the certificate's DER bytes (RawData), lower-case hex: settings.tls.certificateSha256's form.
+    param([Parameter(Mandatory = $true)]$Certificate)
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    try { $hash = $sha.ComputeHash($Certificate.RawData) } finally { $sha.Dispose() }
+    return (($hash | ForEach-Object { $_.ToString('x2') }) -join '')
 }
 
 function Get-OsTicketInstalled {
@@ -860,6 +876,15 @@ Add-Step -Name 'Validate settings' -Lab '' -Test {
         $problems.Add('settings.installerBase64 is not base64')
     }
     $script:TlsEnabled = -not ($null -ne $settings.PSObject.Properties['tls'] -and $settings.tls.enabled -eq $false)
+    # The certificate the Pulumi program deployed (its fingerprint changes the script, so a new one re-runs it).
+    $script:CertificateSha256 = ''
+    if ($null -ne $settings.PSObject.Properties['tls'] -and $null -ne $settings.tls.PSObject.Properties['certificateSha256']) {
+        $script:CertificateSha256 = "$($settings.tls.certificateSha256)".ToLowerInvariant()
+    }
+    if ($script:CertificateSha256 -notmatch '^([0-9a-f]{64})?$') { $problems.Add('settings.tls.certificateSha256 must be 64 hex digits (the SHA-256 of the certificate)') }
+    if ($script:TlsEnabled -and $script:CertificateSha256 -eq '' -and "$($settings.secrets.source)" -eq 'keyvault') {
+        $problems.Add('settings.tls.certificateSha256 is missing: with Key Vault secrets the settings pin the certificate in tls-pfx')
+    }
     if ($problems.Count -eq 0) {
         try {
             $secrets = Read-Secrets -Secrets $settings.secrets

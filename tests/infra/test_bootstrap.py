@@ -982,6 +982,24 @@ def test_ci_settings_follow_the_contract(tmp_path: Path) -> None:
     assert "." in settings["siteHostName"] and settings["siteHostName"] != "localhost"
 
 
+def test_the_pfx_from_key_vault_must_be_the_pinned_certificate() -> None:
+    """settings.tls.certificateSha256 (SHA-256 of the DER bytes, infra/tls.py certificate_sha256) is compared to
+    the SHA-256 of the PFX certificate's RawData, and a mismatch fails the step naming both."""
+    source = real_source()
+    read = function_body(source, "Get-TlsCertificateFromSecret")
+    assert "Get-CertificateSha256" in [c.name for c in commands_in(read)]
+    throws = [text(n) for n in walk(read) if n.type == "flow_control_statement" and text(n).startswith("throw")]
+    assert any("SHA-256 {0}, not {1}" in t and "$actual, $script:CertificateSha256" in t for t in throws), throws
+    digest = text(function_body(source, "Get-CertificateSha256"))
+    assert "[System.Security.Cryptography.SHA256]::Create()" in digest and "$Certificate.RawData" in digest
+    assert "ToString('x2')" in digest
+    validate = text(step_node(source, "Validate settings", "Test") or parse(source).root_node)
+    assert "$settings.tls.certificateSha256" in validate and "'^([0-9a-f]{64})?$'" in validate
+    assert "-eq 'keyvault'" in validate, "Key Vault settings must pin the certificate"
+    pester = (BOOTSTRAP_DIR / "tests" / "Bootstrap.Tests.ps1").read_text(encoding="utf-8")
+    assert "fails naming both fingerprints" in pester
+
+
 def test_ci_instance_file_is_private(tmp_path: Path) -> None:
     """The instance file holds the API key and passwords: written with automation.files.write_private, so
     ostops's own check (private_file_problem: mode bits here, no inherited ACL entry on Windows) accepts it."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from automation.manifest import MANIFEST_PATH, load_manifest
@@ -16,6 +18,7 @@ from infra import bootstrap_command
 from infra.bootstrap_command import PLACEHOLDER, script_digest
 from infra.config import StackConfigError
 from infra.policy.predicates import COMMAND_LINE_UNSAFE, MAX_PARAMETER_BYTES, embedded_settings
+from infra.tls import certificate_sha256
 from infra.vault import KEY_VAULT_SECRETS_USER, SECRET_NAMES
 from infra.vm import VM_REPLACE_ON_CHANGES
 from tests.infra.conftest import (
@@ -294,7 +297,10 @@ def test_the_embedded_settings_decode_back_to_the_settings(
         "manifest": json.loads(MANIFEST_PATH.read_text(encoding="utf-8")),
         "installerBase64": base64.b64encode(bootstrap_paths["installer"].read_bytes()).decode("ascii"),
         "secrets": {"source": "keyvault", "vaultUri": f"https://{vault_name}.vault.azure.net/", "names": SECRET_NAMES},
-        "tls": {"enabled": True},
+        "tls": {
+            "enabled": True,
+            "certificateSha256": certificate_sha256(program_runs["st_marys"].outputs["certificatePem"]),
+        },
     }
     script = program_runs["st_marys"].one(RUN_COMMAND).props["source"]["script"]
     assert script.isascii() and "St. Mary's IT \\u2014 Help Desk" in script
@@ -383,6 +389,31 @@ def test_a_user_pfx_replaces_the_self_signed_one(bootstrap_paths: dict[str, Path
     )
     leaks = [t for r in run.resources for t in plain_strings(r.inputs) if pfx in t or "User-Pfx-Pass-1" in t]
     assert leaks == []
+
+
+def test_the_settings_pin_the_deployed_certificate(default_run: ProgramRun) -> None:
+    """The fingerprint is the SHA-256 of the DER bytes, as Windows hashes X509Certificate2.RawData."""
+    pem = default_run.outputs["certificatePem"]
+    der = x509.load_pem_x509_certificate(pem.encode("ascii")).public_bytes(serialization.Encoding.DER)
+    assert settings_of(default_run)["tls"]["certificateSha256"] == hashlib.sha256(der).hexdigest()
+
+
+def test_a_new_certificate_gets_a_new_run_command(bootstrap_paths: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """from-stack pins the new certificatePem, so the VM must get the new PFX: the certificate's fingerprint is
+    in the script, so a new certificate is a new script digest, a new Run Command and a re-run."""
+    from tests.infra.test_config import user_pfx
+
+    monkeypatch.setattr(bootstrap_command, "BOOTSTRAP_SCRIPT_PATH", bootstrap_paths["script"])
+    monkeypatch.setattr(bootstrap_command, "INSTALLER_PATH", bootstrap_paths["installer"])
+    runs = [run_program(BASE_CONFIG, {"tlsPfxBase64": user_pfx("Pfx-Pass-123"), "tlsPfxPassword": "Pfx-Pass-123"})
+            for _ in range(2)]
+    before, after = (run.one(RUN_COMMAND) for run in runs)
+    assert before.urn == after.urn
+    fingerprints = [settings_of(run)["tls"]["certificateSha256"] for run in runs]
+    assert fingerprints[0] != fingerprints[1]
+    assert fingerprints == [certificate_sha256(run.outputs["certificatePem"]) for run in runs]
+    assert before.props["runCommandName"] != after.props["runCommandName"]
+    assert before.props["tags"]["bootstrap-sha256"] != after.props["tags"]["bootstrap-sha256"]
 
 
 def test_generated_secrets_use_random_passwords(default_run: ProgramRun) -> None:

@@ -45,7 +45,12 @@ def read(paths: dict[str, Path]) -> BootstrapFiles:
     return read_bootstrap_files(paths["script"], paths["manifest"], paths["installer"])
 
 
-def settings(files: BootstrapFiles, helpdesk: str = "St. Mary's IT \u2014 Help Desk") -> dict[str, object]:
+CERT_SHA256 = "ab" * 32
+
+
+def settings(
+    files: BootstrapFiles, helpdesk: str = "St. Mary's IT \u2014 Help Desk", certificate: str = CERT_SHA256
+) -> dict[str, object]:
     return bootstrap_settings(
         files=files,
         osticket_version="1.18.3",
@@ -57,6 +62,7 @@ def settings(files: BootstrapFiles, helpdesk: str = "St. Mary's IT \u2014 Help D
         enable_db_access=False,
         vault_uri="https://ostops-kv-abc.vault.azure.net/",
         secret_names=SECRET_NAMES,
+        certificate_sha256=certificate,
     )
 
 
@@ -125,7 +131,7 @@ def test_the_settings_follow_the_contract(files: dict[str, Path]) -> None:
             "tlsPfxPassword": "tls-pfx-password",
         },
     }
-    assert wanted["tls"] == {"enabled": True}
+    assert wanted["tls"] == {"enabled": True, "certificateSha256": CERT_SHA256}
     assert wanted["allowUnverifiedDownloads"] is False
     assert wanted["enableDbAccess"] is False
 
@@ -137,6 +143,9 @@ def test_the_run_command_name_carries_the_script_digest(files: dict[str, Path]) 
     assert run_command_name(one) == f"ostops-bootstrap-{script_digest(one)}"
     assert len(script_digest(one)) == 12 and int(script_digest(one), 16) >= 0
     assert run_command_name(one) != run_command_name(other)
+    # A new certificate is a new script, so a new Run Command that imports it.
+    renewed = embed_settings(bootstrap.script, settings(bootstrap, certificate="cd" * 32))
+    assert run_command_name(one) != run_command_name(renewed)
     assert run_command_name(one) == run_command_name(one)
 
 
