@@ -947,6 +947,10 @@ def test_the_windows_job_does_what_issue_12_asks() -> None:
     assert job["runs-on"] == "windows-2022"
     runs = "\n".join(step.get("run", "") for step in job["steps"])
     assert "-Settings infra/bootstrap/PSScriptAnalyzerSettings.psd1" in runs
+    # A parse error is severity ParseError, not Error (PowerShell/PSScriptAnalyzer#2192): both fail the job.
+    analyzer_step = next(s["run"] for s in job["steps"] if "Invoke-ScriptAnalyzer" in s.get("run", ""))
+    assert "\"$($_.Severity)\" -in @('Error', 'ParseError')" in analyzer_step
+    assert "-eq 'Error'" not in analyzer_step
     assert "Invoke-Pester -Path infra/bootstrap/tests" in runs
     assert runs.count("-File infra/bootstrap/bootstrap.ps1 -SettingsPath") == 2
     assert "step '.*': running" in runs, "the second run must find every step in place"
