@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from automation.errors import ConfigError
+from automation.manifest import MANIFEST_PATH
 from infra.bootstrap_command import (
     BOOTSTRAP_SCRIPT_PATH,
     PLACEHOLDER,
@@ -36,7 +39,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
         "installer": tmp_path / "installer.php",
     }
     paths["script"].write_bytes(b"\xef\xbb\xbf" + SCRIPT.encode("utf-8"))
-    paths["manifest"].write_text('{"downloads": {"php": {"sha256": "unknown"}}}', encoding="utf-8")
+    paths["manifest"].write_text(MANIFEST_PATH.read_text(encoding="utf-8"), encoding="utf-8")
     paths["installer"].write_text("<?php echo 1;", encoding="utf-8")
     return paths
 
@@ -73,7 +76,27 @@ def test_the_script_parameters_are_the_contract() -> None:
 def test_files_are_read_with_the_bom_dropped_and_the_manifest_parsed(files: dict[str, Path]) -> None:
     bootstrap = read(files)
     assert bootstrap.script == SCRIPT
-    assert bootstrap.manifest == {"downloads": {"php": {"sha256": "unknown"}}}
+    assert bootstrap.manifest == json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda raw: raw["downloads"]["php"].pop("verify"), "verify"),
+        (lambda raw: raw["downloads"]["php"].update(url="http://example.org/php.zip"), "https"),
+        (lambda raw: raw["downloads"]["php"].update(verify="sha256", sha256="unknown"), "unknown"),
+    ],
+)
+def test_an_invalid_manifest_is_refused_at_program_time(
+    files: dict[str, Path], edit: Callable[[dict[str, Any]], object], problem: str
+) -> None:
+    """The bootstrap would refuse it on the VM, after every resource exists: load_manifest refuses it first."""
+    raw = json.loads(files["manifest"].read_text(encoding="utf-8"))
+    edit(raw)
+    files["manifest"].write_text(json.dumps(raw, indent=2), encoding="utf-8")
+    with pytest.raises(ConfigError, match=problem) as caught:
+        read(files)
+    assert str(files["manifest"]) in str(caught.value) and "php" in str(caught.value)
 
 
 @pytest.mark.parametrize("missing", ["script", "manifest", "installer"])
