@@ -738,6 +738,33 @@ def test_docs_map_every_lab_step_to_the_scripts_steps() -> None:
         assert needle in docs, needle
 
 
+STALE_DOC_PHRASES = ("--parameters", "--protected-parameters", "Validate parameters", "/scp/` works as well",
+                     "(`http://<fqdn>/scp/`)", "Pulumi parameters",
+                     "for the\n  parameters", "8.2 NTS", "Swapping in a real certificate", "*VM → Run command → ostops-bootstrap*")
+
+
+def test_docs_describe_the_settings_contract_not_the_old_parameters() -> None:
+    """The script takes no parameters from the Run Command, serves HTTPS only and gets its certificate from
+    the stack; the docs said otherwise after the contract changed."""
+    docs = DOCS.read_text(encoding="utf-8")
+    readme = README.read_text(encoding="utf-8")
+    for name, body in (("docs/bootstrap.md", docs), ("README.md", readme)):
+        stale = [phrase for phrase in STALE_DOC_PHRASES if phrase in body]
+        assert stale == [], f"{name} still says {stale}"
+    for needle in ("ostops-bootstrap-<digest>", "ostops:tlsPfxBase64", "ostops:tlsPfxPassword", "tls.certificateSha256"):
+        assert needle in docs, needle
+    found = {s.name: s for s in steps(real_source())}
+    failures = re.search(r"(?s)Common failures:(.*?)\n### ", docs)
+    assert failures
+    named = set(re.findall(r"(?m)^\| `([^`]+)` \|", failures.group(1)))
+    assert named and named <= set(found) | {"any `Install ...` step"}, named - set(found)
+    extra = re.search(r"(?s)Steps with no lab counterpart:(.*?)\n\n", readme)
+    assert extra and set(re.findall(r"`([^`]+)`", extra.group(1))) == {n for n, s in found.items() if s.lab == ""}
+    php = load_manifest().downloads["php"].version
+    assert re.search(rf"(?m)^\| 4 \|.*PHP {re.escape(php)} NTS", readme), f"README's lab step 4 does not name PHP {php}"
+    assert "https://<fqdn>/scp/" in readme and "ostops:tlsPfxBase64" in readme
+
+
 def test_php_ini_enables_what_osticket_needs() -> None:
     settings = assignments(real_source())
     extensions = set(re.findall(r"'(\w+)'", settings["phpextensions"]))
