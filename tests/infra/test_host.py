@@ -374,6 +374,59 @@ def test_the_pfx_holds_the_certificate_for_the_fqdn_and_opens_with_its_password(
     assert values["tls-pfx-password"] in default_run.random_results
 
 
+def test_the_pfx_is_kept_in_state_and_rebuilt_only_when_its_inputs_change() -> None:
+    """Built in an apply, the PFX (random PKCS#12 salt) differed on every `pulumi up` and rewrote tls-pfx."""
+    from infra.tls import PfxProvider
+    from tests.infra.conftest import mock_private_key_pem, mock_self_signed_pem
+
+    key = mock_private_key_pem()
+    props = {"key_pem": key, "cert_pem": mock_self_signed_pem(key, [FQDN]), "password": "Pfx-Pass-1"}
+    provider = PfxProvider()
+    created = provider.create(props)
+    assert created.outs["pfx_base64"] != provider.create(props).outs["pfx_base64"], "why it must be kept"
+    _, cert, _ = pkcs12.load_key_and_certificates(base64.b64decode(created.outs["pfx_base64"]), b"Pfx-Pass-1")
+    assert cert is not None
+    assert provider.diff(created.id, created.outs, dict(props)).changes is False
+    for name, value in (("password", "Pfx-Pass-2"), ("cert_pem", mock_self_signed_pem(key, [FQDN])),
+                        ("key_pem", mock_private_key_pem())):
+        diff = provider.diff(created.id, created.outs, {**props, name: value})
+        assert diff.changes is True and diff.replaces, name
+
+
+def test_the_pfx_resource_keeps_its_secrets_secret(default_run: ProgramRun) -> None:
+    from tests.infra.conftest import PFX_RESOURCE_TYPE
+
+    pfx = default_run.one(PFX_RESOURCE_TYPE)
+    assert is_secret(pfx.inputs["key_pem"]) and is_secret(pfx.inputs["password"])
+    assert is_secret(pfx.inputs["__provider"])
+    assert pfx.parent_type == "ostops:infra:OsTicketHost"
+
+
+def test_the_serialized_pfx_provider_loads_in_a_fresh_process(tmp_path: Path) -> None:
+    """What Pulumi's dynamic provider process does: unpickle the provider from state, then call create."""
+    import subprocess
+    import sys
+
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    from infra.tls import PfxProvider
+    from tests.infra.conftest import mock_private_key_pem, mock_self_signed_pem
+
+    key = mock_private_key_pem()
+    props = {"key_pem": key, "cert_pem": mock_self_signed_pem(key, [FQDN]), "password": "Pfx-Pass-1"}
+    code = (
+        "import base64, json, sys, dill\n"
+        "blob, props = json.loads(sys.stdin.read())\n"
+        "provider = dill.loads(base64.b64decode(blob))\n"
+        "print(provider.create(props).outs['pfx_base64'])\n"
+    )
+    result = subprocess.run([sys.executable, "-I", "-c", code], input=json.dumps([serialize_provider(PfxProvider()), props]),
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    _, cert, _ = pkcs12.load_key_and_certificates(base64.b64decode(result.stdout.strip()), b"Pfx-Pass-1")
+    assert cert is not None
+
+
 def test_a_user_pfx_replaces_the_self_signed_one(bootstrap_paths: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.infra.test_config import user_pfx
 
