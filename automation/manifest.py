@@ -44,7 +44,7 @@ class Download(BaseModel):
     url: str
     mirrors: list[str] = Field(default_factory=list)
     file: str = Field(min_length=1)
-    verify: VerifyMethod = "sha256"
+    verify: VerifyMethod  # required: the bootstrap refuses an entry without it
     signer: str | None = None
     sha256: str
 

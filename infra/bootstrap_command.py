@@ -24,7 +24,7 @@ import pulumi
 from pulumi_azure_native import compute
 
 from automation.errors import ConfigError
-from automation.manifest import MANIFEST_PATH
+from automation.manifest import MANIFEST_PATH, load_manifest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BOOTSTRAP_SCRIPT_PATH = REPO_ROOT / "infra" / "bootstrap" / "bootstrap.ps1"
@@ -78,10 +78,10 @@ def read_bootstrap_files(
     script = _read(script_file, "bootstrap script").decode("utf-8-sig")
     check_placeholder(script, script_file)
     manifest_file = manifest_path or MANIFEST_PATH
-    try:
-        manifest = json.loads(_read(manifest_file, "download manifest"))
-    except ValueError as exc:
-        raise ConfigError(f"{manifest_file}: not JSON ({exc})") from None
+    # Validated as `ostops manifest check` does (ConfigError naming the file, line and key); the VM gets the
+    # file's own JSON, as the Windows CI job does.
+    load_manifest(manifest_file)
+    manifest = json.loads(_read(manifest_file, "download manifest"))
     installer = _read(installer_path or INSTALLER_PATH, "shared PHP installer")
     return BootstrapFiles(
         script=script, manifest=manifest, installer_base64=base64.b64encode(installer).decode("ascii")
@@ -124,8 +124,14 @@ def bootstrap_settings(
     enable_db_access: bool,
     vault_uri: str,
     secret_names: Mapping[str, str],
+    certificate_sha256: str,
 ) -> dict[str, Any]:
-    """The settings JSON of docs/contract §3, with Key Vault as the secrets' source."""
+    """The settings JSON of docs/contract §3, with Key Vault as the secrets' source.
+
+    ``tls.certificateSha256`` (the SHA-256 of the certificate's DER bytes) is in the script, so a new
+    certificate changes the script's digest, so a new Run Command re-runs the bootstrap; the script checks
+    that the PFX it reads from Key Vault holds that certificate.
+    """
     return {
         "schema": SETTINGS_SCHEMA,
         "osTicketVersion": osticket_version,
@@ -139,7 +145,7 @@ def bootstrap_settings(
         "manifest": dict(files.manifest),
         "installerBase64": files.installer_base64,
         "secrets": {"source": "keyvault", "vaultUri": vault_uri, "names": dict(secret_names)},
-        "tls": {"enabled": True},
+        "tls": {"enabled": True, "certificateSha256": certificate_sha256},
     }
 
 

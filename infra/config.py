@@ -347,6 +347,15 @@ def check_osticket_version(value: str) -> str:
         raise ValueError(f"{value!r} is not a version such as {OSTICKET_SECURITY_FLOOR!r}")
     if not version_at_least(version):
         raise ValueError(f"osTicket {version} is below the security floor {OSTICKET_SECURITY_FLOOR}")
+    # bootstrap.ps1 refuses a version other than the manifest's (it downloads only that release), and would
+    # say so only after every resource exists.
+    pinned = _pinned_osticket_version().strip().removeprefix("v")
+    if version != pinned:
+        raise ValueError(
+            f"osTicket {version} differs from the version infra/bootstrap/downloads.json pins ({pinned}), the "
+            "only release the bootstrap downloads: unset ostops:osticketVersion, or change the manifest's "
+            "osticket entry (version, url, sha256) to that release first"
+        )
     return version
 
 

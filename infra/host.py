@@ -148,7 +148,7 @@ class OsTicketHost(pulumi.ComponentResource):
         )
 
         files = args.bootstrap_files
-        script = pulumi.Output.all(self.fqdn, self.vault.vault_uri).apply(
+        script = pulumi.Output.all(self.fqdn, self.vault.vault_uri, self.certificate_pem).apply(
             lambda parts: embed_settings(
                 files.script,
                 bootstrap_settings(
@@ -162,6 +162,7 @@ class OsTicketHost(pulumi.ComponentResource):
                     enable_db_access=config.enable_db_access,
                     vault_uri=parts[1],
                     secret_names=SECRET_NAMES,
+                    certificate_sha256=tls.certificate_sha256(parts[2]),
                 ),
             )
         )

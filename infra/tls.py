@@ -8,7 +8,9 @@ certificate as PEM for the stack output ``certificatePem`` (what clients pin).
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_random as random
@@ -17,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
+from pulumi import dynamic
 from pydantic import SecretStr
 
 RSA_BITS = 2048
@@ -36,25 +39,100 @@ class TlsMaterial:
     certificate_pem: pulumi.Output[str]
 
 
-def pfx_from_pem(key_pem: str, cert_pem: str, password: str) -> str:
-    """Base64 of a PFX holding the key and certificate, encrypted with the password.
+class PfxProvider(dynamic.ResourceProvider):
+    """Builds the PFX once and keeps it in Pulumi state.
 
-    The PKCS#12 3DES/SHA-1 suite (cryptography's PBESv1SHA1And3KeyTripleDESCBC) is the one every Windows
-    release's PFX import reads; the AES-256 default of BestAvailableEncryption is not.
+    A PFX built in an apply differs on every ``pulumi up`` (PKCS#12 takes a random salt and IV), so the
+    ``tls-pfx`` secret would be rewritten each run. Here ``create`` builds it and ``diff`` asks for a new one
+    only when the key, the certificate or the password changed. Pulumi pickles the provider (dill) into the
+    state and its provider process unpickles it: the class is found as ``infra.tls.PfxProvider`` (the
+    project is installed, ``pip install -e .``), and its methods import what they use themselves.
     """
-    key = serialization.load_pem_private_key(key_pem.encode("ascii"), password=None)
+
+    INPUTS = ("key_pem", "cert_pem", "password")
+
+    @staticmethod
+    def build(key_pem: str, cert_pem: str, password: str) -> str:
+        """Base64 of a PFX holding the key and certificate, encrypted with the password.
+
+        The PKCS#12 3DES/SHA-1 suite (cryptography's PBESv1SHA1And3KeyTripleDESCBC) is the one every Windows
+        release's PFX import reads; the AES-256 default of BestAvailableEncryption is not.
+        """
+        import base64
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
+        key = serialization.load_pem_private_key(key_pem.encode("ascii"), password=None)
+        cert = x509.load_pem_x509_certificate(cert_pem.encode("ascii"))
+        encryption = (
+            serialization.PrivateFormat.PKCS12.encryption_builder()
+            .kdf_rounds(50_000)
+            .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
+            .hmac_hash(hashes.SHA1())
+            .build(password.encode("utf-8"))
+        )
+        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise TypeError(f"a {type(key).__name__} cannot go into a PFX")
+        pfx = pkcs12.serialize_key_and_certificates(b"ostops site certificate", key, cert, None, encryption)
+        return base64.b64encode(pfx).decode("ascii")
+
+    @staticmethod
+    def inputs_digest(props: Mapping[str, Any]) -> str:
+        import hashlib
+
+        parts = [str(props.get(name, "")) for name in ("key_pem", "cert_pem", "password")]
+        return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        pfx = self.build(str(props["key_pem"]), str(props["cert_pem"]), str(props["password"]))
+        digest = self.inputs_digest(props)
+        return dynamic.CreateResult(id_=digest[:16], outs={"pfx_base64": pfx, "inputs_sha256": digest})
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> dynamic.DiffResult:
+        changed = _olds.get("inputs_sha256") != self.inputs_digest(_news)
+        return dynamic.DiffResult(
+            changes=changed, replaces=list(self.INPUTS) if changed else [], delete_before_replace=False
+        )
+
+
+PFX_RESOURCE_MODULE = "ostops"
+PFX_RESOURCE_NAME = "TlsPfx"
+
+
+class TlsPfx(dynamic.Resource, module=PFX_RESOURCE_MODULE, name=PFX_RESOURCE_NAME):
+    """The PFX for a key, certificate and password, kept in state (``pfx_base64`` is a secret output)."""
+
+    pfx_base64: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        key_pem: pulumi.Input[str],
+        cert_pem: pulumi.Input[str],
+        password: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "key_pem": pulumi.Output.secret(key_pem),
+            "cert_pem": cert_pem,
+            "password": pulumi.Output.secret(password),
+            "pfx_base64": None,
+            "inputs_sha256": None,
+        }
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["pfx_base64", "key_pem", "password"])
+        super().__init__(PfxProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
+
+
+def pfx_from_pem(key_pem: str, cert_pem: str, password: str) -> str:
+    return PfxProvider.build(key_pem, cert_pem, password)
+
+
+def certificate_sha256(cert_pem: str) -> str:
+    """SHA-256 of the certificate's DER bytes (what Windows calls RawData), lower-case hex: not a secret."""
     cert = x509.load_pem_x509_certificate(cert_pem.encode("ascii"))
-    encryption = (
-        serialization.PrivateFormat.PKCS12.encryption_builder()
-        .kdf_rounds(PFX_KDF_ROUNDS)
-        .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
-        .hmac_hash(hashes.SHA1())
-        .build(password.encode("utf-8"))
-    )
-    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise TypeError(f"a {type(key).__name__} cannot go into a PFX")
-    pfx = pkcs12.serialize_key_and_certificates(PFX_FRIENDLY_NAME, key, cert, None, encryption)
-    return base64.b64encode(pfx).decode("ascii")
+    return cert.fingerprint(hashes.SHA256()).hex()
 
 
 def certificate_pem_from_pfx(pfx_base64: str, password: str) -> str:
@@ -79,11 +157,9 @@ def self_signed(name: str, fqdn: pulumi.Input[str], parent: pulumi.Resource) -> 
         opts=child,
     )
     password = random.RandomPassword(f"{name}-pfx-password", length=32, special=False, opts=child)
-    pfx = pulumi.Output.all(key.private_key_pem, cert.cert_pem, password.result).apply(
-        lambda parts: pfx_from_pem(parts[0], parts[1], parts[2])
-    )
+    pfx = TlsPfx(f"{name}-pfx", key.private_key_pem, cert.cert_pem, password.result, opts=child)
     return TlsMaterial(
-        pfx_base64=pulumi.Output.secret(pfx),
+        pfx_base64=pulumi.Output.secret(pfx.pfx_base64),
         pfx_password=pulumi.Output.secret(password.result),
         certificate_pem=cert.cert_pem,
     )

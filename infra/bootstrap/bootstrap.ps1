@@ -49,7 +49,9 @@ $RequiredDownloads = @('osticket', 'php', 'vcredist', 'urlrewrite', 'mariadb')
 $SecretNames = @('adminPassword', 'dbRootPassword', 'dbAppPassword', 'apiKey', 'tlsPfx', 'tlsPfxPassword')
 $DownloadTries = 3
 $InstallerBusyTries = 5        # exit 1618: another installation is in progress (e.g. platform patching)
-$KeyVaultTries = 10            # role assignments take minutes to propagate: ~5 minutes in all
+# Key Vault RBAC: "it will take up to 10 minutes (600 seconds) after role assignments is changed for role to be
+# applied" (Microsoft, "Provide access to Key Vault keys, certificates, and secrets with Azure RBAC", Known limits).
+$KeyVaultTries = 19            # sleeps of 5, 10, 20, 40, then 60 s: 915 s (~15 minutes) in all
 $KeyVaultApiVersion = '7.4'
 $ImdsIdentityUrl = 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net'
 
@@ -427,10 +429,22 @@ function Read-Settings {
     # The settings JSON: embedded by the Pulumi program, or -SettingsPath when the placeholder is still there.
     if ($EmbeddedSettingsJson.Trim() -ne $SettingsPlaceholder) { return ($EmbeddedSettingsJson | ConvertFrom-Json) }
     if (-not [string]::IsNullOrEmpty($SettingsPath)) {
-        if (-not (Test-Path -LiteralPath $SettingsPath -PathType Leaf)) { throw "-SettingsPath $SettingsPath: no such file" }
+        if (-not (Test-Path -LiteralPath $SettingsPath -PathType Leaf)) { throw "-SettingsPath ${SettingsPath}: no such file" }
         return ([System.IO.File]::ReadAllText($SettingsPath) | ConvertFrom-Json)
     }
     throw 'no settings: the embedded settings placeholder was not replaced and no -SettingsPath was given'
+}
+
+function Get-HelpdeskEmail {
+    # The help desk's own address: helpdesk@<host>, or support@ when that is the admin's. osTicket's installer
+    # refuses any address at host 'localhost' (Validator::is_email, include/class.validator.php of 1.18.1), so
+    # a host name without a dot (localhost, a bare computer name) takes the admin e-mail's domain instead.
+    param([Parameter(Mandatory = $true)][string]$HostName, [Parameter(Mandatory = $true)][string]$AdminAddress)
+    $domain = $HostName
+    if ($domain -notmatch '\.') { $domain = ($AdminAddress -split '@')[-1] }
+    $email = "helpdesk@$domain"
+    if ($email -eq $AdminAddress) { $email = "support@$domain" }
+    return $email
 }
 
 function Get-KeyVaultSecret {
@@ -749,7 +763,23 @@ function Get-TlsCertificateFromSecret {
     $collection.Import($bytes, $script:TlsPfxPassword, [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::EphemeralKeySet)
     $cert = @($collection | Where-Object { $_.HasPrivateKey }) | Select-Object -First 1
     if ($null -eq $cert) { throw 'the tls-pfx secret holds no certificate with a private key' }
+    if ($script:CertificateSha256 -ne '') {
+        $actual = Get-CertificateSha256 -Certificate $cert
+        if ($actual -ne $script:CertificateSha256) {
+            throw ("the tls-pfx secret holds the certificate with SHA-256 {0}, not {1} (settings.tls.certificateSha256: the " +
+                   "certificate this deployment made, which the stack output certificatePem pins); Key Vault has another " +
+                   "PFX: run pulumi up again") -f $actual, $script:CertificateSha256
+        }
+    }
     return $cert
+}
+
+function Get-CertificateSha256 {
+    # SHA-256 of the certificate's DER bytes (RawData), lower-case hex: settings.tls.certificateSha256's form.
+    param([Parameter(Mandatory = $true)]$Certificate)
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    try { $hash = $sha.ComputeHash($Certificate.RawData) } finally { $sha.Dispose() }
+    return (($hash | ForEach-Object { $_.ToString('x2') }) -join '')
 }
 
 function Get-OsTicketInstalled {
@@ -846,6 +876,15 @@ Add-Step -Name 'Validate settings' -Lab '' -Test {
         $problems.Add('settings.installerBase64 is not base64')
     }
     $script:TlsEnabled = -not ($null -ne $settings.PSObject.Properties['tls'] -and $settings.tls.enabled -eq $false)
+    # The certificate the Pulumi program deployed (its fingerprint changes the script, so a new one re-runs it).
+    $script:CertificateSha256 = ''
+    if ($null -ne $settings.PSObject.Properties['tls'] -and $null -ne $settings.tls.PSObject.Properties['certificateSha256']) {
+        $script:CertificateSha256 = "$($settings.tls.certificateSha256)".ToLowerInvariant()
+    }
+    if ($script:CertificateSha256 -notmatch '^([0-9a-f]{64})?$') { $problems.Add('settings.tls.certificateSha256 must be 64 hex digits (the SHA-256 of the certificate)') }
+    if ($script:TlsEnabled -and $script:CertificateSha256 -eq '' -and "$($settings.secrets.source)" -eq 'keyvault') {
+        $problems.Add('settings.tls.certificateSha256 is missing: with Key Vault secrets the settings pin the certificate in tls-pfx')
+    }
     if ($problems.Count -eq 0) {
         try {
             $secrets = Read-Secrets -Secrets $settings.secrets
@@ -1243,8 +1282,7 @@ Add-Step -Name 'Run osTicket installer' -Lab '14' -Test {
     return (Get-OsTicketInstalled)
 } -Action {
     [System.IO.File]::WriteAllBytes($InstallerPath, $script:InstallerBytes)
-    $helpdeskEmail = "helpdesk@$SiteHostName"
-    if ($helpdeskEmail -eq $AdminEmail) { $helpdeskEmail = "support@$SiteHostName" }
+    $helpdeskEmail = Get-HelpdeskEmail -HostName $SiteHostName -AdminAddress $AdminEmail
     # Secrets travel on php's stdin only (automation/local/installer.php); nothing is written to disk.
     $config = [ordered]@{
         webroot = $Webroot; db_host = '127.0.0.1'; db_port = $MariaDbPort; db_name = $DbName; db_user = $DbUser

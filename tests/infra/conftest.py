@@ -29,6 +29,7 @@ from pulumi.runtime.config import set_all_config
 
 from infra import bootstrap_command
 from infra.bootstrap_command import PLACEHOLDER
+from infra.tls import PFX_RESOURCE_MODULE, PFX_RESOURCE_NAME, PfxProvider
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "ostops"
@@ -37,6 +38,7 @@ MOCK_PUBLIC_IP = "198.51.100.24"
 MOCK_TENANT = "00000000-0000-0000-0000-0000000000aa"
 MOCK_SUBSCRIPTION = "00000000-0000-0000-0000-0000000000bb"
 MOCK_PRINCIPAL = "00000000-0000-0000-0000-0000000000cc"
+PFX_RESOURCE_TYPE = f"pulumi-python:dynamic/{PFX_RESOURCE_MODULE}:{PFX_RESOURCE_NAME}"
 
 ADMIN_SOURCE = "203.0.113.0/28"
 AUTOMATION_SOURCE = "192.0.2.50/32"
@@ -199,6 +201,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             pem = mock_private_key_pem()
             self.private_keys.append(pem)
             state["privateKeyPem"] = pem
+        if args.typ == PFX_RESOURCE_TYPE:
+            # What PfxProvider.create answers: the PFX built from the inputs (so the PFX tests still open it).
+            props = unwrap_secrets(args.inputs)
+            result = PfxProvider().create(props)
+            state = {**state, **result.outs}
         if args.typ == "tls:index/selfSignedCert:SelfSignedCert":
             props = unwrap_secrets(args.inputs)
             state["certPem"] = mock_self_signed_pem(props["privateKeyPem"], list(props["dnsNames"]))

@@ -117,6 +117,38 @@ def parse_problems(source: str) -> list[str]:
     return problems
 
 
+EXPANDABLE_STRINGS = ("expandable_string_literal", "expandable_here_string_literal")
+
+
+def variable_reference_problems(source: str) -> list[str]:
+    """``"$name: ..."`` in a double-quoted string: PowerShell's parse error InvalidVariableReferenceWithDrive.
+
+    PowerShell's tokenizer reads ``$name:`` as a scope or drive qualifier (``$env:Path``, ``$script:X``,
+    ``$using:X``) and then needs a variable-name character; ``"-SettingsPath $SettingsPath: no such file"``
+    therefore stops the whole script before its first line runs (dafthack/DomainPasswordSpray#31,
+    mzbrau/fig#18). ``parse_problems`` cannot see it: tree-sitter-pwsh's ``variable`` token is
+    ``$`` + an *optional* ``qualifier:`` + a name, so when no name follows the colon the lexer falls back to
+    the shorter ``$name`` and the string's plain-text token (anything but ``$``, ``"`` and a backtick)
+    swallows the ``:`` -- no ERROR node. So this looks at what follows each variable of every expandable
+    string: tree-sitter already took ``:name`` into the variable when a name follows, so a colon still
+    after it (and not ``::``, a static member) is the error. ``${name}:`` is the fix.
+    """
+    data = source.encode("utf-8")
+    problems = []
+    for node in walk(parse(source).root_node):
+        if node.type not in EXPANDABLE_STRINGS:
+            continue
+        for var in node.children:
+            if var.type != "variable" or text(var).startswith("${"):
+                continue
+            after = data[var.end_byte:var.end_byte + 2]
+            if after[:1] == b":" and after != b"::":
+                line, col = var.start_point
+                problems.append(f"line {line + 1}:{col + 1}: {text(var)}: in a double-quoted string is a parse error "
+                                f"(InvalidVariableReferenceWithDrive); write ${{{text(var)[1:]}}}:")
+    return problems
+
+
 @dataclass
 class Param:
     name: str
@@ -376,7 +408,8 @@ def compatibility_problems(source: str) -> list[str]:
     problems = []
     if not source.isascii():
         problems.append("non-ASCII characters: Windows PowerShell 5.1 reads a BOM-less script as ANSI")
-    code = re.sub(r"(?s)@'.*?'@|@\".*?\"@", "", source)  # here-strings hold PHP, XML and SQL
+    # Here-strings hold PHP, XML and SQL; one opens with @' or @" at the end of a line ('@' is not one).
+    code = re.sub(r"(?s)@'[ \t]*\r?\n.*?\n'@|@\"[ \t]*\r?\n.*?\n\"@", "", source)
     code = re.sub(r"(?m)#.*$", "", code)
     for pattern, what in PS7_ONLY:
         if match := pattern.search(code):
@@ -541,6 +574,7 @@ def _defect_problems(source: str) -> list[str]:
 
 CHECKS: dict[str, Callable[[str], list[str]]] = {
     "parse": parse_problems,
+    "variables": variable_reference_problems,
     "contract": contract_problems,
     "secrets": secret_problems,
     "steps": step_problems,
@@ -571,6 +605,34 @@ def test_every_powershell_file_parses() -> None:
         assert parse_problems(path.read_text(encoding="utf-8")) == [], path
 
 
+def repo_powershell_files() -> list[Path]:
+    skip = {".venv", ".git", "node_modules"}
+    return sorted(p for p in REPO.rglob("*.ps1") if not skip & set(p.relative_to(REPO).parts))
+
+
+def test_no_powershell_file_has_a_colon_right_after_a_variable_in_a_string() -> None:
+    scripts = repo_powershell_files()
+    assert SCRIPT in scripts and BOOTSTRAP_DIR / "tests" / "Bootstrap.Tests.ps1" in scripts
+    found = {str(p.relative_to(REPO)): problems for p in scripts
+             if (problems := variable_reference_problems(p.read_text(encoding="utf-8")))}
+    assert found == {}
+
+
+@pytest.mark.parametrize(("snippet", "bad"), [
+    ('throw "-SettingsPath $SettingsPath: no such file"', True),
+    ('Write-Log "x $name:"', True),
+    ('$m = @"\n$step: done\n"@', True),
+    ('throw "-SettingsPath ${SettingsPath}: no such file"', False),
+    ('Write-Log "$env:SystemRoot $script:Steps $global:X $using:Y $env:ProgramFiles:"', True),
+    ('Write-Log "$env:SystemRoot and $script:Steps, $using:Y"', False),
+    ('Write-Log "[$a::b] $($x): $a_b"', False),
+    ("Write-Log '$verbatim: is fine'", False),
+])
+def test_the_variable_check_tells_a_qualifier_from_a_stray_colon(snippet: str, bad: bool) -> None:
+    assert parse_problems(snippet) == []  # tree-sitter alone never flags it
+    assert bool(variable_reference_problems(snippet)) is bad, variable_reference_problems(snippet)
+
+
 def test_param_block_is_the_contracts() -> None:
     assert {p.name: p.has_default for p in script_params(real_source())} == CONTRACT_PARAMETERS
 
@@ -587,6 +649,32 @@ def test_every_secret_is_masked_as_soon_as_it_is_read() -> None:
     keyvault = text(function_body(real_source(), "Get-KeyVaultSecret"))
     assert "$KeyVaultTries" in keyvault and "Start-Sleep" in keyvault, "Key Vault reads retry while RBAC propagates"
     assert "Metadata = 'true'" in keyvault
+
+
+def key_vault_wait_seconds(source: str) -> int:
+    """The sleeps between Get-KeyVaultSecret's tries: ``$delay`` from its first value, doubled up to the cap."""
+    body = text(function_body(source, "Get-KeyVaultSecret"))
+    first = re.search(r"\$delay = (\d+)\n", body)
+    cap = re.search(r"\$delay = \[Math\]::Min\(\$delay \* 2, (\d+)\)", body)
+    assert first and cap, "Get-KeyVaultSecret: no backoff found"
+    tries = int(assignments(source)["keyvaulttries"].split()[0])
+    delay, total = int(first.group(1)), 0
+    for _ in range(tries - 1):
+        total += delay
+        delay = min(delay * 2, int(cap.group(1)))
+    return total
+
+
+def test_key_vault_reads_outlast_rbac_propagation() -> None:
+    """Microsoft: "it will take up to 10 minutes (600 seconds) after role assignments is changed for role to be
+    applied" (learn.microsoft.com/azure/key-vault/general/rbac-guide, Known limits and performance; also
+    Azure/devops-governance#22). The bootstrap waits ~15 minutes, backing off to at most 60 s a try."""
+    total = key_vault_wait_seconds(real_source())
+    assert 840 <= total <= 960, total
+    assert "60)" in text(function_body(real_source(), "Get-KeyVaultSecret"))
+    docs = DOCS.read_text(encoding="utf-8")
+    assert "about 15 minutes" in docs and "five minutes" not in docs
+    assert "about 15 minutes" in (REPO / "docs" / "azure.md").read_text(encoding="utf-8")
 
 
 def test_secrets_go_to_stdin_or_the_childs_environment_not_the_command_line() -> None:
@@ -648,6 +736,33 @@ def test_docs_map_every_lab_step_to_the_scripts_steps() -> None:
         assert named & set(found), f"lab step {number}: the docs name no script step"
     for needle in ("C:\\ostops\\bootstrap.log", "/scp/", "powershell", "Run Command", "certificate"):
         assert needle in docs, needle
+
+
+STALE_DOC_PHRASES = ("--parameters", "--protected-parameters", "Validate parameters", "/scp/` works as well",
+                     "(`http://<fqdn>/scp/`)", "Pulumi parameters",
+                     "for the\n  parameters", "8.2 NTS", "Swapping in a real certificate", "*VM → Run command → ostops-bootstrap*")
+
+
+def test_docs_describe_the_settings_contract_not_the_old_parameters() -> None:
+    """The script takes no parameters from the Run Command, serves HTTPS only and gets its certificate from
+    the stack; the docs said otherwise after the contract changed."""
+    docs = DOCS.read_text(encoding="utf-8")
+    readme = README.read_text(encoding="utf-8")
+    for name, body in (("docs/bootstrap.md", docs), ("README.md", readme)):
+        stale = [phrase for phrase in STALE_DOC_PHRASES if phrase in body]
+        assert stale == [], f"{name} still says {stale}"
+    for needle in ("ostops-bootstrap-<digest>", "ostops:tlsPfxBase64", "ostops:tlsPfxPassword", "tls.certificateSha256"):
+        assert needle in docs, needle
+    found = {s.name: s for s in steps(real_source())}
+    failures = re.search(r"(?s)Common failures:(.*?)\n### ", docs)
+    assert failures
+    named = set(re.findall(r"(?m)^\| `([^`]+)` \|", failures.group(1)))
+    assert named and named <= set(found) | {"any `Install ...` step"}, named - set(found)
+    extra = re.search(r"(?s)Steps with no lab counterpart:(.*?)\n\n", readme)
+    assert extra and set(re.findall(r"`([^`]+)`", extra.group(1))) == {n for n, s in found.items() if s.lab == ""}
+    php = load_manifest().downloads["php"].version
+    assert re.search(rf"(?m)^\| 4 \|.*PHP {re.escape(php)} NTS", readme), f"README's lab step 4 does not name PHP {php}"
+    assert "https://<fqdn>/scp/" in readme and "ostops:tlsPfxBase64" in readme
 
 
 def test_php_ini_enables_what_osticket_needs() -> None:
@@ -742,6 +857,9 @@ BROKEN: list[tuple[str, Callable[[], str], str, str]] = [
     ("unclosed brace", lambda: mutate("function Protect-Text {", "function Protect-Text {{"), "parse", ""),
     ("unterminated string", lambda: mutate("$SiteName = 'osTicket'", "$SiteName = 'osTicket"), "parse", ""),
     ("stray paren", lambda: mutate("Set-StrictMode -Version 2.0", "Set-StrictMode -Version (2.0"), "parse", ""),
+    ("colon after a variable", lambda: mutate("throw 'no settings: the embedded",
+                                              "throw \"-Path $SettingsPath: gone\"\n    throw 'no settings: the embedded"),
+     "variables", "InvalidVariableReferenceWithDrive"),
     ("extra parameter", lambda: mutate("[string]$SettingsPath,", "[string]$SettingsPath,\n    [string]$ApiKey,"),
      "contract", "ApiKey"),
     ("non-string parameter", lambda: mutate("[string]$SettingsPath,", "[object]$SettingsPath,"), "contract", "[string]"),
@@ -856,6 +974,10 @@ def test_the_windows_job_does_what_issue_12_asks() -> None:
     assert job["runs-on"] == "windows-2022"
     runs = "\n".join(step.get("run", "") for step in job["steps"])
     assert "-Settings infra/bootstrap/PSScriptAnalyzerSettings.psd1" in runs
+    # A parse error is severity ParseError, not Error (PowerShell/PSScriptAnalyzer#2192): both fail the job.
+    analyzer_step = next(s["run"] for s in job["steps"] if "Invoke-ScriptAnalyzer" in s.get("run", ""))
+    assert "\"$($_.Severity)\" -in @('Error', 'ParseError')" in analyzer_step
+    assert "-eq 'Error'" not in analyzer_step
     assert "Invoke-Pester -Path infra/bootstrap/tests" in runs
     assert runs.count("-File infra/bootstrap/bootstrap.ps1 -SettingsPath") == 2
     assert "step '.*': running" in runs, "the second run must find every step in place"
@@ -887,3 +1009,56 @@ def test_ci_settings_follow_the_contract(tmp_path: Path) -> None:
                                                  "tlsPfx", "tlsPfxPassword"}
     assert settings["manifest"] == json.loads((BOOTSTRAP_DIR / "downloads.json").read_text(encoding="utf-8"))
     assert settings["allowUnverifiedDownloads"] is False
+    # osTicket 1.18.1 Validator::is_email (include/class.validator.php:179) refuses host exactly "localhost".
+    assert "." in settings["siteHostName"] and settings["siteHostName"] != "localhost"
+
+
+def test_the_pfx_from_key_vault_must_be_the_pinned_certificate() -> None:
+    """settings.tls.certificateSha256 (SHA-256 of the DER bytes, infra/tls.py certificate_sha256) is compared to
+    the SHA-256 of the PFX certificate's RawData, and a mismatch fails the step naming both."""
+    source = real_source()
+    read = function_body(source, "Get-TlsCertificateFromSecret")
+    assert "Get-CertificateSha256" in [c.name for c in commands_in(read)]
+    throws = [text(n) for n in walk(read) if n.type == "flow_control_statement" and text(n).startswith("throw")]
+    assert any("SHA-256 {0}, not {1}" in t and "$actual, $script:CertificateSha256" in t for t in throws), throws
+    digest = text(function_body(source, "Get-CertificateSha256"))
+    assert "[System.Security.Cryptography.SHA256]::Create()" in digest and "$Certificate.RawData" in digest
+    assert "ToString('x2')" in digest
+    validate = text(step_node(source, "Validate settings", "Test") or parse(source).root_node)
+    assert "$settings.tls.certificateSha256" in validate and "'^([0-9a-f]{64})?$'" in validate
+    assert "-eq 'keyvault'" in validate, "Key Vault settings must pin the certificate"
+    pester = (BOOTSTRAP_DIR / "tests" / "Bootstrap.Tests.ps1").read_text(encoding="utf-8")
+    assert "fails naming both fingerprints" in pester
+
+
+def test_ci_instance_file_is_private(tmp_path: Path) -> None:
+    """The instance file holds the API key and passwords: written with automation.files.write_private, so
+    ostops's own check (private_file_problem: mode bits here, no inherited ACL entry on Windows) accepts it."""
+    import json
+    import os
+
+    from automation.files import private_file_problem
+
+    out = tmp_path / "instance.json"
+    env = {**os.environ, "OSTOPS_API_KEY": "K" * 32, "OSTOPS_ADMIN_PASSWORD": "a-Pw-1", "OSTOPS_DB_APP_PASSWORD": "d-Pw-2"}
+    subprocess.run([sys.executable, str(BOOTSTRAP_DIR / "tests" / "make_settings.py"), "--instance", str(out)],
+                   check=True, timeout=60, env=env)
+    assert private_file_problem(out) is None
+    assert json.loads(out.read_text(encoding="utf-8"))["api_key"] == "K" * 32
+
+
+def test_the_helpdesk_email_never_has_host_localhost() -> None:
+    """osTicket's installer (setup/inc/class.installer.php:51, 'Valid email required') checks the help desk's
+    address with Validator::is_email, which returns false for host exactly 'localhost'
+    (include/class.validator.php:179 in osTicket 1.18.1): a dot-less siteHostName borrows the admin's domain."""
+    source = real_source()
+    action = step_node(source, "Run osTicket installer", "Action")
+    assert action is not None
+    assert "$SiteHostName\"" not in text(action).replace("https://$SiteHostName/", ""), "helpdesk@ built from the host"
+    calls = [c for c in commands_in(action) if c.name == "Get-HelpdeskEmail"]
+    assert calls and text(calls[0].arg("HostName")) == "$SiteHostName" and text(calls[0].arg("AdminAddress")) == "$AdminEmail"
+    body = text(function_body(source, "Get-HelpdeskEmail"))
+    assert "if ($domain -notmatch '\\.') { $domain = ($AdminAddress -split '@')[-1] }" in body
+    assert '"helpdesk@$domain"' in body and '"support@$domain"' in body
+    pester = (BOOTSTRAP_DIR / "tests" / "Bootstrap.Tests.ps1").read_text(encoding="utf-8")
+    assert "-HostName 'localhost' -AdminAddress 'admin@example.com' | Should -Be 'helpdesk@example.com'" in pester

@@ -172,8 +172,14 @@ def test_bad_values_name_the_key(key: str, value: str, fragment: str) -> None:
     assert fragment in str(error)
 
 
-def test_newer_osticket_versions_are_accepted_numerically() -> None:
-    assert load({**BASE_CONFIG, "osticketVersion": "v1.18.10"}).osticket_version == "1.18.10"
+def test_only_the_manifests_osticket_version_is_accepted() -> None:
+    pinned = load_manifest().downloads["osticket"].version
+    assert load({**BASE_CONFIG, "osticketVersion": pinned}).osticket_version == pinned
+    assert load({**BASE_CONFIG, "osticketVersion": f"v{pinned}"}).osticket_version == pinned
+    # Above the floor but not what downloads.json pins: bootstrap.ps1 would refuse it after every resource exists.
+    error = refused({**BASE_CONFIG, "osticketVersion": "1.18.10"})
+    assert error.key == "ostops:osticketVersion"
+    assert f"differs from the version infra/bootstrap/downloads.json pins ({pinned})" in str(error)
 
 
 @pytest.mark.parametrize("key", sorted(GIVEN_SECRETS))

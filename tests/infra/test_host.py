@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from automation.manifest import MANIFEST_PATH, load_manifest
@@ -16,6 +18,7 @@ from infra import bootstrap_command
 from infra.bootstrap_command import PLACEHOLDER, script_digest
 from infra.config import StackConfigError
 from infra.policy.predicates import COMMAND_LINE_UNSAFE, MAX_PARAMETER_BYTES, embedded_settings
+from infra.tls import certificate_sha256
 from infra.vault import KEY_VAULT_SECRETS_USER, SECRET_NAMES
 from infra.vm import VM_REPLACE_ON_CHANGES
 from tests.infra.conftest import (
@@ -294,7 +297,10 @@ def test_the_embedded_settings_decode_back_to_the_settings(
         "manifest": json.loads(MANIFEST_PATH.read_text(encoding="utf-8")),
         "installerBase64": base64.b64encode(bootstrap_paths["installer"].read_bytes()).decode("ascii"),
         "secrets": {"source": "keyvault", "vaultUri": f"https://{vault_name}.vault.azure.net/", "names": SECRET_NAMES},
-        "tls": {"enabled": True},
+        "tls": {
+            "enabled": True,
+            "certificateSha256": certificate_sha256(program_runs["st_marys"].outputs["certificatePem"]),
+        },
     }
     script = program_runs["st_marys"].one(RUN_COMMAND).props["source"]["script"]
     assert script.isascii() and "St. Mary's IT \\u2014 Help Desk" in script
@@ -368,6 +374,59 @@ def test_the_pfx_holds_the_certificate_for_the_fqdn_and_opens_with_its_password(
     assert values["tls-pfx-password"] in default_run.random_results
 
 
+def test_the_pfx_is_kept_in_state_and_rebuilt_only_when_its_inputs_change() -> None:
+    """Built in an apply, the PFX (random PKCS#12 salt) differed on every `pulumi up` and rewrote tls-pfx."""
+    from infra.tls import PfxProvider
+    from tests.infra.conftest import mock_private_key_pem, mock_self_signed_pem
+
+    key = mock_private_key_pem()
+    props = {"key_pem": key, "cert_pem": mock_self_signed_pem(key, [FQDN]), "password": "Pfx-Pass-1"}
+    provider = PfxProvider()
+    created = provider.create(props)
+    assert created.outs["pfx_base64"] != provider.create(props).outs["pfx_base64"], "why it must be kept"
+    _, cert, _ = pkcs12.load_key_and_certificates(base64.b64decode(created.outs["pfx_base64"]), b"Pfx-Pass-1")
+    assert cert is not None
+    assert provider.diff(created.id, created.outs, dict(props)).changes is False
+    for name, value in (("password", "Pfx-Pass-2"), ("cert_pem", mock_self_signed_pem(key, [FQDN])),
+                        ("key_pem", mock_private_key_pem())):
+        diff = provider.diff(created.id, created.outs, {**props, name: value})
+        assert diff.changes is True and diff.replaces, name
+
+
+def test_the_pfx_resource_keeps_its_secrets_secret(default_run: ProgramRun) -> None:
+    from tests.infra.conftest import PFX_RESOURCE_TYPE
+
+    pfx = default_run.one(PFX_RESOURCE_TYPE)
+    assert is_secret(pfx.inputs["key_pem"]) and is_secret(pfx.inputs["password"])
+    assert is_secret(pfx.inputs["__provider"])
+    assert pfx.parent_type == "ostops:infra:OsTicketHost"
+
+
+def test_the_serialized_pfx_provider_loads_in_a_fresh_process(tmp_path: Path) -> None:
+    """What Pulumi's dynamic provider process does: unpickle the provider from state, then call create."""
+    import subprocess
+    import sys
+
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    from infra.tls import PfxProvider
+    from tests.infra.conftest import mock_private_key_pem, mock_self_signed_pem
+
+    key = mock_private_key_pem()
+    props = {"key_pem": key, "cert_pem": mock_self_signed_pem(key, [FQDN]), "password": "Pfx-Pass-1"}
+    code = (
+        "import base64, json, sys, dill\n"
+        "blob, props = json.loads(sys.stdin.read())\n"
+        "provider = dill.loads(base64.b64decode(blob))\n"
+        "print(provider.create(props).outs['pfx_base64'])\n"
+    )
+    result = subprocess.run([sys.executable, "-I", "-c", code], input=json.dumps([serialize_provider(PfxProvider()), props]),
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    _, cert, _ = pkcs12.load_key_and_certificates(base64.b64decode(result.stdout.strip()), b"Pfx-Pass-1")
+    assert cert is not None
+
+
 def test_a_user_pfx_replaces_the_self_signed_one(bootstrap_paths: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.infra.test_config import user_pfx
 
@@ -383,6 +442,31 @@ def test_a_user_pfx_replaces_the_self_signed_one(bootstrap_paths: dict[str, Path
     )
     leaks = [t for r in run.resources for t in plain_strings(r.inputs) if pfx in t or "User-Pfx-Pass-1" in t]
     assert leaks == []
+
+
+def test_the_settings_pin_the_deployed_certificate(default_run: ProgramRun) -> None:
+    """The fingerprint is the SHA-256 of the DER bytes, as Windows hashes X509Certificate2.RawData."""
+    pem = default_run.outputs["certificatePem"]
+    der = x509.load_pem_x509_certificate(pem.encode("ascii")).public_bytes(serialization.Encoding.DER)
+    assert settings_of(default_run)["tls"]["certificateSha256"] == hashlib.sha256(der).hexdigest()
+
+
+def test_a_new_certificate_gets_a_new_run_command(bootstrap_paths: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """from-stack pins the new certificatePem, so the VM must get the new PFX: the certificate's fingerprint is
+    in the script, so a new certificate is a new script digest, a new Run Command and a re-run."""
+    from tests.infra.test_config import user_pfx
+
+    monkeypatch.setattr(bootstrap_command, "BOOTSTRAP_SCRIPT_PATH", bootstrap_paths["script"])
+    monkeypatch.setattr(bootstrap_command, "INSTALLER_PATH", bootstrap_paths["installer"])
+    runs = [run_program(BASE_CONFIG, {"tlsPfxBase64": user_pfx("Pfx-Pass-123"), "tlsPfxPassword": "Pfx-Pass-123"})
+            for _ in range(2)]
+    before, after = (run.one(RUN_COMMAND) for run in runs)
+    assert before.urn == after.urn
+    fingerprints = [settings_of(run)["tls"]["certificateSha256"] for run in runs]
+    assert fingerprints[0] != fingerprints[1]
+    assert fingerprints == [certificate_sha256(run.outputs["certificatePem"]) for run in runs]
+    assert before.props["runCommandName"] != after.props["runCommandName"]
+    assert before.props["tags"]["bootstrap-sha256"] != after.props["tags"]["bootstrap-sha256"]
 
 
 def test_generated_secrets_use_random_passwords(default_run: ProgramRun) -> None:

@@ -38,6 +38,17 @@ def test_docs_list_every_output_and_config_key(program_runs: dict[str, ProgramRu
     assert "--policy-pack infra/policy" in docs
 
 
+def test_docs_say_who_may_deploy_a_role_assignment(default_run: ProgramRun) -> None:
+    """The program creates a RoleAssignment: Contributor cannot, and Azure says so only mid-deployment."""
+    assert default_run.of_type("azure-native:authorization:RoleAssignment")
+    docs = (REPO_ROOT / "docs" / "azure.md").read_text(encoding="utf-8")
+    before_you_start = docs.split("## Before you start", 1)[1].split("\n## ", 1)[0]
+    assert "Microsoft.Authorization/roleAssignments/write" in before_you_start
+    for role in ("Owner", "User Access Administrator", "Role Based Access Control Administrator"):
+        assert role in before_you_start, role
+    assert "learn.microsoft.com/azure/role-based-access-control/" in before_you_start
+
+
 INFRA_MODULES = [
     "infra.config",
     "infra.vm",

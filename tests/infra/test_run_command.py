@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from automation.errors import ConfigError
+from automation.manifest import MANIFEST_PATH
 from infra.bootstrap_command import (
     BOOTSTRAP_SCRIPT_PATH,
     PLACEHOLDER,
@@ -36,7 +39,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
         "installer": tmp_path / "installer.php",
     }
     paths["script"].write_bytes(b"\xef\xbb\xbf" + SCRIPT.encode("utf-8"))
-    paths["manifest"].write_text('{"downloads": {"php": {"sha256": "unknown"}}}', encoding="utf-8")
+    paths["manifest"].write_text(MANIFEST_PATH.read_text(encoding="utf-8"), encoding="utf-8")
     paths["installer"].write_text("<?php echo 1;", encoding="utf-8")
     return paths
 
@@ -45,7 +48,12 @@ def read(paths: dict[str, Path]) -> BootstrapFiles:
     return read_bootstrap_files(paths["script"], paths["manifest"], paths["installer"])
 
 
-def settings(files: BootstrapFiles, helpdesk: str = "St. Mary's IT \u2014 Help Desk") -> dict[str, object]:
+CERT_SHA256 = "ab" * 32
+
+
+def settings(
+    files: BootstrapFiles, helpdesk: str = "St. Mary's IT \u2014 Help Desk", certificate: str = CERT_SHA256
+) -> dict[str, object]:
     return bootstrap_settings(
         files=files,
         osticket_version="1.18.3",
@@ -57,6 +65,7 @@ def settings(files: BootstrapFiles, helpdesk: str = "St. Mary's IT \u2014 Help D
         enable_db_access=False,
         vault_uri="https://ostops-kv-abc.vault.azure.net/",
         secret_names=SECRET_NAMES,
+        certificate_sha256=certificate,
     )
 
 
@@ -67,7 +76,27 @@ def test_the_script_parameters_are_the_contract() -> None:
 def test_files_are_read_with_the_bom_dropped_and_the_manifest_parsed(files: dict[str, Path]) -> None:
     bootstrap = read(files)
     assert bootstrap.script == SCRIPT
-    assert bootstrap.manifest == {"downloads": {"php": {"sha256": "unknown"}}}
+    assert bootstrap.manifest == json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda raw: raw["downloads"]["php"].pop("verify"), "verify"),
+        (lambda raw: raw["downloads"]["php"].update(url="http://example.org/php.zip"), "https"),
+        (lambda raw: raw["downloads"]["php"].update(verify="sha256", sha256="unknown"), "unknown"),
+    ],
+)
+def test_an_invalid_manifest_is_refused_at_program_time(
+    files: dict[str, Path], edit: Callable[[dict[str, Any]], object], problem: str
+) -> None:
+    """The bootstrap would refuse it on the VM, after every resource exists: load_manifest refuses it first."""
+    raw = json.loads(files["manifest"].read_text(encoding="utf-8"))
+    edit(raw)
+    files["manifest"].write_text(json.dumps(raw, indent=2), encoding="utf-8")
+    with pytest.raises(ConfigError, match=problem) as caught:
+        read(files)
+    assert str(files["manifest"]) in str(caught.value) and "php" in str(caught.value)
 
 
 @pytest.mark.parametrize("missing", ["script", "manifest", "installer"])
@@ -125,7 +154,7 @@ def test_the_settings_follow_the_contract(files: dict[str, Path]) -> None:
             "tlsPfxPassword": "tls-pfx-password",
         },
     }
-    assert wanted["tls"] == {"enabled": True}
+    assert wanted["tls"] == {"enabled": True, "certificateSha256": CERT_SHA256}
     assert wanted["allowUnverifiedDownloads"] is False
     assert wanted["enableDbAccess"] is False
 
@@ -137,6 +166,9 @@ def test_the_run_command_name_carries_the_script_digest(files: dict[str, Path]) 
     assert run_command_name(one) == f"ostops-bootstrap-{script_digest(one)}"
     assert len(script_digest(one)) == 12 and int(script_digest(one), 16) >= 0
     assert run_command_name(one) != run_command_name(other)
+    # A new certificate is a new script, so a new Run Command that imports it.
+    renewed = embed_settings(bootstrap.script, settings(bootstrap, certificate="cd" * 32))
+    assert run_command_name(one) != run_command_name(renewed)
     assert run_command_name(one) == run_command_name(one)
 
 

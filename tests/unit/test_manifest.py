@@ -127,6 +127,17 @@ def test_loader_rejects_an_entry_without_a_hash_field(tmp_path: Path) -> None:
         load_manifest(path)
 
 
+def test_loader_rejects_an_entry_without_a_verify_method(tmp_path: Path) -> None:
+    """bootstrap.ps1 refuses an entry whose verify is not one of its methods: no default here either."""
+    raw = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
+    assert all("verify" in entry for entry in raw["downloads"].values())
+    del raw["downloads"]["mariadb"]["verify"]
+    path = tmp_path / "downloads.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"mariadb.*verify|verify.*mariadb"):
+        load_manifest(path)
+
+
 # ---------------------------------------------------------------- hashing and writing
 
 

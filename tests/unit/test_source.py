@@ -78,7 +78,7 @@ def test_version_parsing():
 
 def test_download_failure_names_flag_and_cache(monkeypatch):
     pinned = Download(version="1.18.3", file="osTicket-v1.18.3.zip", url="https://127.0.0.1:9/osTicket.zip",
-                      sha256="a" * 64)
+                      verify="sha256", sha256="a" * 64)
     monkeypatch.setattr(source, "load_manifest", lambda: Manifest(downloads={"osticket": pinned}))
     with pytest.raises(SourceError) as excinfo:
         source.resolve(None)

@@ -76,6 +76,40 @@ Describe 'Get-Download' {
     }
 }
 
+Describe 'Get-HelpdeskEmail' {
+    It 'uses the site host name when it has a dot' {
+        Get-HelpdeskEmail -HostName 'ostops.westeurope.cloudapp.azure.com' -AdminAddress 'admin@example.com' |
+            Should -Be 'helpdesk@ostops.westeurope.cloudapp.azure.com'
+    }
+    It 'takes the admin e-mail domain for localhost, which the osTicket installer refuses' {
+        Get-HelpdeskEmail -HostName 'localhost' -AdminAddress 'admin@example.com' | Should -Be 'helpdesk@example.com'
+    }
+    It 'does not reuse the admin address' {
+        Get-HelpdeskEmail -HostName 'localhost' -AdminAddress 'helpdesk@example.com' | Should -Be 'support@example.com'
+    }
+}
+
+Describe 'Get-TlsCertificateFromSecret' {
+    BeforeAll {
+        $rsa = [System.Security.Cryptography.RSA]::Create()
+        $rsa.KeySize = 2048
+        $request = New-Object System.Security.Cryptography.X509Certificates.CertificateRequest('CN=ostops-ci.example.com', $rsa,
+            [System.Security.Cryptography.HashAlgorithmName]::SHA256, [System.Security.Cryptography.RSASignaturePadding]::Pkcs1)
+        $cert = $request.CreateSelfSigned([DateTimeOffset]::UtcNow, [DateTimeOffset]::UtcNow.AddDays(2))
+        $script:TlsPfxPassword = 'Pester-Pfx-1'
+        $script:TlsPfxBase64 = [Convert]::ToBase64String($cert.Export('Pfx', $script:TlsPfxPassword))
+        $script:RealSha256 = Get-CertificateSha256 -Certificate $cert
+    }
+    It 'returns the PFX certificate when it is the one the settings pin' {
+        $script:CertificateSha256 = $script:RealSha256
+        (Get-TlsCertificateFromSecret).Subject | Should -Be 'CN=ostops-ci.example.com'
+    }
+    It 'fails naming both fingerprints when Key Vault holds another certificate' {
+        $script:CertificateSha256 = 'ab' * 32
+        { Get-TlsCertificateFromSecret } | Should -Throw "*SHA-256 $($script:RealSha256), not $('ab' * 32)*"
+    }
+}
+
 Describe 'a failing step' {
     It 'is named in the failure' {
         Mock Get-Download { throw "refusing download 'mariadb': SHA-256 x is not the y the publisher lists" }

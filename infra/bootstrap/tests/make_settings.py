@@ -22,7 +22,8 @@ def settings() -> dict[str, object]:
     return {
         "schema": 1,
         "osTicketVersion": manifest["downloads"]["osticket"]["version"],
-        "siteHostName": "localhost",
+        # Dotted: osTicket's installer refuses an e-mail address at host "localhost" (helpdesk@<siteHostName>).
+        "siteHostName": "ostops-ci.example.com",
         "helpdeskName": "ostops CI",
         "adminUsername": "ostadmin",
         "adminEmail": "admin@example.com",
@@ -52,7 +53,10 @@ def instance() -> dict[str, object]:
 
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--instance"]:
-        Path(argv[1]).write_text(json.dumps(instance(), indent=2), encoding="utf-8")
+        # It holds secrets: on Windows a plain write inherits RUNNER_TEMP's ACL and ostops refuses the file.
+        from automation.files import write_private
+
+        write_private(Path(argv[1]), json.dumps(instance(), indent=2))
     else:
         Path(argv[0]).write_text(json.dumps(settings(), separators=(",", ":"), sort_keys=True), encoding="utf-8")
 
