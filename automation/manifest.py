@@ -8,7 +8,6 @@ import json.decoder
 import json.scanner
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +15,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from automation.errors import ConfigError, OsTicketError
+from automation.files import write_atomic
 
 MANIFEST_PATH = Path(__file__).resolve().parents[1] / "infra" / "bootstrap" / "downloads.json"
 UNKNOWN = "unknown"
@@ -296,16 +296,7 @@ def write_hashes(hashes: dict[str, str], path: Path = MANIFEST_PATH) -> Manifest
         raw["downloads"][name]["sha256"] = sha
     updated = _validate(path, raw)
     text = json.dumps(raw, indent=2, ensure_ascii=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text, mode=0o644)  # a file of the repository, readable by all
     return updated
 
 
