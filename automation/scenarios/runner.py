@@ -37,6 +37,8 @@ class RunObserver(Protocol):
 
     def run_started(self, run_id: str) -> None: ...
 
+    def ticket_creating(self, spec: TicketSpec, subject: str) -> None: ...
+
     def ticket_created(self, spec: TicketSpec, number: str, ticket_id: int, sentence: str) -> None: ...
 
     def step_done(self, spec: TicketSpec, step: Any, number: str, ticket_id: int, sentence: str) -> None: ...
@@ -221,6 +223,8 @@ class ScenarioRunner:
                     result: RunResult) -> None:
         where = f"{loaded.path}:{loaded.located.line(('tickets', ti))}"
         subject = f"{spec.subject} {run_facts.run_tag(result.run_id, spec.key)}"
+        if self.observer:
+            self.observer.ticket_creating(spec, subject)
         t0 = time.monotonic()
         try:
             number = self.requesters.create(spec, subject, directory)
