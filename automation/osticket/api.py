@@ -105,12 +105,20 @@ class TicketApi:
         return self._post("api/tasks/cron", b"", "text/plain")
 
 
-def requester_email(from_name: str, from_email: str, to: str, subject: str, body: str) -> EmailMessage:
+def requester_email(from_name: str, from_email: str, to: str, subject: str, body: str, cc: list[str] | None = None,
+                    attachments: list[Path] | None = None) -> EmailMessage:
+    """``cc`` become the ticket's collaborators (osTicket adds the Cc of a mail to a system address when its
+    setting add_email_collabs is on, the default); ``attachments`` the entry's files."""
     message = EmailMessage()
     message["From"] = f"{from_name} <{from_email}>"
     message["To"] = to
+    if cc:
+        message["Cc"] = ", ".join(cc)
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=from_email.rsplit("@", 1)[-1])
     message.set_content(body)
+    for path in attachments or []:
+        maintype, _, subtype = (mimetypes.guess_type(path.name)[0] or "application/octet-stream").partition("/")
+        message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
     return message

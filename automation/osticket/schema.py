@@ -26,6 +26,7 @@ SLA_ACTIVE, SLA_ESCALATE, SLA_NOALERTS, SLA_TRANSIENT = 0x1, 0x2, 0x4, 0x8
 DEPT_ACTIVE, DEPT_ARCHIVED = 0x4, 0x8
 TEAM_ENABLED, TEAM_NOALERTS = 0x1, 0x2
 TOPIC_ACTIVE, TOPIC_ARCHIVED = 0x2, 0x4
+ENTRY_SYSTEM = 0x80  # thread_entry.flags: a system note, posted by neither an agent nor a user (class.thread.php)
 ALERTS = 0x1  # team_member.flags and staff_dept_access.flags: the agent gets the alerts
 
 # ``ticket_status.state``: Resolved and Closed are both "closed" (they set ``ticket.closed``).

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import html
+import mimetypes
 import re
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -14,6 +17,9 @@ from automation.osticket.http import TIMEOUT, new_session, osticket_message
 _HIDDEN_TOKEN = re.compile(r'name="__CSRFToken__"\s+value="([^"]+)"')
 _META_TOKEN = re.compile(r'<meta name="csrf_token" content="([^"]+)"')
 _LOGIN_MESSAGE = re.compile(r'<h3 id="login-message">(.*?)</h3>', re.DOTALL)
+_NOTICE = re.compile(r'<p id="msg_notice"[^>]*>(.*?)</p>', re.DOTALL)
+_ERROR = re.compile(r'<p id="msg_error"[^>]*>(.*?)</p>', re.DOTALL)
+_FIELD_ERROR = re.compile(r'class="error">(?:&nbsp;|\s|\*)*([^<]+)<')
 
 
 class StaffSession:
@@ -61,7 +67,8 @@ class StaffSession:
         except requests.RequestException as exc:
             raise StepError(f"{method} {url}: no answer from osTicket ({exc.__class__.__name__})") from exc
 
-    def _call(self, method: str, path: str, data: dict[str, Any] | None = None, ajax: bool = True) -> requests.Response:
+    def _call(self, method: str, path: str, data: dict[str, Any] | None = None, ajax: bool = True,
+              files: list[tuple[str, tuple[str, bytes, str]]] | None = None) -> requests.Response:
         """One staff-panel request; an expired session logs in again once, then the request is repeated.
         Repeating is safe: osTicket rejected the first one before acting on it."""
         if not self.logged_in:
@@ -72,7 +79,7 @@ class StaffSession:
                 data["__CSRFToken__"] = self._token  # a new session after a re-login has a new token
             if ajax:
                 headers["X-Requested-With"] = "XMLHttpRequest"
-            response = self._send(method, self.base_url + path, data=data, headers=headers)
+            response = self._send(method, self.base_url + path, data=data, headers=headers, files=files)
             expired = (response.status_code == 403 and response.text.startswith("Must login")) or (
                 response.status_code == 302 and "login.php" in response.headers.get("Location", ""))
             csrf_refused = response.status_code == 400 and "CSRF" in response.text
@@ -135,14 +142,52 @@ class StaffSession:
         self._ajax(f"tickets/{ticket_id}/status", {"status_id": status_id, "comments": comments},
                    "changing the status")
 
-    def post_note(self, ticket_id: int, note: str, title: str = "") -> None:
-        self._ticket_form(ticket_id, {"a": "postnote", "title": title, "note": note, "note_status_id": ""},
-                          "posting an internal note")
+    def post_note(self, ticket_id: int, note: str, title: str = "", attachments: Sequence[Path] = ()) -> None:
+        self._ticket_form(ticket_id, {"a": "postnote", "title": title, "note": note, "note_status_id": "",
+                                      **self._uploads("attach:note[]", attachments)}, "posting an internal note")
 
-    def reply(self, ticket_id: int, response: str) -> None:
+    def reply(self, ticket_id: int, response: str, attachments: Sequence[Path] = ()) -> None:
         self._ticket_form(ticket_id, {"a": "reply", "response": response, "reply-to": "all", "signature": "none",
-                                      "reply_status_id": "", "from_email_id": 0, "msgId": "", "draft_id": ""},
-                          "posting a reply")
+                                      "reply_status_id": "", "from_email_id": 0, "msgId": "", "draft_id": "",
+                                      **self._uploads("attach:response[]", attachments)}, "posting a reply")
+
+    def _uploads(self, field: str, paths: Sequence[Path]) -> dict[str, list[str]]:
+        """The reply and note forms' file drop box: each file is first uploaded on its own (``POST
+        scp/ajax.php/form/upload/attach`` with ``upload[]``, answered ``{"id": N}`` and remembered in the
+        agent's session), then the form names it as ``id,name`` under the field's name (scp/tickets.php names
+        them attach:response and attach:note; FileUploadWidget::getValue takes only files of this session)."""
+        if not paths:
+            return {}
+        names = []
+        for path in paths:
+            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            response = self._call("POST", "scp/ajax.php/form/upload/attach",
+                                  files=[("upload[]", (path.name, path.read_bytes(), mime))])
+            if response.status_code != 200:
+                raise StepError(f"uploading {path.name} as {self.username}: osTicket answered HTTP "
+                                f"{response.status_code}: {osticket_message(response.text)}")
+            file_id = _json(response, f"uploading {path.name}").get("id")
+            if not file_id:
+                raise StepError(f"uploading {path.name} as {self.username}: osTicket kept no file ({response.text[:100]})")
+            names.append(f"{file_id},{path.name}")
+        return {field: names}
+
+    def add_collaborator(self, thread_id: int, email: str, name: str, user_id: int | None) -> str:
+        """The ticket view's "Add a collaborator" dialog: ``POST scp/ajax.php/thread/<thread id>/add-collaborator/
+        addcc`` with ``id`` (a known user) or the user form's ``email`` and ``name`` (a new one); osTicket
+        answers 200 with the collaborator list and "<name> added as a collaborator" (include/ajax.thread.php,
+        ThreadAjaxAPI::addCollaborator in 1.18.1), else its form again with the reason."""
+        data: dict[str, Any] = {"id": user_id} if user_id else {"email": email, "name": name}
+        response = self._call("POST", f"scp/ajax.php/thread/{thread_id}/add-collaborator/addcc", data)
+        notice = _NOTICE.search(response.text)
+        if response.status_code == 200 and notice and "collaborator" in notice.group(1):
+            return html.unescape(notice.group(1)).strip()
+        error = _ERROR.search(response.text)
+        reason = html.unescape(error.group(1)).strip() if error else osticket_message(response.text)
+        field_errors = [html.unescape(e).strip() for e in _FIELD_ERROR.findall(response.text) if e.strip()]
+        raise StepError(f"adding {email} as a collaborator as {self.username}: HTTP {response.status_code}: "
+                        f"{reason}" + (f" ({'; '.join(field_errors)})" if field_errors else ""))
+
 
 
 def _json(response: requests.Response, what: str) -> dict[str, Any]:

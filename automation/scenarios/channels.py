@@ -3,6 +3,7 @@ does afterwards (replies, checks the status, waits); and the load-time rules for
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from automation.errors import StepError
@@ -11,6 +12,7 @@ from automation.osticket.api import NewTicket, TicketApi, requester_email
 from automation.osticket.directory import Directory
 from automation.osticket.portal import Portal, PortalTicket
 from automation.osticket.schema import Tables
+from automation.scenarios import attachments
 from automation.scenarios.models import AGENT_ONLY, REQUESTER, REQUESTER_ONLY, Scenario, TicketSpec
 from automation.yamlfile import Located
 
@@ -59,13 +61,18 @@ class Requesters:
         self.portal = portal
         self.conn = conn
         self.tables = tables
+        self.folder = Path(".")  # the scenario file's folder: attachments are named relative to it
+
+    def files(self, names: list[str]) -> list[Path]:
+        return [attachments.resolve(self.folder, name) for name in names]
 
     def create(self, spec: TicketSpec, subject: str, directory: Directory) -> str:
         """Open the ticket by the spec's channel; returns its number."""
         email = str(spec.requester.email)
         if spec.channel == "email":
             return self.api.post_email(requester_email(spec.requester.name, email, directory.helpdesk_email,
-                                                       subject, spec.message))
+                                                       subject, spec.message, [str(c) for c in spec.cc],
+                                                       self.files(spec.attachments)))
         if spec.channel == "portal":
             assert spec.topic is not None  # channel_problems
             before = db.last_ticket_id(self.conn, self.tables)
@@ -77,7 +84,7 @@ class Requesters:
             name=spec.requester.name, email=email, phone=spec.requester.phone, subject=subject,
             message=spec.message, topic_id=directory.topics[spec.topic] if spec.topic else None,
             priority_id=directory.priorities[spec.priority] if spec.priority else None,
-            autorespond=False, alert=False,
+            autorespond=False, alert=False, attachments=self.files(spec.attachments),
         ))
 
     def _number_by_subject(self, subject: str, above_id: int) -> str:
@@ -112,7 +119,8 @@ class Requesters:
                     self.portal.reply(email, number, ticket_id, step.text)
                     return "in the Support Center"
                 self.api.post_email(requester_email(spec.requester.name, email, directory.helpdesk_email,
-                                                    f"Re: [#{number}] {subject}", step.text))
+                                                    f"Re: [#{number}] {subject}", step.text,
+                                                    attachments=self.files(step.attachments)))
                 return "by e-mail"
         raise StepError(f"'{step.do}' is not a requester's step" if step.do in AGENT_ONLY
                         else f"unknown requester step {step.do!r}")

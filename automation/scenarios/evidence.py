@@ -95,6 +95,40 @@ _PREPARE = """async ([labels, entryClass, numbers]) => {
 }"""
 
 
+# The Support Center's "Open a New Ticket" form (include/client/open.inc.php, templates/dynamic-form.tmpl.php
+# of osTicket 1.18): the help topic's option value by its name, and each field found by its label's first span
+# (the label also wraps the field's hint and input; input names are hashed per session, the label's `for` is
+# that name); the message has no label (ThreadEntryField::isBlockLevel) and is the form's draft textarea. The message may be a rich-text editor
+# (Redactor) over its textarea: both get the text.
+_TOPIC_VALUE = """(topic) => {
+  const option = [...document.querySelectorAll('#topicId option')].find((o) => o.textContent.trim() === topic);
+  return option ? option.value : '';
+}"""
+_FILL_FORM = """([values, message]) => {
+  const missing = [], filled = [];
+  const labels = [...document.querySelectorAll('#ticketForm label')];
+  const text = (l) => (l.querySelector('span') || l).textContent.replace(/\\*/g, '').trim();
+  const fill = (label, input, value) => {
+    if (!input) { missing.push(label); return; }
+    input.value = value;
+    input.dispatchEvent(new Event('input', {bubbles: true}));
+    const box = input.closest('.redactor-box') || (input.parentElement && input.parentElement.querySelector('.redactor-box'));
+    const editable = box && box.querySelector('[contenteditable=true]');
+    if (editable) { editable.textContent = value; }
+    const row = input.closest('tr') || input;
+    row.style.outline = '3px solid #e8590c'; row.style.outlineOffset = '1px'; row.style.background = '#fff3bf';
+    filled.push(label);
+  };
+  for (const [label, value] of Object.entries(values)) {
+    const found = labels.find((l) => text(l) === label);
+    fill(label, found && document.getElementsByName(found.getAttribute('for'))[0], value);
+  }
+  // The message (a thread-entry field) is a block of its own, without a label: its textarea is the draft one.
+  fill('the message', document.querySelector('#ticketForm textarea.draft'), message);
+  return {missing, filled};
+}"""
+
+
 def find_chromium() -> str:
     """The Chromium to drive: ``$OSTOPS_CHROMIUM``, else the first of the usual names on PATH."""
     named = os.environ.get(CHROMIUM_ENV)
@@ -172,6 +206,7 @@ class Evidence:
         self._count = 0
         self._cdp: dict[Page, CDPSession] = {}
         self._last_agent: str | None = None
+        self._forms: dict[str, Shot] = {}  # by ticket key: the portal form, until the ticket has its number
         self.failure = ""  # the first picture that failed, and why
 
     # -- life cycle ----------------------------------------------------------------------------------------
@@ -235,12 +270,47 @@ class Evidence:
     def run_started(self, run_id: str) -> None:
         self.writeup.run_id = run_id
 
-    def ticket_creating(self, spec: TicketSpec) -> None:
-        """Before the ticket exists. Tickets opened through the API have no page to show here; a ticket a
-        requester opens in the Support Center gets its filled-in form here, before it is submitted."""
+    def ticket_creating(self, spec: TicketSpec, subject: str) -> None:
+        """Before the ticket exists. Tickets opened through the API or by e-mail have no page to show here; a
+        ticket a requester opens in the Support Center gets its filled-in form, before it is submitted (the
+        runner submits it; this browser never does)."""
+        if spec.channel != "portal":
+            return
+        sentence = (f"{spec.key}: {spec.requester.name} fills in the Support Center's \"Open a New Ticket\" form "
+                    "(before sending it)")
+        self._guarded(sentence, lambda: self._form_shot(spec, subject, sentence))
+
+    def _form_shot(self, spec: TicketSpec, subject: str, sentence: str) -> None:
+        context = self._new_context()
+        try:
+            page = context.new_page()
+            with self._capturing(sentence, "open.php"):
+                self._open(page, "open.php")
+                topic_id = page.evaluate(_TOPIC_VALUE, spec.topic)
+                if not topic_id:
+                    raise EvidenceError(f"--evidence: help topic {spec.topic!r} is not offered on open.php")
+                path = f"open.php?topicId={topic_id}"
+                self._open(page, path)
+                values = {"Email Address": str(spec.requester.email), "Full Name": spec.requester.name,
+                          "Issue Summary": subject}
+                if spec.requester.phone:
+                    values["Phone Number"] = spec.requester.phone
+                answer = page.evaluate(_FILL_FORM, [values, spec.message])
+                if answer["missing"]:
+                    raise EvidenceError(f"--evidence: no field labelled {', '.join(answer['missing'])} on {path}")
+                shot = self._take(page, f"{spec.requester.name}'s screen: \"Open a New Ticket\" in the Support "
+                                        "Center, filled in, not yet sent", "/" + path, f"{spec.key}-{REQUESTER}-form",
+                                  [], None)
+            shot.sentence, shot.highlighted = sentence, list(answer["filled"])
+            self._forms[spec.key] = shot
+        finally:
+            context.close()
 
     def ticket_created(self, spec: TicketSpec, number: str, ticket_id: int, sentence: str) -> None:
         self.writeup.tickets.append(TicketStory(spec.key, number, spec.subject, spec.requester.name))
+        form = self._forms.pop(spec.key, None)
+        if form is not None:
+            self.writeup.story(spec.key).shots.append(form)
         self._guarded(sentence, lambda: self._requester_shot(spec, number, ticket_id, sentence, "create"))
 
     def step_done(self, spec: TicketSpec, step: Any, number: str, ticket_id: int, sentence: str) -> None:

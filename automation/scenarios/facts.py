@@ -1,4 +1,4 @@
-"""What osTicket's database says about one run: four batched queries, whatever the number of tickets.
+"""What osTicket's database says about one run: six batched queries, whatever the number of tickets.
 
 A run whose record keeps its ticket ids and id range is read by primary key, so the cost does not grow with the
 help desk; the subject tag (``[ostops <run> <key>]``) is the fallback for a run whose record is lost."""
@@ -13,7 +13,9 @@ from html.parser import HTMLParser
 from typing import Any
 
 from automation.osticket.db import cursor
-from automation.osticket.schema import Tables
+from automation.osticket.schema import ENTRY_SYSTEM, Tables
+from automation.scenarios import participants
+from automation.scenarios.participants import Attached, Collaborator
 
 TAG_PATTERN = re.compile(r"\[ostops (?P<run>[A-Za-z0-9-]+) (?P<key>[a-z0-9-]+)\]\s*$")
 
@@ -64,6 +66,12 @@ class Entry:
     text: str = ""  # the body as plain text (`plain_text`)
     staff_id: int = 0
     user_id: int = 0
+    system: bool = False  # osTicket's own entry (a note it logs itself, poster 'SYSTEM'): no agent, no user
+
+    def author(self) -> str:
+        """``note by john.doe``, ``system note``, ``response by jane.doe``, ``message by requester``."""
+        kind = {"M": "message", "R": "response", "N": "note"}.get(self.type, self.type)
+        return f"system {kind}" if self.system else f"{kind} by {self.by}"
 
 
 @dataclass
@@ -114,6 +122,8 @@ class TicketFacts:
     has_thread: bool = True
     has_user: bool = True
     source: str = ""  # API, Web, Email, Phone, Other
+    collaborators: list[Collaborator] = field(default_factory=list)
+    attachments: list[Attached] = field(default_factory=list)
 
     @property
     def incomplete(self) -> list[str]:
@@ -160,7 +170,7 @@ def read_slas(conn: Any, t: Tables) -> dict[int, SlaDefinition]:
 
 def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None = None,
              ticket_ids: Sequence[int] = ()) -> list[TicketFacts]:
-    """Every ticket of one run with its thread entries and events: three queries whatever the run's size.
+    """Every ticket of one run with its thread entries and events, collaborators and files: six queries whatever the run's size.
 
     With ``id_range`` (the newest ticket id before the run, the newest after it, from the run record) the
     tickets are read by primary key: those of the range carrying the run's tag, those in ``ticket_ids``, and
@@ -206,10 +216,12 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None
         ids = [row["ticket_id"] for row, _ in rows]
         entry_rows: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
+        collaborators: dict[int, list[Collaborator]] = {}
+        files: dict[int, list[Attached]] = {}
         if ids:
             of_run = f"th.object_type = 'T' AND th.object_id IN ({', '.join(['%s'] * len(ids))})"
             cur.execute(
-                f"""SELECT th.object_id AS ticket_id, e.id, e.type, e.staff_id, e.user_id, e.poster, e.title,
+                f"""SELECT th.object_id AS ticket_id, e.id, e.type, e.staff_id, e.user_id, e.poster, e.title, e.flags,
                            e.body, e.format, e.created, s.username
                     FROM {t.thread} th JOIN {t.thread_entry} e ON e.thread_id = th.id
                     LEFT JOIN {t.staff} s ON s.staff_id = e.staff_id AND e.staff_id > 0
@@ -226,6 +238,8 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None
                 ids,
             )
             event_rows = cur.fetchall()
+            thread_of = {row["ticket_id"]: row["thread_id"] for row, _ in rows if row["thread_id"] is not None}
+            collaborators, files = participants.read(cur, t, sorted(thread_of.values()))
 
     tickets: dict[int, TicketFacts] = {}
     requester_of: dict[int, int] = {}
@@ -241,6 +255,8 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None
             closed=row["closed"], due=row["due"], full_subject=subject, sla_id=int(row["sla_id"] or 0),
             has_thread=row["thread_id"] is not None, has_user=row["user_found"] is not None,
             source=str(row["source"] or ""),
+            collaborators=collaborators.get(row["thread_id"], []),
+            attachments=files.get(row["thread_id"], []),
         )
     for row in entry_rows:
         ticket = tickets.get(row["ticket_id"])
@@ -252,7 +268,9 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None
             by = row["username"] or row["poster"] or ""
         ticket.entries.append(Entry(row["type"], by, row["created"], int(row["id"]), row["title"] or "",
                                     plain_text(row["body"], row["format"] != "text"), int(row["staff_id"] or 0),
-                                    int(row["user_id"] or 0)))
+                                    int(row["user_id"] or 0),
+                                    bool(int(row["flags"] or 0) & ENTRY_SYSTEM)
+                                    or (not row["staff_id"] and not row["user_id"])))
     for row in event_rows:
         ticket = tickets.get(row["ticket_id"])
         if ticket is not None:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from automation.errors import ScenarioError
 from automation.osticket.directory import Directory
+from automation.scenarios import attachments
 from automation.scenarios.channels import channel_problems
-from automation.scenarios.models import AGENT_ONLY, REQUESTER, Scenario
+from automation.scenarios.models import AGENT_ONLY, REQUESTER, SYSTEM, Scenario
 from automation.suggest import by_line, count, did_you_mean
 from automation.yamlfile import Located, YamlFileError, load, parse_model
 
@@ -50,6 +51,7 @@ def load_scenario(path: Path) -> LoadedScenario:
                 problems.append(f"{located.where(('tickets', t_index, 'steps', s_index, 'as'))}: "
                                 f"'{step.do}' is an agent's action; the requester can only reply")
     problems += channel_problems(scenario, located)
+    problems += attachments.problems(scenario, located, path.parent)
     loaded = LoadedScenario(scenario, located)
     seed = loaded.seed_path()
     if seed is not None and not seed.is_file():
@@ -90,9 +92,10 @@ def check_names(loaded: LoadedScenario, directory: Directory) -> None:
         need("team", exp.team, directory.teams, ("tickets", ti, "expect", "team"))
         need("SLA", exp.sla, directory.slas, ("tickets", ti, "expect", "sla"))
         need("department", exp.department, directory.departments, ("tickets", ti, "expect", "department"))
-        for ei, entry in enumerate(exp.entries_in_order):
-            if entry.by not in (None, REQUESTER):
-                need("agent", entry.by, directory.agents, ("tickets", ti, "expect", "entries_in_order", ei, "by"))
+        for list_name in ("entries_in_order", "entries"):
+            for ei, entry in enumerate(getattr(exp, list_name)):
+                if entry.by not in (None, REQUESTER, SYSTEM):
+                    need("agent", entry.by, directory.agents, ("tickets", ti, "expect", list_name, ei, "by"))
     if problems:
         raise ScenarioError(f"{loaded.path}: {count(len(problems), 'unknown name')}; nothing was run",
                             by_line(problems))

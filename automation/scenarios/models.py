@@ -4,11 +4,12 @@ The JSON Schema in ``seed/schema/scenario.schema.json`` is generated from these 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 REQUESTER = "requester"
+SYSTEM = "system"  # osTicket's own thread entries: no agent and no user posted them
 Channel = Literal["api", "portal", "email"]
 StatusName = Literal["Open", "Resolved", "Closed"]
 PriorityName = Literal["Low", "Normal", "High", "Emergency"]
@@ -58,10 +59,16 @@ class ChangePriority(StepBase):
     comment: str = ""
 
 
+def _attachments() -> Any:
+    return Field(default_factory=list, description="Files to attach, relative to the scenario file (each at most "
+                 "osTicket's default maximum file size, 1 MiB).")
+
+
 class Note(StepBase):
     do: Literal["note"]
     text: str = Field(min_length=1)
     title: str = ""
+    attachments: list[str] = _attachments()
 
 
 class Reply(StepBase):
@@ -72,12 +79,22 @@ class Reply(StepBase):
     via: Literal["portal", "email"] | None = Field(
         default=None, description="The requester's way to reply: the Support Center (default for portal tickets) or "
                                   "e-mail (default otherwise).")
+    attachments: list[str] = _attachments()
 
 
 class SetStatus(StepBase):
     do: Literal["set_status"]
     status: StatusName
     comment: str = ""
+
+
+class AddCollaborator(StepBase):
+    """An agent adds a collaborator (CC) to the ticket in the staff panel; a new e-mail becomes a new user."""
+
+    do: Literal["add_collaborator"]
+    email: EmailStr
+    name: str | None = Field(default=None, min_length=1, description="For a new user; defaults to the e-mail's "
+                             "local part.")
 
 
 class RunCron(StepBase):
@@ -112,10 +129,11 @@ class Advance(StepBase):
 
 Step = Annotated[
     AssignAgent | AssignTeam | Transfer | ChangeSla | ChangePriority | Note | Reply | SetStatus | RunCron
-    | CheckStatus | Advance,
+    | CheckStatus | Advance | AddCollaborator,
     Field(discriminator="do"),
 ]
-AGENT_ONLY = {"assign_agent", "assign_team", "transfer", "change_sla", "change_priority", "note", "set_status"}
+AGENT_ONLY = {"assign_agent", "assign_team", "transfer", "change_sla", "change_priority", "note", "set_status",
+              "add_collaborator"}
 REQUESTER_ONLY = {"check_status", "advance"}
 
 EntryType = Literal["message", "response", "note"]
@@ -123,7 +141,17 @@ EntryType = Literal["message", "response", "note"]
 
 class EntryExpect(Strict):
     type: EntryType
-    by: str | None = Field(default=None, description="Agent username or 'requester'.")
+    by: str | None = Field(default=None, description="Agent username, 'requester', or 'system' (osTicket's own "
+                           "notes: no agent, no user).")
+    title: str | None = Field(default=None, min_length=1, description="The entry's title, exactly.")
+    text_contains: str | None = Field(default=None, min_length=1, description="Part of the entry's text "
+                                      "(whitespace runs count as one space).")
+
+
+class AttachmentsExpect(Strict):
+    count: int | None = Field(default=None, ge=0, description="Files attached to the ticket's thread, in all.")
+    names: list[str] = Field(default_factory=list, description="File names that must be attached (each at least "
+                             "once).")
 
 
 class Expect(Strict):
@@ -137,6 +165,11 @@ class Expect(Strict):
     sla_met: bool | None = Field(default=None, description="Resolved or closed before the due time.")
     entries_at_least: dict[EntryType, int] = Field(default_factory=dict)
     entries_in_order: list[EntryExpect] = Field(default_factory=list)
+    entries: list[EntryExpect] = Field(default_factory=list, description="Entries that must be in the thread, in "
+                                       "any order; each item matches a different entry.")
+    collaborators: list[EmailStr] | None = Field(default=None, description="The ticket's collaborators (CC) by "
+                                                 "e-mail, exactly ([] for none).")
+    attachments: AttachmentsExpect | None = None
     events_in_order: list[str] = Field(default_factory=list, description="osTicket event names, e.g. created, "
                                        "edited, assigned, transferred, closed, reopened, overdue.")
 
@@ -152,6 +185,9 @@ class TicketSpec(Strict):
     priority: PriorityName | None = None
     subject: str = Field(min_length=1, max_length=200)
     message: str = Field(min_length=1)
+    cc: list[EmailStr] = Field(default_factory=list, description="Collaborators at creation: the e-mail's Cc "
+                               "(channel email; osTicket 1.18's ticket API and Support Center form take none).")
+    attachments: list[str] = _attachments()
     steps: list[Step] = Field(default_factory=list)
     expect: Expect = Field(default_factory=Expect)
 

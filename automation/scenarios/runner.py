@@ -21,6 +21,7 @@ from automation.scenarios import facts as run_facts
 from automation.scenarios import ledger as run_ledger
 from automation.scenarios import record
 from automation.scenarios.channels import Requesters, is_agent_step
+from automation.scenarios.collaborators import lookup as collaborator_lookup
 from automation.scenarios.loader import LoadedScenario, check_names, seed_password_envs
 from automation.scenarios.models import TicketSpec
 from automation.scenarios.record import RunResult, StepResult, new_run_id
@@ -35,6 +36,8 @@ class RunObserver(Protocol):
     pictures it). The sentence is that line. An observer keeps its own failures: the run goes on."""
 
     def run_started(self, run_id: str) -> None: ...
+
+    def ticket_creating(self, spec: TicketSpec, subject: str) -> None: ...
 
     def ticket_created(self, spec: TicketSpec, number: str, ticket_id: int, sentence: str) -> None: ...
 
@@ -149,6 +152,7 @@ class ScenarioRunner:
         started = time.monotonic()
         result = RunResult(run_id or new_run_id(), str(loaded.path), seed_summary=seed_summary)
         directory = self.prepare(loaded)
+        self.requesters.folder = loaded.path.parent
         before = db.last_ticket_id(self.conn, self.tables)
         result.id_range = (before, before)
         self.progress(f"run {result.run_id}: {len(loaded.scenario.tickets)} ticket(s)")
@@ -219,6 +223,8 @@ class ScenarioRunner:
                     result: RunResult) -> None:
         where = f"{loaded.path}:{loaded.located.line(('tickets', ti))}"
         subject = f"{spec.subject} {run_facts.run_tag(result.run_id, spec.key)}"
+        if self.observer:
+            self.observer.ticket_creating(spec, subject)
         t0 = time.monotonic()
         try:
             number = self.requesters.create(spec, subject, directory)
@@ -287,11 +293,16 @@ class ScenarioRunner:
                 staff.change_priority(ticket_id, directory.priorities[step.priority], step.comment)
                 return f"to {step.priority}"
             case "note":
-                staff.post_note(ticket_id, step.text, step.title)
-                return repr(step.title) if step.title else ""
+                staff.post_note(ticket_id, step.text, step.title, self.requesters.files(step.attachments))
+                return " ".join(part for part in (repr(step.title) if step.title else "",
+                                                  _files(step.attachments)) if part)
             case "reply":
-                staff.reply(ticket_id, step.text)
-                return ""
+                staff.reply(ticket_id, step.text, self.requesters.files(step.attachments))
+                return _files(step.attachments)
+            case "add_collaborator":
+                thread_id, user_id = collaborator_lookup(self.conn, self.tables, ticket_id, str(step.email))
+                return staff.add_collaborator(thread_id, str(step.email),
+                                              step.name or str(step.email).split("@", 1)[0], user_id)
             case "set_status":
                 staff.set_status(ticket_id, directory.statuses[step.status], step.comment)
                 return f"to {step.status}"
@@ -299,3 +310,7 @@ class ScenarioRunner:
                 self.api.run_cron()
                 return ""
         raise ScenarioError(f"unknown action {step.do!r}")
+
+
+def _files(names: list[str]) -> str:
+    return f"with {', '.join(names)}" if names else ""

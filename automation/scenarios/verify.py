@@ -12,9 +12,9 @@ from automation.osticket.db import connect, server_now
 from automation.osticket.schema import Tables
 from automation.scenarios import ledger as run_ledger
 from automation.scenarios.channels import SOURCES
-from automation.scenarios.facts import SlaDefinition, TicketFacts, plain_text, read_run, read_slas
+from automation.scenarios.facts import Entry, SlaDefinition, TicketFacts, plain_text, read_run, read_slas
 from automation.scenarios.ledger import Ledger
-from automation.scenarios.models import REQUESTER, EntryExpect, Scenario, TicketSpec
+from automation.scenarios.models import REQUESTER, SYSTEM, EntryExpect, Scenario, TicketSpec
 
 ENTRY_CODES = {"message": "M", "response": "R", "note": "N"}
 ENTRY_NAMES = {code: name for name, code in ENTRY_CODES.items()}
@@ -114,7 +114,68 @@ def _subsequence(wanted: Sequence[object], actual: Sequence[object]) -> bool:
 
 
 def _entry_label(entry: EntryExpect) -> str:
-    return f"{entry.type} by {entry.by}" if entry.by else entry.type
+    label = (f"system {entry.type}" if entry.by == SYSTEM else f"{entry.type} by {entry.by}") if entry.by \
+        else entry.type
+    if entry.title:
+        label += f" titled {entry.title!r}"
+    if entry.text_contains:
+        label += f" containing {entry.text_contains!r}"
+    return label
+
+
+def entry_matches(want: EntryExpect, entry: Entry) -> bool:
+    if ENTRY_NAMES.get(entry.type) != want.type:
+        return False
+    if want.by == SYSTEM:
+        if not entry.system:
+            return False
+    elif want.by is not None and (entry.by != want.by or entry.system):
+        return False
+    if want.title is not None and entry.title != want.title:
+        return False
+    return want.text_contains is None or " ".join(want.text_contains.split()) in entry.text
+
+
+def _entry_seen(entry: Entry) -> str:
+    title = f" {entry.title!r}" if entry.title else ""
+    text = entry.text if len(entry.text) <= 50 else entry.text[:47] + "..."
+    return f"#{entry.id} {entry.author()}{title}: {text!r}"
+
+
+def check_entries(wanted: list[EntryExpect], facts: TicketFacts) -> list[str]:
+    """Each wanted entry must match a different entry of the thread, in any order."""
+    problems: list[str] = []
+    free = list(facts.entries)
+    for want in wanted:
+        found = next((e for e in free if entry_matches(want, e)), None)
+        if found is not None:
+            free.remove(found)
+            continue
+        near = [e for e in facts.entries if ENTRY_NAMES.get(e.type) == want.type]
+        problems.append(f"thread entry {_entry_label(want)}: not in osTicket"
+                        + (f" ({want.type}s there: {'; '.join(_entry_seen(e) for e in near[:4])})" if near
+                           else f" (no {want.type} at all)"))
+    return problems
+
+
+def check_collaborators(expected: list[str], facts: TicketFacts) -> list[str]:
+    actual = sorted(c.email.casefold() for c in facts.collaborators)
+    if sorted(e.casefold() for e in expected) == actual:
+        return []
+    shown = ", ".join(f"{c.email}{'' if c.active else ' (inactive)'}" for c in facts.collaborators) or "none"
+    return [f"collaborators: expected [{', '.join(sorted(expected)) or 'none'}], actual [{shown}]"]
+
+
+def check_attachments(count: int | None, names: list[str], facts: TicketFacts) -> list[str]:
+    actual = [a.name for a in facts.attachments]
+    shown = ", ".join(actual) or "none"
+    problems = []
+    if count is not None and count != len(actual):
+        problems.append(f"attachments: expected {count}, actual {len(actual)} ({shown})")
+    missing = [n for n in names if n not in actual]
+    if missing:
+        problems.append(f"attachments: {', '.join(repr(n) for n in missing)} not attached (attached: {shown})")
+    return problems
 
 
 def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime) -> list[str]:
@@ -144,16 +205,19 @@ def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime) -> list
         if count < minimum:
             problems.append(f"thread {kind}s: expected at least {minimum}, actual {count}")
     if exp.entries_in_order:
-        actual = [(ENTRY_NAMES.get(e.type, e.type), e.by) for e in facts.entries]
-        remaining = iter(actual)
-        matched = all(
-            any(kind == want.type and (want.by is None or by == want.by) for kind, by in remaining)
-            for want in exp.entries_in_order
-        )
+        remaining = iter(facts.entries)
+        matched = all(any(entry_matches(want, e) for e in remaining) for want in exp.entries_in_order)
         if not matched:
+            detailed = any(w.title or w.text_contains for w in exp.entries_in_order)
+            seen = [_entry_seen(e) if detailed else e.author() for e in facts.entries]
             problems.append("thread entries in order: expected "
                             f"[{', '.join(_entry_label(e) for e in exp.entries_in_order)}], actual "
-                            f"[{', '.join(f'{kind} by {by}' for kind, by in actual)}]")
+                            f"[{', '.join(seen)}]")
+    problems += check_entries(exp.entries, facts)
+    if exp.collaborators is not None:
+        problems += check_collaborators([str(e) for e in exp.collaborators], facts)
+    if exp.attachments is not None:
+        problems += check_attachments(exp.attachments.count, exp.attachments.names, facts)
     if exp.events_in_order and not _subsequence(exp.events_in_order, [e.name for e in facts.events]):
         problems.append(f"events in order: expected {exp.events_in_order}, actual {[e.name for e in facts.events]}")
     problems += check_posted(spec, facts)

@@ -71,6 +71,9 @@ def lab_evidence(osticket: Any, tmp_path_factory: pytest.TempPathFactory) -> Lab
     return LabEvidence(folder, result.stdout, result.stderr)
 
 
+FORM_VIEWER = "\"Open a New Ticket\" in the Support Center, filled in, not yet sent"
+
+
 def test_a_picture_of_every_step_in_the_order_the_console_printed_them(lab_evidence: LabEvidence) -> None:
     scenario = load_scenario(LAB).scenario
     manifest = json.loads((lab_evidence.folder / "evidence.json").read_text())
@@ -78,23 +81,46 @@ def test_a_picture_of_every_step_in_the_order_the_console_printed_them(lab_evide
     keys = tuple(f"· {t.key}: " for t in scenario.tickets)
     printed = [line.removeprefix("· ") for line in lab_evidence.stderr.splitlines() if line.startswith(keys)]
     assert len(printed) == sum(1 + len(t.steps) for t in scenario.tickets)
-    sentences = [shot["sentence"] for t in manifest["tickets"] for shot in t["shots"]]
+    shots = [shot for t in manifest["tickets"] for shot in t["shots"]]
+    sentences = [shot["sentence"] for shot in shots if FORM_VIEWER not in shot["viewer"]]
     assert sentences == printed  # one per creation and per step, as the console said it
     for ticket, spec in zip(manifest["tickets"], scenario.tickets, strict=True):
-        assert len(ticket["shots"]) == 1 + len(spec.steps), ticket["key"]
-        staff = [s for s, step in zip(ticket["shots"][1:], spec.steps, strict=True) if step.actor != "requester"]
+        portal = spec.channel == "portal"  # a portal ticket's story opens with the form she filled in
+        assert len(ticket["shots"]) == portal + 1 + len(spec.steps), ticket["key"]
+        forms = [s for s in ticket["shots"] if FORM_VIEWER in s["viewer"]]
+        assert forms == ticket["shots"][:1] if portal else not forms, ticket["key"]
+        created = ticket["shots"][portal]
+        staff = [s for s, step in zip(ticket["shots"][portal + 1:], spec.steps, strict=True)
+                 if step.actor != "requester"]
         assert all("staff panel" in s["viewer"] for s in staff)
-        assert "Support Center" in ticket["shots"][0]["viewer"]
-        assert not ticket["shots"][0]["note"], ticket["shots"][0]["note"]  # she saw her ticket, not a mail notice
-    sla_shot = manifest["tickets"][0]["shots"][1]
+        assert "Support Center" in created["viewer"] and FORM_VIEWER not in created["viewer"]
+        assert not created["note"], created["note"]  # she saw her ticket, not a mail notice
+    sla_shot = manifest["tickets"][0]["shots"][1 + (scenario.tickets[0].channel == "portal")]
     assert "change_sla to Sev-A" in sla_shot["sentence"] and "SLA Plan" in sla_shot["highlighted"]
     closing = [s["file"] for s in manifest["closing"]]
     assert [Path(f).stem.split("-", 1)[1] for f in closing] == ["closed-queue", "final-review"]
     numbers = {f"#{t['number']}" for t in manifest["tickets"]}
     assert numbers <= set(manifest["closing"][0]["highlighted"])  # every ticket of the run is in the queue
     pictures = sorted((lab_evidence.folder / "shots").glob("*.png"))
-    assert len(pictures) == len(sentences) + 2
+    portal_tickets = sum(t.channel == "portal" for t in scenario.tickets)
+    assert portal_tickets and len(pictures) == portal_tickets + len(printed) + 2
     assert f"{len(pictures)} picture(s)" in lab_evidence.stderr
+
+
+def test_a_portal_ticket_is_pictured_in_its_filled_in_form_before_it_is_sent(lab_evidence: LabEvidence) -> None:
+    scenario = load_scenario(LAB).scenario
+    manifest = json.loads((lab_evidence.folder / "evidence.json").read_text())
+    for ticket, spec in zip(manifest["tickets"], scenario.tickets, strict=True):
+        if spec.channel != "portal":
+            continue
+        form = ticket["shots"][0]
+        assert form["page"].startswith("/open.php?topicId="), form
+        assert form["sentence"] == (f"{spec.key}: {spec.requester.name} fills in the Support Center's \"Open a New "
+                                    "Ticket\" form (before sending it)")
+        assert form["highlighted"] == ["Email Address", "Full Name", "Issue Summary", "the message"]
+        assert Path(form["file"]).stem.endswith(f"{spec.key}-requester-form")
+        # taken before the ticket existed: the picture of the ticket she then opened comes right after
+        assert form["file"] < ticket["shots"][1]["file"]
 
 
 def test_every_picture_is_a_full_width_png_that_is_not_blank(lab_evidence: LabEvidence) -> None:
@@ -124,8 +150,9 @@ def test_the_write_up_references_every_picture_with_relative_links(lab_evidence:
     scenario = load_scenario(LAB).scenario
     assert readme.startswith(f"# {scenario.name}\n") and f"<h1>{scenario.name}</h1>" in html
     # each step's sentence right above its picture, the final review (table, then charts) at the end
-    first = readme.index("### 2. online-banking-down: john.doe change_sla to Sev-A")
-    assert first < readme.index(f"]({pictures[1]})") < readme.index("### 3. ")
+    form = scenario.tickets[0].channel == "portal"  # the first story opens with the portal form
+    first = readme.index(f"### {2 + form}. online-banking-down: john.doe change_sla to Sev-A")
+    assert first < readme.index(f"]({pictures[1 + form]})") < readme.index(f"### {3 + form}. ")
     assert readme.index("\n## Final review\n") > readme.index(f"]({pictures[-1]})")
     assert "| online-banking-down | #" in readme and '<svg role="img"' in html
     assert "Every expectation of the scenario holds" in readme
