@@ -35,7 +35,7 @@ def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bo
     from automation.local import manager
 
     result = manager.up(base or local_dir_from_environment(), source, port, fresh, progress)
-    for warning in result.warnings:
+    for warning in [*result.warnings, *result.ignored]:
         warn(warning)
     inst = result.instance
     state = "already running" if result.already_running else "restarted" if result.restarted else "ready"
