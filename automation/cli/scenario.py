@@ -153,7 +153,8 @@ def _finish_evidence(evidence: Evidence, instance: Instance | None, result: RunR
     if instance is None or result is None or result.verdict is None:
         folder = evidence.finish(report=None, passed=None, verification=[], error=error)
     else:
-        folder = evidence.finish(report=read_report(instance, result.run_id), passed=result.verdict.passed,
+        report = read_report(instance, result.run_id, order=list(result.tickets))
+        folder = evidence.finish(report=report, passed=result.verdict.passed,
                                  verification=result.verdict.mismatches(), seconds=result.seconds)
     progress(f"evidence: {len(evidence.writeup.shots())} picture(s), the write-up in {folder / 'README.md'} "
              f"and {folder / 'index.html'}")
@@ -239,7 +240,8 @@ def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | N
                    instance_path: Path | None) -> None:
     """The final review: tickets by status, SLA met or breached, response and resolution times."""
     from automation.scenarios.record import latest_run_id, load_record, unknown_run
-    from automation.scenarios.report import read_report, render_html
+    from automation.scenarios.report import read_report
+    from automation.scenarios.review_html import render_html
 
     if as_json and fmt not in ("table", "json"):
         raise click.UsageError(f"--json and --format {fmt} contradict each other; give one")
@@ -253,7 +255,7 @@ def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | N
         raise ConfigError(f"{workspace.runs_dir}: no runs recorded; pass --run RUN_ID or run a scenario first")
     record = load_record(workspace, run_id)
     report = read_report(instance, run_id, record.id_range if record else None,
-                         sorted(record.ticket_ids.values()) if record else ())
+                         sorted(record.ticket_ids.values()) if record else (), list(record.ticket_ids) if record else ())
     if report is None:
         raise ConfigError(unknown_run(run_id, instance.base_url, workspace))
     if fmt == "json":
@@ -276,15 +278,20 @@ def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | N
 
 
 def _print_report(report: Report, target: Console) -> None:
+    from rich.text import Text
+
+    from automation.scenarios import palette
     from automation.scenarios.report import human_duration
 
-    tickets = Table("ticket", "number", "status", "SLA", "agent", "team", "SLA outcome", "1st response",
-                    "resolution", title=f"Final review - run {report.run_id}")
+    statuses = palette.colours(palette.STATUS, (t.status for t in report.tickets))
+    outcomes = palette.colours(palette.SLA_OUTCOME, (t.sla_state for t in report.tickets))
+    tickets = Table("ticket", "number", "status", "SLA", "agent", "team", f"due ({report.zone.label})",
+                    "SLA outcome", "1st response", "resolution", title=f"Final review - run {report.run_id}",
+                    caption=report.zone.sentence())
     for t in report.tickets:
-        color = {"met": "green", "breached": "red"}.get(t.sla_state, "yellow")
-        tickets.add_row(t.key, f"#{t.number}", escape(t.status), escape(t.sla or "-"), escape(t.agent or "-"),
-                        escape(t.team or "-"),
-                        f"[{color}]{t.sla_state}[/{color}]", human_duration(t.first_response_s),
+        tickets.add_row(t.key, f"#{t.number}", Text(t.status, style=statuses[t.status].rich),
+                        escape(t.sla or "-"), escape(t.agent or "-"), escape(t.team or "-"), t.due or "-",
+                        Text(t.sla_state, style=outcomes[t.sla_state].rich), human_duration(t.first_response_s),
                         human_duration(t.resolution_s))
     target.print(tickets)
     for title, groups in (("By agent", report.by_agent), ("By team", report.by_team)):
