@@ -16,8 +16,8 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from automation.errors import ConfigError, OsTicketError
+from automation.paths import MANIFEST_PATH
 
-MANIFEST_PATH = Path(__file__).resolve().parents[1] / "infra" / "bootstrap" / "downloads.json"
 UNKNOWN = "unknown"
 
 

@@ -7,14 +7,17 @@ import enum
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
 from automation.errors import ConfigError, LocalInstanceError
-from automation.instance import Instance
 from automation.workspace import Workspace
+
+if TYPE_CHECKING:
+    from automation.instance import Instance
 
 # Piped output (CI logs) gets room for the report tables instead of rich's 80-column default.
 _WIDTH = None if sys.stdout.isatty() else 160

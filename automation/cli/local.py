@@ -7,10 +7,9 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from automation.cli.common import instance_option, out, print_json, progress, warn
-from automation.instance import default_instance_path, local_dir_from_environment
+from automation.paths import default_instance_path, local_dir_from_environment
 from automation.workspace import Workspace
 
 
@@ -78,6 +77,8 @@ def local_status(instance_path: Path | None, as_json: bool) -> None:
         if not health.healthy:
             sys.exit(1)
         return
+    from rich.table import Table
+
     table = Table("check", "ok", "detail")
     for name, (ok, detail) in health.checks.items():
         table.add_row(name, "[green]yes[/green]" if ok else "[red]no[/red]", escape(detail))

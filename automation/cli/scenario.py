@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from automation.cli.common import (
     check_writable,
@@ -176,6 +175,8 @@ def _seed(instance: object, seed_path: Path, workspace: Workspace, seed_file: ob
 
 def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None = None,
                    target: Console = out) -> None:
+    from rich.table import Table
+
     assert verdict is not None
     table = Table("ticket", "number", "verified")
     for ticket in verdict.tickets:
@@ -278,6 +279,7 @@ def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | N
 
 
 def _print_report(report: Report, target: Console) -> None:
+    from rich.table import Table
     from rich.text import Text
 
     from automation.scenarios import palette
