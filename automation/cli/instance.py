@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import click
-from rich.markup import escape
 
-from automation.cli.common import out, warn
+from automation.cli.common import escape, out, warn
 
 
 @click.group("instance")

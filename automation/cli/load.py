@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from automation.cli.common import console, instance_option, out, print_json, running_instance
+from automation.cli.common import console, escape, instance_option, out, print_json, running_instance
 from automation.errors import LoadError, VerificationError
 from automation.workspace import Workspace
 

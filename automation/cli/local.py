@@ -6,9 +6,8 @@ import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from automation.cli.common import instance_option, out, print_json, progress, warn
+from automation.cli.common import escape, instance_option, out, print_json, progress, warn
 from automation.paths import default_instance_path, local_dir_from_environment
 from automation.workspace import Workspace
 

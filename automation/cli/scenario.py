@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
 from automation.cli.common import (
     check_writable,
     console,
+    escape,
     instance_option,
     is_stdout,
     json_document,
@@ -28,6 +27,8 @@ from automation.errors import ConfigError, OsTicketError, VerificationError
 from automation.workspace import Workspace
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from automation.instance import Instance
     from automation.scenarios.evidence import Evidence
     from automation.scenarios.record import RunResult
@@ -268,6 +269,8 @@ def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | N
             _print_report(report, out)
             return
         rendered = io.StringIO()
+        from rich.console import Console
+
         _print_report(report, Console(file=rendered, width=160, highlight=False, soft_wrap=True))
         text = rendered.getvalue()
     if output:
