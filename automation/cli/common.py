@@ -28,14 +28,24 @@ class _Deferred:
         self._stderr = stderr
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def _made(self) -> Console:
         if self._console is None:
             from rich.console import Console
 
             # Piped output (CI logs) gets room for the report tables instead of rich's 80-column default.
             width = None if sys.stdout.isatty() else 160
             self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True, width=width)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._made(), name)
+
+    # `with console:` (rich's Progress and Live use it) looks these up on the type, not through __getattr__.
+    def __enter__(self) -> Console:
+        return self._made().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._made().__exit__(*exc)
 
 
 console = cast("Console", _Deferred(stderr=True))

@@ -66,7 +66,7 @@ def _environment() -> Environment:
     return env
 
 
-def _values(report: Report, level: int) -> dict[str, Any]:
+def _values(report: Report, level: int, link_tickets: bool = True) -> dict[str, Any]:
     status_colours = palette.colours(palette.STATUS, (t.status for t in report.tickets))
     sla_colours = palette.colours(palette.SLA_OUTCOME, (t.sla_state for t in report.tickets))
     sla_counts = Counter(t.sla_state for t in report.tickets)
@@ -78,7 +78,7 @@ def _values(report: Report, level: int) -> dict[str, Any]:
     if report.incomplete:
         verdict += (f" {len(report.incomplete)} ticket(s) incomplete: "
                     + "; ".join(f"#{t.number} ({', '.join(t.incomplete)})" for t in report.incomplete) + ".")
-    return {"r": report, "level": level, "charts": charts, "verdict": verdict, "css": CSS,
+    return {"r": report, "level": level, "charts": charts, "verdict": verdict, "css": CSS, "link_tickets": link_tickets,
             "status_colours": status_colours, "sla_colours": sla_colours}
 
 
@@ -87,6 +87,7 @@ def render_html(report: Report) -> str:
     return _environment().get_template("review.html.j2").render(_values(report, 2))
 
 
-def review_sections(report: Report, level: int = 2) -> str:
-    """The review as HTML to place in a page: the verdict, the charts, then the tables."""
-    return _environment().get_template("review_sections.html.j2").render(_values(report, level))
+def review_sections(report: Report, level: int = 2, link_tickets: bool = True) -> str:
+    """The review as HTML to place in a page: the verdict, the charts, then the tables. Without
+    ``link_tickets`` the numbers are plain text (a write-up whose links must all be relative)."""
+    return _environment().get_template("review_sections.html.j2").render(_values(report, level, link_tickets))

@@ -93,7 +93,8 @@ def render(writeup: WriteUp) -> dict[str, str]:
     """File name → text, for README.md, index.html and the manifest."""
     env = _environment()
     # review_sections escapes every value itself (autoescape)
-    review_html = Markup(review_sections(writeup.report, level=3)) if writeup.report else None
+    # the write-up's links stay relative, so its ticket numbers do not link to the staff panel
+    review_html = Markup(review_sections(writeup.report, 3, link_tickets=False)) if writeup.report else None
     values = {"w": writeup, "review_html": review_html}
     return {"README.md": env.get_template("writeup.md.j2").render(values),
             "index.html": env.get_template("writeup.html.j2").render(values),

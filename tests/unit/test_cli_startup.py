@@ -32,3 +32,16 @@ def test_help_for_every_command_still_loads_none() -> None:
 
 def test_the_probe_would_see_them() -> None:
     assert "pydantic" in _loaded_after("import automation.instance")
+
+
+def test_the_consoles_made_on_first_use_work_where_rich_wants_a_console() -> None:
+    from rich.progress import Progress
+
+    from automation.cli.common import console, out
+
+    with Progress(console=console, transient=True) as bar:  # rich's Progress enters `with console:`
+        task = bar.add_task("x", total=1)
+        bar.advance(task)
+    with out.capture() as captured:
+        out.print("[b]ok[/b]")
+    assert captured.get() == "ok\n"

@@ -140,3 +140,9 @@ def test_the_server_zone_is_its_offset_and_its_name() -> None:
     _, west = server_clock(_Conn({"now": T0, "offset_s": -18000, "tz": "-05:00", "system_tz": "UTC"}))
     assert west.label == "UTC-05:00" and west.name == "-05:00"
     assert west.aware(T0).isoformat() == "2026-11-27T10:00:00-05:00"
+
+
+def test_the_evidence_write_up_keeps_its_links_relative() -> None:
+    embedded = review_sections(_report(), level=3, link_tickets=False)
+    assert "<a " not in embedded and "<td>#222222</td>" in embedded
+    assert 'href="http://127.0.0.1:8080/scp/tickets.php?id=2"' in review_sections(_report())
