@@ -13,8 +13,6 @@ from automation.errors import ConfigError
 from automation.files import write_private
 from automation.instance import Instance
 
-CREDENTIALS_FILE = "credentials.json"
-
 
 def password_variable(username: str) -> str:
     """The environment variable that holds an agent's password: ``OSTOPS_PASSWORD_<USERNAME>``, every character

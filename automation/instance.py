@@ -7,7 +7,6 @@ read by every other command.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,46 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from automation.errors import ConfigError
 from automation.files import private_file_fix, private_file_problem, write_private
+from automation.paths import default_instance_path
 
 SECRET_MASK = "********"
 HTTPS_CERTIFICATE_FILE = "https-certificate.pem"  # beside instance.json; its SHA-256 is pinned
-
-
-def state_home() -> Path:
-    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "ostops"
-
-
-def default_local_dir() -> Path:
-    return state_home() / "local"
-
-
-def local_dir_from_environment() -> Path:
-    """The local instance folder `local up` and `local down` use without --dir: the folder of
-    $OSTOPS_INSTANCE when it is set (so every command means the same instance), else the default one."""
-    env = os.environ.get("OSTOPS_INSTANCE")
-    if not env:
-        return default_local_dir()
-    path = Path(env).expanduser()
-    if path.name != "instance.json":
-        raise ConfigError(f"OSTOPS_INSTANCE={env}: a local instance's file is <folder>/instance.json; "
-                          "pass --dir FOLDER to `ostops local up/down`")
-    try:
-        kind = json.loads(path.read_text(encoding="utf-8")).get("kind", "local")
-    except (OSError, ValueError, AttributeError):
-        kind = "local"  # missing or unreadable: `up` creates it, `down` finds nothing, Instance.load explains
-    if kind != "local":
-        raise ConfigError(f"OSTOPS_INSTANCE={env} names an {kind} instance; `ostops local up/down` need a local "
-                          "one: pass --dir FOLDER or unset OSTOPS_INSTANCE")
-    return path.parent
-
-
-def default_azure_instance_path() -> Path:
-    return state_home() / "azure" / "instance.json"
-
-
-def default_instance_path() -> Path:
-    env = os.environ.get("OSTOPS_INSTANCE")
-    return Path(env) if env else default_local_dir() / "instance.json"
 
 
 class DatabaseAccess(BaseModel):

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from automation.errors import ConfigError, OsTicketError
 from automation.files import write_atomic
+from automation.paths import MANIFEST_PATH
 
-MANIFEST_PATH = Path(__file__).resolve().parents[1] / "infra" / "bootstrap" / "downloads.json"
 UNKNOWN = "unknown"
 
 

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from automation.credentials import CREDENTIALS_FILE, CredentialStore
-from automation.instance import Instance, default_instance_path
+from automation.paths import CREDENTIALS_FILE, default_instance_path
+
+if TYPE_CHECKING:  # the models load when a command reads the files, not when `ostops --help` starts
+    from automation.credentials import CredentialStore
+    from automation.instance import Instance
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,13 @@ class Workspace:
         return self.folder / "runs"
 
     def instance(self) -> Instance:
+        from automation.instance import Instance
+
         return Instance.load(self.instance_file)
 
     def credentials(self) -> CredentialStore:
+        from automation.credentials import CredentialStore
+
         return CredentialStore(self.credentials_file)
 
     def run_file(self, run_id: str) -> Path:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.markup import escape
 
 from automation.cli import instance, load, local, manifest, runs, scenario, seed
-from automation.cli.common import Outcome, console
+from automation.cli.common import Outcome, console, escape
 from automation.cli.examples import add_examples
 from automation.errors import OsTicketError, UsageError, VerificationError
 

@@ -7,19 +7,56 @@ import enum
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
 from automation.errors import ConfigError, LocalInstanceError
-from automation.instance import Instance
 from automation.workspace import Workspace
 
-# Piped output (CI logs) gets room for the report tables instead of rich's 80-column default.
-_WIDTH = None if sys.stdout.isatty() else 160
-console = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
-out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from automation.instance import Instance
+
+
+class _Deferred:
+    """A rich Console made when first used: rich costs a third of the start-up, and `--help` never prints
+    through it."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def _made(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            # Piped output (CI logs) gets room for the report tables instead of rich's 80-column default.
+            width = None if sys.stdout.isatty() else 160
+            self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True, width=width)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._made(), name)
+
+    # `with console:` (rich's Progress and Live use it) looks these up on the type, not through __getattr__.
+    def __enter__(self) -> Console:
+        return self._made().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._made().__exit__(*exc)
+
+
+console = cast("Console", _Deferred(stderr=True))
+out = cast("Console", _Deferred(stderr=False))
+
+
+def escape(text: str) -> str:
+    """rich's markup escape, imported when first needed."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 instance_option = click.option(
     "--instance", "instance_path", type=click.Path(path_type=Path), default=None,

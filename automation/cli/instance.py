@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import click
-from rich.markup import escape
 
-from automation.cli.common import out, warn
+from automation.cli.common import escape, out, warn
 
 
 @click.group("instance")
@@ -32,7 +31,8 @@ def instance_from_stack(outputs: BinaryIO, instance_path: Path | None, db_ca: Pa
     (a file, or standard input). The web server's certificate (stack output certificatePem) is written beside
     it as https-certificate.pem, and every HTTPS call to the instance then accepts exactly that certificate."""
     from automation.files import write_atomic
-    from automation.instance import HTTPS_CERTIFICATE_FILE, default_azure_instance_path
+    from automation.instance import HTTPS_CERTIFICATE_FILE
+    from automation.paths import default_azure_instance_path
     from automation.stack import read_stack_outputs
 
     source = "standard input" if outputs.name == "<stdin>" else outputs.name

@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
-from rich.table import Table
 
-from automation.cli.common import console, instance_option, out, print_json, running_instance
+from automation.cli.common import console, escape, instance_option, out, print_json, running_instance
 from automation.errors import LoadError, VerificationError
 from automation.workspace import Workspace
 
@@ -47,6 +45,8 @@ def load_command(count: int, concurrency: int, scenario_file: Path | None, sampl
     if as_json:
         print_json("load", result.passed, **summary)
     else:
+        from rich.table import Table
+
         table = Table("run", "created", "tickets/s", "p50 ms", "p95 ms", "p99 ms", "errors", "verified",
                       "verdict ms after", "scenario steps on")
         lat = summary["latency_ms"]

@@ -6,11 +6,9 @@ import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
-from rich.table import Table
 
-from automation.cli.common import instance_option, out, print_json, progress, warn
-from automation.instance import default_instance_path, local_dir_from_environment
+from automation.cli.common import escape, instance_option, out, print_json, progress, warn
+from automation.paths import default_instance_path, local_dir_from_environment
 from automation.workspace import Workspace
 
 
@@ -35,7 +33,7 @@ def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bo
     from automation.local import manager
 
     result = manager.up(base or local_dir_from_environment(), source, port, fresh, progress)
-    for warning in result.warnings:
+    for warning in [*result.warnings, *result.ignored]:
         warn(warning)
     inst = result.instance
     state = "already running" if result.already_running else "restarted" if result.restarted else "ready"
@@ -78,6 +76,8 @@ def local_status(instance_path: Path | None, as_json: bool) -> None:
         if not health.healthy:
             sys.exit(1)
         return
+    from rich.table import Table
+
     table = Table("check", "ok", "detail")
     for name, (ok, detail) in health.checks.items():
         table.add_row(name, "[green]yes[/green]" if ok else "[red]no[/red]", escape(detail))

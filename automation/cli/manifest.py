@@ -7,20 +7,15 @@ codes there (``ConfigError`` 2, ``DownloadError``/``PublisherError`` 1).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from automation.errors import ConfigError, HashChangedError, UnreachableError
-from automation.manifest import (
-    MANIFEST_PATH,
-    METHOD_NOTES,
-    Download,
-    compute_sha256,
-    load_manifest,
-    probe,
-    publisher_sha256,
-    write_hashes,
-)
+from automation.paths import MANIFEST_PATH
+
+if TYPE_CHECKING:
+    from automation.manifest import Download
 
 manifest_option = click.option(
     "--manifest", "path", type=click.Path(path_type=Path, dir_okay=False), default=MANIFEST_PATH,
@@ -50,6 +45,8 @@ def _urls_to_probe(entry: Download) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the downloads as JSON.")
 def manifest_check(path: Path, online: bool, timeout: float, as_json: bool) -> None:
     """List every download with how the bootstrap verifies it (exit 0 unless the file is invalid)."""
+    from automation.manifest import METHOD_NOTES, load_manifest, probe
+
     if as_json and online:
         raise click.UsageError("--json lists the manifest offline; run --online on its own")
     manifest = load_manifest(path)
@@ -90,6 +87,8 @@ def manifest_hash(path: Path, only: tuple[str, ...], write: bool, replace: bool,
     """Read each entry's SHA-256 from its publisher (PHP's and MariaDB's lists, GitHub's asset digest), or
     download and hash it (verify 'sha256'), and show (or --write) it. Authenticode entries are skipped:
     they are verified by signature. Needs network access."""
+    from automation.manifest import compute_sha256, load_manifest, publisher_sha256, write_hashes
+
     manifest = load_manifest(path)
     missing = sorted(set(only) - set(manifest.downloads))
     if missing:

@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from automation.cli.common import instance_option, out, print_json, progress, running_instance
+from automation.cli.common import escape, instance_option, out, print_json, progress, running_instance
 from automation.errors import ConfigError
 from automation.workspace import Workspace
 

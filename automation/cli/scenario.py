@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from automation.cli.common import (
     check_writable,
     console,
+    escape,
     instance_option,
     is_stdout,
     json_document,
@@ -29,6 +27,8 @@ from automation.errors import ConfigError, OsTicketError, VerificationError
 from automation.workspace import Workspace
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from automation.instance import Instance
     from automation.scenarios.evidence import Evidence
     from automation.scenarios.record import RunResult
@@ -153,7 +153,8 @@ def _finish_evidence(evidence: Evidence, instance: Instance | None, result: RunR
     if instance is None or result is None or result.verdict is None:
         folder = evidence.finish(report=None, passed=None, verification=[], error=error)
     else:
-        folder = evidence.finish(report=read_report(instance, result.run_id), passed=result.verdict.passed,
+        report = read_report(instance, result.run_id, order=list(result.tickets))
+        folder = evidence.finish(report=report, passed=result.verdict.passed,
                                  verification=result.verdict.mismatches(), seconds=result.seconds)
     progress(f"evidence: {len(evidence.writeup.shots())} picture(s), the write-up in {folder / 'README.md'} "
              f"and {folder / 'index.html'}")
@@ -175,6 +176,8 @@ def _seed(instance: object, seed_path: Path, workspace: Workspace, seed_file: ob
 
 def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None = None,
                    target: Console = out) -> None:
+    from rich.table import Table
+
     assert verdict is not None
     table = Table("ticket", "number", "verified")
     for ticket in verdict.tickets:
@@ -239,7 +242,8 @@ def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | N
                    instance_path: Path | None) -> None:
     """The final review: tickets by status, SLA met or breached, response and resolution times."""
     from automation.scenarios.record import latest_run_id, load_record, unknown_run
-    from automation.scenarios.report import read_report, render_html
+    from automation.scenarios.report import read_report
+    from automation.scenarios.review_html import render_html
 
     if as_json and fmt not in ("table", "json"):
         raise click.UsageError(f"--json and --format {fmt} contradict each other; give one")
@@ -253,7 +257,7 @@ def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | N
         raise ConfigError(f"{workspace.runs_dir}: no runs recorded; pass --run RUN_ID or run a scenario first")
     record = load_record(workspace, run_id)
     report = read_report(instance, run_id, record.id_range if record else None,
-                         sorted(record.ticket_ids.values()) if record else ())
+                         sorted(record.ticket_ids.values()) if record else (), list(record.ticket_ids) if record else ())
     if report is None:
         raise ConfigError(unknown_run(run_id, instance.base_url, workspace))
     if fmt == "json":
@@ -265,6 +269,8 @@ def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | N
             _print_report(report, out)
             return
         rendered = io.StringIO()
+        from rich.console import Console
+
         _print_report(report, Console(file=rendered, width=160, highlight=False, soft_wrap=True))
         text = rendered.getvalue()
     if output:
@@ -276,15 +282,21 @@ def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | N
 
 
 def _print_report(report: Report, target: Console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from automation.scenarios import palette
     from automation.scenarios.report import human_duration
 
-    tickets = Table("ticket", "number", "status", "SLA", "agent", "team", "SLA outcome", "1st response",
-                    "resolution", title=f"Final review - run {report.run_id}")
+    statuses = palette.colours(palette.STATUS, (t.status for t in report.tickets))
+    outcomes = palette.colours(palette.SLA_OUTCOME, (t.sla_state for t in report.tickets))
+    tickets = Table("ticket", "number", "status", "SLA", "agent", "team", f"due ({report.zone.label})",
+                    "SLA outcome", "1st response", "resolution", title=f"Final review - run {report.run_id}",
+                    caption=report.zone.sentence())
     for t in report.tickets:
-        color = {"met": "green", "breached": "red"}.get(t.sla_state, "yellow")
-        tickets.add_row(t.key, f"#{t.number}", escape(t.status), escape(t.sla or "-"), escape(t.agent or "-"),
-                        escape(t.team or "-"),
-                        f"[{color}]{t.sla_state}[/{color}]", human_duration(t.first_response_s),
+        tickets.add_row(t.key, f"#{t.number}", Text(t.status, style=statuses[t.status].rich),
+                        escape(t.sla or "-"), escape(t.agent or "-"), escape(t.team or "-"), t.due or "-",
+                        Text(t.sla_state, style=outcomes[t.sla_state].rich), human_duration(t.first_response_s),
                         human_duration(t.resolution_s))
     target.print(tickets)
     for title, groups in (("By agent", report.by_agent), ("By team", report.by_team)):

@@ -45,6 +45,8 @@ class UpResult:
     already_running: bool = False
     restarted: bool = False
     warnings: list[str] = field(default_factory=list)
+    # Options given to `up` that an existing instance did not use, one sentence each.
+    ignored: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -94,9 +96,10 @@ def up(base: Path, source_path: Path | None = None, http_port: int | None = None
         _wipe(base)
         existing = None
     if existing is not None:
+        ignored = ignored_options(existing, source_path, http_port)
         alive = running_services(existing)
         if all(alive.values()):
-            return UpResult(existing, time.monotonic() - started, already_running=True)
+            return UpResult(existing, time.monotonic() - started, already_running=True, ignored=ignored)
         progress("restarting the stopped instance")
         down(base, progress)
         try:
@@ -107,11 +110,26 @@ def up(base: Path, source_path: Path | None = None, http_port: int | None = None
             raise
         finally:
             existing.save(instance_file(base))
-        return UpResult(existing, time.monotonic() - started, restarted=True)
+        return UpResult(existing, time.monotonic() - started, restarted=True, ignored=ignored)
     if base.exists() and any(base.iterdir()):
         raise ConfigError(f"{base}: folder exists, is not empty and holds no instance.json; choose another --dir "
                           "or empty it")
     return _install(base, source_path, http_port, progress, started)
+
+
+def ignored_options(existing: Instance, source_path: Path | None, http_port: int | None) -> list[str]:
+    """What ``up`` without ``--fresh`` cannot apply to an instance that exists: it keeps its port and its
+    osTicket. A ``--port`` equal to the instance's own is not reported: it is what was asked."""
+    local = existing.local
+    assert local is not None
+    ignored = []
+    if http_port is not None and http_port != local.http_port:
+        ignored.append(f"--port {http_port} ignored: the instance listens on {local.http_port} "
+                       "(--fresh rebuilds it on the new port)")
+    if source_path is not None:
+        ignored.append(f"--source {source_path} ignored: the instance keeps osTicket {existing.osticket_version} "
+                       f"from {local.source} (--fresh rebuilds it from the new source)")
+    return ignored
 
 
 def _install(base: Path, source_path: Path | None, http_port: int | None, progress: Progress,

@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 from automation.errors import EvidenceError, EvidenceUnavailable
 from automation.scenarios import writeup
 from automation.scenarios.models import REQUESTER, Scenario, TicketSpec
-from automation.scenarios.report import Report, render_html
+from automation.scenarios.report import Report
+from automation.scenarios.review_html import render_html
 from automation.scenarios.writeup import MANIFEST, SHOTS, Shot, TicketStory, WriteUp
 
 if TYPE_CHECKING:

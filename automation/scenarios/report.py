@@ -1,10 +1,11 @@
 """The final review of a run: tickets by status, SLA met or breached, response and resolution times,
-by agent and by team; as a terminal table, JSON, or an HTML page with charts."""
+by agent and by team; as a terminal table, JSON, or an HTML page with charts (`review_html`).
+
+Rows are in the scenario's order; times carry the database server's UTC offset (`osticket.server_zone`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 from automation.instance import Instance
 from automation.osticket import db
 from automation.osticket.schema import Tables
+from automation.osticket.server_zone import UTC, ServerZone, server_clock
 from automation.scenarios.facts import TicketFacts, read_run
 
 INCOMPLETE = "incomplete"  # the status shown for a ticket osTicket wrote only half-way (no status, thread or user)
@@ -47,6 +49,7 @@ class TicketRow:
     first_response_s: float | None
     resolution_s: float | None
     incomplete: list[str] = field(default_factory=list)  # what a ticket written half-way lacks
+    ticket_id: int = 0  # osTicket's, for the staff panel's link
 
 
 @dataclass
@@ -74,6 +77,11 @@ class Report:
     by_status: dict[str, int]
     by_agent: list[GroupRow]
     by_team: list[GroupRow]
+    zone: ServerZone = UTC  # the database server's, in which every time of the report is given
+    staff_url: str = ""  # the staff panel (``…/scp/``); tickets link to it when known
+
+    def ticket_link(self, row: TicketRow) -> str | None:
+        return f"{self.staff_url}tickets.php?id={row.ticket_id}" if self.staff_url and row.ticket_id else None
 
     @property
     def open_count(self) -> int:
@@ -84,13 +92,18 @@ class Report:
         return [t for t in self.tickets if t.incomplete]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "generated": self.generated, "by_status": self.by_status,
-                "open": self.open_count, "incomplete": len(self.incomplete),
-                "tickets": [t.__dict__ for t in self.tickets],
+        return {"run_id": self.run_id, "generated": self.generated,
+                "timezone": {"clock": "database server", "utc_offset": self.zone.label, "zone": self.zone.name},
+                "by_status": self.by_status, "open": self.open_count, "incomplete": len(self.incomplete),
+                "tickets": [{**t.__dict__, "link": self.ticket_link(t)} for t in self.tickets],
                 "by_agent": [g.to_dict() for g in self.by_agent], "by_team": [g.to_dict() for g in self.by_team]}
 
 
-def build_report(run_id: str, facts: list[TicketFacts], now: dt.datetime) -> Report:
+def build_report(run_id: str, facts: list[TicketFacts], now: dt.datetime, zone: ServerZone = UTC,
+                 staff_url: str = "", order: Sequence[str] = ()) -> Report:
+    """``order``: the scenario's ticket keys; rows follow it, then (and without it) osTicket's creation order."""
+    position = {key: i for i, key in enumerate(order)}
+    facts = sorted(facts, key=lambda f: (position.get(f.key, len(position)), f.ticket_id))
     rows = []
     agents: dict[str, GroupRow] = defaultdict(lambda: GroupRow(""))
     teams: dict[str, GroupRow] = defaultdict(lambda: GroupRow(""))
@@ -103,8 +116,8 @@ def build_report(run_id: str, facts: list[TicketFacts], now: dt.datetime) -> Rep
         resolution = _seconds(ticket.created, ticket.resolved_at)
         rows.append(TicketRow(ticket.key or "?", ticket.number, ticket.subject or "(no subject)",
                               INCOMPLETE if missing else ticket.status or INCOMPLETE, ticket.sla, ticket.agent,
-                              ticket.team, ticket.due.isoformat(sep=" ") if ticket.due else None, state, first,
-                              resolution, missing))
+                              ticket.team, _stamp(zone, ticket.due), state, first, resolution, missing,
+                              ticket_id=ticket.ticket_id))
         for groups, name in ((agents, ticket.agent or "(unassigned)"), (teams, ticket.team or "(no team)")):
             group = groups[name]
             group.name = name
@@ -117,89 +130,24 @@ def build_report(run_id: str, facts: list[TicketFacts], now: dt.datetime) -> Rep
             if resolution is not None:
                 group.resolution.append(resolution)
     by_status = dict(sorted(Counter(row.status for row in rows).items()))
-    return Report(run_id, now.isoformat(sep=" "), rows, by_status,
-                  sorted(agents.values(), key=lambda g: g.name), sorted(teams.values(), key=lambda g: g.name))
+    return Report(run_id, _stamp(zone, now) or "", rows, by_status,
+                  sorted(agents.values(), key=lambda g: g.name), sorted(teams.values(), key=lambda g: g.name),
+                  zone, staff_url)
 
 
-def render_html(report: Report) -> str:
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ostops final review - run {html.escape(report.run_id)}</title>
-<style>{REVIEW_CSS}</style>
-</head><body>
-<h1>Final review - run {html.escape(report.run_id)}</h1>
-{review_sections(report)}
-</body></html>
-"""
-
-
-REVIEW_CSS = """body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
-th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#eef3fa}
-figure{display:inline-block;margin:1em 2em 1em 0}figcaption{font-weight:bold;margin-bottom:.5em}"""
-
-
-def review_sections(report: Report, level: int = 2) -> str:
-    """The review as HTML to place in a page: the verdict, the charts, then the tables (every value escaped)."""
-    def table(headers: list[str], rows: list[list[str]]) -> str:
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-    def bars(title: str, values: dict[str, float], unit: str) -> str:
-        width, bar_h, gap, label_w = 560, 22, 8, 170
-        top = max(values.values(), default=0) or 1
-        height = len(values) * (bar_h + gap) + 10
-        parts = [(f'<svg role="img" aria-label="{html.escape(title)}" width="{width}" height="{height}" '
-                 f'xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="13">')]
-        for i, (label, value) in enumerate(values.items()):
-            y = i * (bar_h + gap) + 5
-            length = (width - label_w - 90) * value / top
-            parts.append(f'<text x="0" y="{y + 16}">{html.escape(label)}</text>')
-            parts.append(f'<rect x="{label_w}" y="{y}" width="{length:.1f}" height="{bar_h}" fill="#3b78c2"/>')
-            parts.append(f'<text x="{label_w + length + 6:.1f}" y="{y + 16}">{value:g} {unit}</text>')
-        parts.append("</svg>")
-        return f"<figure><figcaption>{html.escape(title)}</figcaption>{''.join(parts)}</figure>"
-
-    sla_counts = Counter(t.sla_state for t in report.tickets)
-    resolution_by_agent = {g.name: round(mean(g.resolution), 1) for g in report.by_agent if g.resolution}
-    charts = (bars("Tickets by status", {k: float(v) for k, v in report.by_status.items()}, "")
-              + bars("SLA outcome", {k: float(v) for k, v in sorted(sla_counts.items())}, "")
-              + bars("Average time to resolution by agent (seconds)", resolution_by_agent, "s"))
-    ticket_rows = [[t.key, f"#{t.number}", t.subject, t.status, t.sla or "-", t.agent or "-", t.team or "-",
-                    t.due or "-", t.sla_state, human_duration(t.first_response_s), human_duration(t.resolution_s)]
-                   for t in report.tickets]
-    group_headers = ["name", "tickets", "resolved", "SLA met", "SLA breached", "avg first response",
-                     "avg resolution"]
-
-    def group_rows(groups: list[GroupRow]) -> list[list[str]]:
-        return [[d["name"], d["tickets"], d["resolved"], d["sla_met"], d["sla_breached"],
-                 human_duration(d["avg_first_response_s"]), human_duration(d["avg_resolution_s"])]
-                for d in (g.to_dict() for g in groups)]
-
-    verdict = "Nothing left open." if report.open_count == 0 else f"{report.open_count} ticket(s) still open."
-    if report.incomplete:
-        verdict += (f" {len(report.incomplete)} ticket(s) incomplete: "
-                    + "; ".join(f"#{t.number} ({', '.join(t.incomplete)})" for t in report.incomplete) + ".")
-    h = f"h{level}"
-    return f"""<p>Generated {html.escape(report.generated)}. {verdict}</p>
-{charts}
-<{h}>Tickets</{h}>
-{table(["key", "number", "subject", "status", "SLA", "agent", "team", "due", "SLA outcome", "first response",
-        "resolution"], ticket_rows)}
-<{h}>By agent</{h}>
-{table(group_headers, group_rows(report.by_agent))}
-<{h}>By team</{h}>
-{table(group_headers, group_rows(report.by_team))}
-"""
+def _stamp(zone: ServerZone, value: dt.datetime | None) -> str | None:
+    """``2026-12-03 09:30:00+00:00``: ISO 8601 with the server's offset, so no reader has to guess the zone."""
+    return None if value is None else zone.aware(value).isoformat(sep=" ", timespec="seconds")
 
 
 def read_report(instance: Instance, run_id: str, id_range: tuple[int, int] | None = None,
-                ticket_ids: Sequence[int] = ()) -> Report | None:
+                ticket_ids: Sequence[int] = (), order: Sequence[str] = ()) -> Report | None:
     """The final review of a run, read from osTicket's database; None when it holds no ticket of the run.
     With the run record's ``id_range`` the tickets are read by primary key (`facts.read_run`)."""
     conn = db.connect(instance)
     try:
         facts = read_run(conn, Tables(instance.db.table_prefix), run_id, id_range, ticket_ids)
-        now = db.server_now(conn)
+        now, zone = server_clock(conn)
     finally:
         conn.close()
-    return build_report(run_id, facts, now) if facts else None
+    return build_report(run_id, facts, now, zone, instance.base_url + "scp/", order) if facts else None

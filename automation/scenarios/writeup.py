@@ -16,7 +16,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from automation.scenarios.report import Report, human_duration, review_sections
+from automation.scenarios.report import Report, human_duration
+from automation.scenarios.review_html import review_sections
 
 MANIFEST = "evidence.json"  # also marks a folder as an earlier write-up that may be replaced
 SHOTS = "shots"
@@ -91,8 +92,9 @@ def _environment() -> Environment:
 def render(writeup: WriteUp) -> dict[str, str]:
     """File name → text, for README.md, index.html and the manifest."""
     env = _environment()
-    # review_sections escapes every value itself
-    review_html = Markup(review_sections(writeup.report, level=3)) if writeup.report else None
+    # review_sections escapes every value itself (autoescape)
+    # the write-up's links stay relative, so its ticket numbers do not link to the staff panel
+    review_html = Markup(review_sections(writeup.report, 3, link_tickets=False)) if writeup.report else None
     values = {"w": writeup, "review_html": review_html}
     return {"README.md": env.get_template("writeup.md.j2").render(values),
             "index.html": env.get_template("writeup.html.j2").render(values),

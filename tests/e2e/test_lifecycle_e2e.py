@@ -16,7 +16,7 @@ from automation.credentials import agent_password
 from automation.osticket.api import NewTicket, TicketApi
 from automation.osticket.staff import StaffSession
 from automation.workspace import Workspace
-from tests.helpers.osticket import OSTOPS, REPO, ostops, query
+from tests.helpers.osticket import OSTOPS, REPO, ostops, query, staff_login
 
 pytestmark = pytest.mark.e2e
 
@@ -212,9 +212,23 @@ def test_report_formats(osticket: Any, tmp_path: Path) -> None:
     assert as_json["open"] == 0
     assert as_json["by_status"] == {"Closed": 3}
     assert {t["sla_state"] for t in as_json["tickets"]} == {"met"}
+    assert [t["key"] for t in as_json["tickets"]] == ["online-banking-down", "excel-wont-launch", "cfo-laptop-dead"]
+    offset = query(osticket, "SELECT TIMESTAMPDIFF(MINUTE, UTC_TIMESTAMP(), NOW()) AS m")[0]["m"]
+    label = f"UTC{'-' if offset < 0 else '+'}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
+    assert as_json["timezone"]["utc_offset"] == label and as_json["timezone"]["clock"] == "database server"
+    assert as_json["generated"].endswith(label[3:]) and all(t["due"].endswith(label[3:]) for t in as_json["tickets"])
     page = tmp_path / "review.html"
     assert ostops(osticket, "report", "--run", run_id, "--format", "html", "--output", str(page)).returncode == 0
     assert "<svg" in page.read_text() and "Nothing left open." in page.read_text()
+    for t in as_json["tickets"]:
+        link = f'<a href="{osticket.instance.base_url}scp/tickets.php?id={t["ticket_id"]}">#{t["number"]}</a>'
+        assert link in page.read_text()
+    first = as_json["tickets"][0]  # assigned to jane.doe
+    jane = staff_login(osticket.instance.base_url, "jane.doe",
+                       agent_password(osticket.instance, Workspace(osticket.instance_path).credentials(),
+                                      "jane.doe") or "")
+    ticket_page = jane.get(first["link"], timeout=30)
+    assert ticket_page.status_code == 200 and f"Ticket #{first['number']}" in ticket_page.text
 
 
 def test_every_action_the_runner_knows(osticket: Any, tmp_path: Path) -> None:

@@ -98,8 +98,10 @@ def test_up_down_restart_fresh(scratch: Path) -> None:
     assert local is not None
     print(f"bring-up from an empty folder: {first.seconds:.1f} s")
     ports = (local.http_port, local.fpm_port, local.db_port)
-    again = manager.up(scratch)
+    again = manager.up(scratch, http_port=local.http_port + 1)
     assert again.already_running
+    assert again.ignored == [(f"--port {local.http_port + 1} ignored: the instance listens on {local.http_port} "
+                             "(--fresh rebuilds it on the new port)")]
     assert again.instance.local.pids == local.pids
 
     stopped = manager.down(scratch)

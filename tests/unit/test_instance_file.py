@@ -70,7 +70,7 @@ def test_a_file_others_can_read_is_refused(tmp_path):
 
 
 def test_local_commands_refuse_an_azure_instance_named_by_the_environment(tmp_path, monkeypatch):
-    from automation.instance import local_dir_from_environment
+    from automation.paths import local_dir_from_environment
 
     azure = tmp_path / "azure" / "instance.json"
     make_instance().model_copy(update={"kind": "azure"}).save(azure)

@@ -227,14 +227,14 @@ def test_cli_check_shows_each_entrys_method(tmp_path: Path) -> None:
 @pytest.fixture
 def no_publisher(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hash by downloading (as verify 'sha256' entries are), without a publisher's list."""
-    monkeypatch.setattr("automation.cli.manifest.publisher_sha256", lambda entry, timeout: None)
+    monkeypatch.setattr("automation.manifest.publisher_sha256", lambda entry, timeout: None)
 
 
 @pytest.mark.usefixtures("no_publisher")
 def test_cli_hash_without_write_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_manifest(tmp_path, php={"sha256": UNKNOWN})
     before = path.read_bytes()
-    monkeypatch.setattr("automation.cli.manifest.compute_sha256", lambda url, timeout: GOOD_HASH)
+    monkeypatch.setattr("automation.manifest.compute_sha256", lambda url, timeout: GOOD_HASH)
     result = CliRunner().invoke(manifest_group, ["hash", "--manifest", str(path), "--only", "php"])
     assert result.exit_code == 0, result.output
     assert f"php          {GOOD_HASH}  new" in result.stdout
@@ -250,7 +250,7 @@ def test_cli_hash_write_pins_only_the_selected_entry(tmp_path: Path, monkeypatch
         seen.append((url, timeout))
         return GOOD_HASH
 
-    monkeypatch.setattr("automation.cli.manifest.compute_sha256", fake)
+    monkeypatch.setattr("automation.manifest.compute_sha256", fake)
     result = CliRunner().invoke(
         manifest_group, ["hash", "--manifest", str(path), "--only", "mariadb", "--write", "--timeout", "5"]
     )
@@ -283,7 +283,7 @@ def test_cli_network_failure_is_one_clear_error_naming_the_url(
     def offline(url: str, timeout: float) -> str:
         raise DownloadError(url, "ConnectionError: name resolution failed")
 
-    monkeypatch.setattr("automation.cli.manifest.compute_sha256", offline)
+    monkeypatch.setattr("automation.manifest.compute_sha256", offline)
     code, err = run_main(monkeypatch, capsys, "manifest", "hash", "--manifest", str(path), "--write")
     assert code == 1
     assert "cannot download https://github.com/osTicket/osTicket/releases/download/v1.18.3/" in err
@@ -305,7 +305,7 @@ def test_cli_refuses_to_repin_a_changed_hash_silently(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write_manifest(tmp_path, php={"sha256": GOOD_HASH})
-    monkeypatch.setattr("automation.cli.manifest.compute_sha256", lambda url, timeout: "b" * 64)
+    monkeypatch.setattr("automation.manifest.compute_sha256", lambda url, timeout: "b" * 64)
     code, err = run_main(monkeypatch, capsys, "manifest", "hash", "--manifest", str(path), "--only", "php", "--write")
     assert code == 1
     assert "differs from the pinned SHA-256" in err

@@ -9,7 +9,8 @@ from automation.osticket.api import NewTicket, requester_email
 from automation.osticket.http import osticket_message
 from automation.scenarios.facts import TAG_PATTERN, Entry, Event, TicketFacts, run_tag
 from automation.scenarios.loader import load_scenario
-from automation.scenarios.report import build_report, human_duration, render_html
+from automation.scenarios.report import build_report, human_duration
+from automation.scenarios.review_html import render_html
 from automation.scenarios.verify import posted_entries, verify
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,8 @@ import pytest
 
 from automation.scenarios.facts import Entry, Event, TicketFacts, plain_text
 from automation.scenarios.loader import load_scenario
-from automation.scenarios.report import build_report, render_html
+from automation.scenarios.report import build_report
+from automation.scenarios.review_html import render_html
 from automation.scenarios.verify import posted_entries, verify
 
 REPO = Path(__file__).resolve().parents[2]
