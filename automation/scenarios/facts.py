@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from automation.osticket.db import cursor
+from automation.osticket.directory import department_paths
 from automation.osticket.schema import Tables
 
 TAG_PATTERN = re.compile(r"\[ostops (?P<run>[A-Za-z0-9-]+) (?P<key>[a-z0-9-]+)\]\s*$")
@@ -114,6 +115,7 @@ class TicketFacts:
     has_thread: bool = True
     has_user: bool = True
     source: str = ""  # API, Web, Email, Phone, Other
+    department_path: str | None = None  # "Clinical Systems / Network"
 
     @property
     def incomplete(self) -> list[str]:
@@ -173,7 +175,7 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None
         where, args = "cd.subject LIKE %s", [run_like(run_id)]
     with cursor(conn) as cur:
         cur.execute(
-            f"""SELECT tk.ticket_id, tk.number, tk.created, tk.closed, tk.isoverdue, tk.user_id, tk.sla_id, tk.source,
+            f"""SELECT tk.ticket_id, tk.number, tk.created, tk.closed, tk.isoverdue, tk.user_id, tk.sla_id, tk.source, tk.dept_id,
                        COALESCE(tk.duedate, tk.est_duedate) AS due, cd.subject,
                        st.name AS status, st.state, sla.name AS sla, d.name AS department,
                        s.username AS agent, tm.name AS team, tp.topic, pr.priority_desc AS priority,
@@ -227,6 +229,7 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None
             )
             event_rows = cur.fetchall()
 
+    dept_paths = department_paths(conn, t) if rows else {}
     tickets: dict[int, TicketFacts] = {}
     requester_of: dict[int, int] = {}
     for row, key in rows:
@@ -240,7 +243,7 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None
             requester_email=row["requester_email"] or "", overdue=bool(row["isoverdue"]), created=row["created"],
             closed=row["closed"], due=row["due"], full_subject=subject, sla_id=int(row["sla_id"] or 0),
             has_thread=row["thread_id"] is not None, has_user=row["user_found"] is not None,
-            source=str(row["source"] or ""),
+            source=str(row["source"] or ""), department_path=dept_paths.get(int(row["dept_id"] or 0)),
         )
     for row in entry_rows:
         ticket = tickets.get(row["ticket_id"])

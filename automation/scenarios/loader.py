@@ -67,7 +67,11 @@ def check_names(loaded: LoadedScenario, directory: Directory) -> None:
     where = loaded.located.where
 
     def need(kind: str, value: str | None, table: dict[str, int], path: tuple[str | int, ...]) -> None:
-        if value is not None and value != "none" and value not in table:
+        if kind == "department" and value in directory.ambiguous_departments:
+            paths = directory.ambiguous_departments[value]
+            problems.append(f"{where(path)}: ambiguous department {value!r}: {len(paths)} departments have that "
+                            f"name ({', '.join(repr(p) for p in paths)}); name one by its path")
+        elif value is not None and value != "none" and value not in table:
             known = ", ".join(sorted(table)[:12])
             problems.append(f"{where(path)}: unknown {kind} {value!r}{did_you_mean(value, table)} (known: {known})")
 

@@ -28,7 +28,8 @@ def with_seed(directory: Directory, seed: SeedFile) -> Directory:
         agents=merged(directory.agents, [a.username for a in seed.agents]),
         teams=merged(directory.teams, [t.name for t in seed.teams]),
         slas=merged(directory.slas, [s.name for s in seed.slas]),
-        departments=merged(directory.departments, [d.name for d in seed.departments]),
+        departments=merged(directory.departments, [d.key for d in seed.departments]
+                           + [d.name for d in seed.departments if d.name not in directory.ambiguous_departments]),
         topics=merged(directory.topics, [t.name for t in seed.help_topics]),
     )
 
