@@ -27,6 +27,9 @@ from automation.versions import SECURITY_NOTE
 
 INSTALLER = Path(__file__).with_name("installer.php")
 HTTP_TIMEOUT = 10
+# `local status` answers within STATUS_SECONDS even when a server hangs: its HTTP and database checks run side
+# by side, the database's bounded by db.CONNECT_TIMEOUT (5 s), the HTTP one by this.
+STATUS_HTTP_TIMEOUT = 8
 DEFAULT_HTTP_PORT = 8080
 # Which pid is which, and what its command line must mention for `down` to touch it.
 SERVICES = {"nginx": "nginx", "php-fpm": "php-fpm", "mariadb": "mariadbd"}
@@ -296,7 +299,12 @@ def status(instance: Instance) -> Health:
     checks: dict[str, tuple[bool, str]] = {}
     if instance.local is not None:
         for name, alive in running_services(instance).items():
-            checks[f"process {name}"] = (alive, f"pid {instance.local.pids.get(name)}" if alive else "not running")
+            pid = instance.local.pids.get(name)
+            if alive and pid and processes.is_stopped(pid):
+                frozen = f"pid {pid} is stopped (frozen by SIGSTOP or a debugger): it answers nothing until `kill -CONT {pid}`"
+                checks[f"process {name}"] = (False, frozen)
+                continue
+            checks[f"process {name}"] = (alive, f"pid {pid}" if alive else "not running")
     with ThreadPoolExecutor(max_workers=2) as pool:
         http = pool.submit(_http_check, instance)
         database = pool.submit(_database_checks, instance)
@@ -310,7 +318,9 @@ def status(instance: Instance) -> Health:
 
 def _http_check(instance: Instance) -> tuple[bool, str]:
     try:
-        response = requests.get(instance.base_url, timeout=HTTP_TIMEOUT)
+        response = requests.get(instance.base_url, timeout=STATUS_HTTP_TIMEOUT)
+    except requests.Timeout:
+        return False, f"GET {instance.base_url} -> no answer within {STATUS_HTTP_TIMEOUT} s"
     except requests.RequestException as exc:
         return False, f"GET {instance.base_url} -> {exc.__class__.__name__}"
     return response.status_code == 200, f"GET {instance.base_url} -> {response.status_code}"

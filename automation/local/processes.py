@@ -90,6 +90,15 @@ def is_running(pid: int, *expect: str) -> bool:
     return all(part in cmdline for part in expect)
 
 
+def is_stopped(pid: int) -> bool:
+    """True if ``pid`` is stopped by a signal (SIGSTOP, SIGTSTP) or a tracer: state T or t in /proc/PID/stat."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] in ("T", "t")
+
+
 def stop(pid: int, *expect: str, timeout: float = 10) -> None:
     """Stop the process group led by ``pid`` (TERM, then KILL), if it is still the one we started."""
     if not is_running(pid, *expect):
