@@ -10,7 +10,7 @@ from automation.osticket.directory import Directory
 from automation.scenarios.channels import channel_problems
 from automation.scenarios.models import AGENT_ONLY, REQUESTER, Scenario
 from automation.suggest import by_line, count, did_you_mean
-from automation.yamlfile import Located, YamlFileError, load, parse_model
+from automation.yamlfile import Located, YamlFileError, gc_paused, load, parse_model
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,11 @@ class LoadedScenario:
 
 
 def load_scenario(path: Path) -> LoadedScenario:
+    with gc_paused():
+        return _load_scenario(path)
+
+
+def _load_scenario(path: Path) -> LoadedScenario:
     try:
         located = load(path)
     except YamlFileError as exc:

@@ -22,11 +22,12 @@ from automation.suggest import by_line, count
 def load_seed(path: Path | str) -> SeedFile:
     """Read ``path`` the way scenario files are read (``yamlfile.load``), so both report the same problems."""
     path = Path(path)
-    try:
-        located = yamlfile.load(path)
-    except yamlfile.YamlFileError as exc:
-        raise _fail(str(path), exc.problems) from None
-    return _from_located(located, str(path))
+    with yamlfile.gc_paused():
+        try:
+            located = yamlfile.load(path)
+        except yamlfile.YamlFileError as exc:
+            raise _fail(str(path), exc.problems) from None
+        return _from_located(located, str(path))
 
 
 def parse_seed(text: str, source: str = "<seed>") -> SeedFile:
