@@ -25,7 +25,7 @@ def connect(instance: Instance, autocommit: bool = True) -> pymysql.connections.
     db = instance.db
     try:
         # pymysql's connect_timeout bounds only the TCP connect; the greeting and the login are reads under
-        # read_timeout (pymysql 1.2.4 connections.py Connection.connect: sock.settimeout(self._read_timeout)
+        # read_timeout (PyMySQL 2.2.8 as installed, connections.py Connection.connect: sock.settimeout(self._read_timeout)
         # before _get_server_information). So the handshake reads under CONNECT_TIMEOUT, and statements under
         # QUERY_TIMEOUT from then on (_read_packet resets the socket's timeout when _read_timeout changes).
         conn: Any = pymysql.connect(
