@@ -53,6 +53,7 @@ class LocalProcesses(BaseModel):
     dir: str
     webroot: str
     source: str
+    source_origin: str | None = None  # where `up` found the source: --source, OSTICKET_SOURCE, cache, download
     http_port: int
     fpm_port: int
     db_port: int

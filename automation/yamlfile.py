@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,12 +50,39 @@ def format_path(path: Sequence[str | int]) -> str:
 
 
 
+# The largest seed or scenario file read (README "Files"): below it loading is linear, about 1 s and 100 MB
+# per MB (bench/input_size.py); above it the file is refused before it is read.
+MAX_FILE_BYTES = 10_000_000
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a file's values are built: its full collections walk every
+    live object, and a large file allocates millions of them, so loading grew faster than the file (x2.2 the
+    CPU time for x2 the size, measured; linear without). A loaded file holds no garbage cycles to collect."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load(path: Path) -> Located:
     """Read and parse ``path``; every way it can be unusable is a ``YamlFileError`` naming the file."""
     try:
-        raw = path.read_bytes()
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise YamlFileError(f"{path}: {size:,} bytes is larger than the {MAX_FILE_BYTES:,} bytes (10 MB) a seed "
+                                "or scenario file may have; split it into several files")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # a file that grows while it is read is held to the limit too
     except OSError as exc:
         raise YamlFileError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise YamlFileError(f"{path}: larger than the {MAX_FILE_BYTES:,} bytes (10 MB) a seed or scenario file may "
+                            "have; split it into several files")
     return parse(decode(raw, path), path)
 
 
@@ -86,6 +115,17 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
+# libyaml's parser (PyYAML's C extension) composes the same nodes some 10 times faster than PyYAML's pure-Python
+# scanner, which took most of a large file's load time; its resolver is PyYAML's own, so dates stay text alike.
+# A file it refuses is parsed again by the pure-Python parser, whose messages the error reports use.
+_FastLoader: type | None = None
+if getattr(yaml, "__with_libyaml__", False):
+    class _CLoader(yaml.CSafeLoader):
+        pass
+
+    _CLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+    _FastLoader = _CLoader
+
 
 def _show_tag(tag: str) -> str:
     return f"!!{tag.removeprefix(TAG_PREFIX)}" if tag.startswith(TAG_PREFIX) else tag
@@ -93,8 +133,14 @@ def _show_tag(tag: str) -> str:
 
 def parse(text: str, source: Path | str) -> Located:
     file = Path(source)
+    node: yaml.Node | None = None
+    composed = False
+    if _FastLoader is not None:
+        with contextlib.suppress(yaml.YAMLError, RecursionError):  # the pure-Python parser names the problem
+            node, composed = yaml.compose(text, Loader=_FastLoader), True
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        if not composed:
+            node = yaml.compose(text, Loader=_Loader)
     except yaml.reader.ReaderError as exc:
         at = text[:exc.position].count("\n") + 1
         raise YamlFileError(f"{source}:{at}: invalid YAML: the control character #x{exc.character:04x} is not "

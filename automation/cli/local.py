@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from automation.cli.common import escape, instance_option, out, print_json, progress, warn
+from automation.errors import UsageError
 from automation.paths import default_instance_path, local_dir_from_environment
 from automation.workspace import Workspace
 
@@ -27,12 +28,22 @@ dir_option = click.option("--dir", "base", type=click.Path(path_type=Path), defa
               help="osTicket release zip, its upload/ folder, or a source tree.")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="HTTP port (default 8080 if free).")
 @dir_option
-@click.option("--fresh", is_flag=True, help="Remove the instance in --dir and build a new one.")
-def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bool) -> None:
+@click.option("--fresh", is_flag=True, help="Replace the instance in --dir with a new one (the old one is kept "
+                                             "until the new one answers, and put back if it fails).")
+@click.option("--yes", "-y", is_flag=True, help="With --fresh: do not ask (needed when standard input is not a "
+                                                "terminal).")
+def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bool, yes: bool) -> None:
     """Bring up osTicket locally (a no-op when it is already running)."""
     from automation.local import manager
 
-    result = manager.up(base or local_dir_from_environment(), source, port, fresh, progress)
+    def confirm(question: str) -> bool:
+        if not sys.stdin.isatty():
+            raise UsageError(f"{question} Standard input is not a terminal, so confirm with --yes; nothing was "
+                             "changed")
+        return click.confirm(question, default=False)
+
+    result = manager.up(base or local_dir_from_environment(), source, port, fresh, progress,
+                        None if yes else confirm)
     for warning in [*result.warnings, *result.ignored]:
         warn(warning)
     inst = result.instance
@@ -71,13 +82,15 @@ def local_status(instance_path: Path | None, as_json: bool) -> None:
 
     health = manager.status(Workspace.at(instance_path).instance())
     if as_json:
-        print_json("local status", health.healthy,
+        print_json("local status", health.healthy, **health.about,
                    checks={name: {"ok": ok, "detail": detail} for name, (ok, detail) in health.checks.items()})
         if not health.healthy:
             sys.exit(1)
         return
     from rich.table import Table
 
+    for name, value in health.about.items():
+        out.print(f"{name.replace('_', ' ').replace('osticket', 'osTicket')}: {escape(value)}")
     table = Table("check", "ok", "detail")
     for name, (ok, detail) in health.checks.items():
         table.add_row(name, "[green]yes[/green]" if ok else "[red]no[/red]", escape(detail))

@@ -18,7 +18,7 @@ from pathlib import Path
 import requests
 from pydantic import SecretStr
 
-from automation.errors import ConfigError, EnvironmentProblem, LocalInstanceError
+from automation.errors import ConfigError, EnvironmentProblem, LocalInstanceError, OsTicketError, UsageError
 from automation.instance import DatabaseAccess, Instance, LocalProcesses, Login
 from automation.local import database, processes, source, webserver
 from automation.newsecrets import new_api_key, new_password
@@ -27,6 +27,9 @@ from automation.versions import SECURITY_NOTE
 
 INSTALLER = Path(__file__).with_name("installer.php")
 HTTP_TIMEOUT = 10
+# `local status` answers within STATUS_SECONDS even when a server hangs: its HTTP and database checks run side
+# by side, the database's bounded by db.CONNECT_TIMEOUT (5 s), the HTTP one by this.
+STATUS_HTTP_TIMEOUT = 8
 DEFAULT_HTTP_PORT = 8080
 # Which pid is which, and what its command line must mention for `down` to touch it.
 SERVICES = {"nginx": "nginx", "php-fpm": "php-fpm", "mariadb": "mariadbd"}
@@ -52,6 +55,7 @@ class UpResult:
 @dataclass
 class Health:
     checks: dict[str, tuple[bool, str]]
+    about: dict[str, str] = field(default_factory=dict)  # the osTicket version and where its files came from
 
     @property
     def healthy(self) -> bool:
@@ -86,15 +90,13 @@ def _identity(instance: Instance, service: str) -> tuple[str, str]:
 
 
 def up(base: Path, source_path: Path | None = None, http_port: int | None = None, fresh: bool = False,
-       progress: Progress = _quiet) -> UpResult:
+       progress: Progress = _quiet, confirm: Callable[[str], bool] | None = None) -> UpResult:
+    """``confirm(question)`` is asked before ``fresh`` replaces an instance (None: replace without asking)."""
     started = time.monotonic()
     base = base.expanduser().resolve()
     existing = load_local(base)
     if existing is not None and fresh:
-        progress("removing the old instance (--fresh)")
-        down(base, progress)
-        _wipe(base)
-        existing = None
+        return _replace(base, existing, source_path, http_port, progress, started, confirm)
     if existing is not None:
         ignored = ignored_options(existing, source_path, http_port)
         alive = running_services(existing)
@@ -114,7 +116,8 @@ def up(base: Path, source_path: Path | None = None, http_port: int | None = None
     if base.exists() and any(base.iterdir()):
         raise ConfigError(f"{base}: folder exists, is not empty and holds no instance.json; choose another --dir "
                           "or empty it")
-    return _install(base, source_path, http_port, progress, started)
+    _check_tools()
+    return _install(base, source.resolve(source_path), http_port, progress, started)
 
 
 def ignored_options(existing: Instance, source_path: Path | None, http_port: int | None) -> list[str]:
@@ -132,17 +135,88 @@ def ignored_options(existing: Instance, source_path: Path | None, http_port: int
     return ignored
 
 
-def _install(base: Path, source_path: Path | None, http_port: int | None, progress: Progress,
-             started: float) -> UpResult:
-    php = webserver.php_cli()
+def _check_tools() -> None:
+    webserver.php_cli()
     webserver.fpm_binary()
     webserver.nginx_binary()
     database.binaries()
+
+
+def _replace(base: Path, old: Instance, source_path: Path | None, http_port: int | None, progress: Progress,
+             started: float, confirm: Callable[[str], bool] | None) -> UpResult:
+    """``--fresh``: the new source and tools are checked before the old instance is touched; the old one is
+    stopped (until its servers are gone and their ports free), moved aside, and deleted only once the new one
+    answers; on any failure the new one is set aside for its logs and the old one is put back and restarted."""
+    assert old.local is not None
+    _check_tools()
+    src = source.resolve(source_path)
+    if http_port is not None and http_port != old.local.http_port and not processes.port_is_free(http_port):
+        raise EnvironmentProblem(f"port {http_port} on 127.0.0.1 is busy; choose another with --port")
+    question = (f"Replace the osTicket {old.osticket_version} instance in {base} (its database, tickets and "
+                f"secrets) with a new osTicket {src.version} from {src.origin}?")
+    if confirm is not None and not confirm(question):
+        raise UsageError(f"{base}: not replaced; nothing was changed")
+    progress("stopping the old instance (kept until the new one answers)")
+    _stop_services(old, progress)
+    wait_stopped(old)
+    aside = _aside(base, "previous")
+    base.rename(aside)
+    try:
+        result = _install(base, src, http_port or old.local.http_port, progress, started)
+    except BaseException as exc:
+        if base.exists():
+            base.rename(_aside(base, "failed"))
+        aside.rename(base)
+        note = f"the old instance is back in {base}"
+        try:
+            _start_services(base, old, progress)
+            _wait_healthy(old)
+            old.save(instance_file(base))
+        except Exception as problem:  # noqa: BLE001 (the new instance's failure is the one to raise)
+            with contextlib.suppress(Exception):
+                _stop_services(old)
+            note += f" but did not start again ({problem}); `ostops local up --dir {base}` retries"
+        if isinstance(exc, OsTicketError):
+            exc.problems.append(note)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+    return result
+
+
+def _aside(base: Path, why: str) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+    return base.with_name(f"{base.name}.{why}-{stamp}-{os.getpid()}")
+
+
+def wait_stopped(instance: Instance, timeout: float = 30) -> None:
+    """Until every server the instance started has finished exiting (`processes.lingers`: an exiting process
+    has no command line yet still holds its files and ports) and its ports are free. MariaDB removes its socket
+    and pid file before it exits; a killed one leaves them stale, which is harmless: the old folder is moved
+    aside whole, so the new data directory never shares a path with them."""
+    local = instance.local
+    assert local is not None
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [name for name, pid in local.pids.items()
+                 if name in SERVICES and processes.lingers(pid, *_identity(instance, name))]
+        busy = [port for port in (local.db_port, local.fpm_port, local.http_port) if not processes.port_is_free(port)]
+        if not alive and not busy:
+            return
+        if time.monotonic() > deadline:
+            raise LocalInstanceError(f"the old instance in {local.dir} did not stop within {timeout:.0f} s "
+                                     f"(still running: {', '.join(alive) or 'none'}; ports in use: "
+                                     f"{', '.join(map(str, busy)) or 'none'}); nothing was replaced: `ostops local up --dir "
+                                     f"{local.dir}` starts it again")
+        time.sleep(0.05)
+
+
+def _install(base: Path, src: source.OsTicketSource, http_port: int | None, progress: Progress,
+             started: float) -> UpResult:
+    php = webserver.php_cli()
     if http_port is not None and not processes.port_is_free(http_port):
         raise EnvironmentProblem(f"port {http_port} on 127.0.0.1 is busy; choose another with --port")
     if http_port is None:
         http_port = DEFAULT_HTTP_PORT if processes.port_is_free(DEFAULT_HTTP_PORT) else processes.free_port()
-    src = source.resolve(source_path)
     warnings = []
     if src.below_security_floor:
         warnings.append(f"osTicket {src.version} is below the security floor ({SECURITY_NOTE}); "
@@ -162,7 +236,8 @@ def _install(base: Path, source_path: Path | None, http_port: int | None, progre
         admin=Login(username="ostadmin", password=SecretStr(new_password())),
         db=DatabaseAccess(host="127.0.0.1", port=db_port, name="osticket", user="osticket",
                           password=SecretStr(app_password), table_prefix="ost_"),
-        local=LocalProcesses(dir=str(base), webroot=str(webroot), source=str(src.webroot), http_port=http_port,
+        local=LocalProcesses(dir=str(base), webroot=str(webroot), source=str(src.webroot), source_origin=src.origin,
+                             http_port=http_port,
                              fpm_port=fpm_port, db_port=db_port, db_root_password=SecretStr(root_password)),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
@@ -302,19 +377,18 @@ def _stop_services(instance: Instance, progress: Progress = _quiet) -> list[str]
     return stopped
 
 
-def _wipe(base: Path) -> None:
-    if not instance_file(base).exists():
-        raise ConfigError(f"{base}: refusing to delete a folder that holds no instance.json")
-    shutil.rmtree(base)
-
-
 def status(instance: Instance) -> Health:
     """Processes (local instances), HTTP on /, the database with osTicket's tables, and the API key as osTicket
     holds it. The HTTP and database checks run side by side, so a hung server costs one timeout, not two."""
     checks: dict[str, tuple[bool, str]] = {}
     if instance.local is not None:
         for name, alive in running_services(instance).items():
-            checks[f"process {name}"] = (alive, f"pid {instance.local.pids.get(name)}" if alive else "not running")
+            pid = instance.local.pids.get(name)
+            if alive and pid and processes.is_stopped(pid):
+                frozen = f"pid {pid} is stopped (frozen by SIGSTOP or a debugger): it answers nothing until `kill -CONT {pid}`"
+                checks[f"process {name}"] = (False, frozen)
+                continue
+            checks[f"process {name}"] = (alive, f"pid {pid}" if alive else "not running")
     with ThreadPoolExecutor(max_workers=2) as pool:
         http = pool.submit(_http_check, instance)
         database = pool.submit(_database_checks, instance)
@@ -323,12 +397,18 @@ def status(instance: Instance) -> Health:
     if checks.get("process nginx", (True, ""))[0] is False and checks["http"][0]:
         answered = checks["http"][1]
         checks["http"] = (False, f"{answered}, but from another program: this instance's nginx is not running")
-    return Health(checks)
+    about = {"osticket_version": instance.osticket_version}
+    if instance.local is not None:
+        origin = instance.local.source_origin or "unrecorded (an instance from before ostops recorded it)"
+        about["source"] = f"{instance.local.source} ({origin})"
+    return Health(checks, about)
 
 
 def _http_check(instance: Instance) -> tuple[bool, str]:
     try:
-        response = requests.get(instance.base_url, timeout=HTTP_TIMEOUT)
+        response = requests.get(instance.base_url, timeout=STATUS_HTTP_TIMEOUT)
+    except requests.Timeout:
+        return False, f"GET {instance.base_url} -> no answer within {STATUS_HTTP_TIMEOUT} s"
     except requests.RequestException as exc:
         return False, f"GET {instance.base_url} -> {exc.__class__.__name__}"
     return response.status_code == 200, f"GET {instance.base_url} -> {response.status_code}"

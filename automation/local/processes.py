@@ -90,6 +90,30 @@ def is_running(pid: int, *expect: str) -> bool:
     return all(part in cmdline for part in expect)
 
 
+def lingers(pid: int, *expect: str) -> bool:
+    """True while ``pid`` has not finished exiting and is still this program: its command line mentions every
+    one of ``expect``, or is empty, as it is while a process exits (it then still holds its files and ports,
+    which `is_running` does not see). A zombie has finished: it holds nothing."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
+        _reap(pid)
+        return False
+    return not cmdline.strip() or all(part in cmdline for part in expect)
+
+
+def is_stopped(pid: int) -> bool:
+    """True if ``pid`` is stopped by a signal (SIGSTOP, SIGTSTP) or a tracer: state T or t in /proc/PID/stat."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] in ("T", "t")
+
+
 def stop(pid: int, *expect: str, timeout: float = 10) -> None:
     """Stop the process group led by ``pid`` (TERM, then KILL), if it is still the one we started."""
     if not is_running(pid, *expect):
@@ -99,12 +123,15 @@ def stop(pid: int, *expect: str, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _reap(pid)
-        if not is_running(pid, *expect):
+        if not lingers(pid, *expect):
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    _reap(pid)
+    deadline = time.monotonic() + 10  # SIGKILL is not instant either: until the process is gone
+    while lingers(pid, *expect) and time.monotonic() < deadline:
+        _reap(pid)
+        time.sleep(0.05)
 
 
 def _reap(pid: int) -> None:

@@ -15,8 +15,8 @@ from automation.osticket.schema import Tables
 
 __all__ = ["DatabaseError", "Tables", "connect", "cursor", "last_ticket_id", "server_now"]
 
-CONNECT_TIMEOUT = 5
-QUERY_TIMEOUT = 60
+CONNECT_TIMEOUT = 5  # TCP connect, the server's greeting and the login, together (a frozen server: this long)
+QUERY_TIMEOUT = 60  # each read or write of a statement, once connected
 
 
 def connect(instance: Instance, autocommit: bool = True) -> pymysql.connections.Connection:
@@ -24,13 +24,23 @@ def connect(instance: Instance, autocommit: bool = True) -> pymysql.connections.
 
     db = instance.db
     try:
-        return pymysql.connect(
+        # pymysql's connect_timeout bounds only the TCP connect; the greeting and the login are reads under
+        # read_timeout (PyMySQL 2.2.8 as installed, connections.py Connection.connect: sock.settimeout(self._read_timeout)
+        # before _get_server_information). So the handshake reads under CONNECT_TIMEOUT, and statements under
+        # QUERY_TIMEOUT from then on (_read_packet resets the socket's timeout when _read_timeout changes).
+        conn: Any = pymysql.connect(
             host=db.host, port=db.port, user=db.user, password=db.password.get_secret_value(),
             database=db.name, charset="utf8mb4", autocommit=autocommit,
-            connect_timeout=CONNECT_TIMEOUT, read_timeout=QUERY_TIMEOUT, write_timeout=QUERY_TIMEOUT,
+            connect_timeout=CONNECT_TIMEOUT, read_timeout=CONNECT_TIMEOUT, write_timeout=CONNECT_TIMEOUT,
             cursorclass=pymysql.cursors.DictCursor, ssl=_tls(instance),
         )
+        conn._read_timeout = conn._write_timeout = QUERY_TIMEOUT
+        return conn
     except pymysql.MySQLError as exc:
+        if "timed out" in str(exc.args[-1]):
+            raise DatabaseError(f"osTicket's database at {db.host}:{db.port} accepted the connection but did not "
+                                f"answer within {CONNECT_TIMEOUT} s: the server is frozen or overloaded (a stopped "
+                                "mariadbd, say)") from exc
         raise DatabaseError(f"cannot connect to osTicket's database at {db.host}:{db.port}/{db.name} as "
                             f"{db.user}: {exc.args[-1]}") from exc
     except ssl.SSLError as exc:  # pymysql builds the TLS context before it connects; a bad CA file fails here

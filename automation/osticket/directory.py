@@ -50,6 +50,8 @@ class Directory:
     helpdesk_email: str
     users: list[User] = field(default_factory=list)
     public_topics: list[Topic] = field(default_factory=list)
+    # a bare department name that several departments share -> their paths (the scenario must name one)
+    ambiguous_departments: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, conn: Any, t: Tables, users: int = 0) -> Directory:
@@ -63,15 +65,18 @@ class Directory:
             cur.execute(f"SELECT e.email FROM {t.email} e JOIN {t.config} c ON c.namespace='core' "
                         "AND c.`key`='default_email_id' AND c.value = e.email_id")
             row = cur.fetchone()
+        paths = department_paths(conn, t)
+        departments, ambiguous = department_names(paths)
         directory = cls(
             agents=pairs(f"SELECT username AS name, staff_id AS id FROM {t.staff}"),
             teams=pairs(f"SELECT name, team_id AS id FROM {t.team}"),
             slas=pairs(f"SELECT name, id FROM {t.sla}"),
-            departments=pairs(f"SELECT name, id FROM {t.department}"),
+            departments=departments,
             topics=pairs(f"SELECT topic AS name, topic_id AS id FROM {t.help_topic}"),
             statuses=pairs(f"SELECT name, id FROM {t.ticket_status}"),
             priorities=pairs(f"SELECT priority_desc AS name, priority_id AS id FROM {t.ticket_priority}"),
             helpdesk_email=str(row["email"]) if row else "helpdesk@example.com",
+            ambiguous_departments=ambiguous,
         )
         if users > 0:
             directory.users = read_users(conn, t, users)
@@ -82,6 +87,40 @@ class Directory:
         """Each kind of name a scenario may use, with its ids."""
         return {"agent": self.agents, "team": self.teams, "SLA": self.slas, "department": self.departments,
                 "help topic": self.topics, "status": self.statuses, "priority": self.priorities}
+
+
+DEPT_SEPARATOR = " / "  # as the seed writes a department's path: "Clinical Systems / Network"
+
+
+def department_paths(conn: Any, t: Tables) -> dict[int, str]:
+    """Department id -> its path of names from the top (``Clinical Systems / Network``), from ``pid``."""
+    with cursor(conn) as cur:
+        cur.execute(f"SELECT id, pid, name FROM {t.department}")
+        rows = {int(r["id"]): (int(r["pid"] or 0), str(r["name"])) for r in cur.fetchall()}
+    paths: dict[int, str] = {}
+    for ident in rows:
+        names, seen, probe = [], set(), ident
+        while probe in rows and probe not in seen:  # a cycle in the database stops at its first repeat
+            seen.add(probe)
+            pid, name = rows[probe]
+            names.append(name)
+            probe = pid
+        paths[ident] = DEPT_SEPARATOR.join(reversed(names))
+    return paths
+
+
+def department_names(paths: dict[int, str]) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """The names a scenario may use for departments: every path, and a bare name when one department has it;
+    and the bare names several share, with their paths."""
+    names: dict[str, int] = {path: ident for ident, path in sorted(paths.items())}
+    by_name: dict[str, list[str]] = {}
+    for path in sorted(paths.values()):
+        by_name.setdefault(path.rsplit(DEPT_SEPARATOR, 1)[-1], []).append(path)
+    ambiguous = {name: found for name, found in by_name.items() if len(found) > 1}
+    for name, found in by_name.items():
+        if len(found) == 1:
+            names.setdefault(name, names[found[0]])
+    return names, ambiguous
 
 
 def read_users(conn: Any, t: Tables, limit: int) -> list[User]:

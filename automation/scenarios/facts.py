@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from automation.osticket.db import cursor
+from automation.osticket.directory import department_paths
 from automation.osticket.schema import ENTRY_SYSTEM, Tables
 from automation.scenarios import participants
 from automation.scenarios.participants import Attached, Collaborator
@@ -124,6 +125,7 @@ class TicketFacts:
     source: str = ""  # API, Web, Email, Phone, Other
     collaborators: list[Collaborator] = field(default_factory=list)
     attachments: list[Attached] = field(default_factory=list)
+    department_path: str | None = None  # "Clinical Systems / Network"
 
     @property
     def incomplete(self) -> list[str]:
@@ -183,7 +185,7 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None
         where, args = "cd.subject LIKE %s", [run_like(run_id)]
     with cursor(conn) as cur:
         cur.execute(
-            f"""SELECT tk.ticket_id, tk.number, tk.created, tk.closed, tk.isoverdue, tk.user_id, tk.sla_id, tk.source,
+            f"""SELECT tk.ticket_id, tk.number, tk.created, tk.closed, tk.isoverdue, tk.user_id, tk.sla_id, tk.source, tk.dept_id,
                        COALESCE(tk.duedate, tk.est_duedate) AS due, cd.subject,
                        st.name AS status, st.state, sla.name AS sla, d.name AS department,
                        s.username AS agent, tm.name AS team, tp.topic, pr.priority_desc AS priority,
@@ -241,6 +243,7 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None
             thread_of = {row["ticket_id"]: row["thread_id"] for row, _ in rows if row["thread_id"] is not None}
             collaborators, files = participants.read(cur, t, sorted(thread_of.values()))
 
+    dept_paths = department_paths(conn, t) if rows else {}
     tickets: dict[int, TicketFacts] = {}
     requester_of: dict[int, int] = {}
     for row, key in rows:
@@ -254,7 +257,7 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None
             requester_email=row["requester_email"] or "", overdue=bool(row["isoverdue"]), created=row["created"],
             closed=row["closed"], due=row["due"], full_subject=subject, sla_id=int(row["sla_id"] or 0),
             has_thread=row["thread_id"] is not None, has_user=row["user_found"] is not None,
-            source=str(row["source"] or ""),
+            source=str(row["source"] or ""), department_path=dept_paths.get(int(row["dept_id"] or 0)),
             collaborators=collaborators.get(row["thread_id"], []),
             attachments=files.get(row["thread_id"], []),
         )

@@ -11,7 +11,7 @@ from automation.scenarios import attachments
 from automation.scenarios.channels import channel_problems
 from automation.scenarios.models import AGENT_ONLY, REQUESTER, SYSTEM, Scenario
 from automation.suggest import by_line, count, did_you_mean
-from automation.yamlfile import Located, YamlFileError, load, parse_model
+from automation.yamlfile import Located, YamlFileError, gc_paused, load, parse_model
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,11 @@ class LoadedScenario:
 
 
 def load_scenario(path: Path) -> LoadedScenario:
+    with gc_paused():
+        return _load_scenario(path)
+
+
+def _load_scenario(path: Path) -> LoadedScenario:
     try:
         located = load(path)
     except YamlFileError as exc:
@@ -69,7 +74,11 @@ def check_names(loaded: LoadedScenario, directory: Directory) -> None:
     where = loaded.located.where
 
     def need(kind: str, value: str | None, table: dict[str, int], path: tuple[str | int, ...]) -> None:
-        if value is not None and value != "none" and value not in table:
+        if kind == "department" and value in directory.ambiguous_departments:
+            paths = directory.ambiguous_departments[value]
+            problems.append(f"{where(path)}: ambiguous department {value!r}: {len(paths)} departments have that "
+                            f"name ({', '.join(repr(p) for p in paths)}); name one by its path")
+        elif value is not None and value != "none" and value not in table:
             known = ", ".join(sorted(table)[:12])
             problems.append(f"{where(path)}: unknown {kind} {value!r}{did_you_mean(value, table)} (known: {known})")
 

@@ -4,6 +4,7 @@ The JSON Schema in ``seed/schema/scenario.schema.json`` is generated from these 
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
@@ -206,8 +207,8 @@ class Scenario(Strict):
     @field_validator("tickets")
     @classmethod
     def _unique_keys(cls, tickets: list[TicketSpec]) -> list[TicketSpec]:
-        keys = [t.key for t in tickets]
-        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        counts = Counter(t.key for t in tickets)  # linear: list.count per key made a large file quadratic
+        duplicates = sorted(k for k, n in counts.items() if n > 1)
         if duplicates:
             raise ValueError(f"duplicate ticket keys: {', '.join(duplicates)}")
         return tickets

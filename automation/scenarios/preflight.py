@@ -10,6 +10,7 @@ from automation.errors import ScenarioError
 from automation.instance import Instance
 from automation.osticket import db
 from automation.osticket.directory import Directory
+from automation.scenarios.agents import check_agents
 from automation.scenarios.loader import LoadedScenario, check_names
 from automation.scenarios.models import REQUESTER
 from automation.seeding.models import SeedFile
@@ -27,7 +28,8 @@ def with_seed(directory: Directory, seed: SeedFile) -> Directory:
         agents=merged(directory.agents, [a.username for a in seed.agents]),
         teams=merged(directory.teams, [t.name for t in seed.teams]),
         slas=merged(directory.slas, [s.name for s in seed.slas]),
-        departments=merged(directory.departments, [d.name for d in seed.departments]),
+        departments=merged(directory.departments, [d.key for d in seed.departments]
+                           + [d.name for d in seed.departments if d.name not in directory.ambiguous_departments]),
         topics=merged(directory.topics, [t.name for t in seed.help_topics]),
     )
 
@@ -36,12 +38,15 @@ def check_before_seed(instance: Instance, loaded: LoadedScenario, seed: SeedFile
     """Raise `ScenarioError` (exit 2) naming every name the scenario uses that neither the database nor the seed
     file holds, and every acting agent the seed does not create who has no password; reads only."""
     conn = db.connect(instance)
+    tables = db.Tables(instance.db.table_prefix)
     try:
-        directory = Directory.read(conn, db.Tables(instance.db.table_prefix))
+        directory = with_seed(Directory.read(conn, tables), seed)
+        check_names(loaded, directory)
+        seeded = {a.username for a in seed.agents}
+        # agents the seed writes are checked again once it has (the runner's own check)
+        check_agents(conn, tables, loaded, directory, frozenset(a.casefold() for a in seeded), "nothing was run or seeded")
     finally:
         conn.close()
-    check_names(loaded, with_seed(directory, seed))
-    seeded = {a.username for a in seed.agents}
     problems: dict[str, str] = {}
     for ti, ticket in enumerate(loaded.scenario.tickets):
         for si, step in enumerate(ticket.steps):

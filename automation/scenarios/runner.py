@@ -20,6 +20,7 @@ from automation.osticket.staff import StaffSession
 from automation.scenarios import facts as run_facts
 from automation.scenarios import ledger as run_ledger
 from automation.scenarios import record
+from automation.scenarios.agents import check_agents
 from automation.scenarios.channels import Requesters, is_agent_step
 from automation.scenarios.collaborators import lookup as collaborator_lookup
 from automation.scenarios.loader import LoadedScenario, check_names, seed_password_envs
@@ -102,6 +103,7 @@ class ScenarioRunner:
         directory = Directory.read(self.conn, self.tables)
         check_names(loaded, directory)
         self.check_credentials(loaded)
+        check_agents(self.conn, self.tables, loaded, directory)
         self.log_in_agents(loaded)
         return directory
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from automation.instance import Instance
 from automation.osticket.db import connect, server_now
+from automation.osticket.directory import DEPT_SEPARATOR
 from automation.osticket.schema import Tables
 from automation.scenarios import ledger as run_ledger
 from automation.scenarios.channels import SOURCES
@@ -188,7 +189,8 @@ def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime) -> list
 
     compare("status", exp.status, facts.status)
     compare("sla", exp.sla, facts.sla)
-    compare("department", exp.department, facts.department)
+    compare("department", exp.department,
+            facts.department_path if exp.department and DEPT_SEPARATOR in exp.department else facts.department)
     compare("agent", exp.agent, facts.agent or "none" if exp.agent == "none" else facts.agent)
     compare("team", exp.team, facts.team or "none" if exp.team == "none" else facts.team)
     compare("priority", exp.priority, facts.priority)

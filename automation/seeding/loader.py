@@ -15,18 +15,19 @@ from pydantic import ValidationError
 
 from automation import yamlfile
 from automation.errors import SeedError
-from automation.seeding.models import SeedFile
+from automation.seeding.models import DEPT_SEPARATOR, SeedFile
 from automation.suggest import by_line, count
 
 
 def load_seed(path: Path | str) -> SeedFile:
     """Read ``path`` the way scenario files are read (``yamlfile.load``), so both report the same problems."""
     path = Path(path)
-    try:
-        located = yamlfile.load(path)
-    except yamlfile.YamlFileError as exc:
-        raise _fail(str(path), exc.problems) from None
-    return _from_located(located, str(path))
+    with yamlfile.gc_paused():
+        try:
+            located = yamlfile.load(path)
+        except yamlfile.YamlFileError as exc:
+            raise _fail(str(path), exc.problems) from None
+        return _from_located(located, str(path))
 
 
 def parse_seed(text: str, source: str = "<seed>") -> SeedFile:
@@ -110,10 +111,38 @@ def check_file(seed: SeedFile) -> list[str]:
         dupes(((f"agents[{i}].teams[{j}]", t) for j, t in enumerate(agent.teams or [])), "team")
     for i, team in enumerate(seed.teams):
         dupes(((f"teams[{i}].members[{j}]", m) for j, m in enumerate(team.members or [])), "member")
-    for i, dept in enumerate(seed.departments):
-        if dept.parent and _fold(dept.parent) == _fold(dept.key):
-            problems.append(f"{seed.where(f'departments[{i}].parent')}: a department cannot be its own parent")
+    problems += department_cycles(seed)
     for i, topic in enumerate(seed.help_topics):
         if topic.parent and _fold(topic.parent) == _fold(topic.name):
             problems.append(f"{seed.where(f'help_topics[{i}].parent')}: a help topic cannot be its own parent")
+    return problems
+
+
+def department_cycles(seed: SeedFile) -> list[str]:
+    """Departments whose parents lead back to themselves (``Lab IT`` under ``Path IT`` under ``Lab IT``), one
+    problem per cycle. A parent is a path; a parent that is no department's path here is followed by its last
+    name, which is how a cycle shows (no path can be written for a department inside one)."""
+    depts = seed.departments
+    keys = {_fold(d.key) for d in depts}
+    by_name: dict[str, int] = {}
+    for i, dept in enumerate(depts):
+        by_name.setdefault(_fold(dept.name), i)
+    problems: list[str] = []
+    reported: set[frozenset[int]] = set()
+    for i, dept in enumerate(depts):
+        chain, probe = [i], dept
+        while probe.parent and _fold(probe.parent) not in keys:
+            nxt = by_name.get(_fold(probe.parent.rsplit(DEPT_SEPARATOR.strip(), 1)[-1].strip()))
+            if nxt is None or (nxt in chain and nxt != i):
+                break
+            chain.append(nxt)
+            if nxt == i:
+                members = frozenset(chain)
+                if members not in reported:
+                    reported.add(members)
+                    names = " → ".join(depts[j].name for j in chain)
+                    problems.append(f"{seed.where(f'departments[{i}].parent')}: department parents form a cycle: "
+                                    f"{names}; one of them must have another parent (or none)")
+                break
+            probe = depts[nxt]
     return problems

@@ -148,7 +148,7 @@ def test_unknown_names_fail_before_anything_happens(osticket: Any, tmp_path: Pat
     assert count_tickets(osticket) == before
 
 
-def test_step_without_permission_names_the_step_and_what_was_done(osticket: Any, tmp_path: Path) -> None:
+def test_step_without_permission_is_refused_before_any_ticket(osticket: Any, tmp_path: Path) -> None:
     seeded = ostops(osticket, "seed", str(DATA / "viewer-seed.yaml"))
     assert seeded.returncode == 0, seeded.stderr
     scenario = tmp_path / "forbidden.yaml"
@@ -165,16 +165,14 @@ tickets:
       - {as: vera.viewer, do: change_sla, sla: Sev-A}
 """)
     junit = tmp_path / "out.xml"
+    before = count_tickets(osticket)
     result = ostops(osticket, "run", str(scenario), "--junit", str(junit))
-    assert result.returncode == 1
-    assert f"{scenario}:10 ticket viewer-tries" in result.stderr
-    assert "step 2 (vera.viewer: change_sla) failed" in result.stderr
-    assert "Permission denied" in result.stderr
-    assert "john.doe note" in result.stderr  # what the earlier steps did
-    suite = ET.parse(junit).getroot()  # CI still gets its report, with the failed step in it
-    assert (suite.get("tests"), suite.get("failures")) == ("3", "1")
-    failure = suite.find("testcase/failure")
-    assert failure is not None and "Permission denied" in failure.get("message", "")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (f"{scenario}:10 tickets[0].steps[1].as: agent 'vera.viewer' may not change sla"
+            in " ".join(result.stderr.split()))
+    assert count_tickets(osticket) == before
+    suite = ET.parse(junit).getroot()  # CI still gets its report: one errored case naming why
+    assert suite.get("errors") == "1" and "1 problem with the agents" in junit.read_text()
 
 
 def test_expired_session_logs_in_again_once(osticket: Any) -> None:

@@ -68,6 +68,7 @@ class FakeDirectory:
     topics = {"Report a Problem": 10, "Online Banking Outage": 12}
     statuses = {"Open": 1, "Resolved": 2, "Closed": 3}
     priorities = {"low": 1, "normal": 2, "high": 3, "emergency": 4}
+    ambiguous_departments: dict[str, list[str]] = {}
 
 
 def test_unknown_names_in_a_scenario_get_a_did_you_mean(tmp_path: Path) -> None:
