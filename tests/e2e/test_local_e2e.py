@@ -97,13 +97,14 @@ def test_up_down_restart_fresh(scratch: Path) -> None:
     local = first.instance.local
     assert local is not None
     print(f"bring-up from an empty folder: {first.seconds:.1f} s")
-    ports = (local.http_port, local.fpm_port, local.db_port)
+    ports = (local.http_port, local.fpm_port, local.db_port, local.smtp_port)
+    assert sorted(local.pids) == ["mariadb", "nginx", "php-fpm", "smtpd"]
     again = manager.up(scratch)
     assert again.already_running
     assert again.instance.local.pids == local.pids
 
     stopped = manager.down(scratch)
-    assert sorted(stopped) == ["mariadb", "nginx", "php-fpm"]
+    assert sorted(stopped) == ["mariadb", "nginx", "php-fpm", "smtpd"]
     for name, pid in local.pids.items():
         assert not processes.is_running(pid, manager.SERVICES[name]), name
     for port in ports:
