@@ -57,6 +57,8 @@ class LocalProcesses(BaseModel):
     http_port: int
     fpm_port: int
     db_port: int
+    # The SMTP server that catches osTicket's mail (automation/local/smtpd.py); None: an instance made before it.
+    smtp_port: int | None = None
     pids: dict[str, int] = Field(default_factory=dict)
     db_root_password: SecretStr
 

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from automation.cli import instance, load, local, manifest, runs, scenario, seed
+from automation.cli import instance, load, local, mail, manifest, runs, scenario, seed
 from automation.cli.common import Outcome, console, escape
 from automation.cli.examples import add_examples
 from automation.errors import OsTicketError, UsageError, VerificationError
@@ -32,6 +32,7 @@ cli.add_command(scenario.verify_command)
 cli.add_command(scenario.report_command)
 cli.add_command(runs.runs_command)
 cli.add_command(runs.purge_command)
+cli.add_command(mail.mail_command)
 cli.add_command(load.load_command)
 cli.add_command(instance.instance_group)
 cli.add_command(manifest.manifest_group)

@@ -22,6 +22,8 @@ EXAMPLES: dict[str, list[str]] = {
     "ostops report": ["ostops report", "ostops report --format html --output review.html",
                       "ostops report --run 20261127150543-f51f --json"],
     "ostops runs": ["ostops runs", "ostops runs --json | jq -r '.runs[-1].run_id'"],
+    "ostops mail": ["ostops mail", "ostops mail --run 20261127150543-f51f --to karen.doe@example.com",
+                    "ostops mail --json | jq -r '.messages[].subject'"],
     "ostops purge": ["ostops purge --run 20261127150543-f51f", "ostops purge --run 20261127150543-f51f --yes"],
     "ostops load": ["ostops load --tickets 300 --concurrency 4",
                     "ostops load --tickets 100 --scenario seed/scenarios/lab.yaml --sample 5 --json"],

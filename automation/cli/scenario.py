@@ -201,6 +201,7 @@ def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None =
 def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, instance_path: Path | None) -> None:
     """Re-verify a past run of a scenario against osTicket's database."""
     from automation.scenarios.loader import load_scenario
+    from automation.scenarios.mail import mailbox_of
     from automation.scenarios.record import latest_run_of, load_record, unknown_run
     from automation.scenarios.verify import verify_past_run
 
@@ -213,10 +214,10 @@ def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, insta
                           "pass --run RUN_ID (see `ostops runs`) or run it first")
     record = load_record(workspace, run_id)
     if record is None:
-        verdict = verify_past_run(instance, loaded.scenario, run_id)
+        verdict = verify_past_run(instance, loaded.scenario, run_id, mailbox=mailbox_of(instance))
     else:
         verdict = verify_past_run(instance, loaded.scenario, run_id, record.id_range,
-                                  sorted(record.ticket_ids.values()), record.ledger)
+                                  sorted(record.ticket_ids.values()), record.ledger, mailbox_of(instance))
     # No ticket of this run at all: an unknown run id is bad input; a known run of other tickets is a
     # verification failure (the wrong scenario file, or keys renamed since the run).
     if verdict is None:

@@ -7,6 +7,7 @@
  * Keys: webroot, db_host, db_port, db_name, db_user, db_pass, table_prefix, helpdesk_name, helpdesk_email,
  *       admin_firstname, admin_lastname, admin_email, admin_username, admin_password, helpdesk_url,
  *       api_key, api_key_ip
+ *       optional: smtp_host, smtp_port (an SMTP server for the help desk's address, no auth, no TLS)
  * Prints one JSON line: {"ok":true,"version":...} or {"ok":false,"error":...,"errors":{...}}; exit 0 / 1.
  */
 
@@ -112,5 +113,21 @@ $sql = 'INSERT INTO ' . TABLE_PREFIX . 'api_key SET isactive=1, can_create_ticke
     . ' ON DUPLICATE KEY UPDATE isactive=1, can_create_tickets=1, can_exec_cron=1, ipaddr=VALUES(ipaddr), updated=NOW()';
 if (!db_query($sql, false))
     ostops_fail('cannot create the API key: ' . db_error());
+
+// Outgoing mail (include/class.mailer.php): osTicket tries the sending address's own SMTP account, then the
+// default MTA (config default_smtp_id), then PHP's mail(). One account on the help desk's address, made the
+// default MTA, carries every message, alerts from alerts@ included (allow_spoofing keeps their From).
+// auth_bk 'none' is osTicket's "None - No Authentication Required" (Email::getSupportedSMTPAuthTypes);
+// a host without a tls:// or ssl:// prefix on a port other than 465/587 is plain SMTP (Mail\AccountSetting).
+if (!empty($in['smtp_host']) && !empty($in['smtp_port'])) {
+    $sql = 'INSERT INTO ' . EMAIL_ACCOUNT_TABLE . " SET type='smtp', auth_bk='none', active=1, protocol='SMTP'"
+        . ", encryption='NONE', allow_spoofing=1, created=NOW(), updated=NOW()"
+        . ', email_id=' . db_input((int) $settings->get('default_email_id'))
+        . ', host=' . db_input($in['smtp_host'])
+        . ', port=' . db_input((int) $in['smtp_port']);
+    if (!db_query($sql, false))
+        ostops_fail('cannot create the SMTP account: ' . db_error());
+    $settings->updateAll(array('default_smtp_id' => db_insert_id()));
+}
 
 ostops_finish(true, array('version' => THIS_VERSION, 'helpdesk_url' => $in['helpdesk_url']), 0);

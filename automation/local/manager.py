@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from automation.errors import ConfigError, EnvironmentProblem, LocalInstanceError, OsTicketError, UsageError
 from automation.instance import DatabaseAccess, Instance, LocalProcesses, Login
-from automation.local import database, processes, source, webserver
+from automation.local import database, processes, smtpd, source, webserver
 from automation.newsecrets import new_api_key, new_password
 from automation.osticket import db
 from automation.versions import SECURITY_NOTE
@@ -32,7 +32,7 @@ HTTP_TIMEOUT = 10
 STATUS_HTTP_TIMEOUT = 8
 DEFAULT_HTTP_PORT = 8080
 # Which pid is which, and what its command line must mention for `down` to touch it.
-SERVICES = {"nginx": "nginx", "php-fpm": "php-fpm", "mariadb": "mariadbd"}
+SERVICES = {"nginx": "nginx", "php-fpm": "php-fpm", "mariadb": "mariadbd", "smtpd": smtpd.PROGRAM}
 
 Progress = Callable[[str], None]
 
@@ -79,7 +79,13 @@ def load_local(base: Path) -> Instance | None:
 def running_services(instance: Instance) -> dict[str, bool]:
     assert instance.local is not None
     return {name: processes.is_running(instance.local.pids.get(name, -1), *_identity(instance, name))
-            for name in SERVICES}
+            for name in _services(instance)}
+
+
+def _services(instance: Instance) -> list[str]:
+    """This instance's servers: an instance made before the SMTP server has none."""
+    assert instance.local is not None
+    return [name for name in SERVICES if name != "smtpd" or instance.local.smtp_port is not None]
 
 
 def _identity(instance: Instance, service: str) -> tuple[str, str]:
@@ -225,7 +231,7 @@ def _install(base: Path, src: source.OsTicketSource, http_port: int | None, prog
 
     base.mkdir(parents=True, exist_ok=True)
     os.chmod(base, 0o700)
-    db_port, fpm_port = processes.free_port(), processes.free_port()
+    db_port, fpm_port, smtp_port = processes.free_port(), processes.free_port(), processes.free_port()
     webroot = base / "www"
     root_password, app_password = new_password(), new_password()
     instance = Instance(
@@ -237,8 +243,8 @@ def _install(base: Path, src: source.OsTicketSource, http_port: int | None, prog
         db=DatabaseAccess(host="127.0.0.1", port=db_port, name="osticket", user="osticket",
                           password=SecretStr(app_password), table_prefix="ost_"),
         local=LocalProcesses(dir=str(base), webroot=str(webroot), source=str(src.webroot), source_origin=src.origin,
-                             http_port=http_port,
-                             fpm_port=fpm_port, db_port=db_port, db_root_password=SecretStr(root_password)),
+                             http_port=http_port, fpm_port=fpm_port, db_port=db_port, smtp_port=smtp_port,
+                             db_root_password=SecretStr(root_password)),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     assert instance.local is not None
@@ -252,7 +258,8 @@ def _install(base: Path, src: source.OsTicketSource, http_port: int | None, prog
         instance.local.pids["mariadb"] = database.start(base, cnf, db_port)
         database.create_app_database(base, instance.db.name, instance.db.user, app_password, root_password)
         instance.save(instance_file(base))
-        progress("starting php-fpm and nginx")
+        progress("starting php-fpm, nginx and the SMTP server")
+        instance.local.pids["smtpd"] = smtpd.start(base, smtp_port)
         fpm_conf, nginx_conf = webserver.write_configs(base, webroot, http_port, fpm_port)
         instance.local.pids["php-fpm"] = webserver.start_fpm(base, fpm_conf, fpm_port)
         instance.local.pids["nginx"] = webserver.start_nginx(base, nginx_conf, http_port)
@@ -304,6 +311,8 @@ def installer_config(instance: Instance) -> dict[str, str | int]:
         "helpdesk_url": instance.base_url,
         "api_key": instance.api_key.get_secret_value(),
         "api_key_ip": instance.api_key_ip or "127.0.0.1",
+        # The help desk's address sends through the local SMTP server (no auth, no TLS: loopback).
+        **({"smtp_host": "127.0.0.1", "smtp_port": instance.local.smtp_port} if instance.local.smtp_port else {}),
     }
 
 
@@ -332,10 +341,12 @@ def _harden(webroot: Path) -> None:
 def _start_services(base: Path, instance: Instance, progress: Progress) -> None:
     local = instance.local
     assert local is not None
-    for port in (local.db_port, local.fpm_port, local.http_port):
-        if not processes.port_is_free(port):
+    for port in (local.db_port, local.fpm_port, local.http_port, local.smtp_port):
+        if port is not None and not processes.port_is_free(port):
             raise EnvironmentProblem(f"port {port} on 127.0.0.1 is busy; stop what holds it or use `up --fresh`")
-    progress("starting MariaDB, php-fpm and nginx")
+    progress("starting MariaDB, php-fpm, nginx" + (" and the SMTP server" if local.smtp_port else ""))
+    if local.smtp_port is not None:
+        local.pids["smtpd"] = smtpd.start(base, local.smtp_port)
     local.pids["mariadb"] = database.start(base, base / "mariadb" / "my.cnf", local.db_port)
     local.pids["php-fpm"] = webserver.start_fpm(base, base / "php-fpm.conf", local.fpm_port)
     local.pids["nginx"] = webserver.start_nginx(base, base / "nginx.conf", local.http_port)
@@ -368,7 +379,7 @@ def _stop_services(instance: Instance, progress: Progress = _quiet) -> list[str]
     if instance.local is None:
         return []
     stopped = []
-    for name in ("nginx", "php-fpm", "mariadb"):
+    for name in ("nginx", "php-fpm", "mariadb", "smtpd"):
         pid = instance.local.pids.get(name)
         if pid and processes.is_running(pid, *_identity(instance, name)):
             progress(f"stopping {name} (pid {pid})")

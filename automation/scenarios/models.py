@@ -155,6 +155,17 @@ class AttachmentsExpect(Strict):
                              "once).")
 
 
+class MailExpect(Strict):
+    """Mail osTicket sent about the ticket (its number in the subject or body), as the local SMTP server caught it."""
+
+    to: EmailStr = Field(description="A recipient of the message.")
+    subject_contains: str | None = Field(default=None, min_length=1, description="Case-insensitive.")
+    body_contains: str | None = Field(default=None, min_length=1, description="Case-insensitive, in the body's "
+                                      "text (HTML reduced to text, whitespace runs as one space).")
+    count: int | None = Field(default=None, ge=0, description="Exactly this many such messages (default: at "
+                              "least one).")
+
+
 class Expect(Strict):
     status: StatusName | None = None
     sla: str | None = None
@@ -173,6 +184,8 @@ class Expect(Strict):
     attachments: AttachmentsExpect | None = None
     events_in_order: list[str] = Field(default_factory=list, description="osTicket event names, e.g. created, "
                                        "edited, assigned, transferred, closed, reopened, overdue.")
+    mail: list[MailExpect] = Field(default_factory=list, description="Messages osTicket sent about this ticket "
+                                   "(local instances: `ostops local up` catches them).")
 
 
 class TicketSpec(Strict):

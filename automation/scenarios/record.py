@@ -151,6 +151,7 @@ class RunRecord:
     ticket_ids: dict[str, int]
     id_range: tuple[int, int] | None
     ledger: Ledger | None
+    ticket_numbers: dict[str, str] = field(default_factory=dict)  # key -> the number osTicket gave
 
 
 def load_record(workspace: Workspace, run_id: str) -> RunRecord | None:
@@ -170,10 +171,11 @@ def load_record(workspace: Workspace, run_id: str) -> RunRecord | None:
         span = data.get("id_range")
         id_range = (int(span[0]), int(span[1])) if span else None
         ledger = Ledger.from_json(data["ledger"]) if data.get("ledger") else None
+        numbers = {str(k): str(v["number"]) for k, v in (data.get("tickets") or {}).items() if v.get("number")}
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
         raise ConfigError(f"{path}: not a run record ({type(exc).__name__}: {exc}); move it away to verify by "
                           "subject tag") from None
-    return RunRecord(run_id, ids, id_range, ledger)
+    return RunRecord(run_id, ids, id_range, ledger, numbers)
 
 
 def recorded_runs(workspace: Workspace) -> list[str]:

@@ -24,6 +24,7 @@ from automation.scenarios.agents import check_agents
 from automation.scenarios.channels import Requesters, is_agent_step
 from automation.scenarios.collaborators import lookup as collaborator_lookup
 from automation.scenarios.loader import LoadedScenario, check_names, seed_password_envs
+from automation.scenarios.mail import mailbox_of
 from automation.scenarios.models import TicketSpec
 from automation.scenarios.record import RunResult, StepResult, new_run_id
 from automation.scenarios.verify import unconfirmed_line, verify
@@ -174,7 +175,8 @@ class ScenarioRunner:
             record.save(self.workspace, result)
         facts = self._read_run(result)
         confirmed = self._confirmed(result)
-        result.verdict = verify(loaded.scenario, result.run_id, facts, db.server_now(self.conn), confirmed)
+        result.verdict = verify(loaded.scenario, result.run_id, facts, db.server_now(self.conn), confirmed,
+                                mailbox=mailbox_of(self.instance))
         result.unconfirmed = result.verdict.unconfirmed
         names = {s.sla for t in loaded.scenario.tickets for s in t.steps if s.do == "change_sla"}
         names |= {t.expect.sla for t in loaded.scenario.tickets if t.expect.sla}

@@ -15,6 +15,7 @@ from automation.scenarios import ledger as run_ledger
 from automation.scenarios.channels import SOURCES
 from automation.scenarios.facts import Entry, SlaDefinition, TicketFacts, plain_text, read_run, read_slas
 from automation.scenarios.ledger import Ledger
+from automation.scenarios.mail import Mailbox, check_mail
 from automation.scenarios.models import REQUESTER, SYSTEM, EntryExpect, Scenario, TicketSpec
 
 ENTRY_CODES = {"message": "M", "response": "R", "note": "N"}
@@ -228,11 +229,11 @@ def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime) -> list
 
 def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.datetime | None = None,
            confirmed: set[int] | None = None, ledger: Ledger | None = None,
-           slas: dict[int, SlaDefinition] | None = None) -> Verdict:
+           slas: dict[int, SlaDefinition] | None = None, mailbox: Mailbox | None = None) -> Verdict:
     """``confirmed`` are the ticket ids the run was answered for: any other ticket of the run is named as
     created but not confirmed. Without them (a run whose record is lost) the first whole ticket of each key
     counts as the run's. ``ledger`` (from the run record) holds osTicket to what the run left, ``slas`` (every
-    SLA now) to the SLA definitions the run used."""
+    SLA now) to the SLA definitions the run used; ``mailbox`` holds ``expect.mail`` to what osTicket sent."""
     now = now or dt.datetime.now()
     if ledger is not None:
         if confirmed is None:
@@ -256,6 +257,8 @@ def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.da
             verdicts.append(TicketVerdict(spec.key, None, [f"no ticket of run {run_id} in osTicket"]))
             continue
         problems = check_ticket(spec, found, now)
+        if spec.expect.mail:
+            problems += check_mail(spec.expect.mail, found.number, mailbox or Mailbox(None, "no mail folder given"))
         recorded = ledger.tickets.get(spec.key) if ledger is not None else None
         if recorded is not None:
             problems += run_ledger.compare(recorded, found)
@@ -277,7 +280,7 @@ def verify_run(conn: Any, t: Tables, scenario: Scenario, run_id: str) -> Verdict
 
 def verify_past_run(instance: Instance, scenario: Scenario, run_id: str,
                     id_range: tuple[int, int] | None = None, ticket_ids: Sequence[int] = (),
-                    ledger: Ledger | None = None) -> Verdict | None:
+                    ledger: Ledger | None = None, mailbox: Mailbox | None = None) -> Verdict | None:
     """Verify a past run; None when osTicket holds no ticket of that run at all (an unknown run id).
 
     With the run record's ``id_range`` and ``ticket_ids`` the tickets are read by primary key and any other
@@ -291,6 +294,6 @@ def verify_past_run(instance: Instance, scenario: Scenario, run_id: str,
             return None
         confirmed = set(ticket_ids) if id_range is not None and ticket_ids else None
         slas = read_slas(conn, t) if ledger is not None else None
-        return verify(scenario, run_id, facts, server_now(conn), confirmed, ledger, slas)
+        return verify(scenario, run_id, facts, server_now(conn), confirmed, ledger, slas, mailbox)
     finally:
         conn.close()

@@ -100,6 +100,10 @@ class Settings(_Model):
         None, description="Client Quick Access: 'Require email verification on \"Check Ticket Status\" page' "
                           "(osTicket's default: on). Off, a requester opens her ticket in the Support Center "
                           "with her e-mail and the ticket number; on, she is mailed an access link instead.")
+    new_ticket_autoresponse: StrictBool | None = Field(
+        None, description="Autoresponder: 'New Ticket' (ticket_autoresponder; osTicket's install: off). On, the "
+                          "requester is mailed 'Support Ticket Opened [#number]' for every new ticket (a "
+                          "department's own 'New Ticket' auto-response, on by default, must allow it too).")
     default_sla: str | None = Field(None, description="Default SLA, by name.")
     default_department: str | None = Field(None, description="Default department, by path.")
     default_schedule: str | None = Field(None, description="Default business-hours schedule, by name (e.g. '24/7').")

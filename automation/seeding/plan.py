@@ -37,13 +37,15 @@ SECRET = "********"
 SETTING_KEYS = {
     "verify_email_addrs": "verify_email_addrs",
     "status_check_email_verification": "client_verify_email",
+    "new_ticket_autoresponse": "ticket_autoresponder",
     "default_sla": "default_sla_id",
     "default_department": "default_dept_id",
     "default_schedule": "schedule_id",
     "default_priority": "default_priority_id",
 }
-# A boolean key missing from ost_config takes OsticketConfig::$defaults (include/class.config.php, v1.18.1).
-BOOL_SETTING_DEFAULTS = {"verify_email_addrs": True, "client_verify_email": True}
+# A boolean key missing from ost_config takes OsticketConfig::$defaults (include/class.config.php, v1.18.1);
+# ticket_autoresponder has none there (Config::get gives null: off; the installer writes 0, i18n/en_US/config.yaml).
+BOOL_SETTING_DEFAULTS = {"verify_email_addrs": True, "client_verify_email": True, "ticket_autoresponder": False}
 SETTING_REFS = {"default_sla": "sla", "default_department": "dept", "default_schedule": "schedule",
                 "default_priority": "priority"}
 PERMISSION_ORDER = ["user.create", "user.delete", "user.edit", "user.manage", "user.dir", "org.create",

@@ -97,7 +97,8 @@ def test_up_down_restart_fresh(scratch: Path) -> None:
     local = first.instance.local
     assert local is not None
     print(f"bring-up from an empty folder: {first.seconds:.1f} s")
-    ports = (local.http_port, local.fpm_port, local.db_port)
+    ports = (local.http_port, local.fpm_port, local.db_port, local.smtp_port)
+    assert sorted(local.pids) == ["mariadb", "nginx", "php-fpm", "smtpd"]
     again = manager.up(scratch, http_port=local.http_port + 1)
     assert again.already_running
     assert again.ignored == [(f"--port {local.http_port + 1} ignored: the instance listens on {local.http_port} "
@@ -105,7 +106,7 @@ def test_up_down_restart_fresh(scratch: Path) -> None:
     assert again.instance.local.pids == local.pids
 
     stopped = manager.down(scratch)
-    assert sorted(stopped) == ["mariadb", "nginx", "php-fpm"]
+    assert sorted(stopped) == ["mariadb", "nginx", "php-fpm", "smtpd"]
     for name, pid in local.pids.items():
         assert not processes.is_running(pid, manager.SERVICES[name]), name
     for port in ports:

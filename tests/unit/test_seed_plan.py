@@ -126,3 +126,20 @@ def test_status_check_email_verification_follows_osticket_default(stored: str | 
     change = next(c for c in diff(seed, state).entries if c.kind == "setting")
     assert (change.key, change.action) == ("status_check_email_verification", action)
     assert change.target == {"value": wanted}
+
+
+@pytest.mark.parametrize(("stored", "wanted", "action"), [
+    ("0", True, "update"),  # as osTicket installs it (include/i18n/en_US/config.yaml: ticket_autoresponder: 0)
+    (None, True, "update"),  # missing: Config::get gives null, off
+    (None, False, "unchanged"),
+    ("1", True, "unchanged"),
+])
+def test_new_ticket_autoresponse_is_osticket_s_ticket_autoresponder(stored: str | None, wanted: bool,
+                                                                     action: str) -> None:
+    state = fresh_state()
+    if stored is not None:
+        state.config["ticket_autoresponder"] = stored
+    seed = parse_seed(f"settings:\n  new_ticket_autoresponse: {str(wanted).lower()}\n", "s.yaml")
+    change = next(c for c in diff(seed, state).entries if c.kind == "setting")
+    assert (change.key, change.action, change.row) == ("new_ticket_autoresponse", action,
+                                                          {"key": "ticket_autoresponder"})

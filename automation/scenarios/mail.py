@@ -1,0 +1,135 @@
+"""What osTicket sent: the .eml files the local SMTP server kept (automation/local/smtpd.py), read back, and
+the scenario's ``expect.mail`` checked against the messages about one ticket."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import getaddresses
+from pathlib import Path
+
+from automation.instance import Instance
+from automation.scenarios.facts import plain_text
+from automation.scenarios.models import MailExpect
+
+MAIL_DIR = "mail"  # beside instance.json; the name automation.local.smtpd writes to
+_SUBJECT_NUMBER = re.compile(r"\[#([A-Za-z0-9-]+)\]")
+_BODY_NUMBER = re.compile(r"(?<![&\w])#([0-9][A-Za-z0-9-]*)")
+
+
+@dataclass
+class MailMessage:
+    file: str
+    received: dt.datetime  # when the SMTP server stored it (UTC), from the file's name
+    sender: str
+    to: list[str]
+    subject: str
+    body: str  # plain text, whitespace runs made one space
+    numbers: list[str] = field(default_factory=list)  # ticket numbers named in the subject, then the body
+
+    def is_about(self, number: str) -> bool:
+        return number in self.numbers or re.search(rf"(?<![\w-]){re.escape(number)}(?![\w-])",
+                                                   self.subject + " " + self.body) is not None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"file": self.file, "received": self.received.isoformat(timespec="milliseconds"),
+                "from": self.sender, "to": self.to, "subject": self.subject,
+                "ticket": self.numbers[0] if self.numbers else None}
+
+
+def _body(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html", "plain"))
+    if part is None:
+        return ""
+    try:
+        content = part.get_content()
+    except (LookupError, ValueError):
+        content = part.get_payload(decode=True) or b""
+        content = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
+    return plain_text(str(content), html=part.get_content_subtype() == "html")
+
+
+def parse(path: Path) -> MailMessage:
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    envelope = str(message.get("X-Envelope-To", ""))
+    headers = [envelope] if envelope else [str(v) for v in message.get_all("To", []) + message.get_all("Cc", [])]
+    to = [address for _, address in getaddresses(headers) if address]
+    subject = " ".join(str(message.get("Subject", "")).split())
+    body = _body(message)
+    numbers = _SUBJECT_NUMBER.findall(subject) + list(_BODY_NUMBER.findall(body))
+    try:
+        received = dt.datetime.fromtimestamp(int(path.name.split("-", 1)[0]) / 1e9, dt.UTC)
+    except ValueError:
+        received = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+    return MailMessage(path.name, received, str(message.get("From", "")), to, subject, body,
+                       list(dict.fromkeys(numbers)))
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """The mail folder of an instance, or why there is none (``unavailable``)."""
+
+    folder: Path | None
+    unavailable: str = ""
+
+    def messages(self) -> list[MailMessage]:
+        """Every message kept, in order of arrival (the files' names sort so)."""
+        if self.folder is None or not self.folder.is_dir():
+            return []
+        return [parse(path) for path in sorted(self.folder.glob("*.eml"))]
+
+
+def mailbox_of(instance: Instance) -> Mailbox:
+    local = instance.local
+    if local is None:
+        return Mailbox(None, f"no local SMTP capture: this {instance.kind} instance sends its mail through its own "
+                             "relay (if one is configured), which ostops does not read")
+    if local.smtp_port is None:
+        return Mailbox(None, f"no local SMTP capture: the instance in {local.dir} was made before `ostops local up` "
+                             "caught mail; rebuild it with `ostops local up --fresh`")
+    return Mailbox(Path(local.dir) / MAIL_DIR)
+
+
+def select(messages: Iterable[MailMessage], numbers: Sequence[str] = (), to: str | None = None) -> list[MailMessage]:
+    """The messages about any of ``numbers`` (all when empty) sent to ``to`` (anyone when None)."""
+    wanted = (to or "").casefold()
+    return [m for m in messages
+            if (not numbers or any(m.is_about(n) for n in numbers))
+            and (not wanted or any(a.casefold() == wanted for a in m.to))]
+
+
+def _describe(expect: MailExpect) -> str:
+    parts = [f"to {expect.to}"]
+    if expect.subject_contains:
+        parts.append(f"subject containing {expect.subject_contains!r}")
+    if expect.body_contains:
+        parts.append(f"body containing {expect.body_contains!r}")
+    return " ".join(parts)
+
+
+def check_mail(expects: Sequence[MailExpect], number: str, mailbox: Mailbox) -> list[str]:
+    """Each expectation against the messages about ticket ``number``: ``count`` exactly, else at least one."""
+    if not expects:
+        return []
+    if mailbox.folder is None:
+        return [f"mail[{i}] {_describe(e)}: not checked: {mailbox.unavailable}" for i, e in enumerate(expects)]
+    about = select(mailbox.messages(), [number])
+    problems = []
+    for i, expect in enumerate(expects):
+        subject = (expect.subject_contains or "").casefold()
+        body = " ".join((expect.body_contains or "").split()).casefold()
+        found = [m for m in select(about, to=str(expect.to))
+                 if subject in m.subject.casefold() and body in m.body.casefold()]
+        if (len(found) == expect.count) if expect.count is not None else found:
+            continue
+        wanted = f"{expect.count}" if expect.count is not None else "at least 1"
+        seen = "; ".join(f"to {', '.join(m.to)} {m.subject!r}" for m in about[:6]) or "none"
+        problems.append(f"mail[{i}] {_describe(expect)}: expected {wanted} message(s), found {len(found)} "
+                        f"(about #{number}: {len(about)} message(s): {seen})")
+    return problems
