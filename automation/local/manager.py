@@ -352,13 +352,30 @@ def _start_services(base: Path, instance: Instance, progress: Progress) -> None:
     local.pids["nginx"] = webserver.start_nginx(base, base / "nginx.conf", local.http_port)
 
 
+def _exited_services(instance: Instance) -> list[str]:
+    local = instance.local
+    if local is None:
+        return []
+    return [f"{name} (pid {pid})" for name, pid in local.pids.items()
+            if name in SERVICES and not processes.is_running(pid, *_identity(instance, name))]
+
+
 def _wait_healthy(instance: Instance, timeout: float = 20) -> None:
+    """Until the instance answers 200 on / while every server it started still runs: a 200 from another
+    program that took the port first (our nginx then exits at once) is not this instance answering."""
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
         try:
             response = requests.get(instance.base_url, timeout=HTTP_TIMEOUT)
             if response.status_code == 200:
+                exited = _exited_services(instance)
+                if exited:
+                    assert instance.local is not None
+                    raise LocalInstanceError(
+                        f"{', '.join(exited)} exited while {instance.base_url} answered: another program probably "
+                        f"holds one of its ports (HTTP {instance.local.http_port}); see the logs in "
+                        f"{instance.local.dir}/logs, stop what holds the port or choose another with --port")
                 return
             last = f"HTTP {response.status_code}"
         except requests.RequestException as exc:
