@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from automation.errors import YamlFileError
+from automation.field_names import field_names_at
 from automation.suggest import by_line, count, did_you_mean
 
 Path_ = tuple[str | int, ...]
@@ -252,8 +253,8 @@ class _Builder:
                                  "(only plain text, numbers, true/false, lists and mappings are allowed)")
 
 
-def validation_problems(located: Located, exc: ValidationError) -> list[str]:
-    """Every pydantic error as ``file:line path: message``."""
+def validation_problems(located: Located, exc: ValidationError, model: type[BaseModel] | None = None) -> list[str]:
+    """Every pydantic error as ``file:line path: message`` (``model``: the one validated, for unknown fields)."""
     problems = []
     for error in exc.errors():
         loc = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-"))]
@@ -267,16 +268,19 @@ def validation_problems(located: Located, exc: ValidationError) -> list[str]:
             tag_key = str(error.get("ctx", {}).get("discriminator", "")).strip("'")
             if (*cleaned, tag_key) in located.lines:
                 cleaned.append(tag_key)
-        problems.append(f"{located.where(cleaned)}: {pydantic_message(error)}")
+        problems.append(f"{located.where(cleaned)}: {pydantic_message(error, model)}")
     return problems
 
 
-def pydantic_message(error: Any) -> str:
-    """One pydantic error in the words the seed and scenario loaders share."""
+def pydantic_message(error: Any, model: type[BaseModel] | None = None) -> str:
+    """One pydantic error in the words the seed and scenario loaders share; with the validated ``model``, an
+    unknown field gets a did-you-mean from the fields allowed where it is."""
     message = str(error["msg"]).removeprefix("Value error, ")
     kind = error.get("type", "")
     if kind == "extra_forbidden":
-        return "unknown field"
+        *at, name = error["loc"] or ("",)
+        known = field_names_at(model, at) if model is not None else []
+        return f"unknown field {str(name)!r}{did_you_mean(str(name), known)}"
     if kind == "missing":
         return "required field is missing"
     if kind == "union_tag_invalid":
@@ -296,5 +300,5 @@ def parse_model(located: Located, model: type[M]) -> tuple[M | None, list[str]]:
     try:
         parsed = model.model_validate(located.data)
     except ValidationError as exc:
-        return None, by_line(located.problems + validation_problems(located, exc))
+        return None, by_line(located.problems + validation_problems(located, exc, model))
     return (None, list(located.problems)) if located.problems else (parsed, [])

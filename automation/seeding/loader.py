@@ -66,7 +66,7 @@ def _fail(source: str, problems: list[str]) -> SeedError:
 
 
 def _pydantic_problem(seed: SeedFile, err: Any) -> str:
-    return f"{seed.where(yamlfile.format_path(err['loc']))}: {yamlfile.pydantic_message(err)}"
+    return f"{seed.where(yamlfile.format_path(err['loc']))}: {yamlfile.pydantic_message(err, SeedFile)}"
 
 
 def _fold(value: str) -> str:

@@ -58,7 +58,7 @@ api_keys:
     assert "s.yaml:3 slas[0].grace_hours: an SLA needs a grace period of 1 to 8760 hours, not 0" in found
     assert any(p.startswith("s.yaml:5 slas[1].grace_hours: Input should be a valid integer") for p in found)
     assert any(p.startswith("s.yaml:10 agents[0].email:") for p in found)
-    assert "s.yaml:13 agents[0].colour: unknown field" in found
+    assert "s.yaml:13 agents[0].colour: unknown field 'colour'" in found
     assert "s.yaml:15 api_keys[0].ip: '10.0.0.0/24' is not one IP address" in found
     assert len(found) == 5
 
