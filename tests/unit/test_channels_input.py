@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from automation.errors import ScenarioError
 from automation.scenarios.channels import _amount
 from automation.scenarios.loader import load_scenario
 from automation.scenarios.models import Advance
+from tests.helpers.scenario_input import assert_named_at, run_refused
 
-OSTOPS = str(Path(sys.executable).parent / "ostops")
 HEAD = "name: t\ntickets:\n  - key: a\n    requester: {name: K, email: k@example.com}\n    subject: S\n    message: M\n"
 
 # name → (ticket lines after HEAD, the problem's line, words the problem must contain)
@@ -41,21 +38,12 @@ BAD: dict[str, tuple[str, int, str]] = {
 @pytest.mark.parametrize("name", sorted(BAD))
 def test_bad_channel_fields_name_file_and_line(tmp_path: Path, name: str) -> None:
     lines, line, words = BAD[name]
-    path = tmp_path / "s.yaml"
-    path.write_text(HEAD + lines)
-    with pytest.raises(ScenarioError) as caught:
-        load_scenario(path)
-    problems = caught.value.problems
-    assert any(p.startswith(f"{path}:{line} ") and words in p for p in problems), problems
+    assert_named_at(tmp_path / "s.yaml", HEAD + lines, line, words)
 
 
 def test_cli_exits_2_for_a_bad_channel(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
-    path.write_text(HEAD + "    channel: email\n    topic: X\n")
-    result = subprocess.run([OSTOPS, "run", str(path), "--instance", str(tmp_path / "none.json")],
-                            capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert f"{path}:8" in result.stderr and "Traceback" not in result.stderr
+    assert f"{path}:8" in run_refused(path, HEAD + "    channel: email\n    topic: X\n")
 
 
 def test_good_channels_load(tmp_path: Path) -> None:

@@ -4,20 +4,17 @@ and the verdict names system notes apart from agents' notes."""
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from automation.errors import ScenarioError
 from automation.scenarios.facts import Entry, TicketFacts
 from automation.scenarios.loader import load_scenario
 from automation.scenarios.models import EntryExpect
 from automation.scenarios.participants import Attached, Collaborator
 from automation.scenarios.verify import check_attachments, check_collaborators, check_entries
+from tests.helpers.scenario_input import assert_named_at, run_refused
 
-OSTOPS = str(Path(sys.executable).parent / "ostops")
 HEAD = "name: t\ntickets:\n  - key: a\n    requester: {name: K, email: k@example.com}\n    subject: S\n    message: M\n"
 
 # name → (ticket lines after HEAD, the problem's line, words the problem must contain)
@@ -56,21 +53,13 @@ def files(folder: Path) -> None:
 def test_bad_collaborator_and_attachment_fields_name_file_and_line(tmp_path: Path, name: str) -> None:
     lines, line, words = BAD[name]
     files(tmp_path)
-    path = tmp_path / "s.yaml"
-    path.write_text(HEAD + lines)
-    with pytest.raises(ScenarioError) as caught:
-        load_scenario(path)
-    problems = caught.value.problems
-    assert any(p.startswith(f"{path}:{line} ") and words in p for p in problems), problems
+    assert_named_at(tmp_path / "s.yaml", HEAD + lines, line, words)
 
 
 def test_cli_exits_2_for_a_missing_attachment(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
-    path.write_text(HEAD + "    attachments: [gone.pdf]\n")
-    result = subprocess.run([OSTOPS, "run", str(path), "--instance", str(tmp_path / "none.json")],
-                            capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert f"{path}:7 tickets[0].attachments[0]: attachment 'gone.pdf'" in result.stderr
+    stderr = run_refused(path, HEAD + "    attachments: [gone.pdf]\n")
+    assert f"{path}:7 tickets[0].attachments[0]: attachment 'gone.pdf'" in stderr
 
 
 def test_good_fields_load_relative_to_the_scenario(tmp_path: Path) -> None:
