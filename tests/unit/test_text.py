@@ -129,7 +129,7 @@ def test_the_quoted_message_verifies_against_osticket_s_escaped_entry():
     entries = [_entry(1, "M", "requester", ESCAPED, "text", 'Pumps &amp; "library"'),
                _entry(2, "N", "john.doe", "Use &lt; 5 ml &amp; restart", "html", "R&amp;D's \"view\"")]
     facts = _facts(entries)
-    assert [p.text for p in posted_entries(_scenario().tickets[0])][0] == QUOTED
+    assert posted_entries(_scenario().tickets[0])[0].text == QUOTED
     verdict = verify(_scenario(), "r1", [facts], T0)
     assert verdict.passed, verdict.mismatches()
     taken = ledger.take([facts], {})
@@ -155,8 +155,8 @@ def test_a_record_written_before_the_normalisation_is_compared_in_its_own_form()
     assert ledger.compare(loaded.tickets["a"], facts) != []  # read in today's form it would be a false alarm
     facts.entries[0] = _entry(1, "M", "requester", ESCAPED.replace("4B", "4C"), "text", 'Pumps &amp; "library"')
     assert ledger.compare(loaded.tickets["a"], facts, 1) == [
-        "message #1 by requester: body rewritten since the run (now 'Three pumps on 4C show \"drug library "
-        "missing\" after the o...')"]
+        ("message #1 by requester: body rewritten since the run (now 'Three pumps on 4C show \"drug library "
+         "missing\" after the o...')")]
 
 
 def test_the_lab_scenario_has_no_text_osticket_would_not_keep():

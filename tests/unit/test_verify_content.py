@@ -5,8 +5,6 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-import pytest
-
 from automation.scenarios.facts import Entry, Event, TicketFacts
 from automation.scenarios.loader import load_scenario
 from automation.scenarios.report import build_report
