@@ -763,47 +763,47 @@ def load_config(config: pulumi.Config | None = None, stack: str | None = None) -
         )
     hsts_max_age = 0 if not trusted else (DEFAULT_HSTS_MAX_AGE if hsts is None else hsts)
 
-    values = dict(
-        location=location,
-        admin_source_cidr=admin_source,
-        automation_source_ip=read.required(
+    values = {
+        "location": location,
+        "admin_source_cidr": admin_source,
+        "automation_source_ip": read.required(
             "automationSourceCidr",
             check_automation_source,
             "the single address the automation runs from, e.g. "
             "`pulumi config set ostops:automationSourceCidr 203.0.113.7/32`",
         ),
-        dns_label=dns_label,
-        osticket_version=read.text("osticketVersion", check_osticket_version, _pinned_osticket_version()),
-        vm_size=read.text("vmSize", check_vm_size, DEFAULT_VM_SIZE),
-        windows_image=read.text("windowsImage", _choice(SERVER_IMAGES), DEFAULT_SERVER_IMAGE),
-        admin_username=read.text("adminUsername", check_admin_username, DEFAULT_ADMIN_USERNAME),
-        admin_password=read.secret("adminPassword", check_vm_password),
-        enable_db_access=read.flag("enableDbAccess"),
-        tags=MappingProxyType(default_tags(stack) | read.tags("tags")),
-        helpdesk_name=read.text("helpdeskName", check_helpdesk_name, DEFAULT_HELPDESK_NAME),
-        osticket_admin_username=read.text(
+        "dns_label": dns_label,
+        "osticket_version": read.text("osticketVersion", check_osticket_version, _pinned_osticket_version()),
+        "vm_size": read.text("vmSize", check_vm_size, DEFAULT_VM_SIZE),
+        "windows_image": read.text("windowsImage", _choice(SERVER_IMAGES), DEFAULT_SERVER_IMAGE),
+        "admin_username": read.text("adminUsername", check_admin_username, DEFAULT_ADMIN_USERNAME),
+        "admin_password": read.secret("adminPassword", check_vm_password),
+        "enable_db_access": read.flag("enableDbAccess"),
+        "tags": MappingProxyType(default_tags(stack) | read.tags("tags")),
+        "helpdesk_name": read.text("helpdeskName", check_helpdesk_name, DEFAULT_HELPDESK_NAME),
+        "osticket_admin_username": read.text(
             "osticketAdminUsername", check_osticket_username, DEFAULT_OSTICKET_ADMIN_USERNAME
         ),
-        osticket_admin_email=read.optional("osticketAdminEmail", check_email),
-        osticket_admin_password=read.secret("osticketAdminPassword", check_password),
-        db_root_password=read.secret("dbRootPassword", check_password),
-        db_app_password=read.secret("dbAppPassword", check_password),
-        api_key=read.secret("apiKey", check_api_key),
-        lab_client=lab_client,
-        lab_client_image=read.text("labClientImage", _choice(LAB_CLIENT_IMAGES), DEFAULT_LAB_CLIENT_IMAGE),
-        lab_client_vm_size=read.text("labClientVmSize", check_vm_size, DEFAULT_VM_SIZE),
-        key_vault_purge_protection=read.flag("keyVaultPurgeProtection"),
-        tls_pfx_base64=tls_pfx,
-        tls_pfx_password=tls_password,
-        bootstrap_run=read.text("bootstrapRun", check_bootstrap_run, 0),
-        allow_vm_replace=read.flag("allowVmReplace"),
-        data_disk_size_gb=read.text("dataDiskSizeGb", check_data_disk_size, DEFAULT_DATA_DISK_GB),
-        data_disk_sku=read.text("dataDiskSku", check_data_disk_sku, DEFAULT_DATA_DISK_SKU),
-        hsts_max_age_seconds=hsts_max_age,
-        smtp_relay=_smtp_relay(read),
-    )
+        "osticket_admin_email": read.optional("osticketAdminEmail", check_email),
+        "osticket_admin_password": read.secret("osticketAdminPassword", check_password),
+        "db_root_password": read.secret("dbRootPassword", check_password),
+        "db_app_password": read.secret("dbAppPassword", check_password),
+        "api_key": read.secret("apiKey", check_api_key),
+        "lab_client": lab_client,
+        "lab_client_image": read.text("labClientImage", _choice(LAB_CLIENT_IMAGES), DEFAULT_LAB_CLIENT_IMAGE),
+        "lab_client_vm_size": read.text("labClientVmSize", check_vm_size, DEFAULT_VM_SIZE),
+        "key_vault_purge_protection": read.flag("keyVaultPurgeProtection"),
+        "tls_pfx_base64": tls_pfx,
+        "tls_pfx_password": tls_password,
+        "bootstrap_run": read.text("bootstrapRun", check_bootstrap_run, 0),
+        "allow_vm_replace": read.flag("allowVmReplace"),
+        "data_disk_size_gb": read.text("dataDiskSizeGb", check_data_disk_size, DEFAULT_DATA_DISK_GB),
+        "data_disk_sku": read.text("dataDiskSku", check_data_disk_sku, DEFAULT_DATA_DISK_SKU),
+        "hsts_max_age_seconds": hsts_max_age,
+        "smtp_relay": _smtp_relay(read),
+    }
     read.raise_problems()
-    return StackConfig(**values)  # type: ignore[arg-type]  # every None a problem raised above
+    return StackConfig(**values)  # every None was a problem, raised above
 
 
 def _smtp_relay(read: _Reader) -> SmtpRelay | None:

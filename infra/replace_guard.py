@@ -48,10 +48,10 @@ class VmReplaceGuardProvider(dynamic.ResourceProvider):
                 found.append(
                     (
                         key,
-                        f"ostops:{key} {before!r} -> {after!r} replaces {vm} (its OS disk is deleted; the data "
+                        (f"ostops:{key} {before!r} -> {after!r} replaces {vm} (its OS disk is deleted; the data "
                         "disk is detached and re-attached to the new VM, whose bootstrap keeps the existing "
                         f"data). To go ahead: `pulumi config set ostops:{ALLOW_KEY} true && pulumi up`, then set "
-                        "it back to false; or undo the change",
+                        "it back to false; or undo the change"),
                     )
                 )
         return found

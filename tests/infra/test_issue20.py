@@ -8,7 +8,6 @@ engine would receive: the inputs, and the resource options of each RegisterResou
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +46,10 @@ RELAY_PASSWORD = "SG.relay-Pass_w0rd.x"
 
 
 @pytest.fixture
-def program(bootstrap_paths: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def program(bootstrap_paths: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(bootstrap_command, "BOOTSTRAP_SCRIPT_PATH", bootstrap_paths["script"])
     monkeypatch.setattr(bootstrap_command, "INSTALLER_PATH", bootstrap_paths["installer"])
-    yield run_program
+    return run_program
 
 
 def settings_of(run: ProgramRun) -> dict[str, Any]:
@@ -116,7 +115,7 @@ def test_the_docs_give_the_rerun_command_and_drop_the_replace_advice() -> None:
     docs = (REPO_ROOT / "docs" / "azure.md").read_text(encoding="utf-8")
     assert "pulumi config set ostops:bootstrapRun" in docs
     assert "az vm run-command create" in docs or "az vm run-command invoke" in docs
-    assert not re.search(r"pulumi up --replace\s+<(urn of )?[^>]*(run ?command|bootstrap)", docs, re.I)
+    assert not re.search(r"pulumi up --replace\s+<(urn of )?[^>]*(run ?command|bootstrap)", docs, re.IGNORECASE)
     assert not re.search(r"pulumi up --replace\s+<urn of osticket-vm>", docs)
 
 
