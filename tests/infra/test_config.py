@@ -412,10 +412,7 @@ def test_every_problem_is_listed_at_once() -> None:
 
 def test_a_plain_secret_and_a_bad_value_are_both_named() -> None:
     error = refused({**BASE_CONFIG, "adminPassword": "Plain-Text-Pw-1234", "vmSize": "nope"})
-    assert error.keys == ["ostops:vmSize", "ostops:adminPassword"] or set(error.keys) == {
-        "ostops:vmSize",
-        "ostops:adminPassword",
-    }
+    assert set(error.keys) == {"ostops:vmSize", "ostops:adminPassword"}
     assert "Plain-Text-Pw-1234" not in str(error)
 
 

@@ -316,3 +316,25 @@ def test_an_unauthenticated_relay_names_no_secret(program: Any) -> None:
         "passwordSecretName": None,
     }
     assert "smtp-relay-password" not in {s.props["secretName"] for s in run.of_type(KV_SECRET)}
+
+
+def test_the_serialized_guard_checks_in_a_fresh_process(tmp_path: Path) -> None:
+    """What Pulumi's dynamic provider process does: unpickle the guard's provider from state, then check."""
+    import json
+    import subprocess
+    import sys
+
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    code = (
+        "import base64, json, sys, dill\n"
+        "blob, olds, news = json.loads(sys.stdin.read())\n"
+        "provider = dill.loads(base64.b64decode(blob))\n"
+        "print(json.dumps([[f.property, f.reason] for f in provider.check(olds, news).failures]))\n"
+    )
+    payload = json.dumps([serialize_provider(VmReplaceGuardProvider()), guard_state(), guard_state(location="eastus")])
+    result = subprocess.run([sys.executable, "-I", "-c", code], input=payload, capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    ((prop, reason),) = json.loads(result.stdout)
+    assert prop == "watched.location" and reason.startswith("ostops:location 'westeurope' -> 'eastus' replaces")
