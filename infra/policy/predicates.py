@@ -294,8 +294,8 @@ def _wide_rdp(rule: Props, where: str) -> list[str]:
     if not wide:
         return []
     name = rule.get("name") or where
-    return [f"security rule {name!r} allows RDP from {', '.join(wide)}: open it from a /{WIDEST_RDP_PREFIX} or "
-            "narrower, or not at all (Azure Bastion)"]
+    return [(f"security rule {name!r} allows RDP from {', '.join(wide)}: open it from a /{WIDEST_RDP_PREFIX} or "
+            "narrower, or not at all (Azure Bastion)")]
 
 
 def rdp_narrow_or_closed(resource_type: str, props: Props) -> list[str]:
