@@ -5,6 +5,8 @@
 # packages, that the venv builds on its Python, and what `ostops local up` makes of the given osTicket release.
 #
 # Usage (as root): tests/portability/debian13_lab.sh [OSTICKET_ZIP]     log: $CHROOT/lab.log
+#   A release whose README does not list PHP 8.4 (1.18.1 lists 8.1-8.2) is refused by `ostops local up`;
+#   ALLOW_UNSUPPORTED_PHP=1 passes OSTOPS_ALLOW_UNSUPPORTED_PHP=1 in, to run the lab on it anyway (a warning).
 #   CHROOT (default /var/tmp/ostops-chroot/trixie) is kept between runs; MIRROR defaults to deb.debian.org.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,6 +37,7 @@ done
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 # A host behind a TLS-inspecting proxy gives pip its own CA bundle (PIP_CERT): the chroot's pip needs it too.
 pip_env=()
+if [[ ${ALLOW_UNSUPPORTED_PHP:-} == 1 ]]; then pip_env+=(OSTOPS_ALLOW_UNSUPPORTED_PHP=1); fi
 if [[ -n ${PIP_CERT:-} && -f $PIP_CERT ]]; then
   cp "$PIP_CERT" "$root/etc/ssl/certs/host-pip-ca.crt"
   pip_env=(PIP_CERT=/etc/ssl/certs/host-pip-ca.crt)
