@@ -286,13 +286,15 @@ def agent_problems(loaded: LoadedScenario, desk: HelpDesk, departments: dict[str
     """Every problem with the agents the scenario acts as or assigns, in step order; ``departments`` and
     ``teams`` map the scenario's names to ids, ``skip`` names agents not to check."""
     problems: list[str] = []
-    reported: set[tuple[str, str]] = set()
+    again: dict[tuple[str, str], list[int]] = {}  # a problem already named -> the lines it comes back at
     where = loaded.located.where
     by_id = {a.staff_id: a for a in desk.agents.values()}
 
-    def once(key: tuple[str, str], text: str) -> None:
-        if key not in reported:
-            reported.add(key)
+    def once(key: tuple[str, str], text: str, line: int) -> None:
+        if key in again:
+            again[key].append(line)
+        else:
+            again[key] = [len(problems)]
             problems.append(text)
 
     def dept_name(dept: int) -> str:
@@ -302,6 +304,7 @@ def agent_problems(loaded: LoadedScenario, desk: HelpDesk, departments: dict[str
         state = _start(desk, ticket.channel, ticket.topic)
         for si, step in enumerate(ticket.steps):
             at = where(("tickets", ti, "steps", si, "as"))
+            line = loaded.located.line(("tickets", ti, "steps", si))
             if step.actor == REQUESTER:
                 if step.do == "reply":  # Ticket::onMessage reopens a closed ticket
                     _reopen(desk, state)
@@ -314,11 +317,11 @@ def agent_problems(loaded: LoadedScenario, desk: HelpDesk, departments: dict[str
                 continue
             if not agent.active:
                 once((agent.username, "inactive"), f"{at}: agent {agent.username!r} is inactive (locked) in "
-                     "osTicket and cannot log in; activate the account or choose another agent")
+                     "osTicket and cannot log in; activate the account or choose another agent", line)
             elif agent.on_vacation:
                 once((agent.username, "vacation"), f"{at}: agent {agent.username!r} is on vacation "
                      "(ost_staff.onvacation): osTicket treats the agent as unavailable; end the vacation or "
-                     "choose another agent")
+                     "choose another agent", line)
             dept = state.dept
             if dept is not None:
                 assigned = state.assigned(agent)
@@ -329,7 +332,7 @@ def agent_problems(loaded: LoadedScenario, desk: HelpDesk, departments: dict[str
                          f"{at}: agent {agent.username!r} cannot {_verb(step.do)}: the ticket is in department "
                          f"{dept_name(dept)!r}, the agent {why} and the ticket is not assigned to it or its teams, so "
                          f"osTicket answers \"Access denied\"; give the agent access there (seed: agents[].access), "
-                         "or assign the ticket to the agent or its team before this step")
+                         "or assign the ticket to the agent or its team before this step", line)
                 else:
                     need = _needs(desk, step)
                     held = desk.permissions(agent, dept, assigned)
@@ -341,7 +344,7 @@ def agent_problems(loaded: LoadedScenario, desk: HelpDesk, departments: dict[str
                         once((agent.username, f"{missing}@{dept}"),
                              f"{at}: agent {agent.username!r} may not {step.do.replace('_', ' ')} in department "
                              f"{dept_name(dept)!r} ({as_role}, which lacks {missing}); give the "
-                             "agent a role with it there (seed: agents[].role or access[].role)")
+                             "agent a role with it there (seed: agents[].role or access[].role)", line)
             if step.do == "assign_agent":
                 target = desk.agents.get(step.agent.casefold())
                 if target is not None and step.agent.casefold() not in skip:
@@ -349,13 +352,16 @@ def agent_problems(loaded: LoadedScenario, desk: HelpDesk, departments: dict[str
                     if not target.available:
                         why = "inactive" if not target.active else "on vacation"
                         once((target.username, "assignee"), f"{at_agent}: agent {target.username!r} is {why}: "
-                             "osTicket refuses to assign it (\"Agent is unavailable for assignment\")")
+                             "osTicket refuses to assign it (\"Agent is unavailable for assignment\")", line)
                     elif dept is not None and not desk.can_assign(target, dept):
                         once((target.username, f"assignee@{dept}"),
                              f"{at_agent}: department {dept_name(dept)!r} assigns its tickets to its members only "
                              f"and agent {target.username!r} is not one: osTicket answers \"Permission denied\"; "
-                             "make the agent a member (seed: agents[].access) or assign another")
+                             "make the agent a member (seed: agents[].access) or assign another", line)
             _after(desk, state, step, agent, departments, teams, by_id)
+    for first, *lines in again.values():
+        if lines:
+            problems[first] += f" (the same at line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))})"
     return problems
 
 

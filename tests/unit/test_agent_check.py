@@ -147,6 +147,7 @@ def test_inactive_and_vacation_are_named_once_each(tmp_path: Path) -> None:
                                      "{as: vera, do: note, text: c}"), d)
     assert len(found) == 2
     assert "s.yaml:10 tickets[0].steps[0].as: agent 'john' is inactive" in found[0]
+    assert found[0].endswith("(the same at line 11)")
     assert "s.yaml:12 tickets[0].steps[2].as: agent 'vera' is on vacation" in found[1]
 
 
