@@ -1,4 +1,4 @@
-"""``ostops seed FILE [--plan [--detailed-exitcode]] [--json] [-v]``."""
+"""``ostops seed FILE [--plan [--detailed-exitcode]] [--json] [-v] [--lock-wait SECONDS]``."""
 
 from __future__ import annotations
 
