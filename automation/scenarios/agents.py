@@ -281,10 +281,10 @@ def _reopen(desk: HelpDesk, ticket: Ticket) -> None:
     ticket.staff = ticket.staff if keep else 0
 
 
-def agent_problems(loaded: LoadedScenario, desk: HelpDesk, departments: dict[str, int], teams: dict[str, int],
-                   skip: frozenset[str] = frozenset()) -> list[str]:
+def agent_problems(loaded: LoadedScenario, desk: HelpDesk, departments: dict[str, int],
+                   teams: dict[str, int]) -> list[str]:
     """Every problem with the agents the scenario acts as or assigns, in step order; ``departments`` and
-    ``teams`` map the scenario's names to ids, ``skip`` names agents not to check."""
+    ``teams`` map the scenario's names to ids."""
     problems: list[str] = []
     again: dict[tuple[str, str], list[int]] = {}  # a problem already named -> the lines it comes back at
     where = loaded.located.where
@@ -312,7 +312,7 @@ def agent_problems(loaded: LoadedScenario, desk: HelpDesk, departments: dict[str
             if not is_agent_step(step) or step.do == "cron":  # cron needs no ticket
                 continue
             agent = desk.agents.get(step.actor.casefold())
-            if agent is None or step.actor.casefold() in skip:
+            if agent is None:
                 _after(desk, state, step, agent, departments, teams)
                 continue
             if not agent.active:
@@ -347,7 +347,7 @@ def agent_problems(loaded: LoadedScenario, desk: HelpDesk, departments: dict[str
                              "agent a role with it there (seed: agents[].role or access[].role)", line)
             if step.do == "assign_agent":
                 target = desk.agents.get(step.agent.casefold())
-                if target is not None and step.agent.casefold() not in skip:
+                if target is not None:
                     at_agent = where(("tickets", ti, "steps", si, "agent"))
                     if not target.available:
                         why = "inactive" if not target.active else "on vacation"
@@ -418,11 +418,9 @@ def _after(desk: HelpDesk, state: Ticket, step: Any, agent: AgentRow | None, dep
 
 
 def check_agents(conn: Any, tables: Tables, loaded: LoadedScenario, directory: Directory,
-                 skip: frozenset[str] = frozenset(), after: str = "nothing was run",
-                 desk: HelpDesk | None = None) -> None:
+                 after: str = "nothing was run", desk: HelpDesk | None = None) -> None:
     """Raise `ScenarioError` (exit 2) listing every problem `agent_problems` finds; reads only (``desk``: the
     help desk as a seed will leave it, instead of reading it)."""
-    problems = agent_problems(loaded, desk or HelpDesk.read(conn, tables), directory.departments, directory.teams,
-                              skip)
+    problems = agent_problems(loaded, desk or HelpDesk.read(conn, tables), directory.departments, directory.teams)
     if problems:
         raise ScenarioError(f"{loaded.path}: {count(len(problems))} with the agents; {after}", by_line(problems))
