@@ -112,6 +112,8 @@ def test_lab_runs_across_both_nodes_round_robin(osticket: LocalOsTicket, tmp_pat
 
 
 def test_a_staff_session_started_on_one_node_acts_on_the_other(osticket: LocalOsTicket) -> None:
+    """osTicket keeps sessions in its database unless SESSION_BACKEND says otherwise (include/class.ostsession.php,
+    1.18.1: ``$bk = self::session_backend() ?: 'database'``), so web2 knows the session and CSRF token web1 made."""
     number = api(osticket).create_ticket(NewTicket(
         name="Zoë O'Brien", email="zoe.obrien@example.com", subject="Cross-node <session> & notes",
         message="Started on web1, noted on web2."))
