@@ -67,6 +67,7 @@ def test_without_a_signal_deferred_sections_change_nothing() -> None:
         request(interruptions, fails)
 
 
+@pytest.mark.skipif(os.name == "nt", reason="Windows: os.kill(SIGTERM) ends the process (TerminateProcess)")
 def test_a_request_that_never_ends_is_cut_off_when_the_grace_is_over() -> None:
     """Real signals: SIGTERM to this process while a 'request' sleeps (a blocking call, as a read from a frozen
     database is); the handlers installed for the block, the previous ones restored after it."""
