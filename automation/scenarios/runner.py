@@ -50,8 +50,10 @@ class RunObserver(Protocol):
 class ScenarioRunner:
     def __init__(self, instance: Instance, workspace: Workspace, conn: Any | None = None,
                  api: TicketApi | None = None, progress: Progress = lambda _: None,
-                 observer: RunObserver | None = None, interruptions: Interruptions | None = None) -> None:
+                 observer: RunObserver | None = None, require_mail: bool = False,
+                 interruptions: Interruptions | None = None) -> None:
         self.instance = instance
+        self.require_mail = require_mail
         # Signals noted while a request is in flight stop the run once it is answered (`automation.interrupt`).
         self.interruptions = interruptions or Interruptions()
         self.workspace = workspace
@@ -197,7 +199,7 @@ class ScenarioRunner:
         facts = self._read_run(result)
         confirmed = self._confirmed(result)
         result.verdict = verify(loaded.scenario, result.run_id, facts, db.server_now(self.conn), confirmed,
-                                mailbox=mailbox_of(self.instance))
+                                mailbox=mailbox_of(self.instance, self.require_mail))
         result.unconfirmed = result.verdict.unconfirmed
         names = {s.sla for t in loaded.scenario.tickets for s in t.steps if s.do == "change_sla"}
         names |= {t.expect.sla for t in loaded.scenario.tickets if t.expect.sla}

@@ -36,23 +36,23 @@ for fs in proc sys dev dev/pts; do
 done
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 # A host behind a TLS-inspecting proxy gives pip its own CA bundle (PIP_CERT): the chroot's pip needs it too.
-pip_env=()
-if [[ ${ALLOW_UNSUPPORTED_PHP:-} == 1 ]]; then pip_env+=(OSTOPS_ALLOW_UNSUPPORTED_PHP=1); fi
+chroot_env=()
+if [[ ${ALLOW_UNSUPPORTED_PHP:-} == 1 ]]; then chroot_env+=(OSTOPS_ALLOW_UNSUPPORTED_PHP=1); fi
 if [[ -n ${PIP_CERT:-} && -f $PIP_CERT ]]; then
   cp "$PIP_CERT" "$root/etc/ssl/certs/host-pip-ca.crt"
-  pip_env=(PIP_CERT=/etc/ssl/certs/host-pip-ca.crt)
+  chroot_env+=(PIP_CERT=/etc/ssl/certs/host-pip-ca.crt)
 fi
 
 echo "· a clean copy of HEAD ($(git rev-parse --short HEAD)) into $root/src"
 rm -rf "$root/src" "$root/lab-instance"
 mkdir -p "$root/src"
 git archive HEAD | tar -x -C "$root/src"
-cp "$zip" "$root/osticket.zip"
+cp "$zip" "$root/$(basename "$zip")"
 
 echo "· scripts/lab.sh inside the chroot (log: $root/lab.log)"
 set +e
 chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  LANG=C.UTF-8 OSTICKET_SOURCE=/osticket.zip ${pip_env[@]+"${pip_env[@]}"} \
+  LANG=C.UTF-8 OSTICKET_SOURCE="/$(basename "$zip")" ${chroot_env[@]+"${chroot_env[@]}"} \
   bash -c 'cd /src && . /etc/os-release && echo "== $PRETTY_NAME, $(python3 --version)" &&
            scripts/lab.sh --dir /lab-instance --no-shim; rc=$?;
            echo "== scripts/lab.sh exit $rc"; php -v | head -1;
