@@ -52,15 +52,16 @@ def servers_back(osticket: Any) -> Iterator[None]:
 
 
 def scenario_file(folder: Path, tickets: int = 12) -> Path:
-    """Text as people write it: quotes, ampersands, angle brackets, accents (JSON strings are YAML)."""
+    """Text as people write it: quotes, ampersands, angle brackets, accents (JSON strings are YAML); `<` only
+    where osTicket keeps it (README: Text as osTicket keeps it)."""
     def q(text: str) -> str:
         return json.dumps(text, ensure_ascii=False)
 
-    title, note = q('Triage "pumps" & <library>'), q('Checked the pumps\' library: "v2.1" & <older> — à revoir.')
+    title, note = q('Triage "pumps" & < library'), q('Checked the pumps\' library: "v2.1" & <= v2.0 — à revoir.')
     body = "\n".join(f"""  - key: pump-{i}
     requester: {{name: {q(f"Zoë Ångström-Núñez {i}")}, email: zoe.{i}@example.com}}
-    subject: {q(f'Pumps on 4B show "drug library missing" & <alarm> — café {i}')}
-    message: {q(f'Three pumps on 4B show "drug library missing" after the update & <b>nothing</b> helps. Ré-essayé {i}.')}
+    subject: {q(f'Pumps on 4B show "drug library missing" & < 5 min alarm — café {i}')}
+    message: {q(f'Three pumps on 4B show "drug library missing" after the update & <3 nothing helps. Ré-essayé {i}.')}
     steps:
       - as: john.doe
         do: note
@@ -70,7 +71,7 @@ def scenario_file(folder: Path, tickets: int = 12) -> Path:
         do: change_sla
         sla: Sev-B""" for i in range(tickets))
     path = folder / "interrupted.yaml"
-    name = q('Ward 4B "pumps" & <library>')
+    name = q('Ward 4B "pumps" & < library')
     path.write_text(f"name: {name}\nreview: {{open_tickets: null}}\n"
                     f"tickets:\n{body}\n", encoding="utf-8")
     return path

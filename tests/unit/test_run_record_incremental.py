@@ -25,9 +25,9 @@ BEFORE = 100  # the newest ticket id before the run
 
 def scenario(folder: Path) -> Path:
     tickets = "\n".join(f"""  - key: t{i}
-    requester: {{name: "Zoë \\"Zo\\" Núñez & <Co>", email: zoe@example.com}}
-    subject: "Pump {i} shows \\"library missing\\" & <alarm>"
-    message: Ré-essayé {i}.
+    requester: {{name: "Zoë \\"Zo\\" Núñez & < Co", email: zoe@example.com}}
+    subject: "Pump {i} shows \\"library missing\\" & < 4B"
+    message: "Ré-essayé {i}: \\"v2.1\\" & <= v2.0."
     steps:
       - as: john.doe
         do: note
