@@ -279,7 +279,7 @@ def _install(base: Path, src: source.OsTicketSource, http_port: int | None, prog
     try:
         progress("copying osTicket and initialising MariaDB")
         with ThreadPoolExecutor(max_workers=2) as pool:
-            copying = pool.submit(_copy_webroot, src.webroot, webroot)
+            copying = pool.submit(copy_webroot, src.webroot, webroot)
             cnf = database.initialise(base, db_port)
             copying.result()
         progress("starting MariaDB")
@@ -306,7 +306,7 @@ def _install(base: Path, src: source.OsTicketSource, http_port: int | None, prog
     return UpResult(instance, time.monotonic() - started, warnings=warnings)
 
 
-def _copy_webroot(src: Path, dst: Path) -> None:
+def copy_webroot(src: Path, dst: Path) -> None:
     def link_or_copy(a: str, b: str) -> None:
         try:
             os.link(a, b)

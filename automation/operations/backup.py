@@ -34,6 +34,7 @@ class BackupResult:
     size: int
     seconds: float
     dump_seconds: float
+    database: bytes = b""  # the dump, kept for a rollback (`ostops upgrade`)
 
 
 def default_output(workspace: Workspace) -> Path:
@@ -81,7 +82,7 @@ def backup(workspace: Workspace, output: Path, keys: Keys, stage: Stage = _quiet
     stage(f"writing {output}")
     output.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     archive.write(output, ciphertext)
-    return BackupResult(output, manifest, len(ciphertext), time.monotonic() - started, dump.seconds)
+    return BackupResult(output, manifest, len(ciphertext), time.monotonic() - started, dump.seconds, dump.sql)
 
 
 def ostops_records(workspace: Workspace) -> dict[str, bytes]:

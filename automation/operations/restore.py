@@ -153,6 +153,7 @@ def _take_over(opened: Opened, fresh: Instance, stage: Stage) -> tuple[Instance,
     old = backed_up_instance(opened)
     instance = fresh.model_copy(deep=True)
     instance.db.table_prefix = opened.manifest.table_prefix
+    instance.osticket_version = opened.manifest.osticket_version  # a release's bootstrap.php may say "1.17.x"
     # The restored database holds the backed-up admin and API key, not the ones the fresh install made.
     instance.admin, instance.api_key, instance.api_key_ip = old.admin, old.api_key, old.api_key_ip
     stage("importing osTicket's database")
