@@ -86,16 +86,42 @@ def rows_in(line: bytes) -> int:
     return _LITERAL.sub(b"''", line).count(b"),(") + 1
 
 
+class RowCounter:
+    """The rows of each table in a dump, fed line by line as it streams."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, int] = {}
+        self._table: str | None = None  # the table whose INSERT statement is being read, one row a line
+
+    def feed(self, line: bytes) -> None:
+        if self._table is not None:
+            if line.startswith(b"("):
+                self.rows[self._table] += 1
+            if line.rstrip().endswith(b";"):
+                self._table = None
+            return
+        match = _INSERT.match(line)
+        if match:
+            name = match.group(1).decode()
+            self.rows.setdefault(name, 0)
+            rest = line[match.end():].strip()
+            if rest:  # the whole statement on this line
+                self.rows[name] += rows_in(rest)
+            else:
+                self._table = name
+        elif line.startswith(b"CREATE TABLE `"):
+            self.rows.setdefault(line.split(b"`")[1].decode(), 0)
+
+
 def dump(instance: Instance, progress: Progress = lambda _: None, timeout: float = DUMP_TIMEOUT) -> Dump:
     """osTicket's database as one consistent SQL dump, with its SHA-256 and the rows of each table counted
     from the dump itself (so they are the snapshot's, whatever osTicket wrote meanwhile)."""
     binary = tool("mariadb-dump", "mysqldump")
     started = time.monotonic()
     digest = hashlib.sha256()
-    rows: dict[str, int] = {}
+    counter = RowCounter()
     chunks: list[bytes] = []
     size = 0
-    table: str | None = None  # the table whose INSERT statement is being read, one row a line
     # stderr to a file, not a pipe: a chatty stderr cannot stall the dump
     with option_file(instance) as cnf, tempfile.TemporaryFile() as errors:
         argv = [binary, f"--defaults-extra-file={cnf}", *DUMP_OPTIONS, instance.db.name]
@@ -116,23 +142,7 @@ def dump(instance: Instance, progress: Progress = lambda _: None, timeout: float
                 size += len(line)
                 if len(chunks) % 4096 == 0:
                     progress(size)
-                if table is not None:
-                    if line.startswith(b"("):
-                        rows[table] += 1
-                    if line.rstrip().endswith(b";"):
-                        table = None
-                    continue
-                match = _INSERT.match(line)
-                if match:
-                    name = match.group(1).decode()
-                    rows.setdefault(name, 0)
-                    rest = line[match.end():].strip()
-                    if rest:  # the whole statement on this line
-                        rows[name] += rows_in(rest)
-                    else:
-                        table = name
-                elif line.startswith(b"CREATE TABLE `"):
-                    rows.setdefault(line.split(b"`")[1].decode(), 0)
+                counter.feed(line)
             code = proc.wait(timeout=60)
             errors.seek(0)
             error = errors.read().decode(errors="replace").strip()
@@ -146,7 +156,7 @@ def dump(instance: Instance, progress: Progress = lambda _: None, timeout: float
         raise DatabaseError(f"mariadb-dump did not finish within {timeout:.0f} s; nothing was written")
     if code != 0:
         raise DatabaseError(f"mariadb-dump failed (exit {code}): {error or 'no message'}; nothing was written")
-    return Dump(b"".join(chunks), digest.hexdigest(), rows, time.monotonic() - started, version(binary))
+    return Dump(b"".join(chunks), digest.hexdigest(), counter.rows, time.monotonic() - started, version(binary))
 
 
 def version(binary: str) -> str:
