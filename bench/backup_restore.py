@@ -67,7 +67,8 @@ def median_s(call: Callable[[], object], reps: int) -> float:
 
 
 def run(argv: list[str], **kwargs: object) -> None:
-    result = subprocess.run(argv, capture_output=True, timeout=3600, check=False, **kwargs)  # type: ignore[call-overload]
+    kwargs.setdefault("stdout", subprocess.DEVNULL)
+    result = subprocess.run(argv, stderr=subprocess.PIPE, timeout=3600, check=False, **kwargs)  # type: ignore[call-overload]
     if result.returncode != 0:
         raise SystemExit(f"{argv[0]} failed (exit {result.returncode}): {result.stderr.decode()[-2000:]}")
 

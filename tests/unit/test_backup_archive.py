@@ -33,8 +33,8 @@ def instance(password: str = "n3w'pa\\ss\"word") -> Instance:
 
 
 def test_rows_are_counted_from_the_dump_one_row_a_line_and_in_one_line_statements() -> None:
-    counter = mariadb.RowCounter()
     dump = [
+        b"/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19\n",
         b"CREATE TABLE `ost_empty` (\n", b"  `id` int\n", b");\n",
         b"CREATE TABLE `ost_thread_entry` (\n",
         b"INSERT INTO `ost_thread_entry` VALUES\n",
@@ -44,9 +44,7 @@ def test_rows_are_counted_from_the_dump_one_row_a_line_and_in_one_line_statement
         b"(3,'R','done');\n",
         b"INSERT INTO `ost_sla` VALUES (1,'a),(b'),(2,'c\\'),(d'),(3,NULL);\n",
     ]
-    for line in dump:
-        counter.feed(line)
-    assert counter.rows == {"ost_empty": 0, "ost_thread_entry": 3, "ost_sla": 3}
+    assert mariadb.count_dump_rows(b"".join(dump)) == {"ost_empty": 0, "ost_thread_entry": 3, "ost_sla": 3}
 
 
 def sample_manifest(parts: dict[str, bytes]) -> Manifest:
