@@ -5,13 +5,14 @@ throwaway instance where every recorded run verifies)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from automation.errors import BackupError, ConfigError, UsageError
+from automation.errors import BackupError, UsageError
 from automation.instance import Instance
 from automation.operations import archive, mariadb
 from automation.operations.archive import Keys, Manifest, Part
@@ -164,13 +165,5 @@ def verify_backup(path: Path, keys: Keys) -> VerifyResult:
 
 
 def passphrase_from_environment() -> str | None:
-    import os
-
     value = os.environ.get(archive.PASSPHRASE_ENV)
     return value if value else None
-
-
-def check_output(output: Path) -> Path:
-    if output.exists() and output.is_dir():
-        raise ConfigError(f"--output {output}: is a folder; name a file in it")
-    return output

@@ -303,6 +303,7 @@ def upgrade(workspace: Workspace, instance: Instance, version: str, source: Path
         checks.append(("recorded runs", True, after.summary()))
     except BaseException as exc:
         instance.osticket_version = old_version
+        shutil.rmtree(new_code, ignore_errors=True)  # prepared but never swapped in
         note = _roll_back(workspace, instance, webroot, old_code, saved.database, stage)
         if isinstance(exc, KeyboardInterrupt):
             raise

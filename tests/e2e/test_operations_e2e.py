@@ -55,7 +55,7 @@ def cli(*args: str, instance: Path | None = None, passphrase: str | None = PASSP
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOsTicket]:
-    """osTicket 1.17.5 with two recorded runs: the reference lab and the operations scenario."""
+    """osTicket 1.17.5 with three recorded runs: the reference lab, the operations scenario and a load run."""
     base = tmp_path_factory.mktemp("ops") / "instance"
     up = manager.up(base, release("1.17.5"))
     try:
@@ -63,6 +63,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOsTicket]:
         for scenario in (LAB, OPERATIONS):
             result = cli("run", str(scenario), "--seed", instance=desk.instance_path)
             assert result.returncode == 0, result.stdout + result.stderr
+        loaded = cli("load", "--tickets", "5", "--concurrency", "2", instance=desk.instance_path)
+        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
         yield desk
     finally:
         manager.down(base)
@@ -73,13 +75,20 @@ def runs_of(instance_file: Path) -> list[str]:
 
 
 def verify_every_run(instance_file: Path) -> None:
-    """`ostops verify` of each recorded run passes (its scenario's expectations and its ledger)."""
+    """`ostops verify` of each recorded scenario run passes (its expectations and its ledger), and every run,
+    the load run too (each of its tickets there, whole, tagged), re-verifies."""
     for path in Workspace(instance_file).run_files():
-        scenario = json.loads(path.read_text())["scenario"]
+        record = json.loads(path.read_text())
+        if record["kind"] == "load":
+            continue
+        scenario = record["scenario"]
         assert scenario in (str(LAB), str(OPERATIONS))
         result = cli("verify", scenario, "--run", path.stem, instance=instance_file)
         assert result.returncode == 0, result.stdout + result.stderr
-    assert reverify_runs(Workspace(instance_file)).passed
+    result = reverify_runs(Workspace(instance_file))
+    assert result.passed, result.problems()
+    assert sorted(run.basis for run in result.runs) == ["ledger + scenario", "ledger + scenario", "tickets"]
+    assert [run.tickets for run in result.runs if run.kind == "load"] == [5]
 
 
 def signature(instance: Instance) -> str:
@@ -178,7 +187,7 @@ def test_backup_verify_restore_test_proves_the_backup_in_a_throwaway_instance(de
     assert cli("backup", "--output", str(output), instance=desk.instance_path).returncode == 0
     result = cli("backup", "verify", str(output), "--restore-test")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"recorded runs\s*│ ok\s*│ 2 run\(s\) re-verified, all pass", result.stdout), result.stdout
+    assert re.search(r"recorded runs\s*│ ok\s*│ 3 run\(s\) re-verified, all pass", result.stdout), result.stdout
     assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("ostops-restore-test-*/instance/instance.json"))
 
 
@@ -210,7 +219,7 @@ def test_an_upgrade_failing_mid_way_rolls_back_to_a_help_desk_where_the_runs_ver
     said = result.stdout + result.stderr
     assert "upgrade failed at step 'upgrader'" in said
     assert "no_such_table" in said  # osTicket's own message
-    assert "rolled back to osTicket 1.17.5" in said and "2 run(s) re-verified, all pass" in said
+    assert "rolled back to osTicket 1.17.5" in said and "3 run(s) re-verified, all pass" in said
     instance = Instance.load(desk.instance_path)
     assert instance.osticket_version == "1.17.5"
     assert signature(instance) == old_signature
