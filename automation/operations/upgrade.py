@@ -77,13 +77,6 @@ def read_release(src: sources.OsTicketSource) -> Release:
     return Release(src, signature, match.group(1) if match else "0")
 
 
-def php_version() -> str:
-    php = webserver.php_cli()
-    result = subprocess.run([php, "-r", "echo PHP_VERSION;"], capture_output=True, text=True, timeout=30,
-                            check=False)
-    return result.stdout.strip()
-
-
 def _signature(instance: Instance) -> str:
     conn = db.connect(instance)
     try:
@@ -134,12 +127,19 @@ def preconditions(instance: Instance, release: Release, version: str) -> list[tu
     elif target is not None and current is not None and target <= current:
         problems.append(f"--to {version}: the instance already runs osTicket {instance.osticket_version}")
     checks.append(("version", not problems, f"{instance.osticket_version} -> {src.version} from {src.origin}"))
-    php = php_version()
-    php_ok = (parse_version(php) or (0,)) >= (parse_version(release.php_minimum) or (0,))
-    checks.append(("PHP", php_ok, (f"PHP {php}; osTicket {src.version} needs {release.php_minimum} or later "
-                                  "(include/class.setup.php)")))
+    php = webserver.php_version()
+    supported = sources.php_range(src.webroot)  # the release's README.md: "PHP version 8.1 - 8.2"
+    if supported is not None:
+        low, high = supported
+        php_ok = low <= php <= high
+        wanted = f"{low[0]}.{low[1]}-{high[0]}.{high[1]} (its README.md)"
+    else:  # no stated range: the upgrader's own minimum
+        php_ok = php >= (parse_version(release.php_minimum) or (0,))[:2]
+        wanted = f"{release.php_minimum} or later (include/class.setup.php)"
+    shown = f"{php[0]}.{php[1]}"
+    checks.append(("PHP", php_ok, f"PHP {shown}; osTicket {src.version} supports {wanted}"))
     if not php_ok:
-        problems.append(f"PHP {php} is older than osTicket {src.version} supports ({release.php_minimum})")
+        problems.append(f"PHP {shown} is not among the releases osTicket {src.version} supports: {wanted}")
     old_include = Path(instance.local.webroot) / "include"
     missing = [p for p in _plugins(instance) if not (old_include / p).exists()
                and not (src.webroot / "include" / p).exists()]
