@@ -18,10 +18,6 @@ from automation.workspace import Workspace
 if TYPE_CHECKING:
     from automation.operations.archive import Keys
 
-PASSPHRASE_HELP = ("The passphrase comes from $OSTOPS_BACKUP_PASSPHRASE or a prompt, never from the command "
-                   "line.")
-
-
 def _keys(recipients: tuple[str, ...], identity: Path | None, confirm: bool) -> Keys:
     """Encryption or decryption keys: age recipients / an identity file, else the passphrase."""
     from automation.operations.archive import PASSPHRASE_ENV, Keys

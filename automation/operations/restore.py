@@ -65,6 +65,11 @@ def resolve_source(opened: Opened, explicit: Path | None) -> sources.OsTicketSou
     """osTicket of the backup's version: ``--source``, else the source the backed-up instance was made from (if
     it is still here), else as `local up` finds it. Another version is bad input (exit 2)."""
     wanted = opened.manifest.osticket_version
+    config = opened.parts[archive.CONFIG].decode("utf-8", "replace")
+    undefined = [name for name in CONFIG_DATABASE if not re.search(_DEFINE.format(name=name), config)]
+    if undefined:
+        raise ConfigError(f"{opened.path}: {archive.CONFIG} defines no {', '.join(undefined)}; not an osTicket "
+                          "config file, nothing was restored")
     if any(name.startswith(archive.ATTACHMENTS) for name in opened.parts):
         raise UsageError(f"{opened.path}: holds attachments kept outside the database "
                          f"({opened.manifest.attachments}); restoring them is not supported yet")
@@ -94,7 +99,9 @@ def load_database(instance: Instance, sql: bytes) -> float:
     return mariadb.load(instance, sql)
 
 
-_DEFINE = r"""define\(\s*['"]{name}['"]\s*,\s*['"][^'"]*['"]\s*\)"""
+CONFIG_DATABASE = ("DBHOST", "DBNAME", "DBUSER", "DBPASS")  # the defines a restore points at its database
+# define('NAME', 'value') with either quotes, escaped quotes inside the value allowed.
+_DEFINE = r"""define\(\s*['"]{name}['"]\s*,\s*(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*\)"""
 
 
 def config_for(config_php: bytes, instance: Instance) -> bytes:

@@ -133,6 +133,9 @@ def test_the_restored_config_keeps_secret_salt_and_points_at_the_new_database() 
     assert "define('DBHOST','127.0.0.1:5555')" in text
     assert "define('DBPASS','n3w\\'pa\\\\ss\"word')" in text  # PHP single-quoted: \' and \\
     assert "old-password" not in text and "define('TABLE_PREFIX','ost_');" in text
+    quoted = CONFIG.replace(b"define('DBPASS','old-password');", b"define('DBPASS', 'o\\'ld\"pw');")
+    assert "define('DBPASS','n3w" in config_for(quoted, new).decode()
+    assert "ld\"pw" not in config_for(quoted, new).decode()
     with pytest.raises(ConfigError, match="defines no DBPASS"):
         config_for(CONFIG.replace(b"define('DBPASS','old-password');", b""), new)
 
