@@ -203,7 +203,10 @@ def _replace(base: Path, old: Instance, source_path: Path | None, http_port: int
     if confirm is not None and not confirm(question):
         raise UsageError(f"{base}: not replaced; nothing was changed")
     port = http_port or old.local.http_port
-    return swap(base, old, lambda: _install(base, src, port, progress, started), progress)
+    result = swap(base, old, lambda: _install(base, src, port, progress, started), progress)
+    if php_warning:
+        result.warnings.insert(0, php_warning)
+    return result
 
 
 T = TypeVar("T")
@@ -237,8 +240,6 @@ def swap(base: Path, old: Instance, build: Callable[[], T], progress: Progress =
             exc.problems.append(note)
         raise
     shutil.rmtree(aside, ignore_errors=True)
-    if php_warning:
-        result.warnings.insert(0, php_warning)
     return result
 
 

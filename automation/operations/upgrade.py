@@ -137,9 +137,12 @@ def preconditions(instance: Instance, release: Release, version: str) -> list[tu
         php_ok = php >= (parse_version(release.php_minimum) or (0,))[:2]
         wanted = f"{release.php_minimum} or later (include/class.setup.php)"
     shown = f"{php[0]}.{php[1]}"
-    checks.append(("PHP", php_ok, f"PHP {shown}; osTicket {src.version} supports {wanted}"))
-    if not php_ok:
-        problems.append(f"PHP {shown} is not among the releases osTicket {src.version} supports: {wanted}")
+    allowed = not php_ok and os.environ.get(manager.ALLOW_UNSUPPORTED_PHP) == "1"  # as `local up` allows it
+    checks.append(("PHP", php_ok or allowed, f"PHP {shown}; osTicket {src.version} supports {wanted}"
+                   + (f"; going on because {manager.ALLOW_UNSUPPORTED_PHP}=1" if allowed else "")))
+    if not php_ok and not allowed:
+        problems.append(f"PHP {shown} is not among the releases osTicket {src.version} supports: {wanted}; "
+                        f"install a PHP it supports, or set {manager.ALLOW_UNSUPPORTED_PHP}=1 at your own risk")
     old_include = Path(instance.local.webroot) / "include"
     missing = [p for p in _plugins(instance) if not (old_include / p).exists()
                and not (src.webroot / "include" / p).exists()]
