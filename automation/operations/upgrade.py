@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from automation.errors import ConfigError, OsTicketError, UpgradeError, UsageError
+from automation.errors import ConfigError, Interrupted, OsTicketError, UpgradeError, UsageError
 from automation.instance import Instance
 from automation.local import manager, webserver
 from automation.local import source as sources
@@ -308,7 +308,7 @@ def upgrade(workspace: Workspace, instance: Instance, version: str, source: Path
         instance.osticket_version = old_version
         shutil.rmtree(new_code, ignore_errors=True)  # prepared but never swapped in
         note = _roll_back(workspace, instance, webroot, old_code, saved.database, stage)
-        if isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, KeyboardInterrupt | Interrupted):  # rolled back; still a stop, not a failure
             raise
         problems = list(exc.problems) if isinstance(exc, OsTicketError) else []
         raise UpgradeError(step, f"{exc}; {note}", problems) from exc
