@@ -165,9 +165,13 @@ def test_a_hospital_size_seed_seeds_and_a_scenario_runs(target: Target, tmp_path
     (tmp_path / "hospital.yaml").write_text(yaml.safe_dump(seed, sort_keys=False, allow_unicode=True))
     scenario = tmp_path / "ward.yaml"
     scenario.write_text(HOSPITAL_SCENARIO, encoding="utf-8")
-    ran = target.on_it("run", str(scenario), "--seed", timeout=600)
+    evidence = tmp_path / "evidence"
+    ran = target.on_it("run", str(scenario), "--seed", "--evidence", str(evidence), timeout=600)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert RUN_ID.search(ran.stdout), ran.stdout
+    # --evidence needs nothing local: the pages come over HTTP, as on a local instance.
+    assert (evidence / "index.html").exists() and (evidence / "README.md").exists()
+    assert list(evidence.rglob("*.png")), sorted(p.name for p in evidence.rglob("*"))
     nested = [d for d in seed["departments"] if "parent" in d]
     assert nested, "the seed has nested departments"
     second = target.on_it("seed", str(tmp_path / "hospital.yaml"))
