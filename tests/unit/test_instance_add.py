@@ -15,7 +15,12 @@ from automation import external, health
 from automation.cli import cli, exit_code_for
 from automation.errors import OsTicketError
 from automation.instance import Instance
-from tests.unit.test_https_pinning import azure_instance, https_server, self_signed, sha256_of  # noqa: F401
+from tests.unit.test_https_pinning import (  # https_server: the fixture, used by name
+    azure_instance,
+    https_server,  # noqa: F401
+    self_signed,
+    sha256_of,
+)
 
 SECRETS = {"OSTOPS_DB_PASSWORD": "db-S3cret&<x>", "OSTOPS_API_KEY": "C0FFEE" + "A" * 26,
            "OSTOPS_ADMIN_PASSWORD": "ädmin-Pässword"}
@@ -134,7 +139,8 @@ def test_remote_database_over_tls_authenticated_or_not(tmp_path: Path) -> None:
     assert "not authenticated" in output
 
 
-def test_https_certificate_is_pinned_and_kept_beside(tmp_path: Path, https_server: tuple[str, str]) -> None:
+def test_https_certificate_is_pinned_and_kept_beside(tmp_path: Path,
+                                                     https_server: tuple[str, str]) -> None:  # noqa: F811
     url, pem = https_server
     (tmp_path / "served.crt").write_text(pem)
     code, output, target = add(tmp_path, "--https-certificate", str(tmp_path / "served.crt"), url=url)
@@ -149,7 +155,8 @@ def test_https_certificate_is_pinned_and_kept_beside(tmp_path: Path, https_serve
     assert doc["checks"]["database"]["ok"] is False
 
 
-def test_the_http_check_honours_the_pinned_certificate(https_server: tuple[str, str], tmp_path: Path) -> None:
+def test_the_http_check_honours_the_pinned_certificate(https_server: tuple[str, str],  # noqa: F811
+                                                       tmp_path: Path) -> None:
     """Before: `local status`'s check called requests.get without the instance's pin, so an Azure instance's
     self-signed certificate always failed the check; now it goes through the instance's own session."""
     url, pem = https_server
