@@ -52,7 +52,7 @@ def scenario(tmp_path: Path, steps: list[dict[str, str]], topic: str = "Report a
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({"name": "s", "tickets": [{
         "key": "t", "requester": {"name": "Zoë", "email": "zoe.requester@example.com"}, "topic": topic,
-        "subject": 'Pump "4B" & <drug library>', "message": "m", "steps": steps}]}, allow_unicode=True),
+        "subject": 'Pump "4B" & drug library — café', "message": "m", "steps": steps}]}, allow_unicode=True),
         encoding="utf-8")
     return path
 
@@ -97,7 +97,7 @@ def test_the_seed_s_access_and_teams_count(tmp_path: Path) -> None:
     (problem,) = agent_problems(loaded, desk, directory.departments, directory.teams)
     assert "'zoe.ward' cannot post a note" in problem
     assigned = [*steps, step("ostadmin", "assign_team", team="Nord «Night» & Day"),
-                step("zoe.ward", "reply", text="«ok» & \"done\"")]
+                step("zoe.ward", "reply", text="ok & \"done\" — café")]
     loaded = load_scenario(scenario(tmp_path, assigned, topic="Pumps & «drug library»"))
     assert len(agent_problems(loaded, desk, directory.departments, directory.teams)) == 1  # the note only
 
