@@ -46,7 +46,7 @@ def test_load_on_two_locust_workers_verifies_every_ticket(osticket: Any) -> None
     result = ostops(osticket, "load", "--tickets", "30", "--concurrency", "4", "--workers", "2", "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["passed"] is True
+    assert summary["ok"] is True
     assert summary["engine"] == {"name": "locust", "workers": 2}
     assert (summary["created"], summary["verified"], summary["errors"], summary["mismatches"]) == (30, 30, {}, [])
     assert summary["unconfirmed"] == []
