@@ -129,7 +129,8 @@ def create_tickets(instance: Instance, planned: list[Planned], concurrency: int,
     with tempfile.TemporaryFile("w+") as stderr:
         engine = subprocess.Popen([sys.executable, "-m", "automation.load.engine"], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=stderr, text=True)
-        assert engine.stdin is not None and engine.stdout is not None
+        assert engine.stdin is not None
+        assert engine.stdout is not None
         try:
             engine.stdin.write(json.dumps(job))
             engine.stdin.close()

@@ -25,13 +25,13 @@ class FakeApi(BaseHTTPRequestHandler):
     received: list[dict[str, Any]]
     lock = threading.Lock()
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if self.headers.get("X-API-Key") != KEY:
             self._answer(401, b"Valid API key required")
             return
         if body["subject"].startswith("Load ticket 3 "):
-            self._answer(400, "Unable to create ticket: Email is a required field".encode())
+            self._answer(400, b"Unable to create ticket: Email is a required field")
             return
         with self.lock:
             self.received.append(body)
