@@ -1309,6 +1309,65 @@ def test_pester_tests_mock_the_process_and_download_seams() -> None:
         assert case in pester, case
 
 
+def _ci_pfx() -> tuple[str, str, str]:
+    """A throwaway PFX like the job's (base64, password) and its certificate's DER SHA-256."""
+    import base64
+    import datetime
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    password = "pfx-Pw-1"
+    pfx = pkcs12.serialize_key_and_certificates(b"ci", key, cert, None,
+                                                serialization.BestAvailableEncryption(password.encode()))
+    return base64.b64encode(pfx).decode(), password, hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def test_ci_runs_the_script_exactly_as_the_run_command_receives_it(tmp_path: Path) -> None:
+    """Issue 20, item 10: the job's script is made by infra/bootstrap_command.py (the Pulumi program's own code):
+    bootstrap.ps1 with one line replaced by the settings, Key Vault as the secrets' source. What differs from
+    Azure is each a settings key the script validates: the loopback stand-in's URL, no data disk, no restart."""
+    import json
+    import os
+
+    from infra.bootstrap_command import PLACEHOLDER as COMMAND_PLACEHOLDER
+    from infra.vault import SECRET_NAMES
+
+    pfx, password, digest = _ci_pfx()
+    out = tmp_path / "bootstrap.ps1"
+    env = {**os.environ, "OSTOPS_TLS_PFX": pfx, "OSTOPS_TLS_PFX_PASSWORD": password}
+    subprocess.run([sys.executable, str(BOOTSTRAP_DIR / "tests" / "make_settings.py"), "--embedded", str(out),
+                    "--azure", "http://127.0.0.1:50342"], check=True, timeout=120, env=env)
+    embedded = out.read_text(encoding="ascii")
+    original = real_source().splitlines()
+    lines = embedded.splitlines()
+    changed = [i for i, (a, b) in enumerate(zip(original, lines, strict=True)) if a != b]
+    assert len(changed) == 1 and original[changed[0]] == COMMAND_PLACEHOLDER == PLACEHOLDER
+    settings = json.loads(lines[changed[0]])
+    assert settings["secrets"] == {"source": "keyvault", "vaultUri": "http://127.0.0.1:50342/",
+                                   "identityEndpoint": "http://127.0.0.1:50342", "names": dict(SECRET_NAMES)}
+    assert settings["tls"] == {"enabled": True, "certificateSha256": digest}
+    assert settings["dataDisk"] is None and settings["restart"] == "never" and settings["mode"] == "install"
+    assert settings["allowUnverifiedDownloads"] is False
+    assert settings["manifest"] == json.loads((BOOTSTRAP_DIR / "downloads.json").read_text(encoding="utf-8"))
+    # What Get-OptionProblems accepts for the stand-in (the script's own patterns).
+    options = text(function_body(real_source(), "Get-OptionProblems"))
+    loopback = re.search(r"\$loopback = '([^']+)'", options)
+    assert loopback and re.fullmatch(loopback.group(1), settings["secrets"]["identityEndpoint"])
+    assert re.fullmatch(loopback.group(1), settings["secrets"]["vaultUri"].rstrip("/"))
+    assert parse_problems(embedded) == [] and all_problems(embedded).keys() <= {"contract"}
+
+
 def test_ci_settings_follow_the_contract(tmp_path: Path) -> None:
     import json
 
