@@ -1839,7 +1839,7 @@ Add-Step -Name 'Confirm TLS 1.0 and 1.1 refused' -Lab '' -Test {
         if ($script:RestartMode -eq 'never') {
             # The Windows CI job: its runner cannot restart. The change waits for the next boot, said at the end.
             $script:RestartDeferred = $true
-            Write-Log 'SCHANNEL changed since the last boot and settings.restart is never: TLS 1.0/1.1 stay on until Windows restarts' -Level WARN
+            $script:StepNote = 'deferred: SCHANNEL changed since the last boot and settings.restart is never; TLS 1.0/1.1 stay on until Windows restarts'
             return $true
         }
         return $false
@@ -2003,8 +2003,10 @@ try {
         if ($step.Modes -notcontains $script:Mode) { continue }
         $stepStarted = Get-Date
         try {
+            $script:StepNote = ''
             if ([bool](& $step.Test | Select-Object -Last 1)) {
-                Write-Log "step '$($step.Name)': already in place"
+                if ($script:StepNote) { Write-Log "step '$($step.Name)': already in place ($($script:StepNote))" -Level WARN }
+                else { Write-Log "step '$($step.Name)': already in place" }
             } else {
                 Write-Log "step '$($step.Name)': running"
                 $null = & $step.Action
