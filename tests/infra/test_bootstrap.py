@@ -1488,3 +1488,15 @@ def test_the_helpdesk_email_never_has_host_localhost() -> None:
     assert '"helpdesk@$domain"' in body and '"support@$domain"' in body
     pester = (BOOTSTRAP_DIR / "tests" / "Bootstrap.Tests.ps1").read_text(encoding="utf-8")
     assert "-HostName 'localhost' -AdminAddress 'admin@example.com' | Should -Be 'helpdesk@example.com'" in pester
+
+
+def test_docs_describe_what_issue_20_changed_with_sources() -> None:
+    docs = DOCS.read_text(encoding="utf-8")
+    for needle in ("`mode`", "`dataDisk`", "`hsts`", "`smtpRelay`", "`restart`", "`secrets.identityEndpoint`",
+                   "F:\\mariadb\\data", "DBInstance", "mysqld.exe --install", "CPackWixConfig.cmake", "Scope='any'",
+                   "TLS registry settings", "bootstrap resume", "Cert:\\LocalMachine\\CA", "RFC 6797",
+                   "sha256Source", "InstallerSha256", "PSScriptAnalyzer **1.24.0**", "Pester **5.7.1**",
+                   "fake_azure.py", "NT AUTHORITY\\SYSTEM", "Ticket::checkOverdue", "--require-mail"):
+        assert needle in docs, needle
+    assert "`Strict-Transport-Security` is sent;" not in docs and "reboot-required.txt" not in docs
+    assert "pulumi up --replace" not in docs
