@@ -144,8 +144,8 @@ if (!empty($in['smtp_host']) && !empty($in['smtp_port'])) {
     if ($relay) {
         if (!preg_match("/define\\('SECRET_SALT',\\s*'([^']+)'\\)/", file_get_contents($configFile), $salt))
             ostops_fail("$configFile has no SECRET_SALT");
-        require_once INC_DIR . 'class.email.php';
-        require_once INC_DIR . 'class.crypto.php';
+        require_once INCLUDE_DIR . 'class.email.php';
+        require_once INCLUDE_DIR . 'class.crypto.php';
         $namespace = sprintf('email.%d.account.%d', $emailId, $accountId);
         $credentials = new EmailAccountConfig($namespace);
         $stored = $credentials->updateInfo(array(
