@@ -1324,9 +1324,18 @@ def test_the_windows_job_is_green_by_construction_and_runs_the_azure_path() -> N
     analyzer = _step(workflow, "PSScriptAnalyzer")
     assert "Install-Module PSScriptAnalyzer -RequiredVersion $env:PSSCRIPTANALYZER_VERSION" in analyzer
     assert "Import-Module PSScriptAnalyzer -RequiredVersion $env:PSSCRIPTANALYZER_VERSION" in analyzer
+    settings = (BOOTSTRAP_DIR / "PSScriptAnalyzerSettings.psd1").read_text(encoding="utf-8")
     for rule in ("PSUseCompatibleSyntax", "PSUseCompatibleCommands", "PSUseCompatibleTypes"):
-        assert rule in analyzer and rule in (BOOTSTRAP_DIR / "PSScriptAnalyzerSettings.psd1").read_text(encoding="utf-8")
+        assert rule in settings, rule
+    assert "$compatibility = @('PSUseCompatibleSyntax', 'PSUseCompatibleTypes')" in analyzer
     assert "$compatibility -contains $_.RuleName" in analyzer, "compatibility findings fail the job"
+    # Commands: checked on the Server 2022 runner itself, every one the script calls, after IIS is installed.
+    commands_step = _step(workflow, "Every command the bootstrap calls")
+    assert "[System.Management.Automation.Language.Parser]::ParseFile" in commands_step
+    assert "Get-Command -Name $_" in commands_step and "throw" in commands_step
+    names = [s.get("name", "") for s in workflow["jobs"]["bootstrap"]["steps"]]
+    assert names.index("Bootstrap as SYSTEM (first run)") < names.index(
+        "Every command the bootstrap calls exists in Windows PowerShell 5.1 on Server 2022")
     assert "'tests/windows'" in analyzer
     pester = _step(workflow, "Pester")
     assert "Install-Module Pester -RequiredVersion $env:PESTER_VERSION" in pester and "MinimumVersion" not in pester
@@ -1338,7 +1347,8 @@ def test_the_windows_job_is_green_by_construction_and_runs_the_azure_path() -> N
     made = _step(workflow, "as the Run Command receives it")
     assert 'make_settings.py --embedded "$env:CI_DIR\\bootstrap.ps1" --azure $env:FAKE_AZURE_URL' in made
     runs = "\n".join(step.get("run", "") for step in workflow["jobs"]["bootstrap"]["steps"])
-    assert "-SettingsPath" not in runs and "infra/bootstrap/bootstrap.ps1" not in runs
+    assert "-SettingsPath" not in runs
+    assert not re.search(r"-File\s+\S*infra[/\\]bootstrap[/\\]bootstrap\.ps1", runs), "the repository's copy has no settings"
     first, second = _step(workflow, "(first run)"), _step(workflow, "(second run")
     for run in (first, second):
         assert '& .\\tests\\windows\\Invoke-AsSystem.ps1 -ScriptPath "$env:CI_DIR\\bootstrap.ps1"' in run
