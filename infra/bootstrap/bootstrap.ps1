@@ -2032,9 +2032,10 @@ try {
 } finally {
     $mutex.ReleaseMutex()
 }
-Unregister-ResumeTask
 if ($script:RestartDeferred -or $script:RebootRequired) {
     Write-Log 'a restart of Windows is still needed (TLS 1.0/1.1 off with settings.restart never, or an installer''s 3010); restart, then run the bootstrap again to confirm' -Level WARN
 }
 Write-Log ('bootstrap finished in {0:N0} s: staff panel https://{1}/scp/ (user {2})' -f ((Get-Date) - $started).TotalSeconds, $script:SiteHostName, $script:AdminUsername)
+# Last: when this run is the resume task itself, removing the task may end it.
+Unregister-ResumeTask
 exit 0

@@ -1215,7 +1215,7 @@ BROKEN: list[tuple[str, Callable[[], str], str, str]] = [
     ("no restart after SCHANNEL", lambda: mutate("Invoke-Checked -FilePath \"$env:SystemRoot\\System32\\shutdown.exe\"",
                                                   "Invoke-Checked -FilePath \"$env:SystemRoot\\System32\\cmd.exe\""),
      "issue 20", "does not restart Windows"),
-    ("resume task left behind", lambda: mutate("\nUnregister-ResumeTask\nif (", "\nif ("), "issue 20", "does not remove the resume task"),
+    ("resume task left behind", lambda: mutate("\nUnregister-ResumeTask\nexit 0", "\nexit 0"), "issue 20", "does not remove the resume task"),
     ("unpinned entry accepted", lambda: mutate("elseif (\"$($entry.sha256)\" -eq 'unknown' -and -not $script:AllowUnverified) {",
                                                "elseif ($false) {"), "issue 20", "accepts an unpinned manifest entry"),
     ("intermediates dropped", lambda: mutate("X509Store('CA', 'LocalMachine')", "X509Store('My', 'LocalMachine')"),
