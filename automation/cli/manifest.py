@@ -87,7 +87,13 @@ def manifest_hash(path: Path, only: tuple[str, ...], write: bool, replace: bool,
     """Read each entry's SHA-256 from its publisher (PHP's and MariaDB's lists, GitHub's asset digest), or
     download and hash it (verify 'sha256' and 'authenticode': the bootstrap still checks the signature on
     Windows), and show (or --write, recording where it came from in sha256Source) it. Needs network access."""
-    from automation.manifest import METHOD_NOTES, compute_sha256, load_manifest, publisher_sha256, write_hashes
+    from automation.manifest import (
+        METHOD_NOTES,
+        compute_sha256,
+        load_manifest,
+        publisher_sha256,
+        write_hashes,
+    )
 
     manifest = load_manifest(path)
     missing = sorted(set(only) - set(manifest.downloads))

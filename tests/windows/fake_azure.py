@@ -72,7 +72,7 @@ class Handler(BaseHTTPRequestHandler):
     server: FakeAzure
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         pass  # the request log above holds what is needed, and never a query string
 
     def _send(self, status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> None:
@@ -86,7 +86,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.server.record(self.command, urlsplit(self.path).path, status)
 
-    def do_GET(self) -> None:  # noqa: N802 - the base class's name
+    def do_GET(self) -> None:
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         if url.path == TOKEN_PATH:
@@ -96,7 +96,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": {"code": "NotFound", "message": f"no route {url.path}"}})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._send(405, {"error": {"code": "MethodNotAllowed", "message": "GET only"}})
 
     def _token(self, query: dict[str, list[str]]) -> None:
