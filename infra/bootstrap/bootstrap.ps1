@@ -509,7 +509,7 @@ function Get-OptionProblems {
     } else { $script:HstsMaxAge = [int]$maxAge }
 
     # smtpRelay: null, or {"host", "port", "username", "passwordSecretName"}; the password comes from the
-    # secrets' source under that name.
+    # secrets' source under that name. username and passwordSecretName both null: a relay without authentication.
     $script:SmtpRelay = $null
     $relay = Get-SettingValue $Settings 'smtpRelay'
     if ($null -ne $relay) {
@@ -518,9 +518,12 @@ function Get-OptionProblems {
         $before = $problems.Count
         if ($relayHost -notmatch '^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$') { $problems.Add("settings.smtpRelay.host is not a host name: '$relayHost'") }
         if ($port -notmatch '^\d{1,5}$' -or [int]$port -lt 1 -or [int]$port -gt 65535) { $problems.Add("settings.smtpRelay.port must be 1-65535, not '$port'") }
-        if ([string]::IsNullOrWhiteSpace($user)) { $problems.Add('settings.smtpRelay.username is empty') }
-        # Key Vault secret names: 1-127 letters, digits and dashes (environment variable names: letters, digits, _).
-        if ($secretName -notmatch '^[0-9A-Za-z_-]{1,127}$') { $problems.Add("settings.smtpRelay.passwordSecretName is not a secret name: '$secretName'") }
+        $anonymous = ($null -eq (Get-SettingValue $relay 'username') -and $null -eq (Get-SettingValue $relay 'passwordSecretName'))
+        if (-not $anonymous) {
+            if ([string]::IsNullOrWhiteSpace($user)) { $problems.Add('settings.smtpRelay.username is empty (null with a null passwordSecretName: no authentication)') }
+            # Key Vault secret names: 1-127 letters, digits and dashes (environment variable names: letters, digits, _).
+            if ($secretName -notmatch '^[0-9A-Za-z_-]{1,127}$') { $problems.Add("settings.smtpRelay.passwordSecretName is not a secret name: '$secretName'") }
+        }
         if ($problems.Count -eq $before) {
             $script:SmtpRelay = [pscustomobject]@{ Host = $relayHost; Port = [int]$port; Username = $user; PasswordSecretName = $secretName }
         }
@@ -1165,7 +1168,7 @@ Add-Step -Name 'Validate settings' -Lab '' -Modes $SupportedModes -Test {
             $script:DbAppPassword = $secrets['dbAppPassword']; $script:ApiKey = $secrets['apiKey']
             $script:TlsPfxBase64 = $secrets['tlsPfx']; $script:TlsPfxPassword = $secrets['tlsPfxPassword']
             if ("$($script:ApiKey)" -cnotmatch '^[0-9A-F]{32}$') { $problems.Add('secret apiKey must be 32 upper-case hex characters') }
-            if ($null -ne $script:SmtpRelay) {
+            if ($null -ne $script:SmtpRelay -and $script:SmtpRelay.PasswordSecretName) {
                 $script:SmtpPassword = Read-Secret -Secrets $settings.secrets -Key 'smtpRelay.password' -Name $script:SmtpRelay.PasswordSecretName
             }
         } catch {
@@ -1631,7 +1634,7 @@ Add-Step -Name 'Run osTicket installer' -Lab '14' -Test {
     if ($null -ne $script:SmtpRelay) {
         # settings.smtpRelay: osTicket's outgoing mail goes through the relay (basic authentication; TLS by port).
         $config['smtp_host'] = $script:SmtpRelay.Host; $config['smtp_port'] = $script:SmtpRelay.Port
-        $config['smtp_username'] = $script:SmtpRelay.Username; $config['smtp_password'] = $script:SmtpPassword
+        if ($script:SmtpRelay.Username) { $config['smtp_username'] = $script:SmtpRelay.Username; $config['smtp_password'] = $script:SmtpPassword }
     }
     $result = Invoke-Process -FilePath $PhpExe -Arguments ('"{0}"' -f $InstallerPath) -InputText ($config | ConvertTo-Json -Compress) `
         -WorkingDirectory $Webroot -TimeoutSeconds 600

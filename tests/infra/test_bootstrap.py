@@ -1314,7 +1314,7 @@ def test_the_windows_job_does_what_issue_12_asks() -> None:
 def test_the_windows_job_is_green_by_construction_and_runs_the_azure_path() -> None:
     """Issue 20, items 1, 2 and 10 (bea02ea: unpinned analyzer and Pester; compatibility findings only warned; the
     secrets from environment variables, -SettingsPath, the runner's user, the cron task never fired)."""
-    from infra.vault import SECRET_NAMES
+    from infra.vault import CONTRACT_SECRET_NAMES as SECRET_NAMES
 
     workflow = _job()
     env = workflow["env"]
@@ -1407,7 +1407,7 @@ def test_ci_runs_the_script_exactly_as_the_run_command_receives_it(tmp_path: Pat
     import os
 
     from infra.bootstrap_command import PLACEHOLDER as COMMAND_PLACEHOLDER
-    from infra.vault import SECRET_NAMES
+    from infra.vault import CONTRACT_SECRET_NAMES as SECRET_NAMES
 
     pfx, password, digest = _ci_pfx()
     out = tmp_path / "bootstrap.ps1"
@@ -1510,3 +1510,27 @@ def test_docs_describe_what_issue_20_changed_with_sources() -> None:
         assert needle in docs, needle
     assert "`Strict-Transport-Security` is sent;" not in docs and "reboot-required.txt" not in docs
     assert "pulumi up --replace" not in docs
+
+
+def test_the_settings_the_pulumi_program_emits_pass_the_script_s_own_checks() -> None:
+    """The contract from both sides: what infra/bootstrap_command.py emits for dataDisk, hsts, smtpRelay and mode
+    matches the patterns Get-OptionProblems holds it to (a mismatch would stop every deployment at its first step)."""
+    from infra.bootstrap_command import SETTINGS_MODE, smtp_relay_settings
+    from infra.vault import SMTP_RELAY_PASSWORD
+    from infra.vm import DATA_DISK_DRIVE_LETTER, DATA_DISK_LABEL, DATA_DISK_LUN
+
+    options = text(function_body(real_source(), "Get-OptionProblems"))
+
+    def pattern(after: str) -> str:
+        found = re.search(re.escape(after) + r" -notmatch '([^']+)'", options)
+        assert found, after
+        return found.group(1)
+
+    assert re.fullmatch(pattern("if ($lun"), str(DATA_DISK_LUN)) and DATA_DISK_LUN <= 63
+    assert re.fullmatch(pattern("if ($letter"), DATA_DISK_DRIVE_LETTER)
+    assert re.fullmatch(pattern("if ($label"), DATA_DISK_LABEL)
+    assert SETTINGS_MODE in re.findall(r"'(\w+)'", assignments(real_source())["supportedmodes"])
+    relay = smtp_relay_settings("smtp.example.com", 587, "relay@example.com", SMTP_RELAY_PASSWORD)
+    assert set(relay) == {"host", "port", "username", "passwordSecretName"}
+    assert re.fullmatch(pattern("if ($secretName"), relay["passwordSecretName"])
+    assert re.fullmatch(pattern("if ($relayHost"), relay["host"])

@@ -71,7 +71,7 @@ def pfx_certificate_sha256(pfx_base64: str, password: str) -> str:
 
 def embedded_script(azure_url: str, environ: dict[str, str] | os._Environ[str] = os.environ) -> str:
     from infra.bootstrap_command import bootstrap_settings, embed_settings, read_bootstrap_files
-    from infra.vault import SECRET_NAMES
+    from infra.vault import CONTRACT_SECRET_NAMES as SECRET_NAMES
 
     files = read_bootstrap_files()
     manifest = files.manifest["downloads"]
