@@ -168,6 +168,14 @@ Describe 'Get-OptionProblems (settings mode, restart, dataDisk, hsts, smtpRelay,
             @($problems | Where-Object { $_ -like "$key *" }) | Should -HaveCount 1 -Because $key
         }
     }
+    It 'accepts a relay without authentication (username and passwordSecretName both null), not half of one' {
+        $settings = $script:Good | ConvertFrom-Json
+        $settings.smtpRelay.username = $null
+        $settings.smtpRelay.passwordSecretName = $null
+        @(Get-OptionProblems -Settings $settings) | Should -HaveCount 0
+        $settings.smtpRelay.username = 'relay@example.com'
+        @(Get-OptionProblems -Settings $settings) | Should -HaveCount 1
+    }
     It 'accepts the loopback stand-in for both endpoints, and the vault on loopback only with it' {
         $settings = '{"secrets":{"source":"keyvault","vaultUri":"http://127.0.0.1:50342/","identityEndpoint":"http://127.0.0.1:50342"}}' | ConvertFrom-Json
         @(Get-OptionProblems -Settings $settings) | Should -HaveCount 0
