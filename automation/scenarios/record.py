@@ -149,7 +149,7 @@ class RunRecord:
 
     run_id: str
     ticket_ids: dict[str, int]
-    id_range: tuple[int, int] | None
+    id_range: tuple[int, int | None] | None  # an open end (None): up to the newest ticket
     ledger: Ledger | None
     ticket_numbers: dict[str, str] = field(default_factory=dict)  # key -> the number osTicket gave
 
@@ -169,7 +169,13 @@ def load_record(workspace: Workspace, run_id: str) -> RunRecord | None:
         ids = {str(k): int(v["ticket_id"]) for k, v in (data.get("tickets") or {}).items()
                if v.get("ticket_id") is not None}
         span = data.get("id_range")
-        id_range = (int(span[0]), int(span[1])) if span else None
+        id_range: tuple[int, int | None] | None = None
+        if span:
+            # An open range (the run stopped while a creation may have made a ticket it never learnt the id of)
+            # reads up to the newest ticket. A record written before ranges grew with each ticket may end below
+            # its own tickets: its end is at least the newest of them.
+            end = None if data.get("id_range_open") else max([int(span[1]), *ids.values()])
+            id_range = (int(span[0]), end)
         ledger = Ledger.from_json(data["ledger"]) if data.get("ledger") else None
         numbers = {str(k): str(v["number"]) for k, v in (data.get("tickets") or {}).items() if v.get("number")}
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
