@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -444,9 +445,34 @@ def pydantic_message(error: Any, model: type[BaseModel] | None = None) -> str:
         tag = str(ctx.get("tag", ""))
         return (f"unknown {what} {tag!r}{did_you_mean(tag, tags)}; the valid {what}s are "
                 f"{', '.join(tags[:-1])} and {tags[-1]}" if len(tags) > 1 else f"unknown {what} {tag!r}")
-    if kind != "value_error" and "input" in error and not isinstance(error["input"], dict | list):
-        return f"{message} (got {error['input']!r})"
+    value = error.get("input")
+    field_name = next((str(part) for part in reversed(error.get("loc") or ()) if isinstance(part, str)), "")
+    if kind == "value_error" and message.startswith(_NOT_AN_EMAIL):  # pydantic's EmailStr (email-validator's reason)
+        reason = re.sub(r"\. (\w)", lambda m: f"; {m.group(1).lower()}", message.removeprefix(_NOT_AN_EMAIL).strip())
+        reason = reason.rstrip(".")
+        return f"{value!r} is not an e-mail address ({reason[:1].lower()}{reason[1:]}); write it as name@example.com"
+    if kind == "string_pattern_mismatch" and field_name.endswith("email"):
+        return f"{value!r} is not an e-mail address; write it as name@example.com"
+    if kind == "too_short" and isinstance(value, list) and not value:
+        return f"no {field_name or 'entries'}: the list is empty; add at least one"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"expected fields here (`name: value` lines), not {_described(value)}"
+    if kind != "value_error" and "input" in error and not isinstance(value, dict | list):
+        return f"{message} (got {value!r})"
     return message
+
+
+_NOT_AN_EMAIL = "value is not a valid email address:"
+
+
+def _described(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    return f"the value {value!r}"
 
 
 def parse_model(located: Located, model: type[M]) -> tuple[M | None, list[str]]:

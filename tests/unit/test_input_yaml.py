@@ -89,7 +89,7 @@ def test_cli_invalid_date_is_just_text_in_a_scenario(tmp_path: Path) -> None:
     result = run("run", str(path), tmp_path=tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 2 and "Traceback" not in output
-    assert f"{path}:2 tickets: List should have at least 1 item" in output
+    assert f"{path}:2 tickets: no tickets: the list is empty; add at least one" in output
 
 
 def test_dates_stay_text() -> None:
