@@ -43,9 +43,11 @@ if TYPE_CHECKING:
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the run as JSON here (- for standard output).")
 @click.option("--evidence", "evidence_dir", type=click.Path(path_type=Path), default=None,
               help="Picture each step in a headless Chromium and write the write-up (README.md, index.html) into this folder.")
+@click.option("--require-mail", is_flag=True,
+              help="Fail expect.mail where no mail is captured (default: reported as skipped, with the reason).")
 @instance_option
 def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, json_path: Path | None,
-                evidence_dir: Path | None, instance_path: Path | None) -> None:
+                evidence_dir: Path | None, require_mail: bool, instance_path: Path | None) -> None:
     """Act a scenario out on osTicket, then verify every expectation in its database."""
     from automation.errors import EvidenceError, ScenarioError, ScenarioStepFailed
     from automation.scenarios import evidence as run_evidence
@@ -96,7 +98,8 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
             seed_file = load_seed(seed_path)
             check_before_seed(instance, loaded, seed_file, workspace.credentials())  # nothing is written when the run cannot start
             seed_summary = _seed(instance, seed_path, workspace, seed_file)
-        with ScenarioRunner(instance, workspace, progress=progress, observer=evidence) as runner:
+        with ScenarioRunner(instance, workspace, progress=progress, observer=evidence,
+                            require_mail=require_mail) as runner:
             try:
                 result: RunResult = runner.run(loaded, seed_summary=seed_summary)
             except ScenarioStepFailed as exc:
@@ -185,6 +188,8 @@ def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None =
                       "[green]yes[/green]" if ticket.passed else f"[red]no[/red] ({len(ticket.mismatches)})")
     table.add_row("final review", "", "[green]yes[/green]" if not verdict.review else "[red]no[/red]")
     target.print(table)
+    for line in verdict.skipped():
+        target.print(f"[yellow]skipped[/yellow] {escape(line)}")
     timing = f" in {seconds:.1f} s" if seconds is not None else ""
     if not verdict.passed:
         raise VerificationError(f"run {run_id}: {len(verdict.mismatches())} expectation(s) not met{timing}",
@@ -197,8 +202,11 @@ def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None =
 @click.option("--run", "run_id", default=None,
               help="The run id `ostops run` printed (default: the latest recorded run of this scenario).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option("--require-mail", is_flag=True,
+              help="Fail expect.mail where no mail is captured (default: reported as skipped, with the reason).")
 @instance_option
-def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, instance_path: Path | None) -> None:
+def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, require_mail: bool,
+                   instance_path: Path | None) -> None:
     """Re-verify a past run of a scenario against osTicket's database."""
     from automation.scenarios.loader import load_scenario
     from automation.scenarios.mail import mailbox_of
@@ -214,19 +222,19 @@ def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, insta
                           "pass --run RUN_ID (see `ostops runs`) or run it first")
     record = load_record(workspace, run_id)
     if record is None:
-        verdict = verify_past_run(instance, loaded.scenario, run_id, mailbox=mailbox_of(instance))
+        verdict = verify_past_run(instance, loaded.scenario, run_id, mailbox=mailbox_of(instance, require_mail))
     else:
         verdict = verify_past_run(instance, loaded.scenario, run_id, record.id_range,
-                                  sorted(record.ticket_ids.values()), record.ledger, mailbox_of(instance))
+                                  sorted(record.ticket_ids.values()), record.ledger, mailbox_of(instance, require_mail))
     # No ticket of this run at all: an unknown run id is bad input; a known run of other tickets is a
     # verification failure (the wrong scenario file, or keys renamed since the run).
     if verdict is None:
         raise ConfigError(unknown_run(run_id, instance.base_url, workspace))
     if as_json:
         print_json("verify", verdict.passed, run_id=run_id, passed=verdict.passed,
-                   tickets=[{"key": t.key, "number": t.number, "passed": t.passed, "mismatches": t.mismatches}
-                            for t in verdict.tickets],
-                   review=verdict.review, mismatches=verdict.mismatches())
+                   tickets=[{"key": t.key, "number": t.number, "passed": t.passed, "mismatches": t.mismatches,
+                             "skipped": t.skipped} for t in verdict.tickets],
+                   review=verdict.review, mismatches=verdict.mismatches(), skipped=verdict.skipped())
         if not verdict.passed:
             raise VerificationError(f"run {run_id}: {len(verdict.mismatches())} expectation(s) not met")
         return

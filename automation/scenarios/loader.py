@@ -7,6 +7,7 @@ from pathlib import Path
 
 from automation.errors import ScenarioError
 from automation.osticket.directory import Directory
+from automation.osticket.text import Kind, formula, unkept
 from automation.scenarios import attachments
 from automation.scenarios.channels import channel_problems
 from automation.scenarios.models import AGENT_ONLY, REQUESTER, SYSTEM, Scenario
@@ -60,6 +61,7 @@ def _load_scenario(path: Path) -> LoadedScenario:
                                 f"'{step.do}' is an agent's action; the requester can only reply")
     problems += duplicate_keys(scenario, located)
     problems += channel_problems(scenario, located)
+    problems += text_problems(scenario, located)
     problems += attachments.problems(scenario, located, path.parent)
     loaded = LoadedScenario(scenario, located)
     seed = loaded.seed_path()
@@ -86,15 +88,44 @@ def duplicate_keys(scenario: Scenario, located: Located) -> list[str]:
     return problems
 
 
-def check_names(loaded: LoadedScenario, directory: Directory) -> None:
-    """Every agent, team, SLA, department, topic, status and priority the scenario names must exist in the
-    help desk (the second round of checks, once the file's shape is right)."""
+def text_problems(scenario: Scenario, located: Located) -> list[str]:
+    """Every text the run gives osTicket that osTicket 1.18.1 would not keep as written (`unkept`), by file:line:
+    the verdict on it could not hold."""
     problems: list[str] = []
+    for ti, ticket in enumerate(scenario.tickets):
+        texts: list[tuple[tuple[str | int, ...], str, Kind]] = [
+            (("subject",), ticket.subject, "subject"), (("message",), ticket.message, "body"),
+            (("requester", "name"), ticket.requester.name, "name")]
+        for si, step in enumerate(ticket.steps):
+            step_texts: tuple[tuple[str, Kind], ...] = (("text", "body"), ("comment", "body"), ("title", "title"),
+                                                         ("name", "name"))
+            for attr, kind in step_texts:
+                value = getattr(step, attr, None)
+                if value and isinstance(value, str):
+                    texts.append((("steps", si, attr), value, kind))
+        for path, value, kind in texts:
+            reason = unkept(value, kind)
+            if reason is None and kind in ("subject", "name") and (ticket.channel != "email" or path[0] == "steps"):
+                # the run's tag follows a subject after a space
+                reason = formula(value + " [tag]" if kind == "subject" else value, kind)
+            if reason is not None:
+                problems.append(f"{located.where(('tickets', ti, *path))}: {reason}")
+    return problems
+
+
+def check_names(loaded: LoadedScenario, directory: Directory, after: str = "nothing was run") -> None:
+    """Every agent, team, SLA, department, topic, status and priority the scenario names must exist in the
+    help desk, and a department named by its bare name must be the only one of that name (the second round of
+    checks, once the file's shape is right)."""
+    problems: list[str] = []
+    ambiguous = 0
     where = loaded.located.where
 
     def need(kind: str, value: str | None, table: dict[str, int], path: tuple[str | int, ...]) -> None:
+        nonlocal ambiguous
         if kind == "department" and value in directory.ambiguous_departments:
             paths = directory.ambiguous_departments[value]
+            ambiguous += 1
             problems.append(f"{where(path)}: ambiguous department {value!r}: {len(paths)} departments have that "
                             f"name ({', '.join(repr(p) for p in paths)}); name one by its path")
         elif value is not None and value != "none" and value not in table:
@@ -125,8 +156,9 @@ def check_names(loaded: LoadedScenario, directory: Directory) -> None:
                 if entry.by not in (None, REQUESTER, SYSTEM):
                     need("agent", entry.by, directory.agents, ("tickets", ti, "expect", list_name, ei, "by"))
     if problems:
-        raise ScenarioError(f"{loaded.path}: {count(len(problems), 'unknown name')}; nothing was run",
-                            by_line(problems))
+        kinds = [count(n, what) for n, what in ((len(problems) - ambiguous, "unknown name"),
+                                                 (ambiguous, "ambiguous name")) if n]
+        raise ScenarioError(f"{loaded.path}: {' and '.join(kinds)}; {after}", by_line(problems))
 
 
 def seed_password_envs(loaded: LoadedScenario) -> dict[str, str]:

@@ -62,7 +62,8 @@ class RunResult:
         if self.ledger is not None:
             data["ledger"] = self.ledger.to_json()
         if self.verdict is not None:
-            data["verification"] = {"passed": self.verdict.passed, "mismatches": self.verdict.mismatches()}
+            data["verification"] = {"passed": self.verdict.passed, "mismatches": self.verdict.mismatches(),
+                                    "skipped": self.verdict.skipped()}
         return data
 
 

@@ -49,8 +49,9 @@ class RunObserver(Protocol):
 class ScenarioRunner:
     def __init__(self, instance: Instance, workspace: Workspace, conn: Any | None = None,
                  api: TicketApi | None = None, progress: Progress = lambda _: None,
-                 observer: RunObserver | None = None) -> None:
+                 observer: RunObserver | None = None, require_mail: bool = False) -> None:
         self.instance = instance
+        self.require_mail = require_mail
         self.workspace = workspace
         self.credentials: CredentialStore = workspace.credentials()
         self.conn = conn or db.connect(instance)
@@ -176,7 +177,7 @@ class ScenarioRunner:
         facts = self._read_run(result)
         confirmed = self._confirmed(result)
         result.verdict = verify(loaded.scenario, result.run_id, facts, db.server_now(self.conn), confirmed,
-                                mailbox=mailbox_of(self.instance))
+                                mailbox=mailbox_of(self.instance, self.require_mail))
         result.unconfirmed = result.verdict.unconfirmed
         names = {s.sla for t in loaded.scenario.tickets for s in t.steps if s.do == "change_sla"}
         names |= {t.expect.sla for t in loaded.scenario.tickets if t.expect.sla}
