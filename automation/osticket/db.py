@@ -104,7 +104,10 @@ def connect(instance: Instance, autocommit: bool = True) -> pymysql.connections.
 
 def answering(conn: pymysql.connections.Connection) -> pymysql.connections.Connection:
     """``conn``, once the server has answered a ping within CONNECT_TIMEOUT: after a failure, a frozen server is
-    told apart in that time instead of a statement's QUERY_TIMEOUT."""
+    told apart in that time instead of a statement's QUERY_TIMEOUT. Anything but a pymysql connection (a
+    stand-in given to the runner) is returned as it is."""
+    if not isinstance(conn, pymysql.connections.Connection):
+        return conn
     reader: Any = conn
     saved = reader._read_timeout
     reader._read_timeout = CONNECT_TIMEOUT
