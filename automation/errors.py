@@ -15,6 +15,7 @@ The CLI maps it to exit codes in one place (``automation.cli.EXIT_CODES`` and ``
     ├── EnvironmentProblem        something on this machine is missing or in the way
     ├── LocalInstanceError        the local osTicket could not be started, installed or stopped
     ├── DatabaseError             osTicket's database unreachable, or a statement refused
+    │   └── DatabaseNotAnswering  it accepted the connection but did not answer in time (frozen, overloaded)
     ├── ApiError                  osTicket's HTTP API answered an error status (or nothing)
     ├── AuthError                 a login or API key was refused
     ├── CsrfError                 a staff-panel request refused for its CSRF token
@@ -97,6 +98,11 @@ class LocalInstanceError(OsTicketError):
 
 class DatabaseError(OsTicketError):
     """osTicket's database could not be reached or refused a statement."""
+
+
+class DatabaseNotAnswering(DatabaseError):
+    """osTicket's database accepted the connection but did not answer within the timeout (a frozen or
+    overloaded server): asking again at once would wait as long again."""
 
 
 class ApiError(OsTicketError):
