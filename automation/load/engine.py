@@ -14,8 +14,8 @@ CLOCK_MONOTONIC on Linux, one clock for every process of the machine.
 
 - ``workers`` 0: one `LocalRunner`, ``concurrency`` users in this process.
 - ``workers`` N: a `MasterRunner` bound to 127.0.0.1 on a free port and N local worker processes
-  (``python -m automation.load.engine --worker PORT``, each a `WorkerRunner`); each worker is sent its share of
-  the tickets with Locust's custom messages and reports each ticket back the same way.
+  (``python -m automation.load.engine --worker PORT``, each a `WorkerRunner`); each worker asks for its share
+  of the tickets with Locust's custom messages once it can take it, and reports each ticket back the same way.
 """
 
 from __future__ import annotations
@@ -157,18 +157,26 @@ def run_master(target: Target, tickets: list[tuple[int, NewTicket]], concurrency
     port = free_port()
     runner = env.create_master_runner(master_bind_host=LOOPBACK, master_bind_port=port)
     runner.register_message("ticket", lambda environment, msg, **_: collect(msg.data))
+    served: list[str] = []
+
+    def send_plan(environment: Environment, msg: Any, **_: Any) -> None:
+        # Asked for by the worker once its "plan" handler is registered: a plan sent as soon as the worker
+        # reports ready could arrive before that and be dropped as an unknown message.
+        share = len(served)
+        served.append(msg.node_id)
+        runner.send_message("plan", {"target": asdict(target), "tickets": encode(tickets[share::workers])},
+                            client_id=msg.node_id)
+
+    runner.register_message("want_plan", send_plan)
     processes = [subprocess.Popen([sys.executable, "-m", "automation.load.engine", "--worker", str(port)],
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL) for _ in range(workers)]
     try:
         deadline = time.monotonic() + WORKERS_READY_SECONDS
-        while len(runner.clients.ready) < workers:
+        while len(served) < workers or len(runner.clients.ready) < workers:
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-                raise SystemExit(f"{len(runner.clients.ready)} of {workers} Locust workers connected "
+                raise SystemExit(f"{len(served)} of {workers} Locust workers connected and took their share "
                                  f"within {WORKERS_READY_SECONDS:.0f} s")
             gevent.sleep(0.05)
-        for share, client in enumerate(runner.clients.ready):
-            runner.send_message("plan", {"target": asdict(target), "tickets": encode(tickets[share::workers])},
-                                client_id=client.id)
         write({"start": time.perf_counter()})
         runner.start(concurrency, spawn_rate=SPAWN_RATE)
         collect.done.wait()
@@ -195,6 +203,7 @@ def run_worker(port: int) -> None:
                                                 lambda report: runner.send_message("ticket", report))])
     runner = env.create_worker_runner(master_host=LOOPBACK, master_port=port)
     runner.register_message("plan", on_plan)
+    runner.send_message("want_plan")
     runner.greenlet.join()
 
 
