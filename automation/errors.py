@@ -25,6 +25,7 @@ The CLI maps it to exit codes in one place (``automation.cli.EXIT_CODES`` and ``
     ├── EvidenceError             the browser could not capture the run's evidence
     ├── HashChangedError          a download no longer matches its pinned SHA-256
     ├── UnreachableError          ``manifest check --online``: some URLs did not answer
+    ├── RotationError             a secret's rotation failed midway (``problems``: what was rolled back)
     ├── DownloadError             (automation.manifest) a download failed or did not verify
     └── PublisherError            (automation.manifest) a publisher's checksum list or digest cannot be read
 """
@@ -147,3 +148,8 @@ class HashChangedError(OsTicketError):
 
 class UnreachableError(OsTicketError):
     """``manifest check --online``: some URLs did not answer."""
+
+
+class RotationError(OsTicketError):
+    """A secret's rotation failed midway; ``problems`` says which steps were rolled back (and any that could
+    not be), so that config, files and osTicket are known to agree again."""
