@@ -13,6 +13,7 @@ EXAMPLES: dict[str, list[str]] = {
     "ostops local down": ["ostops local down", "ostops local down --dir /tmp/lab"],
     "ostops local status": ["ostops local status", "ostops local status --json | jq .ok"],
     "ostops local env": ["eval \"$(ostops local env)\"", "ostops local env --show-secrets"],
+    "ostops local logins": ["ostops local logins", "ostops local logins --show-secrets"],
     "ostops seed": ["ostops seed seed/helpdesk.yaml --plan", "ostops seed seed/helpdesk.yaml",
                     "ostops seed seed/helpdesk.yaml --plan --detailed-exitcode  # 3: changes pending"],
     "ostops run": ["ostops run seed/scenarios/lab.yaml --seed",

@@ -109,3 +109,41 @@ def local_env(instance_path: Path | None, show_secrets: bool) -> None:
         click.echo(line)
 
 
+
+
+@local.command("logins")
+@instance_option
+@click.option("--show-secrets", is_flag=True, help="Print the passwords in clear.")
+def local_logins(instance_path: Path | None, show_secrets: bool) -> None:
+    """The login card: staff panel and Support Center, the admin and every agent, the requesters' tickets."""
+    from rich.table import Table
+
+    from automation.instance import SECRET_MASK
+    from automation.local.logins import card
+
+    found = card(Workspace.at(instance_path))
+
+    def shown(password: str | None) -> str:
+        if password is None:
+            return "[dim]not set by ostops[/dim]"
+        return escape(password) if show_secrets else SECRET_MASK
+
+    out.print(f"staff panel     {escape(found.staff_url)}")
+    out.print(f"Support Center  {escape(found.portal_url)}")
+    people = Table("who", "user name", "password", title="Staff panel logins")
+    people.add_row(f"{escape(found.admin.name)} (admin)", escape(found.admin.username), shown(found.admin.password))
+    for agent in found.agents:
+        people.add_row(escape(agent.name), escape(agent.username), shown(agent.password))
+    out.print(people)
+    if not show_secrets:
+        out.print("passwords masked: add --show-secrets to see them")
+    if found.tickets:
+        tickets = Table("ticket", "requester", "e-mail",
+                        title=f"The requesters' side, run {escape(found.run_id or '')}")
+        for t in found.tickets:
+            tickets.add_row(escape(t.number), escape(t.name), escape(t.email))
+        out.print(tickets)
+    out.print(f"To see a ticket as its requester: open {escape(found.check_status_url)} (Sign In, \"Check Ticket "
+              "Status\"), give the requester's e-mail and the ticket number. With the lab's seed "
+              "(status_check_email_verification: false) osTicket opens the ticket at once; otherwise it mails an "
+              "access link.")

@@ -18,7 +18,14 @@ from pathlib import Path
 import requests
 from pydantic import SecretStr
 
-from automation.errors import ConfigError, EnvironmentProblem, LocalInstanceError, OsTicketError, UsageError
+from automation.errors import (
+    ConfigError,
+    EnvironmentProblem,
+    LocalInstanceError,
+    OsTicketError,
+    SourceError,
+    UsageError,
+)
 from automation.instance import DatabaseAccess, Instance, LocalProcesses, Login
 from automation.local import database, processes, smtpd, source, webserver
 from automation.newsecrets import new_api_key, new_password
@@ -123,7 +130,9 @@ def up(base: Path, source_path: Path | None = None, http_port: int | None = None
         raise ConfigError(f"{base}: folder exists, is not empty and holds no instance.json; choose another --dir "
                           "or empty it")
     _check_tools()
-    return _install(base, source.resolve(source_path), http_port, progress, started)
+    src = source.resolve(source_path)
+    check_php_supports(src)
+    return _install(base, src, http_port, progress, started)
 
 
 def ignored_options(existing: Instance, source_path: Path | None, http_port: int | None) -> list[str]:
@@ -148,6 +157,23 @@ def _check_tools() -> None:
     database.binaries()
 
 
+def check_php_supports(src: source.OsTicketSource) -> None:
+    """Refuse a source whose README names a PHP range that excludes this machine's PHP: osTicket 1.18.1 says
+    "PHP version 8.1 - 8.2"; 8.3 and 8.4 came with later releases (osTicket#6774, PRs #6697 and #6788)."""
+    supported = source.php_range(src.webroot)
+    if supported is None:
+        return
+    low, high = supported
+    found = webserver.php_version()
+    if not low <= found <= high:
+        def text(v: tuple[int, int]) -> str:
+            return f"{v[0]}.{v[1]}"
+        raise SourceError(
+            f"{src.origin}: osTicket {src.version} supports PHP {text(low)}-{text(high)} (its README.md), this "
+            f"machine has PHP {text(found)}; give --source a release whose README.md lists PHP {text(found)}, or "
+            "install a PHP it supports")
+
+
 def _replace(base: Path, old: Instance, source_path: Path | None, http_port: int | None, progress: Progress,
              started: float, confirm: Callable[[str], bool] | None) -> UpResult:
     """``--fresh``: the new source and tools are checked before the old instance is touched; the old one is
@@ -156,6 +182,7 @@ def _replace(base: Path, old: Instance, source_path: Path | None, http_port: int
     assert old.local is not None
     _check_tools()
     src = source.resolve(source_path)
+    check_php_supports(src)
     if http_port is not None and http_port != old.local.http_port and not processes.port_is_free(http_port):
         raise EnvironmentProblem(f"port {http_port} on 127.0.0.1 is busy; choose another with --port")
     question = (f"Replace the osTicket {old.osticket_version} instance in {base} (its database, tickets and "

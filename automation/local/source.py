@@ -191,3 +191,21 @@ def resolve(explicit: Path | None = None, allow_download: bool = True) -> OsTick
     if allow_download:
         return from_path(download(pinned), "download")
     raise SourceError(f"no osTicket source: {_where_else(pinned)}")
+
+
+_PHP_RANGE = re.compile(r"PHP version (\d+)\.(\d+)\s*-\s*(\d+)\.(\d+)")
+
+
+def php_range(webroot: Path) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The PHP releases a source supports, as its own README.md states them ("PHP version 8.1 - 8.2" in
+    1.18.1, "8.0 - 8.2" in 1.17.5); None when it states no range."""
+    try:
+        text = (webroot / "README.md").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    match = _PHP_RANGE.search(text)
+    if not match:
+        return None
+    a, b, c, d = (int(g) for g in match.groups())
+    return (a, b), (c, d)
+

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -97,15 +99,30 @@ def _find(name: str, package: str) -> str:
 
 
 def php_cli() -> str:
-    return _find("php", "php8.2-cli")
+    return _find("php", "php-cli")
+
+
+@functools.cache
+def php_version() -> tuple[int, int]:
+    """The PHP release of the ``php`` on PATH, as (major, minor)."""
+    try:
+        out = subprocess.run([php_cli(), "-r", 'echo PHP_MAJOR_VERSION, ".", PHP_MINOR_VERSION;'],
+                             capture_output=True, text=True, timeout=20, check=True).stdout
+        major, minor = out.strip().split(".")
+        return int(major), int(minor)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        raise EnvironmentProblem(f"could not read the PHP version of {php_cli()}: {exc}") from exc
 
 
 def fpm_binary() -> str:
-    for name in ("php-fpm8.2", "php-fpm"):
+    """php-fpm of the same release as the PHP CLI (Debian names it php-fpmX.Y), else a plain php-fpm."""
+    major, minor = php_version()
+    for name in (f"php-fpm{major}.{minor}", "php-fpm"):
         found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
         if found:
             return found
-    raise EnvironmentProblem("php-fpm not found; install the Debian package php8.2-fpm (apt-get install php8.2-fpm)")
+    package = f"php{major}.{minor}-fpm"
+    raise EnvironmentProblem(f"php-fpm not found; install the Debian package {package} (apt-get install {package})")
 
 
 def nginx_binary() -> str:
