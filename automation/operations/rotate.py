@@ -259,7 +259,7 @@ def _agents_to_rotate(workspace: Workspace, instance: Instance, asked: tuple[str
             known = ", ".join(sorted(held.values())) or "none"
             raise UsageError(f"--agent {name}: not an agent whose password ostops keeps in "
                              f"{workspace.credentials_file} (seeded agents: {known}); nothing was changed")
-    names = [held[name.casefold()] for name in dict.fromkeys(asked)] if asked else sorted(held.values())
+    names = list(dict.fromkeys(held[name.casefold()] for name in asked)) if asked else sorted(held.values())
     if not names:
         raise UsageError(f"{workspace.credentials_file}: no agent passwords to rotate (agents get one when "
                          "`ostops seed` creates them); nothing was changed")

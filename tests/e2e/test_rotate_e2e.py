@@ -118,9 +118,11 @@ def mariadb_refuses(instance: Instance, password: str) -> bool:
         pymysql.connect(host=instance.db.host, port=instance.db.port, user=instance.db.user, password=password,
                         database=instance.db.name, connect_timeout=5).close()
     except pymysql.err.OperationalError as exc:
-        assert exc.args[0] == 1045, exc  # ER_ACCESS_DENIED_ERROR
-        return True
-    return False
+        code = exc.args[0]
+    else:
+        return False
+    assert code == 1045  # ER_ACCESS_DENIED_ERROR, not another failure
+    return True
 
 
 def assert_no_secret(result: subprocess.CompletedProcess[str], *secrets: str) -> None:
