@@ -188,7 +188,7 @@ def _prepare_api_key(workspace: Workspace, instance: Instance) -> Rotation:
     finally:
         conn.close()
     if row is None:
-        raise ConfigError(f"{workspace.instance_file}: its API key is not in osTicket's {t.api_key} (deleted in "
+        raise ConfigError(f"{workspace.instance_file}: its API key is not in osTicket's {t.prefix}api_key (deleted in "
                           "the admin panel, or a stale instance file); nothing was changed")
     key_id, ip = int(row["id"]), str(row["ipaddr"])
     question = (f"Replace the ticket API key of {instance.base_url} (osTicket's key {key_id}, bound to {ip})? "
@@ -203,7 +203,7 @@ def _prepare_api_key(workspace: Workspace, instance: Instance) -> Rotation:
             # binding and the key's permissions stay as they are.
             _execute(instance, f"UPDATE {t.api_key} SET apikey = %s, updated = NOW() WHERE id = %s AND apikey = %s",
                      (new, key_id, old), expect_rows=1)
-            undo.push(f"API key {key_id} in {t.api_key}",
+            undo.push(f"API key {key_id} in {t.prefix}api_key",
                       lambda: _execute(instance, f"UPDATE {t.api_key} SET apikey = %s WHERE id = %s AND apikey = %s",
                                        (old, key_id, new)))
             progress(f"osTicket's API key {key_id} (bound to {ip}) replaced")
@@ -227,8 +227,8 @@ def _prepare_api_key(workspace: Workspace, instance: Instance) -> Rotation:
             finally:
                 check.close()
             if held != [(new, ip)]:
-                raise RotationError(f"{t.api_key} does not hold the new key alone, bound to {ip}, after the change")
-            progress(f"{t.api_key} holds the new key, bound to {ip}; the old one is gone")
+                raise RotationError(f"{t.prefix}api_key does not hold the new key alone, bound to {ip}, after the change")
+            progress(f"{t.prefix}api_key holds the new key, bound to {ip}; the old one is gone")
             return rotated
 
         return _run("api-key", steps)
@@ -281,7 +281,7 @@ def _prepare_passwords(workspace: Workspace, instance: Instance, usernames: list
         conn.close()
     missing = [name for name in usernames if name.casefold() not in rows]
     if missing:
-        raise ConfigError(f"no agent {', '.join(map(repr, missing))} in osTicket's {t.staff} (deleted in the admin "
+        raise ConfigError(f"no agent {', '.join(map(repr, missing))} in osTicket's {t.prefix}staff (deleted in the admin "
                           "panel?); nothing was changed")
     foreign = [f"{name} ({rows[name.casefold()]['backend']})" for name in usernames
                if rows[name.casefold()]["backend"] not in LOCAL_BACKENDS]
@@ -299,7 +299,7 @@ def _prepare_passwords(workspace: Workspace, instance: Instance, usernames: list
         def steps(undo: Undo) -> Rotated:
             new = {row["username"]: new_password() for row in targets}
             _set_passwords(instance, t, targets, {name: hash_password(pw) for name, pw in new.items()}, undo)
-            progress(f"new password hashes in {t.staff} for {', '.join(new)}")
+            progress(f"new password hashes in {t.prefix}staff for {', '.join(new)}")
             rotated = Rotated(kind, [f"{'admin' if admin else 'agent'} {name}" for name in new], secrets=dict(new))
             if admin:
                 login = instance.admin.model_copy(update={"password": SecretStr(new[usernames[0]])})
@@ -344,7 +344,7 @@ def _set_passwords(instance: Instance, t: db.Tables, rows: list[dict[str, Any]],
                 cur.execute(f"DELETE FROM {t.session} WHERE user_id = %s", (str(sid),))
         # Pushed before the commit: should the commit's answer be lost after the server applied it, putting the
         # old hashes back is still right (and harmless when nothing was applied).
-        undo.push(f"the old password hashes in {t.staff}", lambda: _restore_passwords(instance, t, rows))
+        undo.push(f"the old password hashes in {t.prefix}staff", lambda: _restore_passwords(instance, t, rows))
         conn.commit()
     except BaseException:
         with contextlib.suppress(Exception):

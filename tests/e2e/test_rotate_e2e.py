@@ -169,8 +169,11 @@ def test_without_a_terminal_a_rotation_needs_yes(osticket: LocalOsTicket, kind: 
 def test_api_key_the_old_one_refused_the_new_one_works(osticket: LocalOsTicket) -> None:
     earlier = [run_scenario(osticket)]
     old = current(osticket).api_key.get_secret_value()
-    result = rotate(osticket, "api-key", "--yes")
+    result = rotate(osticket, "api-key", "--yes", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    assert (document["command"], document["ok"]) == ("rotate api-key", True)
+    assert document["files"] == [str(osticket.instance_path)] and "secrets" not in document
     instance = current(osticket)
     new = instance.api_key.get_secret_value()
     assert new != old and re.fullmatch(r"[0-9A-F]{32}", new)  # osTicket's own shape: strtoupper(md5(...))
