@@ -18,11 +18,17 @@ esac
 SUPPORTED_PHP=(8.1 8.2 8.3 8.4)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-can_install() { [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; }
+# Root installs; so does a user whose sudo needs no password (a CI runner's); anyone else is told the command.
+SUDO=()
+if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+  SUDO=(sudo -n)
+fi
+can_install() { { [[ $(id -u) -eq 0 ]] || ((${#SUDO[@]})); } && command -v apt-get >/dev/null; }
+apt_get() { ${SUDO[@]+"${SUDO[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get "$@"; }
 apt_updated=
 apt_update() {
   if [[ -z $apt_updated ]]; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    apt_get update -qq
     apt_updated=1
   fi
 }
@@ -60,6 +66,10 @@ fi
 PACKAGES=("php$PHP-cli" "php$PHP-fpm" "php$PHP-mysql" "php$PHP-intl" "php$PHP-gd" "php$PHP-mbstring"
           "php$PHP-xml" "php$PHP-apcu" "php$PHP-curl" "php$PHP-zip" mariadb-server mariadb-client nginx
           apache2-utils)
+# The test tools' own system packages (scripts/test.sh): shellcheck checks the composite action's scripts.
+if [[ $profile == dev ]]; then
+  PACKAGES+=(shellcheck)
+fi
 # Recommended, not required: imap is optional since osTicket 1.18 (PR #6703) and PHP 8.4 no longer bundles it.
 OPTIONAL_PACKAGES=("php$PHP-imap")
 
@@ -86,9 +96,8 @@ fi
 if ((${#missing[@]})); then
   if can_install; then
     echo "· installing system packages for PHP $PHP: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
     apt_update
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     echo "These system packages are missing. Install them, then run this again:" >&2
     echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
@@ -98,7 +107,7 @@ fi
 for pkg in "${OPTIONAL_PACKAGES[@]}"; do
   if ! installed "$pkg" && can_install; then
     apt_update
-    apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null 2>&1 \
+    apt_get install -y -qq --no-install-recommends "$pkg" >/dev/null 2>&1 \
       || echo "· $pkg is not offered here: osTicket runs without it (no IMAP/POP3 mail fetching)"
   fi
 done

@@ -131,8 +131,11 @@ def up(base: Path, source_path: Path | None = None, http_port: int | None = None
                           "or empty it")
     _check_tools()
     src = source.resolve(source_path)
-    check_php_supports(src)
-    return _install(base, src, http_port, progress, started)
+    php_warning = php_support_warning(src)
+    result = _install(base, src, http_port, progress, started)
+    if php_warning:
+        result.warnings.insert(0, php_warning)
+    return result
 
 
 def ignored_options(existing: Instance, source_path: Path | None, http_port: int | None) -> list[str]:
@@ -157,21 +160,30 @@ def _check_tools() -> None:
     database.binaries()
 
 
-def check_php_supports(src: source.OsTicketSource) -> None:
+ALLOW_UNSUPPORTED_PHP = "OSTOPS_ALLOW_UNSUPPORTED_PHP"
+
+
+def php_support_warning(src: source.OsTicketSource) -> str | None:
     """Refuse a source whose README names a PHP range that excludes this machine's PHP: osTicket 1.18.1 says
-    "PHP version 8.1 - 8.2"; 8.3 and 8.4 came with later releases (osTicket#6774, PRs #6697 and #6788)."""
+    "PHP version 8.1 - 8.2"; 8.3 and 8.4 came with later releases (osTicket#6774, PRs #6697 and #6788).
+    With $OSTOPS_ALLOW_UNSUPPORTED_PHP=1 it is a warning instead (the text returned), at the user's risk."""
     supported = source.php_range(src.webroot)
     if supported is None:
-        return
+        return None
     low, high = supported
     found = webserver.php_version()
-    if not low <= found <= high:
-        def text(v: tuple[int, int]) -> str:
-            return f"{v[0]}.{v[1]}"
-        raise SourceError(
-            f"{src.origin}: osTicket {src.version} supports PHP {text(low)}-{text(high)} (its README.md), this "
-            f"machine has PHP {text(found)}; give --source a release whose README.md lists PHP {text(found)}, or "
-            "install a PHP it supports")
+    if low <= found <= high:
+        return None
+
+    def text(v: tuple[int, int]) -> str:
+        return f"{v[0]}.{v[1]}"
+
+    problem = (f"osTicket {src.version} supports PHP {text(low)}-{text(high)} (its README.md), this machine has "
+               f"PHP {text(found)}")
+    if os.environ.get(ALLOW_UNSUPPORTED_PHP) == "1":
+        return f"{problem}; going on because {ALLOW_UNSUPPORTED_PHP}=1 (osTicket does not support this)"
+    raise SourceError(f"{src.origin}: {problem}; give --source a release whose README.md lists PHP {text(found)}, "
+                      f"install a PHP it supports, or set {ALLOW_UNSUPPORTED_PHP}=1 to try it at your own risk")
 
 
 def _replace(base: Path, old: Instance, source_path: Path | None, http_port: int | None, progress: Progress,
@@ -182,7 +194,7 @@ def _replace(base: Path, old: Instance, source_path: Path | None, http_port: int
     assert old.local is not None
     _check_tools()
     src = source.resolve(source_path)
-    check_php_supports(src)
+    php_warning = php_support_warning(src)
     if http_port is not None and http_port != old.local.http_port and not processes.port_is_free(http_port):
         raise EnvironmentProblem(f"port {http_port} on 127.0.0.1 is busy; choose another with --port")
     question = (f"Replace the osTicket {old.osticket_version} instance in {base} (its database, tickets and "
@@ -213,6 +225,8 @@ def _replace(base: Path, old: Instance, source_path: Path | None, http_port: int
             exc.problems.append(note)
         raise
     shutil.rmtree(aside, ignore_errors=True)
+    if php_warning:
+        result.warnings.insert(0, php_warning)
     return result
 
 

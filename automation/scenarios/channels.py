@@ -13,6 +13,7 @@ from automation.osticket.directory import Directory
 from automation.osticket.portal import Portal, PortalTicket
 from automation.osticket.schema import Tables
 from automation.scenarios import attachments
+from automation.scenarios.facts import TAG_PATTERN
 from automation.scenarios.models import AGENT_ONLY, REQUESTER, REQUESTER_ONLY, Scenario, TicketSpec
 from automation.yamlfile import Located
 
@@ -88,11 +89,15 @@ class Requesters:
         ))
 
     def _number_by_subject(self, subject: str, above_id: int) -> str:
+        """The ticket by the run's tag that ends its subject: osTicket keeps a subject decoded and stripped of
+        markup (`automation.osticket.text`), not always as it was sent."""
         t = self.tables
+        tag = TAG_PATTERN.search(subject)
+        like = (tag.group(0).strip() if tag else subject).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         with db.cursor(self.conn) as cur:
             cur.execute(f"SELECT tk.number FROM {t.ticket} tk JOIN {t.ticket__cdata} cd ON cd.ticket_id = tk.ticket_id "
-                        "WHERE tk.ticket_id > %s AND cd.subject = %s ORDER BY tk.ticket_id LIMIT 1",
-                        (above_id, subject))
+                        "WHERE tk.ticket_id > %s AND cd.subject LIKE %s ORDER BY tk.ticket_id LIMIT 1",
+                        (above_id, f"%{like}%"))
             row = cur.fetchone()
         if row is None:
             raise StepError(f"the Support Center confirmed the ticket, but osTicket holds no ticket {subject!r}")

@@ -9,12 +9,12 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import Any
 
 from automation.osticket.db import cursor
 from automation.osticket.directory import department_paths
 from automation.osticket.schema import ENTRY_SYSTEM, Tables
+from automation.osticket.text import shown
 from automation.scenarios import participants
 from automation.scenarios.participants import Attached, Collaborator
 
@@ -25,49 +25,20 @@ def run_tag(run_id: str, key: str) -> str:
     return f"[ostops {run_id} {key}]"
 
 
-_BREAKS = {"br", "p", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
-           "hr", "table", "ul", "ol"}
-
-
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        self.handle_endtag(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _BREAKS:
-            self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def plain_text(body: str | None, html: bool = True) -> str:
-    """A thread entry's body as a reader sees it: HTML reduced to its text, whitespace runs made one space."""
-    if not body:
-        return ""
-    if html:
-        parser = _Text()
-        parser.feed(body)
-        parser.close()
-        body = "".join(parser.parts)
-    return " ".join(body.split())
-
-
 @dataclass
 class Entry:
     type: str  # M message, R response, N note
     by: str  # agent username, "requester", or the poster's name
     created: dt.datetime
     id: int = 0
-    title: str = ""
-    text: str = ""  # the body as plain text (`plain_text`)
+    title: str = ""  # as a reader sees it (`automation.osticket.text.shown`)
+    text: str = ""  # the body as a reader sees it (`shown`)
     staff_id: int = 0
     user_id: int = 0
     system: bool = False  # osTicket's own entry (a note it logs itself, poster 'SYSTEM'): no agent, no user
+    stored_title: str = ""  # the title, body and format as osTicket holds them
+    body: str = ""
+    format: str = "html"
 
     def author(self) -> str:
         """``note by john.doe``, ``system note``, ``response by jane.doe``, ``message by requester``."""
@@ -100,7 +71,7 @@ class TicketFacts:
     ticket_id: int
     number: str
     key: str  # "" for a ticket of the run's id range whose subject is missing (written half-way)
-    subject: str | None  # without the run's tag; None when osTicket holds no subject
+    subject: str | None  # as a reader sees it (`shown`), without the run's tag; None when osTicket holds none
     status: str | None  # None: the status is unset (a ticket written half-way)
     state: str | None
     sla: str | None
@@ -251,7 +222,7 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None
         subject = row["subject"]
         tickets[row["ticket_id"]] = TicketFacts(
             ticket_id=row["ticket_id"], number=str(row["number"]), key=key,
-            subject=None if subject is None else TAG_PATTERN.sub("", subject).rstrip(), status=row["status"],
+            subject=None if subject is None else shown(TAG_PATTERN.sub("", subject)), status=row["status"],
             state=row["state"], sla=row["sla"], department=row["department"], agent=row["agent"], team=row["team"],
             topic=row["topic"], priority=row["priority"], requester=row["requester"] or "",
             requester_email=row["requester_email"] or "", overdue=bool(row["isoverdue"]), created=row["created"],
@@ -269,11 +240,12 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None
             by = "requester"
         else:
             by = row["username"] or row["poster"] or ""
-        ticket.entries.append(Entry(row["type"], by, row["created"], int(row["id"]), row["title"] or "",
-                                    plain_text(row["body"], row["format"] != "text"), int(row["staff_id"] or 0),
-                                    int(row["user_id"] or 0),
+        fmt = "text" if row["format"] == "text" else "html"
+        ticket.entries.append(Entry(row["type"], by, row["created"], int(row["id"]), shown(row["title"]),
+                                    shown(row["body"], fmt), int(row["staff_id"] or 0), int(row["user_id"] or 0),
                                     bool(int(row["flags"] or 0) & ENTRY_SYSTEM)
-                                    or (not row["staff_id"] and not row["user_id"])))
+                                    or (not row["staff_id"] and not row["user_id"]),
+                                    row["title"] or "", row["body"] or "", fmt))
     for row in event_rows:
         ticket = tickets.get(row["ticket_id"])
         if ticket is not None:

@@ -1,6 +1,10 @@
 """What a run left in osTicket, kept in its run record as digests, so that `verify` catches a rewrite days
 later: every thread entry (the run's own and osTicket's) by id with a digest of its title and body, the
-subject's digest, the events in order of (timestamp, id), and the definitions of the SLAs the run used."""
+subject's digest, the events in order of (timestamp, id), and the definitions of the SLAs the run used.
+
+Texts are digested as a reader sees them (`automation.osticket.text.shown`: character references decoded,
+whitespace normalised). Records written before that (no ``text_form``: form 1) digested a text-format body and a
+title as osTicket holds them, escaped, and a subject with its whitespace; they are compared in their own form."""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from automation.scenarios.facts import Entry, SlaDefinition, TicketFacts
+from automation.osticket.text import normal, shown
+from automation.scenarios.facts import TAG_PATTERN, Entry, SlaDefinition, TicketFacts
 
 KIND = {"M": "message", "R": "reply", "N": "note"}
+TEXT_FORM = 2  # texts as a reader sees them; 1: as osTicket holds them (records written before form 2)
 
 
 def digest(text: str | None) -> str:
@@ -30,6 +36,13 @@ class EntryDigest:
     @classmethod
     def of(cls, entry: Entry) -> EntryDigest:
         return cls(entry.id, entry.type, entry.by, digest(entry.title), digest(entry.text))
+
+    def matches(self, entry: Entry, form: int) -> tuple[bool, bool]:
+        """Whether the entry's title and its text are those the digests were taken of, in the ledger's form."""
+        if form >= TEXT_FORM:
+            return digest(entry.title) == self.title, digest(entry.text) == self.text
+        text = normal(entry.body) if entry.format == "text" else shown(entry.body, "html")
+        return digest(entry.stored_title) == self.title, digest(text) == self.text
 
     def label(self) -> str:
         return f"{KIND.get(self.type, self.type)} #{self.id} by {self.by or 'osTicket'}"
@@ -56,10 +69,11 @@ class TicketLedger:
 class Ledger:
     tickets: dict[str, TicketLedger] = field(default_factory=dict)
     slas: dict[int, SlaDefinition] = field(default_factory=dict)
+    text_form: int = TEXT_FORM
 
     def to_json(self) -> dict[str, Any]:
         return {"tickets": {key: asdict(t) for key, t in self.tickets.items()},
-                "slas": {str(i): asdict(s) for i, s in self.slas.items()}}
+                "slas": {str(i): asdict(s) for i, s in self.slas.items()}, "text_form": self.text_form}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Ledger:
@@ -74,7 +88,7 @@ class Ledger:
                  for e in t["events"]])
         slas = {int(i): SlaDefinition(int(s["id"]), str(s["name"]), int(s["grace_period"]),
                                       int(s["schedule_id"]), int(s["flags"])) for i, s in data["slas"].items()}
-        return cls(tickets, slas)
+        return cls(tickets, slas, int(data.get("text_form", 1)))
 
 
 def take(facts: Iterable[TicketFacts], slas: dict[int, SlaDefinition], sla_names: Iterable[str] = ()) -> Ledger:
@@ -98,10 +112,17 @@ def _iso(value: object) -> str:
     return str(isoformat(sep=" ") if isoformat else value)
 
 
-def compare(recorded: TicketLedger, found: TicketFacts) -> list[str]:
-    """Each difference between the ticket as the run left it and as osTicket holds it now, named."""
+def _subject(found: TicketFacts, form: int) -> str | None:
+    if form >= TEXT_FORM or found.full_subject is None:
+        return found.subject
+    return TAG_PATTERN.sub("", found.full_subject).rstrip()
+
+
+def compare(recorded: TicketLedger, found: TicketFacts, form: int = TEXT_FORM) -> list[str]:
+    """Each difference between the ticket as the run left it and as osTicket holds it now, named. ``form`` is the
+    ledger's (`Ledger.text_form`)."""
     problems: list[str] = []
-    if digest(found.subject) != recorded.subject:
+    if digest(_subject(found, form)) != recorded.subject:
         problems.append(f"subject rewritten since the run (now {found.subject!r})")
     now = {e.id: e for e in found.entries}
     for entry in recorded.entries:
@@ -112,9 +133,10 @@ def compare(recorded: TicketLedger, found: TicketFacts) -> list[str]:
         if (current.type, current.by) != (entry.type, entry.by):
             problems.append(f"{entry.label()}: now a {KIND.get(current.type, current.type)} by "
                             f"{current.by or 'osTicket'}")
-        if digest(current.title) != entry.title:
+        same_title, same_text = entry.matches(current, form)
+        if not same_title:
             problems.append(f"{entry.label()}: title rewritten since the run (now {current.title!r})")
-        if digest(current.text) != entry.text:
+        if not same_text:
             text = current.text if len(current.text) <= 60 else current.text[:57] + "..."
             problems.append(f"{entry.label()}: body rewritten since the run (now {text!r})")
     events = {e.id: e for e in found.history}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from automation.errors import ScenarioError
 from automation.osticket.directory import Directory
+from automation.osticket.text import Kind, formula, unkept
 from automation.scenarios import attachments
 from automation.scenarios.channels import channel_problems
 from automation.scenarios.models import AGENT_ONLY, REQUESTER, SYSTEM, Scenario
@@ -56,6 +57,7 @@ def _load_scenario(path: Path) -> LoadedScenario:
                 problems.append(f"{located.where(('tickets', t_index, 'steps', s_index, 'as'))}: "
                                 f"'{step.do}' is an agent's action; the requester can only reply")
     problems += channel_problems(scenario, located)
+    problems += text_problems(scenario, located)
     problems += attachments.problems(scenario, located, path.parent)
     loaded = LoadedScenario(scenario, located)
     seed = loaded.seed_path()
@@ -65,6 +67,31 @@ def _load_scenario(path: Path) -> LoadedScenario:
     if problems:
         raise ScenarioError(f"{path}: {count(len(problems))}; nothing was run", by_line(problems))
     return loaded
+
+
+def text_problems(scenario: Scenario, located: Located) -> list[str]:
+    """Every text the run gives osTicket that osTicket 1.18.1 would not keep as written (`unkept`), by file:line:
+    the verdict on it could not hold."""
+    problems: list[str] = []
+    for ti, ticket in enumerate(scenario.tickets):
+        texts: list[tuple[tuple[str | int, ...], str, Kind]] = [
+            (("subject",), ticket.subject, "subject"), (("message",), ticket.message, "body"),
+            (("requester", "name"), ticket.requester.name, "name")]
+        for si, step in enumerate(ticket.steps):
+            step_texts: tuple[tuple[str, Kind], ...] = (("text", "body"), ("comment", "body"), ("title", "title"),
+                                                         ("name", "name"))
+            for attr, kind in step_texts:
+                value = getattr(step, attr, None)
+                if value and isinstance(value, str):
+                    texts.append((("steps", si, attr), value, kind))
+        for path, value, kind in texts:
+            reason = unkept(value, kind)
+            if reason is None and kind in ("subject", "name") and (ticket.channel != "email" or path[0] == "steps"):
+                # the run's tag follows a subject after a space
+                reason = formula(value + " [tag]" if kind == "subject" else value, kind)
+            if reason is not None:
+                problems.append(f"{located.where(('tickets', ti, *path))}: {reason}")
+    return problems
 
 
 def check_names(loaded: LoadedScenario, directory: Directory) -> None:

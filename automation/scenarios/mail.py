@@ -14,7 +14,7 @@ from email.utils import getaddresses
 from pathlib import Path
 
 from automation.instance import Instance
-from automation.scenarios.facts import plain_text
+from automation.osticket.text import shown
 from automation.scenarios.models import MailExpect
 
 MAIL_DIR = "mail"  # beside instance.json; the name automation.local.smtpd writes to
@@ -51,7 +51,7 @@ def _body(message: EmailMessage) -> str:
     except (LookupError, ValueError):
         content = part.get_payload(decode=True) or b""
         content = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
-    return plain_text(str(content), html=part.get_content_subtype() == "html")
+    return shown(str(content), "html" if part.get_content_subtype() == "html" else "plain")
 
 
 def parse(path: Path) -> MailMessage:

@@ -11,9 +11,10 @@ from automation.instance import Instance
 from automation.osticket.db import connect, server_now
 from automation.osticket.directory import DEPT_SEPARATOR
 from automation.osticket.schema import Tables
+from automation.osticket.text import normal
 from automation.scenarios import ledger as run_ledger
 from automation.scenarios.channels import SOURCES
-from automation.scenarios.facts import Entry, SlaDefinition, TicketFacts, plain_text, read_run, read_slas
+from automation.scenarios.facts import Entry, SlaDefinition, TicketFacts, read_run, read_slas
 from automation.scenarios.ledger import Ledger
 from automation.scenarios.mail import Mailbox, check_mail
 from automation.scenarios.models import REQUESTER, SYSTEM, EntryExpect, Scenario, TicketSpec
@@ -76,15 +77,16 @@ class Posted:
 
 
 def posted_entries(spec: TicketSpec) -> list[Posted]:
-    """Every message, reply and note the run posted on the ticket, in order, as plain text: the first message,
-    each note and reply, and each comment an agent gave with an action (osTicket keeps it as a note)."""
-    posted = [Posted("M", REQUESTER, plain_text(spec.message, html=False))]
+    """Every message, reply and note the run posted on the ticket, in order, as its writer sees it (whitespace
+    normalised, as osTicket's side is: `automation.osticket.text`): the first message, each note and reply, and
+    each comment an agent gave with an action (osTicket keeps it as a note)."""
+    posted = [Posted("M", REQUESTER, normal(spec.message))]
     for step in spec.steps:
-        text = plain_text(getattr(step, "text", "") or getattr(step, "comment", ""), html=False)
+        text = normal(getattr(step, "text", "") or getattr(step, "comment", ""))
         if not text:
             continue
         if step.do == "note":
-            posted.append(Posted("N", step.actor, text, step.title))
+            posted.append(Posted("N", step.actor, text, normal(step.title)))
         elif step.do == "reply":
             posted.append(Posted("M" if step.actor == REQUESTER else "R", step.actor, text))
         elif hasattr(step, "comment"):
@@ -133,9 +135,9 @@ def entry_matches(want: EntryExpect, entry: Entry) -> bool:
             return False
     elif want.by is not None and (entry.by != want.by or entry.system):
         return False
-    if want.title is not None and entry.title != want.title:
+    if want.title is not None and entry.title != normal(want.title):
         return False
-    return want.text_contains is None or " ".join(want.text_contains.split()) in entry.text
+    return want.text_contains is None or normal(want.text_contains) in entry.text
 
 
 def _entry_seen(entry: Entry) -> str:
@@ -197,7 +199,7 @@ def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime) -> list
     compare("priority", exp.priority, facts.priority)
     compare("overdue", exp.overdue, facts.overdue)
     compare("topic", spec.topic, facts.topic)
-    compare("subject", spec.subject, facts.subject)
+    compare("subject", normal(spec.subject), facts.subject)
     compare("source", SOURCES[spec.channel], facts.source)
     if str(spec.requester.email).casefold() != facts.requester_email.casefold():
         problems.append(f"requester: expected {str(spec.requester.email)!r}, actual {facts.requester_email!r}")
@@ -259,9 +261,8 @@ def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.da
         problems = check_ticket(spec, found, now)
         if spec.expect.mail:
             problems += check_mail(spec.expect.mail, found.number, mailbox or Mailbox(None, "no mail folder given"))
-        recorded = ledger.tickets.get(spec.key) if ledger is not None else None
-        if recorded is not None:
-            problems += run_ledger.compare(recorded, found)
+        if ledger is not None and spec.key in ledger.tickets:
+            problems += run_ledger.compare(ledger.tickets[spec.key], found, ledger.text_form)
         verdicts.append(TicketVerdict(spec.key, found.number, problems))
     sla_problems = run_ledger.compare_slas(ledger.slas, slas) if ledger is not None and slas is not None else []
     review = []

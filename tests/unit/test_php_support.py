@@ -18,6 +18,11 @@ if os.environ.get("OSTICKET_SOURCE"):
     RELEASES.insert(0, Path(os.environ["OSTICKET_SOURCE"]).parent)
 
 
+@pytest.fixture(autouse=True)
+def no_override(monkeypatch):
+    monkeypatch.delenv("OSTOPS_ALLOW_UNSUPPORTED_PHP", raising=False)
+
+
 def readme_of(zip_name: str, tmp_path: Path) -> Path:
     path = next((d / zip_name for d in RELEASES if (d / zip_name).exists()), None)
     if path is None:
@@ -50,7 +55,7 @@ def test_a_php_outside_the_range_is_refused_naming_both(tmp_path, monkeypatch):
     monkeypatch.setattr(webserver, "php_version", lambda: (8, 4))
     src = fake_source(tmp_path, "  * PHP version 8.1 - 8.2 (8.2 recommended)\n")
     with pytest.raises(SourceError) as caught:
-        manager.check_php_supports(src)
+        manager.php_support_warning(src)
     message = str(caught.value)
     assert "osTicket 1.18.1 supports PHP 8.1-8.2" in message
     assert "this machine has PHP 8.4" in message
@@ -60,7 +65,18 @@ def test_a_php_outside_the_range_is_refused_naming_both(tmp_path, monkeypatch):
 @pytest.mark.parametrize("php", [(8, 1), (8, 2)])
 def test_a_php_inside_the_range_passes(tmp_path, monkeypatch, php):
     monkeypatch.setattr(webserver, "php_version", lambda: php)
-    manager.check_php_supports(fake_source(tmp_path, "PHP version 8.1 - 8.2\n"))
+    assert manager.php_support_warning(fake_source(tmp_path, "PHP version 8.1 - 8.2\n")) is None
+
+
+def test_the_refusal_can_be_overridden_at_ones_own_risk_and_then_warns(tmp_path, monkeypatch):
+    monkeypatch.setattr(webserver, "php_version", lambda: (8, 4))
+    src = fake_source(tmp_path, "  * PHP version 8.1 - 8.2 (8.2 recommended)\n")
+    with pytest.raises(SourceError, match="OSTOPS_ALLOW_UNSUPPORTED_PHP=1 to try it at your own risk"):
+        manager.php_support_warning(src)
+    monkeypatch.setenv("OSTOPS_ALLOW_UNSUPPORTED_PHP", "1")
+    warning = manager.php_support_warning(src)
+    assert warning is not None
+    assert "supports PHP 8.1-8.2" in warning and "PHP 8.4" in warning and "does not support this" in warning
 
 
 def test_fpm_binary_follows_the_cli_release(tmp_path, monkeypatch):

@@ -5,9 +5,7 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-import pytest
-
-from automation.scenarios.facts import Entry, Event, TicketFacts, plain_text
+from automation.scenarios.facts import Entry, Event, TicketFacts
 from automation.scenarios.loader import load_scenario
 from automation.scenarios.report import build_report
 from automation.scenarios.review_html import render_html
@@ -16,18 +14,6 @@ from automation.scenarios.verify import posted_entries, verify
 REPO = Path(__file__).resolve().parents[2]
 LAB = load_scenario(REPO / "seed" / "scenarios" / "lab.yaml").scenario
 T0 = dt.datetime(2026, 11, 27, 10, 0, 0)
-
-
-@pytest.mark.parametrize(("body", "html", "text"), [
-    ("<p>Rolled back.</p><p>Portal  answers\nagain.</p>", True, "Rolled back. Portal answers again."),
-    ("line one<br />line two &amp; three", True, "line one line two & three"),
-    ("a <b>bold</b> word", True, "a bold word"),
-    ("  a\n\n b\t c ", False, "a b c"),
-    ("1 < 2 <p>", False, "1 < 2 <p>"),  # a plain-text body is not parsed as HTML
-    (None, True, ""),
-])
-def test_plain_text(body, html, text):
-    assert plain_text(body, html) == text
 
 
 def lab_facts(**overrides):
