@@ -201,11 +201,12 @@ def _prepare_api_key(workspace: Workspace, instance: Instance) -> Rotation:
             # osTicket has no "new key" action (API::save never changes apikey); its keys are 32 upper-case hex
             # characters (strtoupper(md5(...)), include/class.api.php), looked up by apikey AND ipaddr: the
             # binding and the key's permissions stay as they are.
-            _execute(instance, f"UPDATE {t.api_key} SET apikey = %s, updated = NOW() WHERE id = %s AND apikey = %s",
-                     (new, key_id, old), expect_rows=1)
+            # The undo first: should the statement's answer be lost after the server applied it, it still applies.
             undo.push(f"API key {key_id} in {t.prefix}api_key",
                       lambda: _execute(instance, f"UPDATE {t.api_key} SET apikey = %s WHERE id = %s AND apikey = %s",
                                        (old, key_id, new)))
+            _execute(instance, f"UPDATE {t.api_key} SET apikey = %s, updated = NOW() WHERE id = %s AND apikey = %s",
+                     (new, key_id, old), expect_rows=1)
             progress(f"osTicket's API key {key_id} (bound to {ip}) replaced")
             rotated = Rotated("api-key", [f"API key {key_id} of {instance.base_url}, bound to {ip}"],
                               secrets={"API key": new})
