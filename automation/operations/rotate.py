@@ -138,15 +138,23 @@ def staff_login(instance: Instance, username: str, password: str) -> None:
         session.close()
 
 
-def refused_by_mariadb(instance: Instance, password: str) -> bool:
-    """True when MariaDB refuses the instance's database user with ``password`` (access denied)."""
+def refused_by_mariadb(instance: Instance, password: str, tries: int = 3) -> bool:
+    """True when MariaDB refuses the instance's database user with ``password`` (access denied), False when it
+    lets it in. Any other failure (a handshake timing out on a loaded machine) proves neither: the login is tried
+    again (it changes nothing), and after ``tries`` the last error is raised."""
     probe = instance.model_copy(update={"db": instance.db.model_copy(update={"password": SecretStr(password)})})
-    try:
-        db.connect(probe).close()
-    except DatabaseError as exc:
-        cause = exc.__cause__
-        return bool(cause is not None and getattr(cause, "args", (None,))[0] == ACCESS_DENIED)
-    return False
+    for attempt in range(1, tries + 1):
+        try:
+            db.connect(probe).close()
+        except DatabaseError as exc:
+            cause = exc.__cause__
+            if cause is not None and getattr(cause, "args", (None,))[0] == ACCESS_DENIED:
+                return True
+            if attempt == tries:
+                raise
+            continue
+        return False
+    raise AssertionError("unreachable")
 
 
 # -- the rotations -------------------------------------------------------------------------------------------

@@ -146,3 +146,32 @@ def test_without_an_instance_file_rotate_exits_2(tmp_path: Path) -> None:
     assert isinstance(result.exception, ConfigError) and exit_code_for(result.exception) == 2
     assert "no instance file" in str(result.exception)
     assert os.listdir(tmp_path) == []
+
+
+def test_only_access_denied_proves_mariadb_refuses_a_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pymysql
+
+    from automation.errors import DatabaseError
+
+    answers: list[int | None] = []
+
+    def connect(instance: Instance, autocommit: bool = True) -> object:
+        code = answers.pop(0)
+        if code is None:
+            class Open:
+                def close(self) -> None:
+                    return None
+            return Open()
+        try:
+            raise pymysql.err.OperationalError(code, "…")
+        except pymysql.err.OperationalError as exc:
+            raise DatabaseError("cannot connect") from exc
+
+    monkeypatch.setattr(rotate.db, "connect", connect)
+    answers[:] = [2013, 1045]  # a handshake timing out on a loaded machine is not a refusal: tried again
+    assert rotate.refused_by_mariadb(make_instance(), "old") is True
+    answers[:] = [None]
+    assert rotate.refused_by_mariadb(make_instance(), "old") is False
+    answers[:] = [2013, 2013, 2013]
+    with pytest.raises(DatabaseError):
+        rotate.refused_by_mariadb(make_instance(), "old")
