@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
+from pymysql.constants import ER
 
 from automation.credentials import password_variable
 from automation.errors import ConfigError, DatabaseError, OsTicketError, RotationError, UsageError
@@ -34,7 +35,7 @@ from automation.workspace import Workspace
 
 Progress = Callable[[str], None]
 KINDS = ("api-key", "agent-passwords", "admin-password", "db-password")
-ACCESS_DENIED = 1045  # MariaDB's ER_ACCESS_DENIED_ERROR: a login refused for its password
+ACCESS_DENIED = ER.ACCESS_DENIED_ERROR  # 1045: a login refused for its password (MariaDB, MySQL)
 LOCAL_BACKENDS = (None, "", "local")  # ost_staff.backend of agents whose password osTicket itself checks
 
 
