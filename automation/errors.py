@@ -28,9 +28,14 @@ The CLI maps it to exit codes in one place (``automation.cli.EXIT_CODES`` and ``
     ├── RotationError             a secret's rotation failed midway (``problems``: what was rolled back)
     ├── DownloadError             (automation.manifest) a download failed or did not verify
     └── PublisherError            (automation.manifest) a publisher's checksum list or digest cannot be read
+
+    Interrupted                   SIGINT or SIGTERM stopped the command (exit 130 / 143); a BaseException like
+                                  KeyboardInterrupt, so that no ``except OsTicketError`` takes it for a failure
 """
 
 from __future__ import annotations
+
+import signal
 
 
 class OsTicketError(Exception):
@@ -42,6 +47,7 @@ class OsTicketError(Exception):
     def __init__(self, message: str = "", problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems: list[str] = list(problems or [])
+        self.result: object | None = None  # what a run had done when this stopped it (a RunResult)
 
 
 class UsageError(OsTicketError):
@@ -123,7 +129,6 @@ class ScenarioStepFailed(OsTicketError):
     def __init__(self, message: str, done: list[str] | None = None) -> None:
         super().__init__(message)
         self.done = done or []
-        self.result: object | None = None  # the runner's partial RunResult, when it has one
 
 
 class VerificationError(OsTicketError):
@@ -153,3 +158,14 @@ class UnreachableError(OsTicketError):
 class RotationError(OsTicketError):
     """A secret's rotation failed midway; ``problems`` says which steps were rolled back (and any that could
     not be), so that config, files and osTicket are known to agree again."""
+
+
+class Interrupted(BaseException):
+    """SIGINT (Ctrl-C) or SIGTERM (a CI job's timeout, ``docker stop``) stopped the command. ``signum``: which;
+    ``result``: what the run had done, when it had started (the runner's partial RunResult)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.name}")
+        self.result: object | None = None

@@ -6,8 +6,21 @@ and no protected parameters. The non-secret settings, the download manifest and 
 line of compact JSON that replaces the placeholder line of the script's single-quoted here-string; the
 secrets stay in Key Vault, named in those settings.
 
-The Run Command's name carries the digest of the final script text: after a fix, ``pulumi up`` creates a
-new Run Command instead of colliding with a failed one it never recorded (pulumi-azure-native#1123).
+The Run Command's name carries ``ostops:bootstrapRun`` and the digest of the final script text: after a fix,
+or with a new run number and nothing else changed, ``pulumi up`` replaces the Run Command by one of another
+name instead of colliding with a failed one it never recorded ("cannot create already existing resource",
+pulumi-azure-native#1123) or PUTting the same one again, whose re-execution is disputed
+(azure-sdk-for-net#47307). The name is create-only (the URL's last segment), so a new name is a replacement;
+``delete_before_replace`` removes the old Run Command first, so the VM never holds two bootstraps (and stays
+far from Azure's 25 managed Run Commands per VM, MicrosoftDocs/azure-docs#117976).
+
+The script goes inline (``source.script``). Microsoft's managed Run Command page documents no size limit for
+an inline script, so the program keeps its own measured budget, ``MAX_INLINE_SCRIPT_BYTES``: the script with
+its settings measured 101,837 bytes (bootstrap.ps1 90,411; the installer 8,480 as base64; the manifest; an SMTP
+relay and HSTS set). The budget, 160 KiB, leaves room for the bootstrap's growth; beyond it the program stops
+with a ConfigError before anything is created, pointing at delivery by ``scriptUri`` from a private Blob container read with the VM's identity
+(``scriptUriManagedIdentity``). Nothing secret is in the script (the secrets stay in Key Vault), so anyone
+who may read the VM reading it learns only the settings.
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ from pulumi_azure_native import compute
 
 from automation.errors import ConfigError
 from automation.manifest import MANIFEST_PATH, load_manifest
+from infra.vm import DATA_DISK_DRIVE_LETTER, DATA_DISK_LABEL, DATA_DISK_LUN
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BOOTSTRAP_SCRIPT_PATH = REPO_ROOT / "infra" / "bootstrap" / "bootstrap.ps1"
@@ -36,6 +50,9 @@ SCRIPT_PARAMETERS: tuple[str, ...] = ("SettingsPath", "LogPath")
 SETTINGS_SCHEMA = 1
 RUN_COMMAND_PREFIX = "ostops-bootstrap"
 DIGEST_TAG = "bootstrap-sha256"
+RUN_TAG = "bootstrap-run"
+MAX_INLINE_SCRIPT_BYTES = 163_840
+SETTINGS_MODE = "install"
 # Downloading PHP, MariaDB and osTicket and running the installer on a B-series VM can take a while.
 BOOTSTRAP_TIMEOUT_SECONDS = 3600
 
@@ -108,8 +125,20 @@ def script_digest(script: str) -> str:
     return hashlib.sha256(script.encode("utf-8")).hexdigest()[:12]
 
 
-def run_command_name(script: str) -> str:
-    return f"{RUN_COMMAND_PREFIX}-{script_digest(script)}"
+def run_command_name(script: str, run: int = 0) -> str:
+    """``ostops-bootstrap-r<run>-<digest>``: a new script or a new ``ostops:bootstrapRun`` is a new name."""
+    return f"{RUN_COMMAND_PREFIX}-r{run}-{script_digest(script)}"
+
+
+def check_script_size(script: str, budget: int = MAX_INLINE_SCRIPT_BYTES) -> str:
+    size = len(script.encode("utf-8"))
+    if size > budget:
+        raise ConfigError(
+            f"{BOOTSTRAP_SCRIPT_PATH}: the bootstrap script with its settings is {size:,} bytes, over the inline "
+            f"budget of {budget:,} (infra/bootstrap_command.py MAX_INLINE_SCRIPT_BYTES): shrink the script or the "
+            "installer, or deliver it by scriptUri from a private Blob container (scriptUriManagedIdentity)"
+        )
+    return script
 
 
 def bootstrap_settings(
@@ -125,12 +154,18 @@ def bootstrap_settings(
     vault_uri: str,
     secret_names: Mapping[str, str],
     certificate_sha256: str,
+    hsts_max_age_seconds: int = 0,
+    smtp_relay: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The settings JSON of docs/contract §3, with Key Vault as the secrets' source.
 
     ``tls.certificateSha256`` (the SHA-256 of the certificate's DER bytes) is in the script, so a new
     certificate changes the script's digest, so a new Run Command re-runs the bootstrap; the script checks
     that the PFX it reads from Key Vault holds that certificate.
+
+    ``dataDisk`` says where the data disk is (LUN, drive letter, volume label); ``hsts.maxAgeSeconds`` is 0
+    with the stack's self-signed certificate; ``smtpRelay`` is null or the relay (its password named as a Key
+    Vault secret, never the value); ``mode`` is "install" (the bootstrap keeps an existing data directory).
     """
     return {
         "schema": SETTINGS_SCHEMA,
@@ -146,7 +181,17 @@ def bootstrap_settings(
         "installerBase64": files.installer_base64,
         "secrets": {"source": "keyvault", "vaultUri": vault_uri, "names": dict(secret_names)},
         "tls": {"enabled": True, "certificateSha256": certificate_sha256},
+        "dataDisk": {"lun": DATA_DISK_LUN, "driveLetter": DATA_DISK_DRIVE_LETTER, "label": DATA_DISK_LABEL},
+        "hsts": {"maxAgeSeconds": hsts_max_age_seconds},
+        "smtpRelay": dict(smtp_relay) if smtp_relay is not None else None,
+        "mode": SETTINGS_MODE,
     }
+
+
+def smtp_relay_settings(
+    host: str, port: int, username: str | None, password_secret_name: str | None
+) -> dict[str, Any]:
+    return {"host": host, "port": port, "username": username, "passwordSecretName": password_secret_name}
 
 
 def create_bootstrap_command(
@@ -158,6 +203,7 @@ def create_bootstrap_command(
     script: pulumi.Output[str],
     tags: Mapping[str, str],
     opts: pulumi.ResourceOptions,
+    run: int = 0,
 ) -> compute.VirtualMachineRunCommandByVirtualMachine:
     """``script`` is the finished text (settings embedded); no parameters of any kind."""
     return compute.VirtualMachineRunCommandByVirtualMachine(
@@ -165,11 +211,11 @@ def create_bootstrap_command(
         resource_group_name=resource_group_name,
         vm_name=vm_name,
         location=location,
-        run_command_name=script.apply(run_command_name),
-        source=compute.VirtualMachineRunCommandScriptSourceArgs(script=script),
+        run_command_name=script.apply(lambda text: run_command_name(text, run)),
+        source=compute.VirtualMachineRunCommandScriptSourceArgs(script=script.apply(check_script_size)),
         async_execution=False,
         treat_failure_as_deployment_failure=True,
         timeout_in_seconds=BOOTSTRAP_TIMEOUT_SECONDS,
-        tags=script.apply(lambda text: {**tags, DIGEST_TAG: script_digest(text)}),
-        opts=opts,
+        tags=script.apply(lambda text: {**tags, DIGEST_TAG: script_digest(text), RUN_TAG: str(run)}),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
     )

@@ -1,9 +1,9 @@
 """Typed stack configuration for the Azure deployment.
 
-``load_config`` reads every ``ostops:*`` key once, checks it and returns a frozen ``StackConfig``; the
-first problem found raises ``StackConfigError`` naming the key, e.g.
-``ostops:adminSourceCidr: '0.0.0.0/0' would open RDP to the whole internet ...``. ``Pulumi.example.yaml``
-documents every key.
+``load_config`` reads every ``ostops:*`` key once, checks it and returns a frozen ``StackConfig``; every
+problem found is listed at once in one ``StackConfigError`` (a ``ConfigError``: exit 2), one line per key,
+e.g. ``ostops:adminSourceCidr: '0.0.0.0/0' would open RDP to the whole internet ...``.
+``Pulumi.example.yaml`` documents every key.
 """
 
 from __future__ import annotations
@@ -38,8 +38,26 @@ LAB_CLIENT_LABEL_SUFFIX = "-client"
 DEFAULT_ADMIN_USERNAME = "ostopsadmin"
 DEFAULT_OSTICKET_ADMIN_USERNAME = "ostadmin"
 DEFAULT_HELPDESK_NAME = "ostops Help Desk"
-# Broader than this is the internet in all but name.
-WIDEST_ADMIN_PREFIX = 8
+# RDP is closed unless ostops:adminSourceCidr is set, and then only from a /28 (16 addresses) or narrower.
+WIDEST_ADMIN_PREFIX = 28
+# The data disk (MariaDB's data directory and osTicket's attachments): Standard SSD by default, Premium on
+# request. Every size in TRUSTED_LAUNCH_VM_SIZES has an "s" in its name: premium-storage capable (Azure VM
+# sizes naming conventions, https://learn.microsoft.com/azure/virtual-machines/vm-naming-conventions).
+DATA_DISK_SKUS = ("StandardSSD_LRS", "Premium_LRS")
+DEFAULT_DATA_DISK_SKU = "StandardSSD_LRS"
+DEFAULT_DATA_DISK_GB = 32
+# The project's bounds for a help desk's database, not Azure's (Azure accepts more).
+MIN_DATA_DISK_GB = 8
+MAX_DATA_DISK_GB = 1024
+# HSTS max-age with a trusted (user-supplied) certificate: one year. A self-signed certificate gets 0: a
+# browser that pinned HSTS to it would hard-fail after the certificate is renewed (RFC 6797 §12.1: no
+# click-through once a host is a Known HSTS Host).
+DEFAULT_HSTS_MAX_AGE = 31_536_000
+MAX_HSTS_MAX_AGE = 63_072_000
+# Azure recommends an authenticated relay on 587: outbound TCP 25 is blocked for most subscription types
+# (Troubleshoot outbound SMTP connectivity in Azure,
+# https://learn.microsoft.com/azure/virtual-network/troubleshoot-outbound-smtp-connectivity).
+DEFAULT_SMTP_RELAY_PORT = 587
 
 
 @dataclass(frozen=True)
@@ -196,22 +214,51 @@ KNOWN_KEYS = frozenset(
         "keyVaultPurgeProtection",
         "tlsPfxBase64",
         "tlsPfxPassword",
+        "bootstrapRun",
+        "allowVmReplace",
+        "dataDiskSizeGb",
+        "dataDiskSku",
+        "hstsMaxAgeSeconds",
+        "smtpRelayHost",
+        "smtpRelayPort",
+        "smtpRelayUsername",
+        "smtpRelayPassword",
     }
 )
 
 
 class StackConfigError(ConfigError, pulumi.RunError):
-    """A stack config value is missing or wrong; the message starts with the full key."""
+    """Stack config values are missing or wrong: every one found, one line each starting with the full key.
 
-    def __init__(self, key: str, problem: str) -> None:
-        self.key = f"{CONFIG_NAMESPACE}:{key}"
-        super().__init__(f"{self.key}: {problem}")
+    ``key`` is the first key named, ``keys`` all of them, ``problems`` the lines.
+    """
+
+    def __init__(self, key: str, problem: str, more: list[tuple[str, str]] | None = None) -> None:
+        found = [(key, problem), *(more or [])]
+        self.keys = [f"{CONFIG_NAMESPACE}:{k}" for k, _ in found]
+        self.key = self.keys[0]
+        lines = [f"{full}: {text}" for full, (_, text) in zip(self.keys, found, strict=True)]
+        message = lines[0] if len(lines) == 1 else (
+            f"{len(lines)} problems in the stack config (nothing was created):\n" + "\n".join(lines)
+        )
+        super().__init__(message, lines)
+
+
+@dataclass(frozen=True)
+class SmtpRelay:
+    """An SMTP relay osTicket sends through; its password (if any) travels only as a Key Vault secret."""
+
+    host: str
+    port: int = DEFAULT_SMTP_RELAY_PORT
+    username: str | None = None
+    password: SecretStr | None = None
 
 
 @dataclass(frozen=True)
 class StackConfig:
     location: str
-    admin_source_cidr: str
+    # None: RDP stays closed (Azure Bastion or Run Commands instead, docs/azure.md).
+    admin_source_cidr: str | None
     automation_source_ip: str
     dns_label: str
     osticket_version: str
@@ -235,6 +282,18 @@ class StackConfig:
     # A user-supplied certificate (both or neither); without it the stack makes a self-signed one.
     tls_pfx_base64: SecretStr | None = None
     tls_pfx_password: SecretStr | None = None
+    # Folded into the bootstrap Run Command's name: a new value runs the bootstrap again.
+    bootstrap_run: int = 0
+    allow_vm_replace: bool = False
+    data_disk_size_gb: int = DEFAULT_DATA_DISK_GB
+    data_disk_sku: str = DEFAULT_DATA_DISK_SKU
+    hsts_max_age_seconds: int = 0
+    smtp_relay: SmtpRelay | None = None
+
+    @property
+    def trusted_certificate(self) -> bool:
+        """A user-supplied PFX (presumably CA-issued); otherwise the stack's self-signed one."""
+        return self.tls_pfx_base64 is not None
 
     @property
     def server_image(self) -> ImageReference:
@@ -317,9 +376,64 @@ def check_admin_source_cidr(value: str) -> str:
         raise ValueError(f"{value!r}: the VM has an IPv4 public address only; {advice}")
     if network.prefixlen < WIDEST_ADMIN_PREFIX:
         raise ValueError(
-            f"{value!r} is wider than /{WIDEST_ADMIN_PREFIX} and would expose RDP to much of the internet; {advice}"
+            f"{value!r} is wider than /{WIDEST_ADMIN_PREFIX}: RDP opens to at most {2 ** (32 - WIDEST_ADMIN_PREFIX)} "
+            f"addresses; {advice}, or leave it unset (RDP closed) and use Azure Bastion or a Run Command"
         )
     return str(network)
+
+
+def _integer(value: str, low: int, high: int, what: str) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number ({what})") from None
+    if not low <= number <= high:
+        raise ValueError(f"{number} is outside {low}-{high} ({what})")
+    return number
+
+
+def check_bootstrap_run(value: str) -> int:
+    return _integer(value, 0, 9999, "bump it, e.g. 1, 2, 3 ..., to run the bootstrap again")
+
+
+def check_data_disk_size(value: str) -> int:
+    return _integer(value, MIN_DATA_DISK_GB, MAX_DATA_DISK_GB, "GiB of the data disk")
+
+
+def check_data_disk_sku(value: str) -> str:
+    if value.strip() not in DATA_DISK_SKUS:
+        raise ValueError(f"{value!r} is not one of: {', '.join(DATA_DISK_SKUS)}")
+    return value.strip()
+
+
+def check_hsts_max_age(value: str) -> int:
+    return _integer(value, 0, MAX_HSTS_MAX_AGE, "seconds; 31536000 is one year")
+
+
+HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+
+
+def check_host_name(value: str) -> str:
+    host = value.strip()
+    if not HOST_NAME.fullmatch(host):
+        raise ValueError(f"{value!r} is not a host name such as smtp.sendgrid.net")
+    return host
+
+
+def check_port(value: str) -> int:
+    return _integer(value, 1, 65535, "a TCP port")
+
+
+def check_smtp_username(value: str) -> str:
+    name = value.strip()
+    if not name or len(name) > 256 or any(ord(c) < 33 or ord(c) == 127 for c in name):
+        raise ValueError(f"{value!r}: use 1-256 characters without spaces or control characters")
+    return name
+
+
+def check_smtp_password(value: str) -> str:
+    _check_secret_text(value, 8)
+    return value
 
 
 def check_automation_source(value: str) -> str:
@@ -489,45 +603,62 @@ def check_tags(value: Any) -> dict[str, str]:
 
 
 class _Reader:
+    """Reads keys and collects every problem (``problems``); a bad or missing key reads as None."""
+
     def __init__(self, config: pulumi.Config) -> None:
         self.config = config
+        self.problems: list[tuple[str, str]] = []
+
+    def fail(self, key: str, problem: str) -> None:
+        self.problems.append((key, problem))
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            (key, problem), *more = self.problems
+            raise StackConfigError(key, problem, more)
 
     def _raw(self, key: str) -> str | None:
         raw = get_config(self.config.full_key(key))
         return None if raw is None or str(raw).strip() == "" else str(raw)
 
-    @staticmethod
-    def _checked(key: str, value: Any, check: Callable[[Any], Any]) -> Any:
+    def checked(self, key: str, value: Any, check: Callable[[Any], Any]) -> Any:
         try:
             return check(value)
         except ValueError as exc:
-            raise StackConfigError(key, str(exc)) from None
+            self.fail(key, str(exc))
+            return None
 
-    def optional(self, key: str, check: Callable[[str], str]) -> str | None:
+    def optional(self, key: str, check: Callable[[str], Any]) -> Any:
         raw = self._raw(key)
         if raw is None:
             return None
         if _is_secret_key(self.config.full_key(key)):
-            raise StackConfigError(key, "is not a secret: set it with `pulumi config set` (without --secret)")
-        value: str = self._checked(key, raw, check)
-        return value
+            self.fail(key, "is not a secret: set it with `pulumi config set` (without --secret)")
+            return None
+        return self.checked(key, raw, check)
 
-    def text(self, key: str, check: Callable[[str], str], default: str) -> str:
+    def given(self, key: str) -> bool:
+        return self._raw(key) is not None
+
+    def text(self, key: str, check: Callable[[str], Any], default: Any) -> Any:
+        if not self.given(key):
+            return default
         value = self.optional(key, check)
         return default if value is None else value
 
-    def required(self, key: str, check: Callable[[str], str], hint: str) -> str:
-        value = self.optional(key, check)
-        if value is None:
-            raise StackConfigError(key, f"is required: {hint}")
-        return value
+    def required(self, key: str, check: Callable[[str], Any], hint: str) -> Any:
+        if not self.given(key):
+            self.fail(key, f"is required: {hint}")
+            return None
+        return self.optional(key, check)
 
     def flag(self, key: str) -> bool:
         raw = self._raw(key)
         if raw is None:
             return False
         if raw.strip().lower() not in {"true", "false"}:
-            raise StackConfigError(key, f"{raw!r} is not true or false")
+            self.fail(key, f"{raw!r} is not true or false")
+            return False
         return raw.strip().lower() == "true"
 
     def tags(self, key: str) -> dict[str, str]:
@@ -536,24 +667,27 @@ class _Reader:
         try:
             raw = self.config.get_object(key)
         except pulumi.config.ConfigTypeError:
-            raise StackConfigError(key, "is not a map of tag names to values") from None
-        tags: dict[str, str] = self._checked(key, raw, check_tags)
-        return tags
+            self.fail(key, "is not a map of tag names to values")
+            return {}
+        tags: dict[str, str] | None = self.checked(key, raw, check_tags)
+        return tags or {}
 
     def secret(self, key: str, check: Callable[[str], str]) -> SecretStr | None:
         raw = self._raw(key)
         if raw is None:
             return None
         if not _is_secret_key(self.config.full_key(key)):
-            raise StackConfigError(
+            self.fail(
                 key,
                 f"is stored in plain text: remove it and run `pulumi config set --secret {CONFIG_NAMESPACE}:{key}`",
             )
+            return None
         try:
             return SecretStr(check(raw))
         except ValueError as exc:
             # The value itself never goes into the message.
-            raise StackConfigError(key, f"the secret value {exc}") from None
+            self.fail(key, f"the secret value {exc}")
+            return None
 
 
 def _is_secret_key(full_key: str) -> bool:
@@ -578,73 +712,115 @@ def default_tags(stack: str) -> dict[str, str]:
 
 
 def load_config(config: pulumi.Config | None = None, stack: str | None = None) -> StackConfig:
-    """Read and check every ``ostops:*`` key; raise ``StackConfigError`` naming the first bad one."""
+    """Read and check every ``ostops:*`` key; raise one ``StackConfigError`` naming every bad one."""
     config = config or pulumi.Config(CONFIG_NAMESPACE)
     stack = stack or pulumi.get_stack()
-    unknown = _unknown_keys()
-    if unknown:
-        key = unknown[0].split(":", 1)[1]
-        raise StackConfigError(key, f"is not a known key; known keys are: {', '.join(sorted(KNOWN_KEYS))}")
     read = _Reader(config)
+    for unknown in _unknown_keys():
+        read.fail(
+            unknown.split(":", 1)[1], f"is not a known key; known keys are: {', '.join(sorted(KNOWN_KEYS))}"
+        )
 
     location = read.optional("location", check_location)
-    if location is None:
+    if location is None and not read.given("location"):
         fallback = get_config("azure-native:location")
-        if not fallback:
-            raise StackConfigError("location", "is required: `pulumi config set ostops:location westeurope`")
-        location = read._checked("location", str(fallback), check_location)
+        if fallback:
+            location = read.checked("location", str(fallback), check_location)
+        else:
+            read.fail("location", "is required: `pulumi config set ostops:location westeurope`")
 
     dns_label = read.required(
         "dnsLabel", check_dns_label, "`pulumi config set ostops:dnsLabel ostops-<something-unique>`"
     )
+    admin_source = read.optional("adminSourceCidr", check_admin_source_cidr)
     lab_client = read.flag("labClient")
-    if lab_client:
-        read._checked("dnsLabel", dns_label, check_lab_client_label)
+    if lab_client and dns_label is not None:
+        read.checked("dnsLabel", dns_label, check_lab_client_label)
+    if lab_client and not read.given("adminSourceCidr"):
+        read.fail(
+            "adminSourceCidr",
+            "is required with ostops:labClient (the lab client is used over RDP): set the /28 or narrower "
+            "range you work from, e.g. 203.0.113.7/32",
+        )
     tls_pfx = read.secret("tlsPfxBase64", check_pfx_base64)
     tls_password = read.secret("tlsPfxPassword", check_pfx_password)
-    if (tls_pfx is None) != (tls_password is None):
-        missing = "tlsPfxPassword" if tls_password is None else "tlsPfxBase64"
-        raise StackConfigError(missing, "is required with the other one: give both tlsPfxBase64 and tlsPfxPassword")
+    if read.given("tlsPfxBase64") != read.given("tlsPfxPassword"):
+        missing = "tlsPfxBase64" if read.given("tlsPfxPassword") else "tlsPfxPassword"
+        read.fail(missing, "is required with the other one: give both tlsPfxBase64 and tlsPfxPassword")
     if tls_pfx is not None and tls_password is not None:
         try:
             check_pfx_opens(tls_pfx.get_secret_value(), tls_password.get_secret_value())
         except ValueError as exc:
-            raise StackConfigError("tlsPfxBase64", f"the secret value {exc}") from None
+            read.fail("tlsPfxBase64", f"the secret value {exc}")
 
-    return StackConfig(
-        location=location,
-        admin_source_cidr=read.required(
-            "adminSourceCidr",
-            check_admin_source_cidr,
-            "the address RDP is allowed from, e.g. `pulumi config set ostops:adminSourceCidr 203.0.113.7/32`",
-        ),
-        automation_source_ip=read.required(
+    trusted = read.given("tlsPfxBase64")
+    hsts = read.optional("hstsMaxAgeSeconds", check_hsts_max_age)
+    if hsts and not trusted:
+        read.fail(
+            "hstsMaxAgeSeconds",
+            f"{hsts} needs a trusted certificate (ostops:tlsPfxBase64): with the stack's self-signed one a "
+            "browser that remembered HSTS refuses the site outright after the certificate changes; unset it",
+        )
+    hsts_max_age = 0 if not trusted else (DEFAULT_HSTS_MAX_AGE if hsts is None else hsts)
+
+    values = {
+        "location": location,
+        "admin_source_cidr": admin_source,
+        "automation_source_ip": read.required(
             "automationSourceCidr",
             check_automation_source,
             "the single address the automation runs from, e.g. "
             "`pulumi config set ostops:automationSourceCidr 203.0.113.7/32`",
         ),
-        dns_label=dns_label,
-        osticket_version=read.text("osticketVersion", check_osticket_version, _pinned_osticket_version()),
-        vm_size=read.text("vmSize", check_vm_size, DEFAULT_VM_SIZE),
-        windows_image=read.text("windowsImage", _choice(SERVER_IMAGES), DEFAULT_SERVER_IMAGE),
-        admin_username=read.text("adminUsername", check_admin_username, DEFAULT_ADMIN_USERNAME),
-        admin_password=read.secret("adminPassword", check_vm_password),
-        enable_db_access=read.flag("enableDbAccess"),
-        tags=MappingProxyType(default_tags(stack) | read.tags("tags")),
-        helpdesk_name=read.text("helpdeskName", check_helpdesk_name, DEFAULT_HELPDESK_NAME),
-        osticket_admin_username=read.text(
+        "dns_label": dns_label,
+        "osticket_version": read.text("osticketVersion", check_osticket_version, _pinned_osticket_version()),
+        "vm_size": read.text("vmSize", check_vm_size, DEFAULT_VM_SIZE),
+        "windows_image": read.text("windowsImage", _choice(SERVER_IMAGES), DEFAULT_SERVER_IMAGE),
+        "admin_username": read.text("adminUsername", check_admin_username, DEFAULT_ADMIN_USERNAME),
+        "admin_password": read.secret("adminPassword", check_vm_password),
+        "enable_db_access": read.flag("enableDbAccess"),
+        "tags": MappingProxyType(default_tags(stack) | read.tags("tags")),
+        "helpdesk_name": read.text("helpdeskName", check_helpdesk_name, DEFAULT_HELPDESK_NAME),
+        "osticket_admin_username": read.text(
             "osticketAdminUsername", check_osticket_username, DEFAULT_OSTICKET_ADMIN_USERNAME
         ),
-        osticket_admin_email=read.optional("osticketAdminEmail", check_email),
-        osticket_admin_password=read.secret("osticketAdminPassword", check_password),
-        db_root_password=read.secret("dbRootPassword", check_password),
-        db_app_password=read.secret("dbAppPassword", check_password),
-        api_key=read.secret("apiKey", check_api_key),
-        lab_client=lab_client,
-        lab_client_image=read.text("labClientImage", _choice(LAB_CLIENT_IMAGES), DEFAULT_LAB_CLIENT_IMAGE),
-        lab_client_vm_size=read.text("labClientVmSize", check_vm_size, DEFAULT_VM_SIZE),
-        key_vault_purge_protection=read.flag("keyVaultPurgeProtection"),
-        tls_pfx_base64=tls_pfx,
-        tls_pfx_password=tls_password,
-    )
+        "osticket_admin_email": read.optional("osticketAdminEmail", check_email),
+        "osticket_admin_password": read.secret("osticketAdminPassword", check_password),
+        "db_root_password": read.secret("dbRootPassword", check_password),
+        "db_app_password": read.secret("dbAppPassword", check_password),
+        "api_key": read.secret("apiKey", check_api_key),
+        "lab_client": lab_client,
+        "lab_client_image": read.text("labClientImage", _choice(LAB_CLIENT_IMAGES), DEFAULT_LAB_CLIENT_IMAGE),
+        "lab_client_vm_size": read.text("labClientVmSize", check_vm_size, DEFAULT_VM_SIZE),
+        "key_vault_purge_protection": read.flag("keyVaultPurgeProtection"),
+        "tls_pfx_base64": tls_pfx,
+        "tls_pfx_password": tls_password,
+        "bootstrap_run": read.text("bootstrapRun", check_bootstrap_run, 0),
+        "allow_vm_replace": read.flag("allowVmReplace"),
+        "data_disk_size_gb": read.text("dataDiskSizeGb", check_data_disk_size, DEFAULT_DATA_DISK_GB),
+        "data_disk_sku": read.text("dataDiskSku", check_data_disk_sku, DEFAULT_DATA_DISK_SKU),
+        "hsts_max_age_seconds": hsts_max_age,
+        "smtp_relay": _smtp_relay(read),
+    }
+    read.raise_problems()
+    return StackConfig(**values)  # every None was a problem, raised above
+
+
+def _smtp_relay(read: _Reader) -> SmtpRelay | None:
+    """``smtpRelayHost`` turns the relay on; port defaults to 587; username and password come together."""
+    keys = ("smtpRelayHost", "smtpRelayPort", "smtpRelayUsername", "smtpRelayPassword")
+    host = read.optional("smtpRelayHost", check_host_name)
+    port = read.text("smtpRelayPort", check_port, DEFAULT_SMTP_RELAY_PORT)
+    username = read.optional("smtpRelayUsername", check_smtp_username)
+    password = read.secret("smtpRelayPassword", check_smtp_password)
+    if not read.given("smtpRelayHost"):
+        for key in keys[1:]:
+            if read.given(key):
+                read.fail(key, "needs ostops:smtpRelayHost, the relay it belongs to")
+        return None
+    if read.given("smtpRelayUsername") != read.given("smtpRelayPassword"):
+        missing = "smtpRelayUsername" if read.given("smtpRelayPassword") else "smtpRelayPassword"
+        read.fail(missing, "is required with the other one: give both smtpRelayUsername and smtpRelayPassword")
+    if host is None:
+        return None
+    return SmtpRelay(host=host, port=port, username=username, password=password)

@@ -6,22 +6,30 @@ to the component, outputs as attributes and registered at the end.
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import pulumi
-from pulumi_azure_native import compute, network, resources
+from pulumi_azure_native import compute, maintenance, network, resources
 
 from infra import tls
 from infra.bootstrap_command import (
     BootstrapFiles,
     bootstrap_settings,
+    check_script_size,
     create_bootstrap_command,
     embed_settings,
+    smtp_relay_settings,
 )
 from infra.config import StackConfig, check_computer_name
 from infra.network import inbound_rules, security_rule_args
 from infra.passwords import random_api_key, secret_or_random
-from infra.vault import SECRET_NAMES, SecretsVault, SecretsVaultArgs
+from infra.replace_guard import VmReplaceGuard
+from infra.vault import CONTRACT_SECRET_NAMES, SMTP_RELAY_PASSWORD, SecretsVault, SecretsVaultArgs
 from infra.vm import (
     boot_diagnostics_profile,
+    data_disk,
+    data_disk_attachment,
     image_reference_args,
     managed_os_disk,
     network_profile,
@@ -41,6 +49,21 @@ SERVER_COMPUTER_NAME = check_computer_name("osticket")
 DB_NAME = "osticket"
 DB_USER = "osticket"
 TABLE_PREFIX = "ost_"
+
+# Platform patching on a schedule: with AutomaticByPlatform and bypassPlatformSafetyChecksOnUserSchedule,
+# "VMs with this property set to true are no longer autopatched when the VMs don't have an associated
+# maintenance configuration" (Configure schedule patching on Azure VMs for business continuity,
+# https://learn.microsoft.com/azure/update-manager/prerequsite-for-schedule-patching), and once the
+# configuration is assigned, patches (and their reboots) come only inside its window. The VM is created with
+# the flag, the assignment is made before the bootstrap runs: no platform reboot can land mid-bootstrap
+# unless a deployment overlaps the window. InGuestPatch needs extensionProperties InGuestPatchMode=User
+# (Azure/azure-powershell Az.Maintenance scenario tests; "duration" HH:mm, "startDateTime" "YYYY-MM-DD hh:mm",
+# "the current date or future date": pulumi-azure-native maintenance.MaintenanceConfiguration).
+PATCH_WINDOW_RECURRENCE = "Week Sunday"
+PATCH_WINDOW_START_TIME = "03:00"
+PATCH_WINDOW_DURATION = "02:00"
+PATCH_WINDOW_TIME_ZONE = "UTC"
+PATCH_CLASSIFICATIONS = ("Critical", "Security", "UpdateRollup", "Definition")
 
 
 class OsTicketHostArgs:
@@ -69,6 +92,39 @@ class OsTicketHost(pulumi.ComponentResource):
         tags = dict(config.tags)
         child = pulumi.ResourceOptions(parent=self)
 
+        files = args.bootstrap_files
+        relay = config.smtp_relay
+        smtp = (
+            smtp_relay_settings(
+                relay.host, relay.port, relay.username, SMTP_RELAY_PASSWORD if relay.password is not None else None
+            )
+            if relay is not None
+            else None
+        )
+
+        def settings(fqdn: str, vault_uri: str, certificate_sha256: str) -> dict[str, Any]:
+            return bootstrap_settings(
+                files=files,
+                osticket_version=config.osticket_version,
+                site_host_name=fqdn,
+                helpdesk_name=config.helpdesk_name,
+                admin_username=config.osticket_admin_username,
+                admin_email=config.osticket_admin_email or f"ostadmin@{fqdn}",
+                automation_source_ip=config.automation_source_ip,
+                enable_db_access=config.enable_db_access,
+                vault_uri=vault_uri,
+                secret_names=CONTRACT_SECRET_NAMES,
+                certificate_sha256=certificate_sha256,
+                hsts_max_age_seconds=config.hsts_max_age_seconds,
+                smtp_relay=smtp,
+            )
+
+        # The size budget, checked now with the longest values Azure can give (a 24-character vault name),
+        # so an oversized script stops the program before anything is created.
+        check_script_size(
+            embed_settings(files.script, settings(config.fqdn, f"https://{'x' * 24}.vault.azure.net/", "0" * 64))
+        )
+
         self.resource_group = resources.ResourceGroup(
             f"{name}-rg", location=config.location, tags=tags, opts=child
         )
@@ -85,13 +141,35 @@ class OsTicketHost(pulumi.ComponentResource):
         self.db_app_password = secret_or_random(config.db_app_password, f"{name}-db-app-password", self)
         self.api_key = secret_or_random(config.api_key, f"{name}-api-key", self, random_api_key)
 
+        self.data_disk = data_disk(
+            name,
+            resource_group_name=self.resource_group_name,
+            location=config.location,
+            size_gb=config.data_disk_size_gb,
+            sku=config.data_disk_sku,
+            tags=tags,
+            parent=self,
+        )
+        self.replace_guard = VmReplaceGuard(
+            f"{name}-vm-replace-guard",
+            watched={
+                "location": config.location,
+                "windowsImage": config.windows_image,
+                "adminUsername": config.admin_username,
+            },
+            allow_replace=config.allow_vm_replace,
+            vm=f"{name}-vm",
+            opts=child,
+        )
         self.vm = compute.VirtualMachine(
             f"{name}-vm",
             resource_group_name=self.resource_group_name,
             location=config.location,
             hardware_profile=compute.HardwareProfileArgs(vm_size=config.vm_size),
             storage_profile=compute.StorageProfileArgs(
-                image_reference=image_reference_args(config.server_image), os_disk=managed_os_disk()
+                image_reference=image_reference_args(config.server_image),
+                os_disk=managed_os_disk(),
+                data_disks=[data_disk_attachment(self.data_disk)],
             ),
             os_profile=compute.OSProfileArgs(
                 computer_name=SERVER_COMPUTER_NAME,
@@ -105,7 +183,8 @@ class OsTicketHost(pulumi.ComponentResource):
                         assessment_mode=compute.WindowsPatchAssessmentMode.AUTOMATIC_BY_PLATFORM,
                         enable_hotpatching=False,
                         automatic_by_platform_settings=compute.WindowsVMGuestPatchAutomaticByPlatformSettingsArgs(
-                            reboot_setting=compute.WindowsVMGuestPatchAutomaticByPlatformRebootSetting.IF_REQUIRED
+                            reboot_setting=compute.WindowsVMGuestPatchAutomaticByPlatformRebootSetting.IF_REQUIRED,
+                            bypass_platform_safety_checks_on_user_schedule=True,
                         ),
                     ),
                 ),
@@ -115,8 +194,9 @@ class OsTicketHost(pulumi.ComponentResource):
             diagnostics_profile=boot_diagnostics_profile(),
             identity=system_identity(),
             tags=tags,
-            opts=vm_options(self),
+            opts=vm_options(self, depends_on=[self.replace_guard]),
         )
+        self._patch_schedule(name, tags)
 
         self.fqdn = public_fqdn(self.public_ip, config.dns_label, config.location)
         self.public_ip_address = public_address(self.public_ip)
@@ -134,36 +214,15 @@ class OsTicketHost(pulumi.ComponentResource):
                 location=config.location,
                 tags=tags,
                 purge_protection=config.key_vault_purge_protection,
-                secrets={
-                    "adminPassword": self.osticket_admin_password,
-                    "dbRootPassword": self.db_root_password,
-                    "dbAppPassword": self.db_app_password,
-                    "apiKey": self.api_key,
-                    "tlsPfx": self.tls.pfx_base64,
-                    "tlsPfxPassword": self.tls.pfx_password,
-                },
+                secrets=self._secrets(),
                 reader_principal_id=principal_id(self.vm),
             ),
             child,
         )
 
-        files = args.bootstrap_files
         script = pulumi.Output.all(self.fqdn, self.vault.vault_uri, self.certificate_pem).apply(
             lambda parts: embed_settings(
-                files.script,
-                bootstrap_settings(
-                    files=files,
-                    osticket_version=config.osticket_version,
-                    site_host_name=parts[0],
-                    helpdesk_name=config.helpdesk_name,
-                    admin_username=config.osticket_admin_username,
-                    admin_email=config.osticket_admin_email or f"ostadmin@{parts[0]}",
-                    automation_source_ip=config.automation_source_ip,
-                    enable_db_access=config.enable_db_access,
-                    vault_uri=parts[1],
-                    secret_names=SECRET_NAMES,
-                    certificate_sha256=tls.certificate_sha256(parts[2]),
-                ),
+                files.script, settings(parts[0], parts[1], tls.certificate_sha256(parts[2]))
             )
         )
         self.bootstrap = create_bootstrap_command(
@@ -173,10 +232,18 @@ class OsTicketHost(pulumi.ComponentResource):
             location=config.location,
             script=script,
             tags=tags,
-            # The secrets must be readable before the script asks; deleted_with replaces it with the VM.
+            run=config.bootstrap_run,
+            # The secrets must be readable, and the VM on its patch schedule, before the script runs;
+            # deleted_with replaces it with the VM.
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[self.vm, self.vault.reader_role, *self.vault.secrets.values()],
+                depends_on=[
+                    self.vm,
+                    self.vault.reader_role,
+                    *self.vault.secrets.values(),
+                    self.patch_assignment,
+                    self.data_disk,
+                ],
                 deleted_with=self.vm,
             ),
         )
@@ -203,7 +270,57 @@ class OsTicketHost(pulumi.ComponentResource):
                 "keyVaultName": self.vault.vault_name,
                 "certificatePem": self.certificate_pem,
                 "bootstrapDigest": self.bootstrap_digest,
+                "dataDiskId": self.data_disk.id,
             }
+        )
+
+    def _secrets(self) -> dict[str, pulumi.Input[str]]:
+        secrets: dict[str, pulumi.Input[str]] = {
+            "adminPassword": self.osticket_admin_password,
+            "dbRootPassword": self.db_root_password,
+            "dbAppPassword": self.db_app_password,
+            "apiKey": self.api_key,
+            "tlsPfx": self.tls.pfx_base64,
+            "tlsPfxPassword": self.tls.pfx_password,
+        }
+        relay = self.config.smtp_relay
+        if relay is not None and relay.password is not None:
+            secrets["smtpRelayPassword"] = pulumi.Output.secret(relay.password.get_secret_value())
+        return secrets
+
+    def _patch_schedule(self, name: str, tags: dict[str, str]) -> None:
+        """A weekly in-guest patch window and its assignment to the VM (see PATCH_WINDOW_*)."""
+        tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).date().isoformat()
+        self.patch_window = maintenance.MaintenanceConfiguration(
+            f"{name}-patch-window",
+            resource_group_name=self.resource_group_name,
+            location=self.config.location,
+            maintenance_scope=maintenance.MaintenanceScope.IN_GUEST_PATCH,
+            visibility=maintenance.Visibility.CUSTOM,
+            extension_properties={"InGuestPatchMode": "User"},
+            start_date_time=f"{tomorrow} {PATCH_WINDOW_START_TIME}",
+            duration=PATCH_WINDOW_DURATION,
+            time_zone=PATCH_WINDOW_TIME_ZONE,
+            recur_every=PATCH_WINDOW_RECURRENCE,
+            install_patches=maintenance.InputPatchConfigurationArgs(
+                reboot_setting=maintenance.RebootOptions.IF_REQUIRED,
+                windows_parameters=maintenance.InputWindowsParametersArgs(
+                    classifications_to_include=list(PATCH_CLASSIFICATIONS)
+                ),
+            ),
+            tags=tags,
+            # The start must be today or later when created; afterwards the first date stays.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["startDateTime"]),
+        )
+        self.patch_assignment = maintenance.ConfigurationAssignment(
+            f"{name}-patch-assignment",
+            resource_group_name=self.resource_group_name,
+            location=self.config.location,
+            provider_name="Microsoft.Compute",
+            resource_type="virtualMachines",
+            resource_name_=self.vm.name,
+            maintenance_configuration_id=self.patch_window.id,
+            opts=pulumi.ResourceOptions(parent=self, deleted_with=self.vm),
         )
 
     def _network(self, name: str, tags: dict[str, str]) -> None:

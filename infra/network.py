@@ -30,19 +30,23 @@ class InboundRule:
 
 
 def inbound_rules(
-    admin_source_cidr: str, automation_source_cidr: str, enable_db_access: bool
+    admin_source_cidr: str | None, automation_source_cidr: str, enable_db_access: bool
 ) -> list[InboundRule]:
-    """Web from anywhere, RDP from the admin, MySQL from the automation only when asked, nothing else.
+    """Web from anywhere, RDP from the admin only when a source is given, MySQL from the automation only when
+    asked, nothing else.
 
     The closing deny also overrides Azure's default AllowVnetInBound and AllowAzureLoadBalancerInBound.
     """
     rules = [
         InboundRule("allow-http", 100, str(HTTP_PORT), ANYWHERE, description="help desk over HTTP"),
         InboundRule("allow-https", 110, str(HTTPS_PORT), ANYWHERE, description="help desk over HTTPS"),
-        InboundRule(
-            "allow-rdp-admin", 120, str(RDP_PORT), admin_source_cidr, description="RDP from the admin"
-        ),
     ]
+    if admin_source_cidr is not None:
+        rules.append(
+            InboundRule(
+                "allow-rdp-admin", 120, str(RDP_PORT), admin_source_cidr, description="RDP from the admin"
+            )
+        )
     if enable_db_access:
         rules.append(
             InboundRule(

@@ -3,6 +3,18 @@
 RBAC authorization (no access policies), soft delete, purge protection as the stack chooses; each secret a
 ``keyvault.Secret`` whose value is a Pulumi secret; the VM's system-assigned identity gets the built-in role
 "Key Vault Secrets User" scoped to this vault alone.
+
+Every secret is ``deleted_with`` the vault. pulumi-azure-native creates and updates a secret through ARM (a
+PUT on ``.../vaults/{vaultName}/secrets/{secretName}``) but deletes it through the Key Vault *data plane*:
+"DELETE is implemented via the KeyVault 'data plane' API, because it isn't available via ARM"
+(pulumi-azure-native ``provider/pkg/resources/customresources/custom_keyvault.go``, ``keyVaultSecret``:
+``azsecrets.NewClient(vaultUrl, ...).DeleteSecret``). The vault is RBAC-only and the deployer holds no data-plane
+role, so that call is refused (403) and ``pulumi destroy`` stopped at the first secret. With ``deleted_with``
+Pulumi skips the per-secret delete when the vault goes too; deleting the vault soft-deletes it with its
+secrets ("Once a secret, key, certificate, or key vault is deleted, it remains recoverable for a configurable
+period of 7 to 90 calendar days", Azure Key Vault soft-delete overview,
+https://learn.microsoft.com/azure/key-vault/general/soft-delete-overview). Granting the deployer a data-plane
+role instead would hand whoever runs ``pulumi up`` read access to every secret: not done.
 """
 
 from __future__ import annotations
@@ -28,7 +40,7 @@ VAULT_NAME = re.compile(r"[a-z](?!.*--)[a-z0-9-]{1,22}[a-z0-9]")
 SOFT_DELETE_DAYS = 7
 
 # The contract's secret names (docs/contract: settings.secrets.names).
-SECRET_NAMES: Mapping[str, str] = {
+CONTRACT_SECRET_NAMES: Mapping[str, str] = {
     "adminPassword": "osticket-admin-password",
     "dbRootPassword": "mariadb-root-password",
     "dbAppPassword": "mariadb-app-password",
@@ -36,6 +48,9 @@ SECRET_NAMES: Mapping[str, str] = {
     "tlsPfx": "tls-pfx",
     "tlsPfxPassword": "tls-pfx-password",
 }
+# Only with an SMTP relay that authenticates; named in settings.smtpRelay.passwordSecretName.
+SMTP_RELAY_PASSWORD = "smtp-relay-password"
+SECRET_NAMES: Mapping[str, str] = {**CONTRACT_SECRET_NAMES, "smtpRelayPassword": SMTP_RELAY_PASSWORD}
 
 
 def vault_name(suffix: str) -> str:
@@ -112,7 +127,7 @@ class SecretsVault(pulumi.ComponentResource):
                 secret_name=SECRET_NAMES[key],
                 properties=keyvault.SecretPropertiesArgs(value=pulumi.Output.secret(value)),
                 tags=args.tags,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, deleted_with=self.vault),
             )
             for key, value in args.secrets.items()
         }

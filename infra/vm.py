@@ -14,6 +14,10 @@ from pulumi_azure_native import compute, network
 from infra.config import ImageReference
 
 OS_DISK_GB = 128
+# The data disk's place on the VM: the bootstrap contract's settings.dataDisk (lun, driveLetter, label).
+DATA_DISK_LUN = 0
+DATA_DISK_DRIVE_LETTER = "F"
+DATA_DISK_LABEL = "ostops-data"
 # Create-only VM properties: Azure refuses to change them in place and pulumi-azure-native does not mark them
 # as replacing (pulumi-azure-native#2674, #577). The old VM goes first, or the new one fails with NicInUse
 # because the NIC is still attached (pulumi-azure#811).
@@ -59,6 +63,53 @@ def managed_os_disk() -> compute.OSDiskArgs:
         managed_disk=compute.ManagedDiskParametersArgs(
             storage_account_type=compute.StorageAccountTypes.STANDARD_SS_D_LRS
         ),
+    )
+
+
+def data_disk(
+    name: str,
+    *,
+    resource_group_name: pulumi.Input[str],
+    location: str,
+    size_gb: int,
+    sku: str,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+) -> compute.Disk:
+    """An empty managed disk for MariaDB's data and osTicket's attachments, created by Pulumi apart from the VM.
+
+    ``protect=True``: Pulumi refuses any deployment that would delete it, a replacement included ("A protected
+    resource cannot be deleted directly, and it will be an error to do a Pulumi deployment which tries to
+    delete a protected resource for any reason", Pulumi resource option ``protect``,
+    https://www.pulumi.com/docs/iac/concepts/options/protect/). ``pulumi destroy`` therefore stops at it;
+    docs/azure.md ("Tear down") gives ``--exclude-protected`` (keep the data) or ``pulumi state unprotect``.
+    """
+    return compute.Disk(
+        f"{name}-data-disk",
+        resource_group_name=resource_group_name,
+        location=location,
+        sku=compute.DiskSkuArgs(name=sku),
+        disk_size_gb=size_gb,
+        creation_data=compute.CreationDataArgs(create_option=compute.DiskCreateOption.EMPTY),
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent, protect=True),
+    )
+
+
+def data_disk_attachment(disk: compute.Disk) -> compute.DataDiskArgs:
+    """The disk at LUN 0, attached (``Attach``: it exists before the VM) and only detached when the VM goes.
+
+    ``deleteOption``: "Detach. If this value is used, the data disk is retained after VM is deleted"
+    (pulumi-azure-native compute ``DataDiskArgs.delete_option``). A replacement VM attaches the same disk.
+    ``caching`` None: the SDK's documented default for Standard storage, kept on Premium too so that
+    MariaDB's writes and reads meet the disk itself.
+    """
+    return compute.DataDiskArgs(
+        lun=DATA_DISK_LUN,
+        create_option=compute.DiskCreateOptionTypes.ATTACH,
+        managed_disk=compute.ManagedDiskParametersArgs(id=disk.id),
+        delete_option=compute.DiskDeleteOptionTypes.DETACH,
+        caching=compute.CachingTypes.NONE,
     )
 
 

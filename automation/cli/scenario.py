@@ -43,11 +43,14 @@ if TYPE_CHECKING:
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the run as JSON here (- for standard output).")
 @click.option("--evidence", "evidence_dir", type=click.Path(path_type=Path), default=None,
               help="Picture each step in a headless Chromium and write the write-up (README.md, index.html) into this folder.")
+@click.option("--require-mail", is_flag=True,
+              help="Fail expect.mail where no mail is captured (default: reported as skipped, with the reason).")
 @instance_option
 def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, json_path: Path | None,
-                evidence_dir: Path | None, instance_path: Path | None) -> None:
+                evidence_dir: Path | None, require_mail: bool, instance_path: Path | None) -> None:
     """Act a scenario out on osTicket, then verify every expectation in its database."""
-    from automation.errors import EvidenceError, ScenarioError, ScenarioStepFailed
+    from automation.errors import EvidenceError, Interrupted, ScenarioError, ScenarioStepFailed
+    from automation.interrupt import Interruptions
     from automation.scenarios import evidence as run_evidence
     from automation.scenarios.junit import junit_error_xml, junit_xml
     from automation.scenarios.loader import load_scenario
@@ -79,69 +82,96 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
     def agent_password(username: str) -> str | None:  # the runner's one lookup, once it exists
         return runner.password(username) if runner is not None else None
 
-    try:
-        instance = running_instance(workspace)
-        if evidence_dir is not None:
-            evidence = run_evidence.Evidence.start(evidence_dir, instance.base_url, agent_password,
-                                                   loaded.scenario, str(scenario_file))
-        seed_summary = None
-        if with_seed:
-            seed_path = loaded.seed_path()
-            if seed_path is None:
-                raise ScenarioError(f"{loaded.located.where(('seed',))}: --seed given but the scenario names "
-                                    "no seed file")
-            from automation.scenarios.preflight import check_before_seed
-            from automation.seeding.loader import load_seed
-
-            seed_file = load_seed(seed_path)
-            check_before_seed(instance, loaded, seed_file, workspace.credentials())  # nothing is written when the run cannot start
-            seed_summary = _seed(instance, seed_path, workspace, seed_file)
-        with ScenarioRunner(instance, workspace, progress=progress, observer=evidence) as runner:
-            try:
-                result: RunResult = runner.run(loaded, seed_summary=seed_summary)
-            except ScenarioStepFailed as exc:
-                if exc.done:
-                    console.print("steps done before the failure:")
-                    for line in exc.done:
-                        console.print(f"  ✓ {escape(line)}")
-                if isinstance(exc.result, RunResult):
-                    write_outputs(exc.result)
-                if evidence is not None:
-                    try:
-                        _finish_evidence(evidence, None, None, str(exc))
-                    except EvidenceError as problem:  # the step's failure is the one to report
-                        warn(str(problem))
-                raise
-    except ScenarioStepFailed:
-        if evidence is not None:
-            evidence.close()
-        raise
-    except OsTicketError as exc:  # before the first step: no run to record, but CI must see why
-        if evidence is not None:
-            evidence.close()
-        if junit_path:
-            write_text(junit_path, junit_error_xml(loaded.scenario.name, str(exc)), "--junit")
-        if json_path:
-            document = json_document("run", False, passed=False, error=str(exc))
-            write_text(json_path, json.dumps(document, indent=2) + "\n", "--json")
-        raise
-    write_outputs(result)
-    evidence_problem = None
-    if evidence is not None:
+    interruptions = Interruptions()
+    # SIGINT and SIGTERM: the request in flight is answered, then the record, --json and --junit are written.
+    with interruptions.installed():
         try:
-            _finish_evidence(evidence, instance, result)
-        except EvidenceError as problem:  # told after the verdict, which comes first
-            evidence_problem = problem
-        finally:
-            evidence.close()
-    try:
-        _print_verdict(result.verdict, result.run_id, result.seconds, tables)
-    except VerificationError:
+            instance = running_instance(workspace)
+            if evidence_dir is not None:
+                evidence = run_evidence.Evidence.start(evidence_dir, instance.base_url, agent_password,
+                                                       loaded.scenario, str(scenario_file))
+            seed_summary = None
+            if with_seed:
+                seed_path = loaded.seed_path()
+                if seed_path is None:
+                    raise ScenarioError(f"{loaded.located.where(('seed',))}: --seed given but the scenario names "
+                                        "no seed file")
+                from automation.scenarios.preflight import check_before_seed
+                from automation.seeding.loader import load_seed
+
+                seed_file = load_seed(seed_path)
+                check_before_seed(instance, loaded, seed_file, workspace.credentials())  # nothing is written when the run cannot start
+                seed_summary = _seed(instance, seed_path, workspace, seed_file)
+            with ScenarioRunner(instance, workspace, progress=progress, observer=evidence,
+                                require_mail=require_mail, interruptions=interruptions) as runner:
+                try:
+                    result: RunResult = runner.run(loaded, seed_summary=seed_summary)
+                except ScenarioStepFailed as exc:
+                    if exc.done:
+                        console.print("steps done before the failure:")
+                        for line in exc.done:
+                            console.print(f"  ✓ {escape(line)}")
+                    if isinstance(exc.result, RunResult):
+                        write_outputs(exc.result)
+                    if evidence is not None:
+                        try:
+                            _finish_evidence(evidence, None, None, str(exc))
+                        except EvidenceError as problem:  # the step's failure is the one to report
+                            warn(str(problem))
+                    raise
+        except ScenarioStepFailed:
+            if evidence is not None:
+                evidence.close()
+            raise
+        except (OsTicketError, Interrupted) as exc:
+            if evidence is not None:
+                evidence.close()
+            stopped = exc.result if isinstance(exc.result, RunResult) and exc.result.id_range else None
+            if isinstance(exc, Interrupted):
+                _print_interrupted(exc, stopped, scenario_file)
+            if stopped is not None:  # the run had begun: its record, and the files, say how far it got
+                write_outputs(stopped)
+                raise
+            # Before the first ticket: no run to record, but CI must see why.
+            if junit_path:
+                write_text(junit_path, junit_error_xml(loaded.scenario.name, str(exc)), "--junit")
+            if json_path:
+                document = json_document("run", False, passed=False, error=str(exc),
+                                         interrupted=isinstance(exc, Interrupted),
+                                         signal=exc.name if isinstance(exc, Interrupted) else None)
+                write_text(json_path, json.dumps(document, indent=2) + "\n", "--json")
+            raise
+        write_outputs(result)
+        evidence_problem = None
+        if evidence is not None:
+            try:
+                _finish_evidence(evidence, instance, result)
+            except EvidenceError as problem:  # told after the verdict, which comes first
+                evidence_problem = problem
+            finally:
+                evidence.close()
+        try:
+            _print_verdict(result.verdict, result.run_id, result.seconds, tables)
+        except VerificationError:
+            if evidence_problem is not None:
+                warn(str(evidence_problem))
+            raise
         if evidence_problem is not None:
-            warn(str(evidence_problem))
-        raise
-    if evidence_problem is not None:
-        raise evidence_problem
+            raise evidence_problem
+
+
+def _print_interrupted(exc: BaseException, result: RunResult | None, scenario_file: Path) -> None:
+    """Every ticket of an interrupted run with its state, and the commands that read the run later."""
+    if result is None:
+        console.print(f"{escape(str(exc))} before the first ticket: nothing was created")
+        return
+    console.print(f"run {result.run_id} {escape(str(exc))}:")
+    for state in result.ticket_states():
+        console.print(f"  {escape(state.line())}")
+    for line in result.unconfirmed:
+        console.print(f"  {escape(line)}")
+    console.print(f"  recorded: `ostops report --run {result.run_id}`, "
+                  f"`ostops verify {escape(str(scenario_file))} --run {result.run_id}`")
 
 
 def _finish_evidence(evidence: Evidence, instance: Instance | None, result: RunResult | None,
@@ -185,6 +215,8 @@ def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None =
                       "[green]yes[/green]" if ticket.passed else f"[red]no[/red] ({len(ticket.mismatches)})")
     table.add_row("final review", "", "[green]yes[/green]" if not verdict.review else "[red]no[/red]")
     target.print(table)
+    for line in verdict.skipped():
+        target.print(f"[yellow]skipped[/yellow] {escape(line)}")
     timing = f" in {seconds:.1f} s" if seconds is not None else ""
     if not verdict.passed:
         raise VerificationError(f"run {run_id}: {len(verdict.mismatches())} expectation(s) not met{timing}",
@@ -197,8 +229,11 @@ def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None =
 @click.option("--run", "run_id", default=None,
               help="The run id `ostops run` printed (default: the latest recorded run of this scenario).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option("--require-mail", is_flag=True,
+              help="Fail expect.mail where no mail is captured (default: reported as skipped, with the reason).")
 @instance_option
-def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, instance_path: Path | None) -> None:
+def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, require_mail: bool,
+                   instance_path: Path | None) -> None:
     """Re-verify a past run of a scenario against osTicket's database."""
     from automation.scenarios.loader import load_scenario
     from automation.scenarios.mail import mailbox_of
@@ -214,19 +249,19 @@ def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, insta
                           "pass --run RUN_ID (see `ostops runs`) or run it first")
     record = load_record(workspace, run_id)
     if record is None:
-        verdict = verify_past_run(instance, loaded.scenario, run_id, mailbox=mailbox_of(instance))
+        verdict = verify_past_run(instance, loaded.scenario, run_id, mailbox=mailbox_of(instance, require_mail))
     else:
         verdict = verify_past_run(instance, loaded.scenario, run_id, record.id_range,
-                                  sorted(record.ticket_ids.values()), record.ledger, mailbox_of(instance))
+                                  sorted(record.ticket_ids.values()), record.ledger, mailbox_of(instance, require_mail))
     # No ticket of this run at all: an unknown run id is bad input; a known run of other tickets is a
     # verification failure (the wrong scenario file, or keys renamed since the run).
     if verdict is None:
         raise ConfigError(unknown_run(run_id, instance.base_url, workspace))
     if as_json:
         print_json("verify", verdict.passed, run_id=run_id, passed=verdict.passed,
-                   tickets=[{"key": t.key, "number": t.number, "passed": t.passed, "mismatches": t.mismatches}
-                            for t in verdict.tickets],
-                   review=verdict.review, mismatches=verdict.mismatches())
+                   tickets=[{"key": t.key, "number": t.number, "passed": t.passed, "mismatches": t.mismatches,
+                             "skipped": t.skipped} for t in verdict.tickets],
+                   review=verdict.review, mismatches=verdict.mismatches(), skipped=verdict.skipped())
         if not verdict.passed:
             raise VerificationError(f"run {run_id}: {len(verdict.mismatches())} expectation(s) not met")
         return

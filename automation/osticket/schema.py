@@ -24,6 +24,8 @@ class Tables:
 # ``flags`` bits (include/class.sla.php, class.dept.php, class.team.php, class.topic.php of osTicket 1.18.1).
 SLA_ACTIVE, SLA_ESCALATE, SLA_NOALERTS, SLA_TRANSIENT = 0x1, 0x2, 0x4, 0x8
 DEPT_ACTIVE, DEPT_ARCHIVED = 0x4, 0x8
+DEPT_ASSIGN_MEMBERS_ONLY, DEPT_DISABLE_AUTO_CLAIM, DEPT_ASSIGN_PRIMARY_ONLY = 0x1, 0x2, 0x10
+DEPT_DISABLE_REOPEN_AUTO_ASSIGN = 0x20
 TEAM_ENABLED, TEAM_NOALERTS = 0x1, 0x2
 TOPIC_ACTIVE, TOPIC_ARCHIVED = 0x2, 0x4
 ENTRY_SYSTEM = 0x80  # thread_entry.flags: a system note, posted by neither an agent nor a user (class.thread.php)

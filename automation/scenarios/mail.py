@@ -73,10 +73,14 @@ def parse(path: Path) -> MailMessage:
 
 @dataclass(frozen=True)
 class Mailbox:
-    """The mail folder of an instance, or why there is none (``unavailable``)."""
+    """The mail folder of an instance, or why there is none (``unavailable``).
+
+    Without a folder ``expect.mail`` is skipped with that reason, unless ``required`` (``--require-mail``):
+    then each expectation is a mismatch."""
 
     folder: Path | None
     unavailable: str = ""
+    required: bool = False
 
     def messages(self) -> list[MailMessage]:
         """Every message kept, in order of arrival (the files' names sort so)."""
@@ -85,15 +89,15 @@ class Mailbox:
         return [parse(path) for path in sorted(self.folder.glob("*.eml"))]
 
 
-def mailbox_of(instance: Instance) -> Mailbox:
+def mailbox_of(instance: Instance, required: bool = False) -> Mailbox:
     local = instance.local
     if local is None:
         return Mailbox(None, f"no local SMTP capture: this {instance.kind} instance sends its mail through its own "
-                             "relay (if one is configured), which ostops does not read")
+                             "relay (if one is configured), which ostops does not read", required)
     if local.smtp_port is None:
         return Mailbox(None, f"no local SMTP capture: the instance in {local.dir} was made before `ostops local up` "
-                             "caught mail; rebuild it with `ostops local up --fresh`")
-    return Mailbox(Path(local.dir) / MAIL_DIR)
+                             "caught mail; rebuild it with `ostops local up --fresh`", required)
+    return Mailbox(Path(local.dir) / MAIL_DIR, required=required)
 
 
 def select(messages: Iterable[MailMessage], numbers: Sequence[str] = (), to: str | None = None) -> list[MailMessage]:
@@ -118,7 +122,10 @@ def check_mail(expects: Sequence[MailExpect], number: str, mailbox: Mailbox) -> 
     if not expects:
         return []
     if mailbox.folder is None:
-        return [f"mail[{i}] {_describe(e)}: not checked: {mailbox.unavailable}" for i, e in enumerate(expects)]
+        if not mailbox.required:
+            return []  # skipped_mail names them
+        return [f"mail[{i}] {_describe(e)}: not checked (--require-mail): {mailbox.unavailable}"
+                for i, e in enumerate(expects)]
     about = select(mailbox.messages(), [number])
     problems = []
     for i, expect in enumerate(expects):
@@ -133,3 +140,10 @@ def check_mail(expects: Sequence[MailExpect], number: str, mailbox: Mailbox) -> 
         problems.append(f"mail[{i}] {_describe(expect)}: expected {wanted} message(s), found {len(found)} "
                         f"(about #{number}: {len(about)} message(s): {seen})")
     return problems
+
+
+def skipped_mail(expects: Sequence[MailExpect], mailbox: Mailbox) -> list[str]:
+    """The expectations that cannot be checked here (no mail folder, not required), each with the reason."""
+    if mailbox.folder is not None or mailbox.required:
+        return []
+    return [f"mail[{i}] {_describe(e)}: skipped: {mailbox.unavailable}" for i, e in enumerate(expects)]

@@ -16,7 +16,7 @@ from automation.scenarios import ledger as run_ledger
 from automation.scenarios.channels import SOURCES
 from automation.scenarios.facts import Entry, SlaDefinition, TicketFacts, read_run, read_slas
 from automation.scenarios.ledger import Ledger
-from automation.scenarios.mail import Mailbox, check_mail
+from automation.scenarios.mail import Mailbox, check_mail, skipped_mail
 from automation.scenarios.models import REQUESTER, SYSTEM, EntryExpect, Scenario, TicketSpec
 
 ENTRY_CODES = {"message": "M", "response": "R", "note": "N"}
@@ -28,6 +28,8 @@ class TicketVerdict:
     key: str
     number: str | None
     mismatches: list[str] = field(default_factory=list)
+    # Expectations not checked here, with the reason (expect.mail without mail capture): never a failure.
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -52,6 +54,9 @@ class Verdict:
         lines = [f"ticket {t.key}{f' (#{t.number})' if t.number else ''}: {m}"
                  for t in self.tickets for m in t.mismatches]
         return lines + self.unconfirmed + self.slas + [f"review: {m}" for m in self.review]
+
+    def skipped(self) -> list[str]:
+        return [f"ticket {t.key}{f' (#{t.number})' if t.number else ''}: {s}" for t in self.tickets for s in t.skipped]
 
 
 def unconfirmed_line(ticket: TicketFacts) -> str:
@@ -259,11 +264,15 @@ def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.da
             verdicts.append(TicketVerdict(spec.key, None, [f"no ticket of run {run_id} in osTicket"]))
             continue
         problems = check_ticket(spec, found, now)
+        skipped: list[str] = []
         if spec.expect.mail:
-            problems += check_mail(spec.expect.mail, found.number, mailbox or Mailbox(None, "no mail folder given"))
-        if ledger is not None and spec.key in ledger.tickets:
-            problems += run_ledger.compare(ledger.tickets[spec.key], found, ledger.text_form)
-        verdicts.append(TicketVerdict(spec.key, found.number, problems))
+            box = mailbox or Mailbox(None, "no mail folder given")
+            problems += check_mail(spec.expect.mail, found.number, box)
+            skipped = skipped_mail(spec.expect.mail, box)
+        recorded = ledger.tickets.get(spec.key) if ledger is not None else None
+        if recorded is not None and ledger is not None:
+            problems += run_ledger.compare(recorded, found, ledger.text_form)
+        verdicts.append(TicketVerdict(spec.key, found.number, problems, skipped))
     sla_problems = run_ledger.compare_slas(ledger.slas, slas) if ledger is not None and slas is not None else []
     review = []
     allowed = scenario.review.open_tickets
@@ -280,7 +289,7 @@ def verify_run(conn: Any, t: Tables, scenario: Scenario, run_id: str) -> Verdict
 
 
 def verify_past_run(instance: Instance, scenario: Scenario, run_id: str,
-                    id_range: tuple[int, int] | None = None, ticket_ids: Sequence[int] = (),
+                    id_range: tuple[int, int | None] | None = None, ticket_ids: Sequence[int] = (),
                     ledger: Ledger | None = None, mailbox: Mailbox | None = None) -> Verdict | None:
     """Verify a past run; None when osTicket holds no ticket of that run at all (an unknown run id).
 

@@ -8,6 +8,7 @@ predicates can be imported and tested without starting the policy server.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,8 +38,13 @@ TAGGABLE_TYPES = frozenset(
         VIRTUAL_MACHINE,
         RUN_COMMAND,
         VM_EXTENSION,
+        "azure-native:compute:Disk",
+        "azure-native:maintenance:MaintenanceConfiguration",
     }
 )
+RDP_PORT = 3389
+# RDP, when open at all, only from a /28 (16 addresses) or narrower (infra/config.py WIDEST_ADMIN_PREFIX).
+WIDEST_RDP_PREFIX = 28
 
 # SSH, SQL Server, MySQL/MariaDB, PostgreSQL, RDP, WinRM over HTTP and HTTPS.
 MANAGEMENT_AND_DATABASE_PORTS = (22, 1433, 3306, 5432, 3389, 5985, 5986)
@@ -269,6 +275,53 @@ def trusted_launch_on(resource_type: str, props: Props) -> list[str]:
     return violations
 
 
+def _wide_rdp(rule: Props, where: str) -> list[str]:
+    if str(rule.get("direction", "")).lower() != "inbound" or str(rule.get("access", "")).lower() != "allow":
+        return []
+    port_ranges = _as_list(rule.get("destinationPortRange")) + _as_list(rule.get("destinationPortRanges"))
+    if not any(_port_range_covers(r, RDP_PORT) for r in port_ranges):
+        return []
+    sources = _as_list(rule.get("sourceAddressPrefix")) + _as_list(rule.get("sourceAddressPrefixes"))
+    wide = []
+    for source in sources:
+        try:
+            network = ipaddress.ip_network(str(source).strip(), strict=False)
+        except ValueError:
+            wide.append(str(source))  # a tag (Internet, VirtualNetwork, *...) is no narrow range
+            continue
+        if network.prefixlen < WIDEST_RDP_PREFIX:
+            wide.append(str(source))
+    if not wide:
+        return []
+    name = rule.get("name") or where
+    return [(f"security rule {name!r} allows RDP from {', '.join(wide)}: open it from a /{WIDEST_RDP_PREFIX} or "
+            "narrower, or not at all (Azure Bastion)")]
+
+
+def rdp_narrow_or_closed(resource_type: str, props: Props) -> list[str]:
+    """RDP is closed, or open from a /28 or narrower range only."""
+    if resource_type == SECURITY_RULE:
+        return _wide_rdp(props, "security rule")
+    if resource_type == SECURITY_GROUP:
+        violations: list[str] = []
+        for index, rule in enumerate(_as_list(props.get("securityRules"))):
+            violations += _wide_rdp(rule, f"securityRules[{index}]")
+        return violations
+    return []
+
+
+def data_disks_kept(resource_type: str, props: Props) -> list[str]:
+    """A VM's data disks outlive it: ``deleteOption`` Detach (Azure's default), never Delete."""
+    if resource_type != VIRTUAL_MACHINE:
+        return []
+    disks = _as_list(_get(props, "storageProfile", "dataDisks"))
+    return [
+        f"data disk at LUN {disk.get('lun')} has deleteOption 'Delete': it would be deleted with the VM; use 'Detach'"
+        for disk in disks
+        if isinstance(disk, Mapping) and str(disk.get("deleteOption", "")).lower() == "delete"
+    ]
+
+
 def automatic_patching_on(resource_type: str, props: Props) -> list[str]:
     """Every Windows VM patches itself: platform-orchestrated (or OS-managed where the image has no platform
     patching, e.g. desktop images) with automatic updates enabled."""
@@ -382,6 +435,8 @@ POLICIES: dict[str, tuple[str, Predicate]] = {
         trusted_launch_on,
     ),
     "automatic-patching-on": ("Virtual machines patch automatically.", automatic_patching_on),
+    "rdp-narrow-or-closed": ("RDP is closed, or open from a /28 or narrower range only.", rdp_narrow_or_closed),
+    "data-disks-kept": ("A VM's data disks are detached, never deleted, with it.", data_disks_kept),
     "required-tags-present": (
         f"Taggable resources carry the tags {', '.join(REQUIRED_TAGS)}.",
         required_tags_present,

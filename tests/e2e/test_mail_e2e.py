@@ -95,3 +95,44 @@ def test_status_shows_the_smtp_server_process(osticket: Any) -> None:
     pid = osticket.instance.local.pids["smtpd"]
     assert status["checks"]["process smtpd"] == {"ok": True, "detail": f"pid {pid}"}
     assert processes.is_running(pid, manager.SERVICES["smtpd"], osticket.instance.local.dir + "/")
+
+
+def test_without_mail_capture_expect_mail_is_skipped_unless_required(osticket: Any, tmp_path: Path) -> None:
+    """Issue 20 §2: the same osTicket seen as an instance without capture (no `local` block, as on Azure): the lab
+    passes with each expect.mail skipped and its reason (console, --json, --junit); --require-mail fails it."""
+    import shutil
+    import subprocess
+    import xml.etree.ElementTree as ET
+
+    from automation.paths import CREDENTIALS_FILE
+    from tests.helpers.osticket import OSTOPS
+
+    document = json.loads(osticket.instance_path.read_text(encoding="utf-8"))
+    document.pop("local", None)
+    document["kind"] = "azure"
+    instance = tmp_path / "instance.json"
+    instance.write_text(json.dumps(document), encoding="utf-8")
+    instance.chmod(0o600)
+    shutil.copy2(osticket.instance_path.parent / CREDENTIALS_FILE, tmp_path / CREDENTIALS_FILE)
+    lab = str(REPO / "seed" / "scenarios" / "lab.yaml")
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([OSTOPS, "run", lab, *extra, "--instance", str(instance)], capture_output=True,
+                              text=True, timeout=300, cwd=REPO, check=False)
+
+    junit, report = tmp_path / "lab.xml", tmp_path / "lab.json"
+    result = run("--junit", str(junit), "--json", str(report))
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = " ".join((result.stdout + result.stderr).split())
+    assert "skipped" in output and "no local SMTP capture: this azure instance" in output
+    verification = json.loads(report.read_text(encoding="utf-8"))["verification"]
+    assert verification["passed"] is True and verification["mismatches"] == []
+    assert verification["skipped"] and all(": skipped: no local SMTP capture" in s for s in verification["skipped"])
+    suite = ET.fromstring(junit.read_text(encoding="utf-8"))
+    assert suite.get("failures") == "0" and int(suite.get("skipped", "0")) >= 1
+    skipped = [c for c in suite.iter("testcase") if c.find("skipped") is not None]
+    assert skipped and all(c.get("name", "").endswith(" / expect.mail") for c in skipped)
+
+    required = run("--require-mail")
+    assert required.returncode == 1, required.stdout + required.stderr
+    assert "not checked (--require-mail)" in " ".join((required.stdout + required.stderr).split())

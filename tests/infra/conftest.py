@@ -123,12 +123,25 @@ def plain_strings(value: Any) -> Iterator[str]:
             yield from plain_strings(item)
 
 
+@dataclass(frozen=True)
+class RegisteredOptions:
+    """The resource options as the engine receives them in RegisterResourceRequest (what it acts on)."""
+
+    protect: bool
+    delete_before_replace: bool
+    replace_on_changes: tuple[str, ...]
+    ignore_changes: tuple[str, ...]
+    deleted_with: str  # the URN of the resource this one is deleted with, or ""
+    dependencies: tuple[str, ...]  # URNs
+
+
 @dataclass
 class RecordedResource:
     type: str
     name: str
     inputs: dict[str, Any]
     urn: str = ""
+    options: RegisteredOptions | None = None
 
     @property
     def props(self) -> dict[str, Any]:
@@ -226,6 +239,19 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
         self.component_outputs: dict[str, dict[str, Any]] = {}
+        self.options: dict[str, RegisteredOptions] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        self.options[response.urn] = RegisteredOptions(
+            protect=bool(request.protect),
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            replace_on_changes=tuple(request.replaceOnChanges),
+            ignore_changes=tuple(request.ignoreChanges),
+            deleted_with=request.deletedWith,
+            dependencies=tuple(request.dependencies),
+        )
+        return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         self.component_outputs[request.urn] = rpc.deserialize_properties(request.outputs)
@@ -276,6 +302,7 @@ def run_program(config: Mapping[str, str], secrets: Mapping[str, str] | None = N
     urns = {(urn.split("::")[2].split("$")[-1], urn.split("::", 3)[3]): urn for urn in monitor.resources}
     for resource in recording.resources:
         resource.urn = urns.get((resource.type, resource.name), "")
+        resource.options = monitor.options.get(resource.urn)
     return ProgramRun(
         config=dict(config),
         resources=recording.resources,

@@ -109,7 +109,10 @@ def test_admin_source_open_to_the_internet_is_refused(internet: str) -> None:
 @pytest.mark.parametrize(
     ("value", "fragment"),
     [
-        ("16.0.0.0/4", "wider than /8"),
+        ("16.0.0.0/4", "wider than /28"),
+        # issue 20 §9: RDP was accepted from up to a /8 (16.7 million addresses); now /28 at most.
+        ("10.0.0.0/8", "wider than /28"),
+        ("203.0.113.0/27", "wider than /28"),
         ("203.0.113.7/24", "has host bits set: did you mean 203.0.113.0/24 or 203.0.113.7/32?"),
         ("not-an-address", "is not an IPv4 address or CIDR"),
         ("2001:db8::/64", "IPv4 public address only"),
@@ -128,7 +131,7 @@ def test_automation_source_must_be_one_real_address(value: str) -> None:
     assert "one address" in str(error) or "single" in str(error)
 
 
-@pytest.mark.parametrize("key", ["location", "dnsLabel", "adminSourceCidr", "automationSourceCidr"])
+@pytest.mark.parametrize("key", ["location", "dnsLabel", "automationSourceCidr"])
 def test_required_keys_are_named_when_missing(key: str) -> None:
     error = refused({k: v for k, v in BASE_CONFIG.items() if k != key})
     assert error.key == f"ostops:{key}"
@@ -164,6 +167,16 @@ def test_required_keys_are_named_when_missing(key: str) -> None:
         ("tags", json.dumps({"project": ""}), "required tag 'project' cannot be empty"),
         ("tags", json.dumps(["a", "b"]), "map of tag names"),
         ("adminSourceCIDR", "203.0.113.7/32", "is not a known key"),
+        ("bootstrapRun", "-1", "outside 0-9999"),
+        ("bootstrapRun", "two", "is not a whole number"),
+        ("allowVmReplace", "please", "is not true or false"),
+        ("dataDiskSizeGb", "4", "outside 8-1024"),
+        ("dataDiskSizeGb", "32GB", "is not a whole number"),
+        ("dataDiskSku", "UltraSSD_LRS", "is not one of: StandardSSD_LRS, Premium_LRS"),
+        ("hstsMaxAgeSeconds", "31536000", "needs a trusted certificate"),
+        ("smtpRelayHost", "smtp relay.example.com", "is not a host name"),
+        ("smtpRelayPort", "70000", "outside 1-65535"),
+        ("smtpRelayPort", "587", "needs ostops:smtpRelayHost"),
     ],
 )
 def test_bad_values_name_the_key(key: str, value: str, fragment: str) -> None:
@@ -370,3 +383,90 @@ def test_a_pfx_in_plain_text_is_refused() -> None:
 def test_garbage_instead_of_base64_is_refused_without_echoing_it() -> None:
     error = refused(BASE_CONFIG, {"tlsPfxBase64": "not base64 !!", "tlsPfxPassword": "x"})
     assert "is not base64" in str(error) and "not base64 !!" not in str(error)
+
+
+# --- issue 20 ---------------------------------------------------------------------------------------------
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    """issue 20 §9: stack config errors came one at a time (the first raised); now every one, like seed files."""
+    error = refused(
+        {
+            "location": "West Europe!",
+            "dnsLabel": "Bad_Label",
+            "adminSourceCidr": "10.0.0.0/8",
+            "vmSize": "Standard_A1_v2",
+            "dataDiskSku": "UltraSSD_LRS",
+            "unknownKey": "x",
+        }
+    )
+    keys = {"location", "dnsLabel", "adminSourceCidr", "vmSize", "dataDiskSku", "unknownKey", "automationSourceCidr"}
+    assert set(error.keys) == {f"ostops:{k}" for k in keys}
+    assert len(error.problems) == len(keys)
+    text = str(error)
+    assert text.startswith(f"{len(keys)} problems in the stack config")
+    for key in keys:
+        assert f"\nostops:{key}: " in text
+    assert isinstance(error, ConfigError) and error.exit_code == 2
+
+
+def test_a_plain_secret_and_a_bad_value_are_both_named() -> None:
+    error = refused({**BASE_CONFIG, "adminPassword": "Plain-Text-Pw-1234", "vmSize": "nope"})
+    assert set(error.keys) == {"ostops:vmSize", "ostops:adminPassword"}
+    assert "Plain-Text-Pw-1234" not in str(error)
+
+
+def test_rdp_is_closed_unless_an_admin_source_is_given() -> None:
+    config = load({k: v for k, v in BASE_CONFIG.items() if k != "adminSourceCidr"})
+    assert config.admin_source_cidr is None
+
+
+@pytest.mark.parametrize("value", ["203.0.113.0/28", "203.0.113.8/29", "203.0.113.7/32", "203.0.113.7"])
+def test_a_slash_28_or_narrower_admin_source_is_accepted(value: str) -> None:
+    assert load({**BASE_CONFIG, "adminSourceCidr": value}).admin_source_cidr is not None
+
+
+def test_the_lab_client_needs_an_admin_source() -> None:
+    config = {k: v for k, v in BASE_CONFIG.items() if k != "adminSourceCidr"}
+    error = refused({**config, "labClient": "true"})
+    assert error.key == "ostops:adminSourceCidr"
+    assert "labClient" in str(error)
+
+
+def test_new_keys_default_sensibly() -> None:
+    config = load(BASE_CONFIG)
+    assert config.bootstrap_run == 0
+    assert config.allow_vm_replace is False
+    assert config.data_disk_size_gb == 32
+    assert config.data_disk_sku == "StandardSSD_LRS"
+    assert config.hsts_max_age_seconds == 0  # self-signed: no HSTS
+    assert config.smtp_relay is None
+
+
+def test_hsts_follows_a_trusted_certificate() -> None:
+    """issue 20 §9: HSTS with a two-year max-age on a self-signed certificate; now 0 unless the PFX is the user's."""
+    test_pfx = {"tlsPfxBase64": user_pfx(), "tlsPfxPassword": "Pfx-Pass-123"}
+    assert load(BASE_CONFIG, test_pfx).hsts_max_age_seconds == 31_536_000
+    assert load({**BASE_CONFIG, "hstsMaxAgeSeconds": "300"}, test_pfx).hsts_max_age_seconds == 300
+    assert load({**BASE_CONFIG, "hstsMaxAgeSeconds": "0"}).hsts_max_age_seconds == 0
+
+
+def test_an_smtp_relay_is_read_with_its_password_as_a_secret() -> None:
+    config = load(
+        {**BASE_CONFIG, "smtpRelayHost": "smtp.sendgrid.net", "smtpRelayUsername": "apikey"},
+        {"smtpRelayPassword": "SG.abc-DEF_123.xyz~9"},
+    )
+    relay = config.smtp_relay
+    assert relay is not None
+    assert (relay.host, relay.port, relay.username) == ("smtp.sendgrid.net", 587, "apikey")
+    assert relay.password is not None and relay.password.get_secret_value() == "SG.abc-DEF_123.xyz~9"
+    assert "SG.abc" not in repr(config)
+    assert load({**BASE_CONFIG, "smtpRelayHost": "relay.internal", "smtpRelayPort": "25"}).smtp_relay == (
+        type(relay)(host="relay.internal", port=25)
+    )
+
+
+def test_an_smtp_password_in_plain_text_or_alone_is_refused() -> None:
+    error = refused({**BASE_CONFIG, "smtpRelayHost": "smtp.example.com", "smtpRelayPassword": "Plain-Relay-Pw-1"})
+    assert set(error.keys) == {"ostops:smtpRelayPassword", "ostops:smtpRelayUsername"}
+    assert "Plain-Relay-Pw-1" not in str(error)

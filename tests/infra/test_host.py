@@ -19,7 +19,7 @@ from infra.bootstrap_command import PLACEHOLDER, script_digest
 from infra.config import StackConfigError
 from infra.policy.predicates import COMMAND_LINE_UNSAFE, MAX_PARAMETER_BYTES, embedded_settings
 from infra.tls import certificate_sha256
-from infra.vault import KEY_VAULT_SECRETS_USER, SECRET_NAMES
+from infra.vault import CONTRACT_SECRET_NAMES, KEY_VAULT_SECRETS_USER
 from infra.vm import VM_REPLACE_ON_CHANGES
 from tests.infra.conftest import (
     ADMIN_SOURCE,
@@ -236,9 +236,8 @@ def test_the_vm_admin_password_reaches_azure_only_as_a_secret(program_runs: dict
 
 
 def test_every_taggable_resource_carries_the_stack_tags(default_run: ProgramRun) -> None:
-    tagged = [
-        r for r in default_run.resources if r.type.startswith("azure-native:") and r.type not in {"azure-native:network:Subnet", ROLE}
-    ]
+    untaggable = {"azure-native:network:Subnet", ROLE, "azure-native:maintenance:ConfigurationAssignment"}
+    tagged = [r for r in default_run.resources if r.type.startswith("azure-native:") and r.type not in untaggable]
     for resource in tagged:
         tags = resource.props["tags"]
         assert {k: tags[k] for k in ("project", "environment", "managed-by")} == {
@@ -265,7 +264,7 @@ def test_the_run_command_carries_the_script_with_the_settings_and_no_parameters(
     assert command["asyncExecution"] is False
     assert "parameters" not in command and "protectedParameters" not in command
     assert "runAsPassword" not in command
-    assert command["runCommandName"] == f"ostops-bootstrap-{script_digest(script)}"
+    assert command["runCommandName"] == f"ostops-bootstrap-r0-{script_digest(script)}"
     assert command["tags"]["bootstrap-sha256"] == script_digest(script)
 
 
@@ -296,11 +295,19 @@ def test_the_embedded_settings_decode_back_to_the_settings(
         "allowUnverifiedDownloads": False,
         "manifest": json.loads(MANIFEST_PATH.read_text(encoding="utf-8")),
         "installerBase64": base64.b64encode(bootstrap_paths["installer"].read_bytes()).decode("ascii"),
-        "secrets": {"source": "keyvault", "vaultUri": f"https://{vault_name}.vault.azure.net/", "names": SECRET_NAMES},
+        "secrets": {
+            "source": "keyvault",
+            "vaultUri": f"https://{vault_name}.vault.azure.net/",
+            "names": dict(CONTRACT_SECRET_NAMES),
+        },
         "tls": {
             "enabled": True,
             "certificateSha256": certificate_sha256(program_runs["st_marys"].outputs["certificatePem"]),
         },
+        "dataDisk": {"lun": 0, "driveLetter": "F", "label": "ostops-data"},
+        "hsts": {"maxAgeSeconds": 0},
+        "smtpRelay": None,
+        "mode": "install",
     }
     script = program_runs["st_marys"].one(RUN_COMMAND).props["source"]["script"]
     assert script.isascii() and "St. Mary's IT \\u2014 Help Desk" in script
@@ -329,7 +336,7 @@ def test_purge_protection_follows_the_config(bootstrap_paths: dict[str, Path], m
 def test_the_vault_holds_the_six_secrets_as_pulumi_secrets(program_runs: dict[str, ProgramRun]) -> None:
     for run in program_runs.values():
         secrets = run.of_type(KV_SECRET)
-        assert {r.props["secretName"] for r in secrets} == set(SECRET_NAMES.values())
+        assert {r.props["secretName"] for r in secrets} == set(CONTRACT_SECRET_NAMES.values())
         assert all(is_secret(r.inputs["properties"]) for r in secrets)
         assert {r.props["vaultName"] for r in secrets} == {run.one(VAULT).props["vaultName"]}
     given = vault_secret_values(program_runs["given_secrets"])
@@ -350,10 +357,19 @@ def test_the_vm_identity_reads_secrets_from_this_vault_only(default_run: Program
 
 
 def test_the_run_command_waits_for_the_secrets_and_the_role(default_run: ProgramRun) -> None:
-    import infra.host as host_module
-
-    source = Path(host_module.__file__).read_text(encoding="utf-8")
-    assert "depends_on=[self.vm, self.vault.reader_role, *self.vault.secrets.values()]" in source
+    """As registered with the engine: the Run Command depends on the VM, the role, every secret, the patch
+    schedule's assignment and the data disk."""
+    command = default_run.one(RUN_COMMAND)
+    assert command.options is not None
+    wanted = [
+        default_run.one(VM),
+        default_run.one(ROLE),
+        *default_run.of_type(KV_SECRET),
+        default_run.one("azure-native:maintenance:ConfigurationAssignment"),
+        default_run.one("azure-native:compute:Disk"),
+    ]
+    assert {r.urn for r in wanted} <= set(command.options.dependencies)
+    assert all(r.urn for r in wanted)
 
 
 def test_the_pfx_holds_the_certificate_for_the_fqdn_and_opens_with_its_password(default_run: ProgramRun) -> None:
@@ -508,7 +524,7 @@ def test_a_changed_script_gets_a_new_run_command_name(
     assert before.urn == after.urn
     assert before.props["source"]["script"] != after.props["source"]["script"]
     assert before.props["runCommandName"] != after.props["runCommandName"]
-    assert after.props["runCommandName"] == f"ostops-bootstrap-{script_digest(after.props['source']['script'])}"
+    assert after.props["runCommandName"] == f"ostops-bootstrap-r0-{script_digest(after.props['source']['script'])}"
 
 
 def test_the_vm_is_replaced_old_first_on_create_only_changes() -> None:

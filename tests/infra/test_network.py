@@ -49,3 +49,13 @@ def test_priorities_and_names_are_unique_and_only_tcp_is_allowed(db: bool) -> No
     assert len({rule.name for rule in rules}) == len(rules)
     assert all(rule.protocol == "Tcp" for rule in rules if rule.access == "Allow")
     assert all(100 <= rule.priority <= 4096 for rule in rules)
+
+
+def test_rdp_is_closed_without_an_admin_source() -> None:
+    """issue 20 §9: RDP is closed by default; only web (and MySQL when asked) come in."""
+    assert allowed(inbound_rules(None, AUTOMATION, enable_db_access=False)) == {"80": "*", "443": "*"}
+    assert allowed(inbound_rules(None, AUTOMATION, enable_db_access=True)) == {
+        "80": "*",
+        "443": "*",
+        "3306": AUTOMATION,
+    }

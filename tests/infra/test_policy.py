@@ -108,6 +108,16 @@ BAD_RESOURCES: list[tuple[str, str, dict[str, Any], str]] = [
         "no-internet-management-ports",
     ),
     ("separate-rule-resource", SECURITY_RULE, {**rule("1433", "*")}, "no-internet-management-ports"),
+    # issue 20 §9: RDP was accepted from up to a /8.
+    ("rdp-from-a-slash-8", SECURITY_GROUP, nsg(rule("3389", "10.0.0.0/8")), "rdp-narrow-or-closed"),
+    ("rdp-from-a-slash-27", SECURITY_RULE, {**rule("3389", "203.0.113.0/27")}, "rdp-narrow-or-closed"),
+    ("rdp-from-a-tag", SECURITY_GROUP, nsg(rule("3380-3390", "VirtualNetwork")), "rdp-narrow-or-closed"),
+    (
+        "data-disk-deleted-with-the-vm",
+        VIRTUAL_MACHINE,
+        {"storageProfile": {"dataDisks": [{"lun": 0, "createOption": "Attach", "deleteOption": "Delete"}]}},
+        "data-disks-kept",
+    ),
     (
         "password-in-plain-parameters",
         RUN_COMMAND,
@@ -367,6 +377,20 @@ MUTATIONS: list[tuple[str, str, str, Callable[[dict[str, Any]], None], str]] = [
         "automatic-patching-on",
     ),
     ("vm-untagged", VIRTUAL_MACHINE, "osticket-vm", lambda p: p.pop("tags"), "required-tags-present"),
+    (
+        "nsg-rdp-widened",
+        SECURITY_GROUP,
+        "",
+        lambda p: p["securityRules"][2].update(sourceAddressPrefix="198.51.100.0/24"),
+        "rdp-narrow-or-closed",
+    ),
+    (
+        "vm-data-disk-deleted-with-it",
+        VIRTUAL_MACHINE,
+        "osticket-vm",
+        lambda p: p["storageProfile"]["dataDisks"][0].update(deleteOption="Delete"),
+        "data-disks-kept",
+    ),
     (
         "bootstrap-secret-as-protected-parameter",
         RUN_COMMAND,

@@ -24,7 +24,7 @@ from infra.bootstrap_command import (
     settings_json,
 )
 from infra.policy.predicates import embedded_settings
-from infra.vault import SECRET_NAMES
+from infra.vault import CONTRACT_SECRET_NAMES as SECRET_NAMES
 
 pytestmark = pytest.mark.infra
 
@@ -163,7 +163,7 @@ def test_the_run_command_name_carries_the_script_digest(files: dict[str, Path]) 
     bootstrap = read(files)
     one = embed_settings(bootstrap.script, settings(bootstrap))
     other = embed_settings(bootstrap.script, settings(bootstrap, helpdesk="Another Desk"))
-    assert run_command_name(one) == f"ostops-bootstrap-{script_digest(one)}"
+    assert run_command_name(one) == f"ostops-bootstrap-r0-{script_digest(one)}"
     assert len(script_digest(one)) == 12 and int(script_digest(one), 16) >= 0
     assert run_command_name(one) != run_command_name(other)
     # A new certificate is a new script, so a new Run Command that imports it.

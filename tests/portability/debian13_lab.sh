@@ -47,12 +47,12 @@ echo "· a clean copy of HEAD ($(git rev-parse --short HEAD)) into $root/src"
 rm -rf "$root/src" "$root/lab-instance"
 mkdir -p "$root/src"
 git archive HEAD | tar -x -C "$root/src"
-cp "$zip" "$root/osticket.zip"
+cp "$zip" "$root/$(basename "$zip")"
 
 echo "· scripts/lab.sh inside the chroot (log: $root/lab.log)"
 set +e
 chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  LANG=C.UTF-8 OSTICKET_SOURCE=/osticket.zip ${chroot_env[@]+"${chroot_env[@]}"} \
+  LANG=C.UTF-8 OSTICKET_SOURCE="/$(basename "$zip")" ${chroot_env[@]+"${chroot_env[@]}"} \
   bash -c 'cd /src && . /etc/os-release && echo "== $PRETTY_NAME, $(python3 --version)" &&
            scripts/lab.sh --dir /lab-instance --no-shim; rc=$?;
            echo "== scripts/lab.sh exit $rc"; php -v | head -1;
