@@ -6,14 +6,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from automation.cli.common import escape, instance_option, out, print_json, progress, running_instance
 from automation.cli.examples import epilog
-from automation.errors import UsageError
+from automation.errors import Interrupted, RotationError, UsageError
 from automation.workspace import Workspace
+
+if TYPE_CHECKING:
+    from automation.operations.rotate import Rotated, Rotation
 
 MASK = "********"
 
@@ -48,18 +51,43 @@ def _rotate(kind: str, yes: bool, show_secrets: bool, as_json: bool, instance_pa
             raise UsageError(f"{rotation.question}. Standard input is not a terminal, so confirm with --yes; nothing "
                              "was changed")
         click.confirm(f"{rotation.question}.", abort=True, err=True)
-    rotated = rotation.apply(progress)
+    rotated, interrupted = apply_whole(rotation)
     secrets = {name: value if show_secrets else MASK for name, value in rotated.secrets.items()}
     if as_json:
-        print_json(f"rotate {kind}", True, rotated=rotated.lines, files=[str(f) for f in rotated.files],
+        print_json(f"rotate {kind}", interrupted is None, rotated=rotated.lines, files=[str(f) for f in rotated.files],
                    **({"secrets": secrets} if show_secrets else {}))
-        return
-    for line in rotated.lines:
-        out.print(f"rotated: {escape(line)}")
-    for path in rotated.files:
-        out.print(f"replaced: {escape(str(path))}")
-    for name, value in secrets.items():
-        out.print(f"new {escape(name)}: {escape(value)}" + ("" if show_secrets else "  (--show-secrets prints it)"))
+    else:
+        for line in rotated.lines:
+            out.print(f"rotated: {escape(line)}")
+        for path in rotated.files:
+            out.print(f"replaced: {escape(str(path))}")
+        for name, value in secrets.items():
+            out.print(f"new {escape(name)}: {escape(value)}" + ("" if show_secrets else "  (--show-secrets prints it)"))
+    if interrupted is not None:
+        raise interrupted
+
+
+def apply_whole(rotation: Rotation) -> tuple[Rotated, Interrupted | None]:
+    """The rotation with SIGINT and SIGTERM held off until it has finished: one arriving meanwhile is returned
+    (and raised once the outcome is printed) instead of leaving osTicket and the files disagreeing; a second
+    one, or the rotation still going after the grace (automation/interrupt.py), stops it at once, and it undoes
+    every step it did."""
+    from automation.interrupt import Interruptions
+
+    interruptions = Interruptions()
+    rotated: Rotated | None = None
+    with interruptions.installed():
+        try:
+            with interruptions.deferred():
+                rotated = rotation.apply(progress)
+        except Interrupted as exc:
+            if isinstance(exc.__cause__, RotationError):
+                raise exc.__cause__ from exc  # stopped midway: it names the signal and what it rolled back
+            if rotated is None:
+                raise
+            return rotated, exc
+    assert rotated is not None
+    return rotated, None
 
 
 @rotate_group.command("api-key", epilog=epilog(["ostops rotate api-key", "ostops rotate api-key --yes --show-secrets"]))

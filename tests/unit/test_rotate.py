@@ -175,3 +175,43 @@ def test_only_access_denied_proves_mariadb_refuses_a_password(monkeypatch: pytes
     answers[:] = [2013, 2013, 2013]
     with pytest.raises(DatabaseError):
         rotate.refused_by_mariadb(make_instance(), "old")
+
+
+def test_a_signal_during_a_rotation_waits_for_it_to_finish() -> None:
+    import signal
+
+    from automation.cli.rotate import apply_whole
+
+    done: list[str] = []
+
+    def apply(_progress: object) -> rotate.Rotated:
+        done.append("database")
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C between the database and the files
+        done.append("files")
+        return rotate.Rotated("api-key", ["API key 1"])
+
+    rotated, interrupted = apply_whole(rotate.Rotation("api-key", "?", apply))
+    assert done == ["database", "files"] and rotated.lines == ["API key 1"]
+    assert interrupted is not None and interrupted.signum == signal.SIGINT
+    assert exit_code_for(interrupted) == 130
+
+
+def test_a_second_signal_stops_a_rotation_at_once_and_it_undoes_itself() -> None:
+    import signal
+
+    from automation.cli.rotate import apply_whole
+
+    undone: list[str] = []
+
+    def apply(_progress: object) -> rotate.Rotated:
+        def steps(undo: rotate.Undo) -> rotate.Rotated:
+            undo.push("the MariaDB password", lambda: undone.append("database"))
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)  # a CI runner escalating
+            raise AssertionError("not reached")
+
+        return rotate._run("db-password", steps)
+
+    with pytest.raises(RotationError, match="interrupted by SIGTERM; every step was rolled back"):
+        apply_whole(rotate.Rotation("db-password", "?", apply))
+    assert undone == ["database"]
