@@ -1,5 +1,5 @@
 """``ostops rotate api-key | agent-passwords | admin-password | db-password``: a new secret live in osTicket
-(and MariaDB), the old one refused, the files that hold it replaced whole, every recorded run re-verified."""
+(and MariaDB), the old one refused, the files that hold it replaced whole."""
 
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.group("rotate", epilog=epilog(["ostops rotate api-key", "ostops rotate agent-passwords --agent john.doe --yes",
                                       "ostops rotate db-password --yes --show-secrets"]))
 def rotate_group() -> None:
-    """Replace a secret: the new one live in osTicket and MariaDB, the old one refused, the instance file and
-    credentials.json replaced whole, then every recorded run re-verified."""
+    """Replace a secret: the new one live in osTicket and MariaDB, the old one refused, the instance file,
+    credentials.json and ost-config.php replaced whole."""
 
 
 def _rotate(kind: str, yes: bool, show_secrets: bool, as_json: bool, instance_path: Path | None,
