@@ -166,6 +166,9 @@ def reload_fpm(pid: int, base: Path, timeout: float = 30) -> None:
     reload-uses-sigkill-as-last-measure.phpt). Returns once none of the old workers is left and a new one runs.
     The workers' opcache does not re-read changed files (``opcache.validate_timestamps = 0`` above), and the
     reload starts it empty: how an edited ``ost-config.php`` is taken up."""
+    if pid <= 0 or not processes.is_running(pid, "php-fpm"):  # kill(-1, …) would signal every process
+        raise LocalInstanceError(f"php-fpm (pid {pid}) is not running; start the instance with `ostops local up "
+                                 f"--dir {base}`")
     before = processes.children(pid)
     try:
         os.kill(pid, signal.SIGUSR2)

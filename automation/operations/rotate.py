@@ -392,6 +392,7 @@ def _prepare_db_password(workspace: Workspace, instance: Instance) -> Rotation:
         raise ConfigError(f"{config}: its DBPASS differs from db.password in {workspace.instance_file}: they "
                           "already disagree; make them equal by hand first; nothing was changed")
     from automation.local import database
+    from automation.local.manager import NODE_MARK, node_dir
 
     base = Path(local.dir)
     root_password = local.db_root_password.get_secret_value()
@@ -406,7 +407,13 @@ def _prepare_db_password(workspace: Workspace, instance: Instance) -> Rotation:
         raise ConfigError(f"MariaDB has no user {instance.db.user!r} (db.user in {workspace.instance_file}); "
                           "nothing was changed")
     accounts = ", ".join(f"{instance.db.user}@{h}" for h in hosts)
-    question = (f"Change the MariaDB password of {accounts} and osTicket's {config}, then reload php-fpm? "
+    # Every php-fpm of the instance: the one, or each web node's ("php-fpm@2"), all over the one webroot.
+    fpms = [(pid, node_dir(base, int(node)) if node else base) for name, pid in sorted(local.pids.items())
+            for program, _, node in [name.partition(NODE_MARK)] if program == "php-fpm"]
+    if not fpms:
+        raise ConfigError(f"{workspace.instance_file}: no php-fpm recorded for this instance; nothing was changed")
+    question = (f"Change the MariaDB password of {accounts} and osTicket's {config}, then reload php-fpm "
+                f"({len(fpms)})? "
                 "Requests arriving during the change (about a second) may fail")
 
     def alter(password: str) -> None:
@@ -420,11 +427,9 @@ def _prepare_db_password(workspace: Workspace, instance: Instance) -> Rotation:
 
     def apply(progress: Progress) -> Rotated:
         from automation.local import webserver
-
-        fpm = local.pids.get("php-fpm", -1)
-
         def reload() -> None:
-            webserver.reload_fpm(fpm, base)
+            for pid, folder in fpms:
+                webserver.reload_fpm(pid, folder)
 
         def steps(undo: Undo) -> Rotated:
             new = new_password()
@@ -440,7 +445,7 @@ def _prepare_db_password(workspace: Workspace, instance: Instance) -> Rotation:
             _write(config, replace_define(text, "DBPASS", new, str(config)), keep_mode=True)
             undo.push(f"{config} (and php-fpm reloaded)", restore_config)
             reload()
-            progress(f"{config} rewritten (mode and owner kept), php-fpm reloaded")
+            progress(f"{config} rewritten (mode and owner kept), php-fpm reloaded ({len(fpms)})")
             updated = instance.model_copy(update={"db": instance.db.model_copy(update={"password": SecretStr(new)})})
             _replace_file(undo, workspace.instance_file, updated.to_json())
             db.connect(updated).close()

@@ -118,8 +118,9 @@ def mariadb_refuses(instance: Instance, password: str) -> bool:
     codes = []
     for _ in range(3):
         try:
+            tls = {"ca": instance.db.ssl_ca} if instance.db.ssl else None  # the multi-node twin requires TLS
             pymysql.connect(host=instance.db.host, port=instance.db.port, user=instance.db.user, password=password,
-                            database=instance.db.name, connect_timeout=10, read_timeout=10).close()
+                            database=instance.db.name, connect_timeout=10, read_timeout=10, ssl=tls).close()
         except pymysql.err.OperationalError as exc:
             codes.append(exc.args[0])
             if codes[-1] == 1045:  # ER_ACCESS_DENIED_ERROR
@@ -316,3 +317,26 @@ def test_agent_passwords_rolled_back_when_credentials_cannot_be_written(osticket
     base = current(osticket).base_url
     for name, password in passwords.items():
         staff_login(base, name, password)
+
+
+@pytest.fixture(scope="module")
+def twin() -> Iterator[LocalOsTicket]:
+    """Two web nodes behind HAProxy, each its own php-fpm over the one ost-config.php, MariaDB over TLS."""
+    yield from bring_up("ostops-e2e-rotate-twin-", web_nodes=2)
+
+
+def test_db_password_on_two_web_nodes_every_php_fpm_takes_the_new_one(twin: LocalOsTicket) -> None:
+    old = current(twin).db.password.get_secret_value()
+    result = rotate(twin, "db-password", "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "php-fpm reloaded (2)" in result.stderr
+    instance = current(twin)
+    assert instance.db.ssl
+    assert mariadb_refuses(instance, old)
+    assert not mariadb_refuses(instance, instance.db.password.get_secret_value())
+    # HAProxy spreads the requests over both nodes: each php-fpm must reach the database with the new password
+    answers = [api_ticket(instance, instance.api_key.get_secret_value()).status_code for _ in range(6)]
+    assert answers == [201] * 6
+    status = ostops(twin, "local", "status", "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert json.loads(status.stdout)["ok"] is True

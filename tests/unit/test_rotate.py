@@ -215,3 +215,18 @@ def test_a_second_signal_stops_a_rotation_at_once_and_it_undoes_itself() -> None
     with pytest.raises(RotationError, match="interrupted by SIGTERM; every step was rolled back"):
         apply_whole(rotate.Rotation("db-password", "?", apply))
     assert undone == ["database"]
+
+
+@pytest.mark.parametrize("pid", [-1, 0])
+def test_reloading_php_fpm_never_signals_a_pid_it_does_not_know(tmp_path: Path, pid: int,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from automation.errors import LocalInstanceError
+    from automation.local import webserver
+
+    sent: list[tuple[int, int]] = []
+    monkeypatch.setattr(webserver.os, "kill", lambda *args: sent.append(args))
+    # kill(-1, SIGUSR2) would reach every process this user may signal (a multi-node instance has no
+    # "php-fpm" pid, only "php-fpm@1", "php-fpm@2")
+    with pytest.raises(LocalInstanceError, match="is not running"):
+        webserver.reload_fpm(pid, tmp_path)
+    assert sent == []
