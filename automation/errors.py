@@ -26,6 +26,9 @@ The CLI maps it to exit codes in one place (``automation.cli.EXIT_CODES`` and ``
     ├── HashChangedError          a download no longer matches its pinned SHA-256
     ├── UnreachableError          ``manifest check --online``: some URLs did not answer
     ├── RotationError             a secret's rotation failed midway (``problems``: what was rolled back)
+    ├── BackupError               a backup cannot be made, decrypted, or does not match its manifest
+    ├── RestoreError              a restore did not prove itself (counts, runs, logins); names what differs
+    ├── UpgradeError              an upgrade step failed; says which, and whether the rollback held
     ├── DownloadError             (automation.manifest) a download failed or did not verify
     └── PublisherError            (automation.manifest) a publisher's checksum list or digest cannot be read
 
@@ -158,6 +161,25 @@ class UnreachableError(OsTicketError):
 class RotationError(OsTicketError):
     """A secret's rotation failed midway; ``problems`` says which steps were rolled back (and any that could
     not be), so that config, files and osTicket are known to agree again."""
+
+
+class BackupError(OsTicketError):
+    """A backup could not be made, or a backup file cannot be decrypted or does not match its manifest
+    (``problems`` names each part); nothing was restored from it."""
+
+
+class RestoreError(OsTicketError):
+    """A restored help desk did not prove itself: row counts, recorded runs, staff login, API key or portal
+    differ from the backup's (``problems``)."""
+
+
+class UpgradeError(OsTicketError):
+    """An upgrade step failed (``step`` names it); the message says whether the rollback brought the old help
+    desk back."""
+
+    def __init__(self, step: str, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(f"upgrade failed at step '{step}': {message}", problems)
+        self.step = step
 
 
 class Interrupted(BaseException):

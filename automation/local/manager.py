@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import requests
 from pydantic import SecretStr
@@ -232,13 +233,27 @@ def _replace(base: Path, old: Instance, source_path: Path | None, http_port: int
                 f"secrets) with a new osTicket {src.version} from {src.origin}?")
     if confirm is not None and not confirm(question):
         raise UsageError(f"{base}: not replaced; nothing was changed")
+    port = http_port or old.local.http_port
+    result = swap(base, old, lambda: _install(base, src, port, progress, started, nodes), progress)
+    if php_warning:
+        result.warnings.insert(0, php_warning)
+    return result
+
+
+T = TypeVar("T")
+
+
+def swap(base: Path, old: Instance, build: Callable[[], T], progress: Progress = _quiet) -> T:
+    """Replace the instance in ``base`` with what ``build`` makes there: the old one is stopped (until its servers
+    are gone and their ports free), moved aside, and deleted only once ``build`` returned; when it raises, what
+    it made is set aside (``base.failed-…``, for its logs) and the old one is put back and restarted."""
     progress("stopping the old instance (kept until the new one answers)")
     _stop_services(old, progress)
     wait_stopped(old)
     aside = _aside(base, "previous")
     base.rename(aside)
     try:
-        result = _install(base, src, http_port or old.local.http_port, progress, started, nodes)
+        result = build()
     except BaseException as exc:
         if base.exists():
             base.rename(_aside(base, "failed"))
@@ -256,9 +271,23 @@ def _replace(base: Path, old: Instance, source_path: Path | None, http_port: int
             exc.problems.append(note)
         raise
     shutil.rmtree(aside, ignore_errors=True)
-    if php_warning:
-        result.warnings.insert(0, php_warning)
     return result
+
+
+def restart_php(instance: Instance) -> None:
+    """Restart php-fpm alone (new PHP code or config in place: no worker keeps the old one in its opcache)."""
+    local = instance.local
+    assert local is not None
+    pid = local.pids.get("php-fpm")
+    if pid:
+        processes.stop(pid, *_identity(instance, "php-fpm"), timeout=10)
+    deadline = time.monotonic() + 10
+    while not processes.port_is_free(local.fpm_port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    base = Path(local.dir)
+    local.pids["php-fpm"] = webserver.start_fpm(base, base / "php-fpm.conf", local.fpm_port)
+    instance.save(instance_file(base))
+    _wait_healthy(instance)
 
 
 def _aside(base: Path, why: str) -> Path:
@@ -340,7 +369,7 @@ def _install(base: Path, src: source.OsTicketSource, http_port: int | None, prog
     try:
         progress("copying osTicket and initialising MariaDB")
         with ThreadPoolExecutor(max_workers=2) as pool:
-            copying = pool.submit(_copy_webroot, src.webroot, webroot)
+            copying = pool.submit(copy_webroot, src.webroot, webroot)
             cnf = database.initialise(base, db_port, server_tls)
             copying.result()
         progress("starting MariaDB" + (" (TLS)" if server_tls else ""))
@@ -374,7 +403,7 @@ def _install(base: Path, src: source.OsTicketSource, http_port: int | None, prog
     return UpResult(instance, time.monotonic() - started, warnings=warnings)
 
 
-def _copy_webroot(src: Path, dst: Path) -> None:
+def copy_webroot(src: Path, dst: Path) -> None:
     def link_or_copy(a: str, b: str) -> None:
         try:
             os.link(a, b)

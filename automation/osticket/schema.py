@@ -37,3 +37,13 @@ STATE_OPEN, STATE_CLOSED = "open", "closed"
 # ``event.name`` values the scenarios expect and the report reads.
 EVENT_CREATED, EVENT_CLOSED, EVENT_REOPENED, EVENT_ASSIGNED = "created", "closed", "reopened", "assigned"
 EVENT_TRANSFERRED, EVENT_OVERDUE, EVENT_EDITED = "transferred", "overdue", "edited"
+
+# ``config`` rows: osTicket's own settings are namespace 'core'; the database's schema signature is its key
+# 'schema_signature' (include/class.osticket.php getDBSignature), which the release's upgrader aims at
+# include/upgrader/streams/core.sig (OSTICKET_FACTS.md §10).
+CONFIG_CORE, SCHEMA_SIGNATURE_KEY, HELPDESK_URL_KEY = "core", "schema_signature", "helpdesk_url"
+SCHEMA_SIGNATURE_FILE = "include/upgrader/streams/core.sig"  # in a release's web root
+CONFIG_FILE = "include/ost-config.php"  # in the web root: DB credentials, SECRET_SALT, TABLE_PREFIX
+# The filesystem storage plugin (osTicket's plugins repository, storage-fs) keeps attachments under the folder
+# its instance's config key 'uploadpath' names, instead of in file_chunk.
+UPLOAD_PATH_KEY = "uploadpath"
