@@ -1,5 +1,5 @@
 """``ostops rotate api-key | agent-passwords | admin-password | db-password``: a new secret live in osTicket
-(and MariaDB), the old one refused, the files that hold it replaced whole."""
+(and MariaDB), the old one refused, the files that hold it replaced whole, every recorded run re-verified."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import click
 
 from automation.cli.common import escape, instance_option, out, print_json, progress, running_instance
 from automation.cli.examples import epilog
-from automation.errors import Interrupted, RotationError, UsageError
+from automation.errors import Interrupted, RotationError, UsageError, VerificationError
 from automation.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
                                       "ostops rotate db-password --yes --show-secrets"]))
 def rotate_group() -> None:
     """Replace a secret: the new one live in osTicket and MariaDB, the old one refused, the instance file,
-    credentials.json and ost-config.php replaced whole."""
+    credentials.json and ost-config.php replaced whole, then every recorded run re-verified."""
 
 
 def _rotate(kind: str, yes: bool, show_secrets: bool, as_json: bool, instance_path: Path | None,
@@ -52,9 +52,17 @@ def _rotate(kind: str, yes: bool, show_secrets: bool, as_json: bool, instance_pa
                              "was changed")
         click.confirm(f"{rotation.question}.", abort=True, err=True)
     rotated, interrupted = apply_whole(rotation)
+    proof = None
+    if interrupted is None:
+        from automation.operations.reverify import reverify_runs
+
+        # The proof that the rotation lost nothing: every run recorded here, read back with the new secrets.
+        proof = reverify_runs(workspace)
+    ok = interrupted is None and proof is not None and proof.passed
     secrets = {name: value if show_secrets else MASK for name, value in rotated.secrets.items()}
     if as_json:
-        print_json(f"rotate {kind}", interrupted is None, rotated=rotated.lines, files=[str(f) for f in rotated.files],
+        print_json(f"rotate {kind}", ok, rotated=rotated.lines, files=[str(f) for f in rotated.files],
+                   reverified=[run.to_dict() for run in proof.runs] if proof else None,
                    **({"secrets": secrets} if show_secrets else {}))
     else:
         for line in rotated.lines:
@@ -63,8 +71,12 @@ def _rotate(kind: str, yes: bool, show_secrets: bool, as_json: bool, instance_pa
             out.print(f"replaced: {escape(str(path))}")
         for name, value in secrets.items():
             out.print(f"new {escape(name)}: {escape(value)}" + ("" if show_secrets else "  (--show-secrets prints it)"))
+        if proof is not None:
+            out.print(escape(proof.summary()))
     if interrupted is not None:
         raise interrupted
+    if proof is not None and not proof.passed:
+        raise VerificationError(f"rotate {kind}: the secret is rotated, but {proof.summary()}", proof.problems())
 
 
 def apply_whole(rotation: Rotation) -> tuple[Rotated, Interrupted | None]:

@@ -82,9 +82,13 @@ def run_scenario(osticket: LocalOsTicket) -> str:
     return match.group(1)
 
 
-def prove_every_command_still_works(osticket: LocalOsTicket, earlier: list[str]) -> None:
-    """The runs recorded before the rotation verify, and a new run of the scenario (API key: the ticket and
-    the requester's e-mail; the admin's and the agents' passwords: their steps; the database: verification)."""
+def prove_every_command_still_works(osticket: LocalOsTicket, earlier: list[str],
+                                    rotated: subprocess.CompletedProcess[str] | None = None) -> None:
+    """The runs recorded before the rotation verify (the rotation said so itself, and `ostops verify` agrees),
+    and a new run of the scenario (API key: the ticket and the requester's e-mail; the admin's and the agents'
+    passwords: their steps; the database: verification)."""
+    if rotated is not None:
+        assert re.search(r"\d+ run\(s\) re-verified, all pass", rotated.stdout), rotated.stdout
     for run_id in earlier:
         result = ostops(osticket, "verify", str(SCENARIO), "--run", run_id)
         assert result.returncode == 0, result.stdout + result.stderr
@@ -179,6 +183,8 @@ def test_api_key_the_old_one_refused_the_new_one_works(osticket: LocalOsTicket) 
     document = json.loads(result.stdout)
     assert (document["command"], document["ok"]) == ("rotate api-key", True)
     assert document["files"] == [str(osticket.instance_path)] and "secrets" not in document
+    assert earlier[0] in {run["run_id"] for run in document["reverified"]}
+    assert all(run["passed"] for run in document["reverified"]), document["reverified"]
     instance = current(osticket)
     new = instance.api_key.get_secret_value()
     assert new != old and re.fullmatch(r"[0-9A-F]{32}", new)  # osTicket's own shape: strtoupper(md5(...))
@@ -224,7 +230,7 @@ def test_agent_passwords_one_agent_then_every_seeded_agent(osticket: LocalOsTick
     hashes = query(osticket, "SELECT passwd, change_passwd FROM ost_staff WHERE username IN ('john.doe', 'jane.doe')")
     # bcrypt at osTicket's own work factor (class.passwd.php DEFAULT_WORK_FACTOR 8), no forced change at login
     assert all(row["passwd"].startswith("$2y$08$") and row["change_passwd"] == 0 for row in hashes)
-    prove_every_command_still_works(osticket, earlier)
+    prove_every_command_still_works(osticket, earlier, every)
 
 
 def test_an_unknown_agent_or_the_admin_is_refused_before_anything_changes(osticket: LocalOsTicket) -> None:
@@ -247,7 +253,7 @@ def test_admin_password_the_old_one_refused_the_new_one_works(osticket: LocalOsT
     assert f"new ostadmin: {new}" in result.stdout  # --show-secrets: and only then
     assert login_refused(instance.base_url, "ostadmin", old) == "Access denied"
     staff_login(instance.base_url, "ostadmin", new)
-    prove_every_command_still_works(osticket, earlier)  # the scenario's first step is the admin's
+    prove_every_command_still_works(osticket, earlier, result)  # the scenario's first step is the admin's
 
 
 def test_db_password_the_old_one_refused_by_mariadb_and_osticket_still_answers(osticket: LocalOsTicket) -> None:
@@ -270,7 +276,7 @@ def test_db_password_the_old_one_refused_by_mariadb_and_osticket_still_answers(o
     # until php-fpm was reloaded)
     created = api_ticket(instance, instance.api_key.get_secret_value())
     assert created.status_code == 201, created.text
-    prove_every_command_still_works(osticket, earlier)
+    prove_every_command_still_works(osticket, earlier, result)
 
 
 def test_db_password_rolled_back_when_ost_config_cannot_be_written(osticket: LocalOsTicket) -> None:
