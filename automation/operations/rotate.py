@@ -10,7 +10,7 @@ first, and the `RotationError` says what was rolled back. New secrets are never 
 command line: they go over the database protocol as statement parameters and into 0600 files.
 
 On Azure only the agents' passwords rotate here: the API key, the admin's and the database's passwords also live
-in Key Vault and the bootstrap's settings (docs/rotation.md)."""
+in Key Vault and the bootstrap's settings (docs/operations.md, Rotation)."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def _local_only(instance: Instance, workspace: Workspace, what: str) -> None:
     if instance.local is None:
         raise UsageError(f"{workspace.instance_file}: rotate {what} works on local instances only: on Azure the "
                          "secret also lives in Key Vault and the bootstrap's settings, which must change with it "
-                         "(the design: docs/rotation.md); nothing was changed")
+                         "(the design: docs/operations.md, Rotation); nothing was changed")
 
 
 def _env_override(username: str) -> None:
