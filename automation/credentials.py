@@ -64,10 +64,14 @@ class CredentialStore:
             self.api_keys[ip] = key
             self.dirty = True
 
+    def text(self) -> str:
+        """The file's content as `save` writes it."""
+        return json.dumps({"agents": self.agents, "api_keys": self.api_keys}, indent=2) + "\n"
+
     def save(self) -> None:
         if self.path is None or not self.dirty:
             return
-        write_private(self.path, json.dumps({"agents": self.agents, "api_keys": self.api_keys}, indent=2) + "\n")
+        write_private(self.path, self.text())
         self.dirty = False
 
 

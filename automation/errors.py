@@ -26,6 +26,7 @@ The CLI maps it to exit codes in one place (``automation.cli.EXIT_CODES`` and ``
     ├── EvidenceError             the browser could not capture the run's evidence
     ├── HashChangedError          a download no longer matches its pinned SHA-256
     ├── UnreachableError          ``manifest check --online``: some URLs did not answer
+    ├── RotationError             a secret's rotation failed midway (``problems``: what was rolled back)
     ├── BackupError               a backup cannot be made, decrypted, or does not match its manifest
     ├── RestoreError              a restore did not prove itself (counts, runs, logins); names what differs
     ├── UpgradeError              an upgrade step failed; says which, and whether the rollback held
@@ -161,6 +162,11 @@ class HashChangedError(OsTicketError):
 
 class UnreachableError(OsTicketError):
     """``manifest check --online``: some URLs did not answer."""
+
+
+class RotationError(OsTicketError):
+    """A secret's rotation failed midway; ``problems`` says which steps were rolled back (and any that could
+    not be), so that config, files and osTicket are known to agree again."""
 
 
 class BackupError(OsTicketError):
