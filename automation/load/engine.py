@@ -179,10 +179,16 @@ def run_master(target: Target, tickets: list[tuple[int, NewTicket]], concurrency
             gevent.sleep(0.05)
         write({"start": time.perf_counter()})
         runner.start(concurrency, spawn_rate=SPAWN_RATE)
-        collect.done.wait()
+        while not collect.done.wait(timeout=0.5):
+            # A worker gone mid-run never reports the tickets it took: stop, and the ostops process names them.
+            gone = [p for p in processes if p.poll() is not None]
+            if gone:
+                raise SystemExit(f"a Locust worker exited ({gone[0].returncode}) before reporting every ticket")
         runner.quit()
     finally:
         for process in processes:
+            if not collect.done.is_set() and process.poll() is None:
+                process.terminate()  # the run is given up: nothing more of it may be sent
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:

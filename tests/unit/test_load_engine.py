@@ -24,12 +24,16 @@ KEY = "K" * 32
 class FakeApi(BaseHTTPRequestHandler):
     received: list[dict[str, Any]]
     lock = threading.Lock()
+    hang, hung, release = threading.Event(), threading.Event(), threading.Event()
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if self.headers.get("X-API-Key") != KEY:
             self._answer(401, b"Valid API key required")
             return
+        if body["subject"].startswith("Load ticket 5 ") and self.hang.is_set():
+            self.hung.set()
+            self.release.wait(60)
         if body["subject"].startswith("Load ticket 3 "):
             self._answer(400, b"Unable to create ticket: Email is a required field")
             return
@@ -114,3 +118,39 @@ def test_the_ostops_process_never_imports_locust() -> None:
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_worker_gone_mid_run_ends_the_engine_instead_of_waiting_forever(
+        api: tuple[str, list[dict[str, Any]]]) -> None:
+    from dataclasses import asdict
+
+    import psutil  # installed with Locust
+
+    from automation.load.run import new_ticket
+
+    base_url, _ = api
+    FakeApi.hang.set()
+    try:
+        job = {"target": {"base_url": base_url, "api_key": KEY}, "concurrency": 2, "workers": 2,
+               "tickets": [[item.index, asdict(new_ticket(item, "20990101-000000-abcd"))] for item in planned(8)]}
+        engine = subprocess.Popen([sys.executable, "-m", "automation.load.engine"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert engine.stdin is not None
+        engine.stdin.write(json.dumps(job))
+        engine.stdin.close()
+        assert FakeApi.hung.wait(90), "ticket 5 never arrived"
+        workers = psutil.Process(engine.pid).children()
+        assert len(workers) == 2
+        for worker in workers:  # the one holding ticket 5 among them
+            worker.kill()
+        engine.wait(timeout=60)
+        assert engine.stdout is not None
+        assert engine.stderr is not None
+        out, err = engine.stdout.read(), engine.stderr.read()
+    finally:
+        FakeApi.release.set()
+        FakeApi.hang.clear()
+    assert engine.returncode != 0
+    assert "a Locust worker exited" in err
+    reported = {json.loads(line).get("i") for line in out.splitlines()}
+    assert 5 not in reported  # never answered: the ostops process names it as not reported
