@@ -1,4 +1,5 @@
-"""The ostops Pulumi program: typed config, one ``OsTicketHost``, an optional lab client, the stack outputs."""
+"""The ostops Pulumi program: typed config; the lab tier (one ``OsTicketHost``, an optional lab client) or the
+production tier (``ProductionTier``); the stack outputs."""
 
 from __future__ import annotations
 
@@ -8,11 +9,17 @@ from infra.bootstrap_command import read_bootstrap_files
 from infra.config import load_config
 from infra.host import OsTicketHost, OsTicketHostArgs
 from infra.lab_client import LabClient, LabClientArgs
-from infra.outputs import stack_outputs
+from infra.outputs import production_outputs, stack_outputs
+from infra.production import ProductionTier, ProductionTierArgs
 
 
 def main() -> None:
     config = load_config()
+    if config.tier == "production":
+        tier = ProductionTier("osticket", ProductionTierArgs(config, read_bootstrap_files()))
+        for key, value in production_outputs(tier).items():
+            pulumi.export(key, value)
+        return
     host = OsTicketHost("osticket", OsTicketHostArgs(config, read_bootstrap_files()))
     lab_client = (
         LabClient(
