@@ -96,6 +96,7 @@ PRODUCTION_KEYS = (
     "webInstances",
     "webMaxInstances",
     "alertEmail",
+    "secretSalt",
 )
 # Keys of the lab's single VM that production refuses, with what to do instead.
 LAB_ONLY_KEYS = {
@@ -319,6 +320,9 @@ class ProductionSettings:
     # Equal to web_instances: no autoscale; larger: a CPU autoscale rule between the two.
     web_max_instances: int = DEFAULT_WEB_INSTANCES
     alert_email: str | None = None
+    # osTicket's SECRET_SALT for every web instance; set it (as a secret) to the lab's when moving a help desk
+    # into production, since stored mailbox passwords and signed links depend on it. Generated when unset.
+    secret_salt: SecretStr | None = None
 
     @property
     def autoscale(self) -> bool:
@@ -953,5 +957,6 @@ def _tier(read: _Reader) -> dict[str, Any]:
         web_instances=instances,
         web_max_instances=maximum,
         alert_email=read.optional("alertEmail", check_email),
+        secret_salt=read.secret("secretSalt", check_password),
     )
     return {"tier": tier, "production": production}

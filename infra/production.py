@@ -100,7 +100,12 @@ class ProductionTier(pulumi.ComponentResource):
         self.db_app_password = secret_or_random(config.db_app_password, f"{name}-db-app-password", self)
         self.api_key = secret_or_random(config.api_key, f"{name}-api-key", self, random_api_key)
         self.mysql_admin_password = random_password(f"{name}-mysql-admin-password", self)
-        self.secret_salt = random_password(f"{name}-secret-salt", self, length=SECRET_SALT_LENGTH)
+        self.secret_salt = secret_or_random(
+            settings.secret_salt,
+            f"{name}-secret-salt",
+            self,
+            lambda n, parent: random_password(n, parent, length=SECRET_SALT_LENGTH),
+        )
 
         # The certificate names the gateway's FQDN, which the config determines (the label is unique in the region).
         self.fqdn_expected = config.fqdn

@@ -68,7 +68,12 @@ PRODUCTION: dict[str, str] = {
     "automationSourceCidr": AUTOMATION_SOURCE,
     "tier": "production",
 }
-PRODUCTION_SECRETS = {k: v for k, v in GIVEN_SECRETS.items() if k != "dbRootPassword"}
+LAB_SALT = "Lab-Salt-From-ost-config-0123456789"
+PRODUCTION_SECRETS = {
+    **{k: v for k, v in GIVEN_SECRETS.items() if k != "dbRootPassword"},
+    # Moving a lab help desk: its SECRET_SALT comes along.
+    "secretSalt": LAB_SALT,
+}
 
 
 def mock_id(resource: RecordedResource) -> str:
@@ -200,6 +205,18 @@ def test_backups_and_sizes_come_from_the_stack(runs: dict[str, ProgramRun]) -> N
 
 def test_the_database_server_is_protected(run: ProgramRun) -> None:
     assert run.one(SERVER).options.protect  # type: ignore[union-attr]
+
+
+def test_the_secret_salt_is_the_given_one_or_generated_and_stays_in_key_vault(runs: dict[str, ProgramRun]) -> None:
+    given = runs["sized"].one(KV_SECRET, "osticket-secret-salt")
+    assert is_secret(given.inputs["properties"])
+    assert given.props["properties"]["value"] == LAB_SALT
+    generated = runs["default"].one(KV_SECRET, "osticket-secret-salt").props["properties"]["value"]
+    assert generated in runs["default"].random_results
+    assert runs["default"].one("random:index/randomPassword:RandomPassword", "secret-salt").props["length"] == 64
+    assert not runs["sized"].of_type("random:index/randomPassword:RandomPassword") or not [
+        r for r in runs["sized"].of_type("random:index/randomPassword:RandomPassword") if "secret-salt" in r.name
+    ]
 
 
 # --- the web tier -------------------------------------------------------------------------------------------
@@ -378,7 +395,7 @@ def test_hsts_is_added_at_the_gateway_only_with_a_trusted_certificate(
     assert response_headers(run) == {}
     # The user's PFX reaches the gateway re-packed without a password, as a secret.
     secret = trusted.one(KV_SECRET, "tls-gateway-pfx")
-    assert is_secret(secret.inputs["properties"]["value"]) or is_secret(secret.inputs["properties"])
+    assert is_secret(secret.inputs["properties"])
     key, cert, _ = pkcs12.load_key_and_certificates(base64.b64decode(secret.props["properties"]["value"]), None)
     assert key is not None and cert is not None
 
@@ -465,6 +482,16 @@ def test_every_production_resource_passes_every_policy(runs: dict[str, ProgramRu
 )
 def test_the_policy_catches_a_public_or_plain_database(resource_type: str, props: dict[str, Any]) -> None:
     assert mysql_private_and_tls(resource_type, props)
+
+
+def test_docs_list_every_production_output_and_key(runs: dict[str, ProgramRun]) -> None:
+    from infra.config import PRODUCTION_KEYS
+    from tests.infra.conftest import REPO_ROOT
+
+    docs = (REPO_ROOT / "docs" / "azure.md").read_text(encoding="utf-8")
+    outputs = set().union(*(run.outputs for run in runs.values()))
+    assert not [key for key in outputs if f"`{key}`" not in docs]
+    assert not [key for key in (*PRODUCTION_KEYS, "tier") if f"ostops:{key}" not in docs and f"`{key}`" not in docs]
 
 
 # --- config ------------------------------------------------------------------------------------------------
