@@ -25,11 +25,19 @@ The CLI maps it to exit codes in one place (``automation.cli.EXIT_CODES`` and ``
     ├── EvidenceError             the browser could not capture the run's evidence
     ├── HashChangedError          a download no longer matches its pinned SHA-256
     ├── UnreachableError          ``manifest check --online``: some URLs did not answer
+    ├── BackupError               a backup cannot be made, decrypted, or does not match its manifest
+    ├── RestoreError              a restore did not prove itself (counts, runs, logins); names what differs
+    ├── UpgradeError              an upgrade step failed; says which, and whether the rollback held
     ├── DownloadError             (automation.manifest) a download failed or did not verify
     └── PublisherError            (automation.manifest) a publisher's checksum list or digest cannot be read
+
+    Interrupted                   SIGINT or SIGTERM stopped the command (exit 130 / 143); a BaseException like
+                                  KeyboardInterrupt, so that no ``except OsTicketError`` takes it for a failure
 """
 
 from __future__ import annotations
+
+import signal
 
 
 class OsTicketError(Exception):
@@ -41,6 +49,7 @@ class OsTicketError(Exception):
     def __init__(self, message: str = "", problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems: list[str] = list(problems or [])
+        self.result: object | None = None  # what a run had done when this stopped it (a RunResult)
 
 
 class UsageError(OsTicketError):
@@ -122,7 +131,6 @@ class ScenarioStepFailed(OsTicketError):
     def __init__(self, message: str, done: list[str] | None = None) -> None:
         super().__init__(message)
         self.done = done or []
-        self.result: object | None = None  # the runner's partial RunResult, when it has one
 
 
 class VerificationError(OsTicketError):
@@ -147,3 +155,33 @@ class HashChangedError(OsTicketError):
 
 class UnreachableError(OsTicketError):
     """``manifest check --online``: some URLs did not answer."""
+
+
+class BackupError(OsTicketError):
+    """A backup could not be made, or a backup file cannot be decrypted or does not match its manifest
+    (``problems`` names each part); nothing was restored from it."""
+
+
+class RestoreError(OsTicketError):
+    """A restored help desk did not prove itself: row counts, recorded runs, staff login, API key or portal
+    differ from the backup's (``problems``)."""
+
+
+class UpgradeError(OsTicketError):
+    """An upgrade step failed (``step`` names it); the message says whether the rollback brought the old help
+    desk back."""
+
+    def __init__(self, step: str, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(f"upgrade failed at step '{step}': {message}", problems)
+        self.step = step
+
+
+class Interrupted(BaseException):
+    """SIGINT (Ctrl-C) or SIGTERM (a CI job's timeout, ``docker stop``) stopped the command. ``signum``: which;
+    ``result``: what the run had done, when it had started (the runner's partial RunResult)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.name}")
+        self.result: object | None = None

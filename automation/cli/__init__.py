@@ -2,20 +2,23 @@
 
 Exit codes, mapped here and only here (`exit_code_for`): 0 success · 1 osTicket, its database or this machine
 failed (`automation.errors.OsTicketError`) · 2 bad input, nothing written (`automation.errors.UsageError`,
-click's usage errors) · 3 changes pending (``seed --plan --detailed-exitcode``; `Outcome`) · 130 interrupted."""
+click's usage errors) · 3 changes pending (``seed --plan --detailed-exitcode``; `Outcome`) · 130 interrupted
+(Ctrl-C, SIGINT) · 143 terminated (SIGTERM; `automation.errors.Interrupted`: 128 + the signal's number)."""
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
 
-from automation.cli import instance, load, local, mail, manifest, runs, scenario, seed
+from automation.cli import instance, load, local, mail, manifest, operations, runs, scenario, seed
 from automation.cli.common import Outcome, console, escape
 from automation.cli.examples import add_examples
-from automation.errors import OsTicketError, UsageError, VerificationError
+from automation.errors import Interrupted, OsTicketError, UsageError, VerificationError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES_PENDING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES_PENDING, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
+SIGNAL_EXIT_CODES = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}  # the shells' 128 + n
 OUTCOME_EXIT_CODES = {Outcome.CHANGES_PENDING: EXIT_CHANGES_PENDING}
 
 
@@ -36,10 +39,15 @@ cli.add_command(mail.mail_command)
 cli.add_command(load.load_command)
 cli.add_command(instance.instance_group)
 cli.add_command(manifest.manifest_group)
+cli.add_command(operations.backup_group)
+cli.add_command(operations.restore_command)
+cli.add_command(operations.upgrade_command)
 add_examples(cli)
 
 
 def exit_code_for(exc: BaseException) -> int:
+    if isinstance(exc, Interrupted):
+        return SIGNAL_EXIT_CODES.get(signal.Signals(exc.signum), EXIT_INTERRUPTED)
     if isinstance(exc, UsageError | click.ClickException):
         return EXIT_USAGE
     if isinstance(exc, KeyboardInterrupt | click.exceptions.Abort):
@@ -68,6 +76,9 @@ def main() -> None:
         for problem in exc.problems:
             if problem != str(exc):
                 console.print(f"  {escape(problem)}")
+        sys.exit(exit_code_for(exc))
+    except Interrupted as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
         sys.exit(exit_code_for(exc))
     except KeyboardInterrupt as exc:
         sys.exit(exit_code_for(exc))

@@ -32,7 +32,11 @@ dir_option = click.option("--dir", "base", type=click.Path(path_type=Path), defa
                                              "until the new one answers, and put back if it fails).")
 @click.option("--yes", "-y", is_flag=True, help="With --fresh: do not ask (needed when standard input is not a "
                                                 "terminal).")
-def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bool, yes: bool) -> None:
+@click.option("--web-nodes", type=click.IntRange(1, 16), default=None,
+              help="Web nodes (default 1). 2 or more: each its own php-fpm and nginx over one osTicket tree, "
+                   "behind HAProxy on --port (round-robin, health-checked), MariaDB requiring TLS.")
+def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bool, yes: bool,
+             web_nodes: int | None) -> None:
     """Bring up osTicket locally (a no-op when it is already running)."""
     from automation.local import manager
 
@@ -43,7 +47,7 @@ def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bo
         return click.confirm(question, default=False)
 
     result = manager.up(base or local_dir_from_environment(), source, port, fresh, progress,
-                        None if yes else confirm)
+                        None if yes else confirm, web_nodes=web_nodes)
     for warning in [*result.warnings, *result.ignored]:
         warn(warning)
     inst = result.instance
@@ -51,6 +55,10 @@ def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bo
     out.print(f"osTicket {inst.osticket_version} {state} at {inst.base_url} (staff panel {inst.base_url}scp/) "
               f"in {result.seconds:.1f} s")
     assert inst.local is not None
+    if inst.local.web_nodes:
+        ports = ", ".join(str(node.http_port) for node in inst.local.web_nodes)
+        out.print(f"{len(inst.local.web_nodes)} web nodes (ports {ports}) behind HAProxy; MariaDB requires TLS "
+                  f"(CA {escape(inst.db.ssl_ca or '')})")
     path = manager.instance_file(Path(inst.local.dir))
     if path.resolve() == default_instance_path().expanduser().resolve():
         out.print(f"instance file: {escape(str(path))}  (`ostops local env` shows it)")

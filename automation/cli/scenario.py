@@ -49,7 +49,8 @@ if TYPE_CHECKING:
 def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, json_path: Path | None,
                 evidence_dir: Path | None, require_mail: bool, instance_path: Path | None) -> None:
     """Act a scenario out on osTicket, then verify every expectation in its database."""
-    from automation.errors import EvidenceError, ScenarioError, ScenarioStepFailed
+    from automation.errors import EvidenceError, Interrupted, ScenarioError, ScenarioStepFailed
+    from automation.interrupt import Interruptions
     from automation.scenarios import evidence as run_evidence
     from automation.scenarios.junit import junit_error_xml, junit_xml
     from automation.scenarios.loader import load_scenario
@@ -81,70 +82,96 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
     def agent_password(username: str) -> str | None:  # the runner's one lookup, once it exists
         return runner.password(username) if runner is not None else None
 
-    try:
-        instance = running_instance(workspace)
-        if evidence_dir is not None:
-            evidence = run_evidence.Evidence.start(evidence_dir, instance.base_url, agent_password,
-                                                   loaded.scenario, str(scenario_file))
-        seed_summary = None
-        if with_seed:
-            seed_path = loaded.seed_path()
-            if seed_path is None:
-                raise ScenarioError(f"{loaded.located.where(('seed',))}: --seed given but the scenario names "
-                                    "no seed file")
-            from automation.scenarios.preflight import check_before_seed
-            from automation.seeding.loader import load_seed
-
-            seed_file = load_seed(seed_path)
-            check_before_seed(instance, loaded, seed_file, workspace.credentials())  # nothing is written when the run cannot start
-            seed_summary = _seed(instance, seed_path, workspace, seed_file)
-        with ScenarioRunner(instance, workspace, progress=progress, observer=evidence,
-                            require_mail=require_mail) as runner:
-            try:
-                result: RunResult = runner.run(loaded, seed_summary=seed_summary)
-            except ScenarioStepFailed as exc:
-                if exc.done:
-                    console.print("steps done before the failure:")
-                    for line in exc.done:
-                        console.print(f"  ✓ {escape(line)}")
-                if isinstance(exc.result, RunResult):
-                    write_outputs(exc.result)
-                if evidence is not None:
-                    try:
-                        _finish_evidence(evidence, None, None, str(exc))
-                    except EvidenceError as problem:  # the step's failure is the one to report
-                        warn(str(problem))
-                raise
-    except ScenarioStepFailed:
-        if evidence is not None:
-            evidence.close()
-        raise
-    except OsTicketError as exc:  # before the first step: no run to record, but CI must see why
-        if evidence is not None:
-            evidence.close()
-        if junit_path:
-            write_text(junit_path, junit_error_xml(loaded.scenario.name, str(exc)), "--junit")
-        if json_path:
-            document = json_document("run", False, passed=False, error=str(exc))
-            write_text(json_path, json.dumps(document, indent=2) + "\n", "--json")
-        raise
-    write_outputs(result)
-    evidence_problem = None
-    if evidence is not None:
+    interruptions = Interruptions()
+    # SIGINT and SIGTERM: the request in flight is answered, then the record, --json and --junit are written.
+    with interruptions.installed():
         try:
-            _finish_evidence(evidence, instance, result)
-        except EvidenceError as problem:  # told after the verdict, which comes first
-            evidence_problem = problem
-        finally:
-            evidence.close()
-    try:
-        _print_verdict(result.verdict, result.run_id, result.seconds, tables)
-    except VerificationError:
+            instance = running_instance(workspace)
+            if evidence_dir is not None:
+                evidence = run_evidence.Evidence.start(evidence_dir, instance.base_url, agent_password,
+                                                       loaded.scenario, str(scenario_file))
+            seed_summary = None
+            if with_seed:
+                seed_path = loaded.seed_path()
+                if seed_path is None:
+                    raise ScenarioError(f"{loaded.located.where(('seed',))}: --seed given but the scenario names "
+                                        "no seed file")
+                from automation.scenarios.preflight import check_before_seed
+                from automation.seeding.loader import load_seed
+
+                seed_file = load_seed(seed_path)
+                check_before_seed(instance, loaded, seed_file, workspace.credentials())  # nothing is written when the run cannot start
+                seed_summary = _seed(instance, seed_path, workspace, seed_file)
+            with ScenarioRunner(instance, workspace, progress=progress, observer=evidence,
+                                require_mail=require_mail, interruptions=interruptions) as runner:
+                try:
+                    result: RunResult = runner.run(loaded, seed_summary=seed_summary)
+                except ScenarioStepFailed as exc:
+                    if exc.done:
+                        console.print("steps done before the failure:")
+                        for line in exc.done:
+                            console.print(f"  ✓ {escape(line)}")
+                    if isinstance(exc.result, RunResult):
+                        write_outputs(exc.result)
+                    if evidence is not None:
+                        try:
+                            _finish_evidence(evidence, None, None, str(exc))
+                        except EvidenceError as problem:  # the step's failure is the one to report
+                            warn(str(problem))
+                    raise
+        except ScenarioStepFailed:
+            if evidence is not None:
+                evidence.close()
+            raise
+        except (OsTicketError, Interrupted) as exc:
+            if evidence is not None:
+                evidence.close()
+            stopped = exc.result if isinstance(exc.result, RunResult) and exc.result.id_range else None
+            if isinstance(exc, Interrupted):
+                _print_interrupted(exc, stopped, scenario_file)
+            if stopped is not None:  # the run had begun: its record, and the files, say how far it got
+                write_outputs(stopped)
+                raise
+            # Before the first ticket: no run to record, but CI must see why.
+            if junit_path:
+                write_text(junit_path, junit_error_xml(loaded.scenario.name, str(exc)), "--junit")
+            if json_path:
+                document = json_document("run", False, passed=False, error=str(exc),
+                                         interrupted=isinstance(exc, Interrupted),
+                                         signal=exc.name if isinstance(exc, Interrupted) else None)
+                write_text(json_path, json.dumps(document, indent=2) + "\n", "--json")
+            raise
+        write_outputs(result)
+        evidence_problem = None
+        if evidence is not None:
+            try:
+                _finish_evidence(evidence, instance, result)
+            except EvidenceError as problem:  # told after the verdict, which comes first
+                evidence_problem = problem
+            finally:
+                evidence.close()
+        try:
+            _print_verdict(result.verdict, result.run_id, result.seconds, tables)
+        except VerificationError:
+            if evidence_problem is not None:
+                warn(str(evidence_problem))
+            raise
         if evidence_problem is not None:
-            warn(str(evidence_problem))
-        raise
-    if evidence_problem is not None:
-        raise evidence_problem
+            raise evidence_problem
+
+
+def _print_interrupted(exc: BaseException, result: RunResult | None, scenario_file: Path) -> None:
+    """Every ticket of an interrupted run with its state, and the commands that read the run later."""
+    if result is None:
+        console.print(f"{escape(str(exc))} before the first ticket: nothing was created")
+        return
+    console.print(f"run {result.run_id} {escape(str(exc))}:")
+    for state in result.ticket_states():
+        console.print(f"  {escape(state.line())}")
+    for line in result.unconfirmed:
+        console.print(f"  {escape(line)}")
+    console.print(f"  recorded: `ostops report --run {result.run_id}`, "
+                  f"`ostops verify {escape(str(scenario_file))} --run {result.run_id}`")
 
 
 def _finish_evidence(evidence: Evidence, instance: Instance | None, result: RunResult | None,

@@ -1,4 +1,4 @@
-"""``ostops seed FILE [--plan [--detailed-exitcode]] [--json] [-v]``."""
+"""``ostops seed FILE [--plan [--detailed-exitcode]] [--json] [-v] [--lock-wait SECONDS]``."""
 
 from __future__ import annotations
 
@@ -22,12 +22,15 @@ if TYPE_CHECKING:
               help="With --plan: exit 3 when changes are pending, 0 when there is nothing to change.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
 @click.option("--verbose", "-v", is_flag=True, help="List unchanged entities too.")
+@click.option("--lock-wait", type=click.FloatRange(0, 600), default=30, show_default=True, metavar="SECONDS",
+              help="How long to wait for another seed of this help desk to finish (seeds run one at a time).")
 @instance_option
 def seed_command(file: Path, plan_only: bool, detailed_exitcode: bool, as_json: bool, verbose: bool,
-                 instance_path: Path | None) -> Outcome | None:
+                 lock_wait: float, instance_path: Path | None) -> Outcome | None:
     """Make osTicket's configuration match FILE (SLAs, departments, agents, teams, topics, API keys, users).
 
-    Validates everything first (exit 2, nothing written), then applies in one transaction.
+    Validates everything first (exit 2, nothing written), then applies in one transaction, one seed of a help
+    desk at a time (a MariaDB lock; another seed's is waited for up to --lock-wait seconds).
     """
     from automation.seeding.apply import apply_seed, plan_against
     from automation.seeding.loader import load_seed
@@ -40,7 +43,7 @@ def seed_command(file: Path, plan_only: bool, detailed_exitcode: bool, as_json: 
     if plan_only:
         plan = plan_against(instance, seed, workspace.credentials_file)
     else:
-        plan = apply_seed(instance, seed, workspace.credentials_file)
+        plan = apply_seed(instance, seed, workspace.credentials_file, lock_wait)
     _report(plan, plan_only, as_json, verbose)
     if detailed_exitcode and plan.create + plan.update:
         return Outcome.CHANGES_PENDING
@@ -56,6 +59,8 @@ def _report(plan: Plan, plan_only: bool, as_json: bool, verbose: bool) -> None:
         out.print(line, markup=False, highlight=False)
     if plan_only:
         out.print(f"plan: {plan.summary()} (nothing written)")
+    elif not plan.create + plan.update:
+        out.print(f"already applied: nothing to change, {plan.unchanged} unchanged ({plan.seconds:.2f} s)")
     else:
         out.print(f"applied: {plan.create} created, {plan.update} updated, {plan.unchanged} unchanged "
                   f"in {plan.seconds:.2f} s")

@@ -24,6 +24,8 @@ class Tables:
 # ``flags`` bits (include/class.sla.php, class.dept.php, class.team.php, class.topic.php of osTicket 1.18.1).
 SLA_ACTIVE, SLA_ESCALATE, SLA_NOALERTS, SLA_TRANSIENT = 0x1, 0x2, 0x4, 0x8
 DEPT_ACTIVE, DEPT_ARCHIVED = 0x4, 0x8
+DEPT_ASSIGN_MEMBERS_ONLY, DEPT_DISABLE_AUTO_CLAIM, DEPT_ASSIGN_PRIMARY_ONLY = 0x1, 0x2, 0x10
+DEPT_DISABLE_REOPEN_AUTO_ASSIGN = 0x20
 TEAM_ENABLED, TEAM_NOALERTS = 0x1, 0x2
 TOPIC_ACTIVE, TOPIC_ARCHIVED = 0x2, 0x4
 ENTRY_SYSTEM = 0x80  # thread_entry.flags: a system note, posted by neither an agent nor a user (class.thread.php)
@@ -35,3 +37,13 @@ STATE_OPEN, STATE_CLOSED = "open", "closed"
 # ``event.name`` values the scenarios expect and the report reads.
 EVENT_CREATED, EVENT_CLOSED, EVENT_REOPENED, EVENT_ASSIGNED = "created", "closed", "reopened", "assigned"
 EVENT_TRANSFERRED, EVENT_OVERDUE, EVENT_EDITED = "transferred", "overdue", "edited"
+
+# ``config`` rows: osTicket's own settings are namespace 'core'; the database's schema signature is its key
+# 'schema_signature' (include/class.osticket.php getDBSignature), which the release's upgrader aims at
+# include/upgrader/streams/core.sig (OSTICKET_FACTS.md §10).
+CONFIG_CORE, SCHEMA_SIGNATURE_KEY, HELPDESK_URL_KEY = "core", "schema_signature", "helpdesk_url"
+SCHEMA_SIGNATURE_FILE = "include/upgrader/streams/core.sig"  # in a release's web root
+CONFIG_FILE = "include/ost-config.php"  # in the web root: DB credentials, SECRET_SALT, TABLE_PREFIX
+# The filesystem storage plugin (osTicket's plugins repository, storage-fs) keeps attachments under the folder
+# its instance's config key 'uploadpath' names, instead of in file_chunk.
+UPLOAD_PATH_KEY = "uploadpath"

@@ -141,17 +141,20 @@ def read_slas(conn: Any, t: Tables) -> dict[int, SlaDefinition]:
                 for r in cur.fetchall()}
 
 
-def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int] | None = None,
+def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int | None] | None = None,
              ticket_ids: Sequence[int] = ()) -> list[TicketFacts]:
     """Every ticket of one run with its thread entries and events, collaborators and files: six queries whatever the run's size.
 
     With ``id_range`` (the newest ticket id before the run, the newest after it, from the run record) the
     tickets are read by primary key: those of the range carrying the run's tag, those in ``ticket_ids``, and
     those with no subject at all (written half-way: their key is ""). Without it, subjects are searched for
-    the run's tag (a scan of the help desk, for a run whose record is lost)."""
-    if id_range is not None:
-        where = "tk.ticket_id > %s AND tk.ticket_id <= %s"
-        args: list[Any] = [id_range[0], id_range[1]]
+    the run's tag (a scan of the help desk, for a run whose record is lost). An open range (end None, a run
+    stopped while a creation was unanswered) reads up to the newest ticket."""
+    args: list[Any]
+    if id_range is not None and id_range[1] is None:
+        where, args = "tk.ticket_id > %s", [id_range[0]]
+    elif id_range is not None:
+        where, args = "tk.ticket_id > %s AND tk.ticket_id <= %s", [id_range[0], id_range[1]]
     else:
         where, args = "cd.subject LIKE %s", [run_like(run_id)]
     with cursor(conn) as cur:

@@ -2,7 +2,8 @@
 
 Test names are stable across runs (``<ticket key> / <step number> <actor> <action>``; never a ticket number,
 which changes with every run), so CI can follow a test from run to run; a failed expectation carries the
-scenario's file:line."""
+scenario's file:line. A run that stopped early (a failed step, SIGINT or SIGTERM) lists the steps it never
+reached as skipped; an interrupted one also gets an errored case naming every ticket with its state."""
 
 from __future__ import annotations
 
@@ -21,8 +22,7 @@ def junit_xml(result: RunResult, loaded: LoadedScenario) -> str:
     name = loaded.scenario.name
     keys = [ticket.key for ticket in loaded.scenario.tickets]
     suite = ET.Element("testsuite", name=f"ostops: {name}", id=result.run_id, timestamp=_timestamp())
-    failures = 0
-    skipped = 0
+    failures = errors = skipped = 0
     cases = 0
     for step in result.steps:
         cases += 1
@@ -64,9 +64,31 @@ def junit_xml(result: RunResult, loaded: LoadedScenario) -> str:
         case = ET.SubElement(suite, "testcase", classname=f"{name}.reconciliation",
                              name="every ticket of the run confirmed")
         ET.SubElement(case, "failure", message="; ".join(result.unconfirmed)).text = "\n".join(result.unconfirmed)
+    if result.interrupted:
+        cases += 1
+        errors += 1
+        case = ET.SubElement(suite, "testcase", classname=f"{name}.run", name="run completed")
+        lines = [state.line() for state in result.ticket_states()] + result.unconfirmed
+        ET.SubElement(case, "error", type="interrupted",
+                      message=f"interrupted by {result.interrupted}; " + "; ".join(lines)).text = "\n".join(lines)
+    if result.verdict is None:
+        acted = {(step.ticket, step.number) for step in result.steps}
+        why = f"not reached: the run was interrupted by {result.interrupted}" if result.interrupted \
+            else "not reached: the run stopped at a failed step"
+        for spec in loaded.scenario.tickets:
+            planned = [(0, spec.requester.name, "create")]
+            planned += [(i + 1, step.actor, step.do) for i, step in enumerate(spec.steps)]
+            for number, actor, action in planned:
+                if (spec.key, number) in acted:
+                    continue
+                cases += 1
+                skipped += 1
+                case = ET.SubElement(suite, "testcase", classname=f"{name}.{spec.key}",
+                                     name=f"{spec.key} / {number} {actor} {action}", time="0")
+                ET.SubElement(case, "skipped", message=why)
     suite.set("tests", str(cases))
     suite.set("failures", str(failures))
-    suite.set("errors", "0")
+    suite.set("errors", str(errors))
     suite.set("skipped", str(skipped))
     suite.set("time", f"{result.seconds:.3f}")
     ET.indent(suite)

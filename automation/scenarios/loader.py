@@ -94,15 +94,19 @@ def text_problems(scenario: Scenario, located: Located) -> list[str]:
     return problems
 
 
-def check_names(loaded: LoadedScenario, directory: Directory) -> None:
+def check_names(loaded: LoadedScenario, directory: Directory, after: str = "nothing was run") -> None:
     """Every agent, team, SLA, department, topic, status and priority the scenario names must exist in the
-    help desk (the second round of checks, once the file's shape is right)."""
+    help desk, and a department named by its bare name must be the only one of that name (the second round of
+    checks, once the file's shape is right)."""
     problems: list[str] = []
+    ambiguous = 0
     where = loaded.located.where
 
     def need(kind: str, value: str | None, table: dict[str, int], path: tuple[str | int, ...]) -> None:
+        nonlocal ambiguous
         if kind == "department" and value in directory.ambiguous_departments:
             paths = directory.ambiguous_departments[value]
+            ambiguous += 1
             problems.append(f"{where(path)}: ambiguous department {value!r}: {len(paths)} departments have that "
                             f"name ({', '.join(repr(p) for p in paths)}); name one by its path")
         elif value is not None and value != "none" and value not in table:
@@ -133,8 +137,9 @@ def check_names(loaded: LoadedScenario, directory: Directory) -> None:
                 if entry.by not in (None, REQUESTER, SYSTEM):
                     need("agent", entry.by, directory.agents, ("tickets", ti, "expect", list_name, ei, "by"))
     if problems:
-        raise ScenarioError(f"{loaded.path}: {count(len(problems), 'unknown name')}; nothing was run",
-                            by_line(problems))
+        kinds = [count(n, what) for n, what in ((len(problems) - ambiguous, "unknown name"),
+                                                 (ambiguous, "ambiguous name")) if n]
+        raise ScenarioError(f"{loaded.path}: {' and '.join(kinds)}; {after}", by_line(problems))
 
 
 def seed_password_envs(loaded: LoadedScenario) -> dict[str, str]:

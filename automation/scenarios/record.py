@@ -42,12 +42,18 @@ class RunResult:
     verdict: Verdict | None = None
     seconds: float = 0.0
     seed_summary: dict[str, int] | None = None
-    # The newest ticket id before the run and after it: the run's tickets lie in (first, last].
+    # The newest ticket id before the run and after it: the run's tickets lie in (first, last]. Written as each
+    # ticket is created; open (`id_range_open`) while a creation request may have made a ticket whose id the run
+    # does not know yet: readers then look up to the newest ticket.
     id_range: tuple[int, int] | None = None
+    id_range_open: bool = False
     ledger: Ledger | None = None
     # Tickets of the run in osTicket that it was never answered for, named (`verify.unconfirmed_line`).
     unconfirmed: list[str] = field(default_factory=list)
     kind: str = "scenario"  # or "load"
+    plan: dict[str, int] = field(default_factory=dict)  # the scenario's ticket keys -> their number of steps
+    pending: dict[str, str] = field(default_factory=dict)  # key -> number osTicket answered, id never read
+    interrupted: str = ""  # the signal that stopped the run (SIGINT, SIGTERM)
 
     @property
     def passed(self) -> bool:
@@ -58,13 +64,64 @@ class RunResult:
         data = {"run_id": self.run_id, "kind": self.kind, "started": started_at(self.run_id),
                 "scenario": self.scenario, "passed": self.passed, "seconds": self.seconds,
                 "tickets": self.tickets, "steps": [asdict(s) for s in self.steps], "seed": self.seed_summary,
-                "id_range": list(self.id_range) if self.id_range else None, "unconfirmed": self.unconfirmed}
+                "id_range": list(self.id_range) if self.id_range else None, "id_range_open": self.id_range_open,
+                "unconfirmed": self.unconfirmed, "interrupted": bool(self.interrupted),
+                "signal": self.interrupted or None}
+        if self.plan:
+            data["ticket_states"] = [state.to_dict() for state in self.ticket_states()]
         if self.ledger is not None:
             data["ledger"] = self.ledger.to_json()
         if self.verdict is not None:
             data["verification"] = {"passed": self.verdict.passed, "mismatches": self.verdict.mismatches(),
                                     "skipped": self.verdict.skipped()}
         return data
+
+
+    def ticket_created(self, key: str, number: str, ticket_id: int) -> None:
+        self.tickets[key] = {"number": number, "ticket_id": ticket_id}
+        self.pending.pop(key, None)
+        if self.id_range is not None:
+            self.id_range = (self.id_range[0], max(self.id_range[1], ticket_id))
+            self.id_range_open = False
+
+    def ticket_states(self) -> list[TicketState]:
+        """Every ticket of the scenario, in its order, with how far the run got with it."""
+        states = []
+        for key, planned in self.plan.items():
+            done = sum(1 for s in self.steps if s.ticket == key and s.number and not s.error)
+            failed = next((s for s in self.steps if s.ticket == key and s.error), None)
+            if key in self.tickets:
+                ticket = self.tickets[key]
+                state = "failed at a step" if failed else "confirmed"
+                states.append(TicketState(key, state, str(ticket["number"]), int(ticket["ticket_id"]), done, planned))
+            elif key in self.pending:
+                states.append(TicketState(key, "created, not confirmed", self.pending[key], None, 0, planned))
+            elif failed is not None:
+                states.append(TicketState(key, "creation failed (it may exist: see unconfirmed)", "", None, 0, planned))
+            else:
+                states.append(TicketState(key, "not created", "", None, 0, planned))
+        return states
+
+
+@dataclass(frozen=True)
+class TicketState:
+    """How far a run got with one ticket of its scenario."""
+
+    key: str
+    state: str  # confirmed | failed at a step | created, not confirmed | creation failed … | not created
+    number: str
+    ticket_id: int | None
+    steps_done: int
+    steps: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        """``ticket t1: confirmed #123456 (id 325), 2 of 3 steps done``"""
+        ids = f" #{self.number}" if self.number else ""
+        ids += f" (id {self.ticket_id})" if self.ticket_id is not None else ""
+        return f"ticket {self.key}: {self.state}{ids}, {self.steps_done} of {self.steps} steps done"
 
 
 def save(workspace: Workspace, result: RunResult) -> None:
@@ -93,7 +150,7 @@ class RunSummary:
     scenario: str
     started: str
     tickets: int
-    verdict: str  # passed | failed | unreadable
+    verdict: str  # passed | failed | interrupted | unreadable
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,7 +165,7 @@ def summarize(run_id: str, data: object) -> RunSummary:
         count = int(data.get("created", count))
     return RunSummary(run_id, str(data.get("kind", "scenario")), str(data.get("scenario") or ""),
                       str(data.get("started") or started_at(run_id)), count,
-                      "passed" if data.get("passed") else "failed")
+                      "passed" if data.get("passed") else "interrupted" if data.get("interrupted") else "failed")
 
 
 def run_summaries(workspace: Workspace) -> list[RunSummary]:
@@ -150,7 +207,7 @@ class RunRecord:
 
     run_id: str
     ticket_ids: dict[str, int]
-    id_range: tuple[int, int] | None
+    id_range: tuple[int, int | None] | None  # an open end (None): up to the newest ticket
     ledger: Ledger | None
     ticket_numbers: dict[str, str] = field(default_factory=dict)  # key -> the number osTicket gave
 
@@ -170,7 +227,13 @@ def load_record(workspace: Workspace, run_id: str) -> RunRecord | None:
         ids = {str(k): int(v["ticket_id"]) for k, v in (data.get("tickets") or {}).items()
                if v.get("ticket_id") is not None}
         span = data.get("id_range")
-        id_range = (int(span[0]), int(span[1])) if span else None
+        id_range: tuple[int, int | None] | None = None
+        if span:
+            # An open range (the run stopped while a creation may have made a ticket it never learnt the id of)
+            # reads up to the newest ticket. A record written before ranges grew with each ticket may end below
+            # its own tickets: its end is at least the newest of them.
+            end = None if data.get("id_range_open") else max([int(span[1]), *ids.values()])
+            id_range = (int(span[0]), end)
         ledger = Ledger.from_json(data["ledger"]) if data.get("ledger") else None
         numbers = {str(k): str(v["number"]) for k, v in (data.get("tickets") or {}).items() if v.get("number")}
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:

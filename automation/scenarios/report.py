@@ -140,7 +140,7 @@ def _stamp(zone: ServerZone, value: dt.datetime | None) -> str | None:
     return None if value is None else zone.aware(value).isoformat(sep=" ", timespec="seconds")
 
 
-def read_report(instance: Instance, run_id: str, id_range: tuple[int, int] | None = None,
+def read_report(instance: Instance, run_id: str, id_range: tuple[int, int | None] | None = None,
                 ticket_ids: Sequence[int] = (), order: Sequence[str] = ()) -> Report | None:
     """The final review of a run, read from osTicket's database; None when it holds no ticket of the run.
     With the run record's ``id_range`` the tickets are read by primary key (`facts.read_run`)."""

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any, Protocol, Self
 
 from automation.credentials import CredentialStore, agent_password, password_variable
-from automation.errors import AuthError, OsTicketError, ScenarioError, ScenarioStepFailed
+from automation.errors import AuthError, Interrupted, OsTicketError, ScenarioError, ScenarioStepFailed
 from automation.instance import Instance
+from automation.interrupt import Interruptions
 from automation.osticket import db
 from automation.osticket.api import TicketApi
 from automation.osticket.directory import Directory
@@ -49,9 +50,12 @@ class RunObserver(Protocol):
 class ScenarioRunner:
     def __init__(self, instance: Instance, workspace: Workspace, conn: Any | None = None,
                  api: TicketApi | None = None, progress: Progress = lambda _: None,
-                 observer: RunObserver | None = None, require_mail: bool = False) -> None:
+                 observer: RunObserver | None = None, require_mail: bool = False,
+                 interruptions: Interruptions | None = None) -> None:
         self.instance = instance
         self.require_mail = require_mail
+        # Signals noted while a request is in flight stop the run once it is answered (`automation.interrupt`).
+        self.interruptions = interruptions or Interruptions()
         self.workspace = workspace
         self.credentials: CredentialStore = workspace.credentials()
         self.conn = conn or db.connect(instance)
@@ -150,15 +154,35 @@ class ScenarioRunner:
 
     # -- the run -------------------------------------------------------------------------------------------
     def run(self, loaded: LoadedScenario, run_id: str | None = None,
-             seed_summary: dict[str, int] | None = None) -> RunResult:
-        """Prepare, act every ticket out, verify; the run is recorded after the acting and after the verdict
-        (also when a step fails)."""
+            seed_summary: dict[str, int] | None = None) -> RunResult:
+        """Prepare, act every ticket out, verify. The run is recorded before its first ticket, as each ticket is
+        created, after the acting and after the verdict; also when a step fails or a signal stops it (then the
+        error carries the partial result, for the JSON and JUnit files)."""
+        result = RunResult(run_id or new_run_id(), str(loaded.path), seed_summary=seed_summary,
+                           plan={ticket.key: len(ticket.steps) for ticket in loaded.scenario.tickets})
+        try:
+            return self._run(loaded, result)
+        except Interrupted as exc:
+            result.interrupted = exc.name
+            if result.id_range_open:
+                result.unconfirmed.append(
+                    f"a ticket creation was cut off by {exc.name}: the ticket may exist unnamed; `ostops report "
+                    f"--run {result.run_id}` names it")
+            if result.id_range is not None:  # acting had begun: tickets may exist
+                record.save(self.workspace, result)
+            exc.result = result
+            raise
+        except OsTicketError as exc:
+            exc.result = exc.result or result
+            raise
+
+    def _run(self, loaded: LoadedScenario, result: RunResult) -> RunResult:
         started = time.monotonic()
-        result = RunResult(run_id or new_run_id(), str(loaded.path), seed_summary=seed_summary)
         directory = self.prepare(loaded)
         self.requesters.folder = loaded.path.parent
         before = db.last_ticket_id(self.conn, self.tables)
         result.id_range = (before, before)
+        self._save_acting(result)
         self.progress(f"run {result.run_id}: {len(loaded.scenario.tickets)} ticket(s)")
         if self.observer:
             self.observer.run_started(result.run_id)
@@ -167,8 +191,6 @@ class ScenarioRunner:
                 self._act_ticket(loaded, ti, spec, directory, result)
         except OsTicketError as exc:
             self.reconcile(result)
-            if isinstance(exc, ScenarioStepFailed):
-                exc.result = result  # what was done, for the JUnit file and the run record
             exc.problems.extend(result.unconfirmed)
             raise
         finally:
@@ -187,6 +209,16 @@ class ScenarioRunner:
         record.save(self.workspace, result)
         return result
 
+    def _save_acting(self, result: RunResult) -> None:
+        """The record as the run goes: open on disk, since the next creation may be under way if the process is
+        killed (SIGKILL, power); the saves when the run stops say whether it is. One write (~15 ms) a ticket."""
+        known = result.id_range_open
+        result.id_range_open = True
+        try:
+            record.save(self.workspace, result)
+        finally:
+            result.id_range_open = known
+
     @staticmethod
     def _confirmed(result: RunResult) -> set[int]:
         return {int(t["ticket_id"]) for t in result.tickets.values()}
@@ -197,6 +229,7 @@ class ScenarioRunner:
         conn = conn or self.conn
         assert result.id_range is not None
         result.id_range = (result.id_range[0], db.last_ticket_id(conn, self.tables))
+        result.id_range_open = False
         return run_facts.read_run(conn, self.tables, result.run_id, result.id_range,
                                   sorted(self._confirmed(result)))
 
@@ -230,41 +263,58 @@ class ScenarioRunner:
         subject = f"{spec.subject} {run_facts.run_tag(result.run_id, spec.key)}"
         if self.observer:
             self.observer.ticket_creating(spec, subject)
+        # Until its id is read, a ticket may exist that the record's range does not reach: the range is open.
+        result.id_range_open = True
         t0 = time.monotonic()
-        try:
-            number = self.requesters.create(spec, subject, directory)
-        except OsTicketError as exc:
-            done = [self._describe(s) for s in result.steps]
-            result.steps.append(StepResult(spec.key, where, spec.requester.name, "create", spec.subject,
-                                           time.monotonic() - t0, str(exc)))
-            raise ScenarioStepFailed(f"{where} ticket {spec.key}: creating it failed: {exc}", done) from exc
-        try:
-            ticket_id = self._ticket_id(number)
-        except ScenarioStepFailed as exc:
-            result.steps.append(StepResult(spec.key, where, spec.requester.name, "create", f"#{number}",
-                                           time.monotonic() - t0, str(exc)))
-            raise
-        result.tickets[spec.key] = {"number": number, "ticket_id": ticket_id}
-        step_result = StepResult(spec.key, where, spec.requester.name, "create", f"#{number} {spec.subject}",
-                                 time.monotonic() - t0)
-        result.steps.append(step_result)
-        self.progress(self._describe(step_result))
+        with self.interruptions.deferred():
+            try:
+                number = self.requesters.create(spec, subject, directory)
+            except (OsTicketError, Interrupted) as exc:
+                done = [self._describe(s) for s in result.steps]
+                result.steps.append(StepResult(spec.key, where, spec.requester.name, "create", spec.subject,
+                                               time.monotonic() - t0, _cut_off(exc)))
+                if isinstance(exc, Interrupted):
+                    raise
+                raise ScenarioStepFailed(f"{where} ticket {spec.key}: creating it failed: {exc}", done) from exc
+            try:
+                ticket_id = self._ticket_id(number)
+            except (OsTicketError, Interrupted) as exc:
+                result.pending[spec.key] = number  # osTicket made it; the record names its number
+                result.steps.append(StepResult(spec.key, where, spec.requester.name, "create", f"#{number}",
+                                               time.monotonic() - t0, _cut_off(exc)))
+                record.save(self.workspace, result)
+                if isinstance(exc, OsTicketError) and not isinstance(exc, ScenarioStepFailed):
+                    raise ScenarioStepFailed(f"{where} ticket {spec.key} (#{number}): created, but its id could "
+                                             f"not be read: {exc}", [self._describe(s) for s in result.steps[:-1]]
+                                             ) from exc
+                raise
+            result.ticket_created(spec.key, number, ticket_id)
+            step_result = StepResult(spec.key, where, spec.requester.name, "create", f"#{number} {spec.subject}",
+                                     time.monotonic() - t0)
+            result.steps.append(step_result)
+            self._save_acting(result)
+            self.progress(self._describe(step_result))
         if self.observer:
             self.observer.ticket_created(spec, number, ticket_id, self._describe(step_result))
         for si, step in enumerate(spec.steps):
             where = loaded.step_where(ti, si)
             t0 = time.monotonic()
-            try:
-                detail = self.act_step(step, ticket_id, number, spec, subject, directory)
-            except OsTicketError as exc:
-                failed = StepResult(spec.key, where, step.actor, step.do, "", time.monotonic() - t0, str(exc), si + 1)
-                done = [self._describe(s) for s in result.steps]
-                result.steps.append(failed)
-                raise ScenarioStepFailed(f"{where} ticket {spec.key} (#{number}), step {si + 1} "
-                                         f"({step.actor}: {step.do}) failed: {exc}", done) from exc
-            step_result = StepResult(spec.key, where, step.actor, step.do, detail, time.monotonic() - t0, number=si + 1)
-            result.steps.append(step_result)
-            self.progress(self._describe(step_result))
+            with self.interruptions.deferred():
+                try:
+                    detail = self.act_step(step, ticket_id, number, spec, subject, directory)
+                except (OsTicketError, Interrupted) as exc:
+                    failed = StepResult(spec.key, where, step.actor, step.do, "", time.monotonic() - t0,
+                                        _cut_off(exc), si + 1)
+                    done = [self._describe(s) for s in result.steps]
+                    result.steps.append(failed)
+                    if isinstance(exc, Interrupted):
+                        raise
+                    raise ScenarioStepFailed(f"{where} ticket {spec.key} (#{number}), step {si + 1} "
+                                             f"({step.actor}: {step.do}) failed: {exc}", done) from exc
+                step_result = StepResult(spec.key, where, step.actor, step.do, detail, time.monotonic() - t0,
+                                         number=si + 1)
+                result.steps.append(step_result)
+                self.progress(self._describe(step_result))
             if self.observer:
                 self.observer.step_done(spec, step, number, ticket_id, self._describe(step_result))
 
@@ -315,6 +365,12 @@ class ScenarioRunner:
                 self.api.run_cron()
                 return ""
         raise ScenarioError(f"unknown action {step.do!r}")
+
+
+def _cut_off(exc: BaseException) -> str:
+    if isinstance(exc, Interrupted):
+        return f"cut off by {exc.name} before osTicket answered: it may or may not have taken effect"
+    return str(exc)
 
 
 def _files(names: list[str]) -> str:

@@ -289,7 +289,7 @@ def verify_run(conn: Any, t: Tables, scenario: Scenario, run_id: str) -> Verdict
 
 
 def verify_past_run(instance: Instance, scenario: Scenario, run_id: str,
-                    id_range: tuple[int, int] | None = None, ticket_ids: Sequence[int] = (),
+                    id_range: tuple[int, int | None] | None = None, ticket_ids: Sequence[int] = (),
                     ledger: Ledger | None = None, mailbox: Mailbox | None = None) -> Verdict | None:
     """Verify a past run; None when osTicket holds no ticket of that run at all (an unknown run id).
 

@@ -10,6 +10,7 @@ created/updated timestamps. Table names come from the instance's prefix.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from automation.credentials import CredentialStore
 from automation.errors import ConfigError
 from automation.instance import Instance
 from automation.newsecrets import new_api_key, new_password
-from automation.osticket.db import DatabaseError, connect
+from automation.osticket.db import CONNECT_TIMEOUT, DatabaseError, connect
 from automation.osticket.schema import (
     ALERTS,
     DEPT_ACTIVE,
@@ -399,34 +400,107 @@ def _only(cols: dict[str, Any], change: Change, mapping: dict[str, str], flags_c
 _before_commit: Callable[[Any], None] | None = None
 
 
-def apply_seed(instance: Instance, seed: SeedFile, credentials_path: Path | None) -> Plan:
-    """Plan and apply ``seed`` in one transaction; returns the plan that was applied."""
-    store = CredentialStore(credentials_path)
+# Seeds are serialised by a MariaDB advisory lock: two `ostops seed` of one new file at once would otherwise both
+# plan "create" and the second insert would hit a unique key. GET_LOCK(name, timeout) answers 1 (held), 0 (timed
+# out) or NULL (an error); IS_USED_LOCK(name) the holder's connection id; a lock is released by RELEASE_LOCK or
+# when its connection ends (https://mariadb.com/kb/en/get_lock/, /is_used_lock/, /release_lock/).
+LOCK_WAIT = 30.0  # seconds a seed waits for another to finish
+
+
+def lock_name(instance: Instance) -> str:
+    """One lock per osTicket database and table prefix (MariaDB allows 64 characters)."""
+    return f"ostops.seed.{instance.db.name}.{instance.db.table_prefix}"[:64]
+
+
+def _lock(conn: Any, name: str, wait: float) -> None:
+    """Take the seed lock, waiting at most ``wait`` seconds; a `DatabaseError` naming the holder when it is busy."""
+    holder, who = None, ""
+    read_timeout = conn._read_timeout
+    conn._read_timeout = max(read_timeout or 0, wait + CONNECT_TIMEOUT)  # the wait is the server's, not a hang
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, %s) AS got", [name, wait])
+            got = cur.fetchone()["got"]
+            conn._read_timeout = read_timeout
+            if got == 1:
+                return
+            cur.execute("SELECT IS_USED_LOCK(%s) AS holder", [name])
+            holder = cur.fetchone()["holder"]
+            if holder is not None:
+                cur.execute("SELECT USER AS user, HOST AS host, TIME AS seconds FROM information_schema.PROCESSLIST "
+                            "WHERE ID = %s", [holder])
+                row = cur.fetchone()
+                who = f" (MariaDB connection {holder}" + (
+                    f": {row['user']}@{row['host']}, connected {row['seconds']} s" if row else "") + ")"
+    except pymysql.MySQLError as exc:
+        raise DatabaseError(f"seeding: cannot take the seed lock {name!r} in osTicket's database: "
+                            f"{exc.args[-1]}; nothing was written") from exc
+    finally:
+        conn._read_timeout = read_timeout
+    if got is None:
+        raise DatabaseError(f"seeding: MariaDB could not take the seed lock {name!r}; nothing was written")
+    end = f"wait for it to finish (or end that connection: KILL {holder}) and seed again" if holder is not None \
+        else "seed again"
+    raise DatabaseError(f"seeding: another seed of this help desk holds the seed lock {name!r}{who} and did not "
+                        f"finish within {wait:g} s; nothing was written; {end}")
+
+
+def _unlock(conn: Any, name: str) -> None:
+    with contextlib.suppress(pymysql.MySQLError), conn.cursor() as cur:
+        cur.execute("SELECT RELEASE_LOCK(%s)", [name])
+
+
+def _refused(exc: pymysql.MySQLError) -> str:
+    """A statement's refusal in the seed's words, not the driver's."""
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    text = str(exc.args[-1]) if exc.args else type(exc).__name__
+    if code == 1062:  # ER_DUP_ENTRY: written by someone else between the plan and the insert
+        match = re.match(r"Duplicate entry '(.*)' for key '(.*)'", text)
+        value = f" {match.group(1)!r}" if match else ""
+        return (f"osTicket already holds{value} (written by someone else while this seed ran: the staff panel or "
+                "another program); nothing was written; seed again to plan against it")
+    if isinstance(exc, pymysql.IntegrityError):
+        return f"osTicket's database refused a row ({text}); nothing was written"
+    return f"{text}; nothing was written"
+
+
+def apply_seed(instance: Instance, seed: SeedFile, credentials_path: Path | None,
+               lock_wait: float = LOCK_WAIT) -> Plan:
+    """Plan and apply ``seed`` in one transaction, one seed of this help desk at a time (waiting at most
+    ``lock_wait`` seconds for another); returns the plan that was applied."""
     tables = Tables(instance.db.table_prefix)
     conn = connect(instance, autocommit=False)
     started = time.monotonic()
+    name = lock_name(instance)
     try:
-        conn.begin()
-        state = read_state(conn, tables)
-        plan = diff(seed, state, store)
-        needs_store = any(c.action == "create" and c.kind in ("agent", "api key") and c.store_secret
-                          and not c.secret for c in plan.entries)
-        if needs_store and credentials_path is None:
-            raise ConfigError("a credentials file is needed to store generated passwords and keys")
-        with conn.cursor() as cur:
-            _Applier(cur, tables, plan, state, store).run()
-            if _before_commit is not None:
-                _before_commit(cur)
-        store.save()  # before the commit: a stored, unused password is harmless; a lost one is not
-        conn.commit()
-    except pymysql.MySQLError as exc:
-        _rollback(conn)
-        raise DatabaseError(f"seeding failed, nothing was written: {exc.args[-1]}") from exc
-    except BaseException:
-        _rollback(conn)
-        raise
+        _lock(conn, name, lock_wait)
+        try:
+            conn.commit()  # the transaction (and its snapshot) starts once the lock is held
+            conn.begin()
+            store = CredentialStore(credentials_path)  # read under the lock: another seed may just have saved it
+            state = read_state(conn, tables)
+            plan = diff(seed, state, store)
+            needs_store = any(c.action == "create" and c.kind in ("agent", "api key") and c.store_secret
+                              and not c.secret for c in plan.entries)
+            if needs_store and credentials_path is None:
+                raise ConfigError("a credentials file is needed to store generated passwords and keys")
+            with conn.cursor() as cur:
+                _Applier(cur, tables, plan, state, store).run()
+                if _before_commit is not None:
+                    _before_commit(cur)
+            store.save()  # before the commit: a stored, unused password is harmless; a lost one is not
+            conn.commit()
+        except pymysql.MySQLError as exc:
+            _rollback(conn)
+            raise DatabaseError(f"seeding failed: {_refused(exc)}") from exc
+        except BaseException:
+            _rollback(conn)
+            raise
+        finally:
+            _unlock(conn, name)
     finally:
-        conn.close()
+        with contextlib.suppress(pymysql.MySQLError):
+            conn.close()
     plan.seconds = time.monotonic() - started
     return plan
 

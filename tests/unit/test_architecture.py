@@ -105,7 +105,10 @@ def test_click_is_imported_only_by_the_cli_package() -> None:
 
 
 def test_every_exception_class_derives_from_the_base_in_errors() -> None:
-    from automation.errors import OsTicketError
+    from automation.errors import Interrupted, OsTicketError
+
+    # Two roots, both in errors.py: OsTicketError, and Interrupted (a signal; a BaseException so that no
+    # `except OsTicketError` takes it for a failure).
 
     outside = []
     for name, path in MODULES.items():
@@ -113,7 +116,8 @@ def test_every_exception_class_derives_from_the_base_in_errors() -> None:
             if (isinstance(node, ast.ClassDef) and not node.name.startswith("_")
                     and any(isinstance(base, ast.Name) and base.id in ("Exception", "BaseException")
                             for base in node.bases)
-                    and (name != "automation.errors" or node.name != OsTicketError.__name__)):
+                    and (name != "automation.errors"
+                         or node.name not in (OsTicketError.__name__, Interrupted.__name__))):
                 outside.append(f"{name}.{node.name}")
     assert outside == []
 

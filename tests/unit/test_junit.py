@@ -71,3 +71,25 @@ def test_a_junit_file_is_written_when_osticket_cannot_be_reached(tmp_path: Path)
     suite = ET.parse(junit).getroot()
     assert (suite.get("tests"), suite.get("errors")) == ("1", "1")
     assert "cannot connect to osTicket's database" in suite.find("testcase/error").get("message")
+
+
+def test_an_interrupted_run_names_every_ticket_and_skips_the_steps_it_never_reached() -> None:
+    loaded = load_scenario(LAB)
+    first, second = loaded.scenario.tickets[0], loaded.scenario.tickets[1]
+    steps = [StepResult(first.key, f"{LAB}:10", first.requester.name, "create", "#111111", 0.1),
+             StepResult(first.key, f"{LAB}:14", "john.doe", "change_sla", "to Sev-A", 0.1, number=1)]
+    result = RunResult("r", str(LAB), steps=steps, tickets={first.key: {"number": "111111", "ticket_id": 7}},
+                       plan={t.key: len(t.steps) for t in loaded.scenario.tickets}, interrupted="SIGTERM")
+    suite = ET.fromstring(junit_xml(result, loaded))
+    error = suite.find("testcase/error")
+    assert error is not None and error.get("type") == "interrupted"
+    assert (error.text or "").splitlines() == [
+        f"ticket {first.key}: confirmed #111111 (id 7), 1 of {len(first.steps)} steps done",
+        *[f"ticket {t.key}: not created, 0 of {len(t.steps)} steps done" for t in loaded.scenario.tickets[1:]]]
+    skipped = [c.get("name") for c in suite.iter("testcase") if c.find("skipped") is not None]
+    planned = sum(len(t.steps) + 1 for t in loaded.scenario.tickets)
+    assert len(skipped) == planned - 2
+    assert f"{first.key} / 2 {first.steps[1].actor} {first.steps[1].do}" in skipped
+    assert f"{second.key} / 0 {second.requester.name} create" in skipped
+    assert (suite.get("tests"), suite.get("errors"), suite.get("skipped"), suite.get("failures")) == (
+        str(planned + 1), "1", str(planned - 2), "0")
