@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pulumi
 
-from infra.bootstrap_command import read_bootstrap_files
+from infra.bootstrap_command import read_bootstrap_files, require_pinned_downloads
 from infra.config import load_config
 from infra.host import OsTicketHost, OsTicketHostArgs
 from infra.lab_client import LabClient, LabClientArgs
@@ -15,12 +15,15 @@ from infra.production import ProductionTier, ProductionTierArgs
 
 def main() -> None:
     config = load_config()
+    files = read_bootstrap_files()
+    # Both tiers run the same bootstrap, which refuses unpinned downloads on the machine.
+    require_pinned_downloads(files.manifest)
     if config.tier == "production":
-        tier = ProductionTier("osticket", ProductionTierArgs(config, read_bootstrap_files()))
+        tier = ProductionTier("osticket", ProductionTierArgs(config, files))
         for key, value in production_outputs(tier).items():
             pulumi.export(key, value)
         return
-    host = OsTicketHost("osticket", OsTicketHostArgs(config, read_bootstrap_files()))
+    host = OsTicketHost("osticket", OsTicketHostArgs(config, files))
     lab_client = (
         LabClient(
             "lab-client",
