@@ -202,6 +202,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["result"] = result
         if args.typ == "random:index/randomString:RandomString":
             state["result"] = "abc123def4"[: int(args.inputs["length"])]
+        identity = state.get("identity")
+        if isinstance(identity, Mapping) and isinstance(identity.get("userAssignedIdentities"), list):
+            # Inputs list the identities' ids; Azure answers with a map from id to the identity's details.
+            state["identity"] = {
+                **identity, "userAssignedIdentities": {i: {} for i in identity["userAssignedIdentities"]}
+            }
+        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+            state["principalId"] = f"principal-{args.name}"
+            state["clientId"] = f"client-{args.name}"
         if args.typ == "azure-native:compute:VirtualMachine":
             state["identity"] = {**state.get("identity", {}), "principalId": MOCK_PRINCIPAL}
             state["vmId"] = f"vmid-{args.name}"
