@@ -26,6 +26,8 @@ from automation.cli.common import (
 from automation.errors import ConfigError, OsTicketError, VerificationError
 from automation.workspace import Workspace
 
+WIDE_COLUMNS = 120  # `ostops report`'s full ticket table needs about this many; below it the narrow one is printed
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -273,8 +275,11 @@ def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, requi
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "html"]), default="table", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Write to this file (- for standard output, the default).")
+@click.option("--wide", is_flag=True,
+              help=f"Every column of the table, however narrow the terminal (below {WIDE_COLUMNS} columns the "
+                   "team, the due time and the first response are left out).")
 @instance_option
-def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | None,
+def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | None, wide: bool,
                    instance_path: Path | None) -> None:
     """The final review: tickets by status, SLA met or breached, response and resolution times."""
     from automation.scenarios.record import latest_run_id, load_record, unknown_run
@@ -302,7 +307,7 @@ def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | N
         text = render_html(report)
     else:
         if output is None:
-            _print_report(report, out)
+            _print_report(report, out, wide)
             return
         rendered = io.StringIO()
         from rich.console import Console
@@ -317,27 +322,40 @@ def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | N
         click.echo(text, nl=False)
 
 
-def _print_report(report: Report, target: Console) -> None:
+def _print_report(report: Report, target: Console, wide: bool = True) -> None:
+    """The review as tables. ``wide``: every column; else, in a terminal narrower than `WIDE_COLUMNS`, the
+    tickets without team, due time and first response (the groups' tables keep every figure, with short
+    headers) and a line saying so. Text is wrapped to the terminal's width."""
     from rich.table import Table
     from rich.text import Text
 
     from automation.scenarios import palette
     from automation.scenarios.report import human_duration
 
+    narrow = not wide and target.width < WIDE_COLUMNS
     statuses = palette.colours(palette.STATUS, (t.status for t in report.tickets))
     outcomes = palette.colours(palette.SLA_OUTCOME, (t.sla_state for t in report.tickets))
-    tickets = Table("ticket", "number", "status", "SLA", "agent", "team", f"due ({report.zone.label})",
-                    "SLA outcome", "1st response", "resolution", title=f"Final review - run {report.run_id}",
-                    caption=report.zone.sentence())
+    title = f"Final review - run {report.run_id}"
+    if narrow:
+        tickets = Table("ticket", "number", "status", "SLA", "agent", "SLA outcome", "resolution", title=title)
+    else:
+        tickets = Table("ticket", "number", "status", "SLA", "agent", "team", f"due ({report.zone.label})",
+                        "SLA outcome", "1st response", "resolution", title=title)
     for t in report.tickets:
-        tickets.add_row(t.key, f"#{t.number}", Text(t.status, style=statuses[t.status].rich),
-                        escape(t.sla or "-"), escape(t.agent or "-"), escape(t.team or "-"), t.due or "-",
-                        Text(t.sla_state, style=outcomes[t.sla_state].rich), human_duration(t.first_response_s),
-                        human_duration(t.resolution_s))
+        status, outcome = Text(t.status, style=statuses[t.status].rich), Text(t.sla_state, style=outcomes[t.sla_state].rich)
+        if narrow:
+            tickets.add_row(Text(t.key, overflow="fold"), f"#{t.number}", status, escape(t.sla or "-"),
+                            escape(t.agent or "-"), outcome, human_duration(t.resolution_s))
+        else:
+            tickets.add_row(t.key, f"#{t.number}", status, escape(t.sla or "-"), escape(t.agent or "-"),
+                            escape(t.team or "-"), t.due or "-", outcome, human_duration(t.first_response_s),
+                            human_duration(t.resolution_s))
     target.print(tickets)
-    for title, groups in (("By agent", report.by_agent), ("By team", report.by_team)):
-        table = Table("name", "tickets", "resolved", "SLA met", "SLA breached", "avg 1st response",
-                      "avg resolution", title=title)
+    target.print(report.zone.sentence(), soft_wrap=False, style="dim")
+    headers = (("name", "tickets", "resolved", "met", "breached", "avg 1st", "avg resolution") if narrow else
+               ("name", "tickets", "resolved", "SLA met", "SLA breached", "avg 1st response", "avg resolution"))
+    for heading, groups in (("By agent", report.by_agent), ("By team", report.by_team)):
+        table = Table(*headers, title=heading)
         for group in groups:
             d = group.to_dict()
             table.add_row(escape(d["name"]), str(d["tickets"]), str(d["resolved"]), str(d["sla_met"]),
@@ -346,4 +364,7 @@ def _print_report(report: Report, target: Console) -> None:
         target.print(table)
     status = ", ".join(f"{name}: {count}" for name, count in report.by_status.items())
     verdict = "nothing left open" if report.open_count == 0 else f"{report.open_count} still open"
-    target.print(f"tickets by status - {escape(status)}; {verdict}")
+    target.print(f"tickets by status - {escape(status)}; {verdict}", soft_wrap=False)
+    if narrow:
+        target.print("(team, due time and first response left out to fit the terminal: `ostops report --wide` "
+                     "shows them)", soft_wrap=False, style="dim")
