@@ -185,11 +185,15 @@ def _finish_evidence(evidence: Evidence, instance: Instance | None, result: RunR
     if instance is None or result is None or result.verdict is None:
         folder = evidence.finish(report=None, passed=None, verification=[], error=error)
     else:
+        from automation.scenarios.mail import mailbox_of
+
         report = read_report(instance, result.run_id, order=list(result.tickets))
         folder = evidence.finish(report=report, passed=result.verdict.passed,
-                                 verification=result.verdict.mismatches(), seconds=result.seconds)
+                                 verification=result.verdict.mismatches(), seconds=result.seconds,
+                                 verdict=result.verdict, mailbox=mailbox_of(instance))
+    pdf = f", {folder / 'evidence.pdf'}" if evidence.writeup.pdf else ""
     progress(f"evidence: {len(evidence.writeup.shots())} picture(s), the write-up in {folder / 'README.md'} "
-             f"and {folder / 'index.html'}")
+             f"and {folder / 'index.html'}{pdf}")
 
 
 def _seed(instance: object, seed_path: Path, workspace: Workspace, seed_file: object) -> dict[str, int]:
@@ -342,13 +346,14 @@ def _print_report(report: Report, target: Console, wide: bool = True) -> None:
         tickets = Table("ticket", "number", "status", "SLA", "agent", "team", f"due ({report.zone.label})",
                         "SLA outcome", "1st response", "resolution", title=title)
     for t in report.tickets:
-        status, outcome = Text(t.status, style=statuses[t.status].rich), Text(t.sla_state, style=outcomes[t.sla_state].rich)
+        status_cell = Text(t.status, style=statuses[t.status].rich)
+        outcome_cell = Text(t.sla_state, style=outcomes[t.sla_state].rich)
         if narrow:
-            tickets.add_row(Text(t.key, overflow="fold"), f"#{t.number}", status, escape(t.sla or "-"),
-                            escape(t.agent or "-"), outcome, human_duration(t.resolution_s))
+            tickets.add_row(Text(t.key, overflow="fold"), f"#{t.number}", status_cell, escape(t.sla or "-"),
+                            escape(t.agent or "-"), outcome_cell, human_duration(t.resolution_s))
         else:
-            tickets.add_row(t.key, f"#{t.number}", status, escape(t.sla or "-"), escape(t.agent or "-"),
-                            escape(t.team or "-"), t.due or "-", outcome, human_duration(t.first_response_s),
+            tickets.add_row(t.key, f"#{t.number}", status_cell, escape(t.sla or "-"), escape(t.agent or "-"),
+                            escape(t.team or "-"), t.due or "-", outcome_cell, human_duration(t.first_response_s),
                             human_duration(t.resolution_s))
     target.print(tickets)
     target.print(report.zone.sentence(), soft_wrap=False, style="dim")

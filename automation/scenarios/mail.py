@@ -9,7 +9,7 @@ import email.policy
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.utils import getaddresses
 from pathlib import Path
 
@@ -101,7 +101,7 @@ class MailView:
 VIEW_HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID")
 
 
-def _part_text(part: EmailMessage, format: str) -> str:
+def _part_text(part: MIMEPart, format: str) -> str:
     try:
         content = part.get_content()
     except (LookupError, ValueError):
@@ -113,7 +113,7 @@ def _part_text(part: EmailMessage, format: str) -> str:
 def view(path: Path) -> MailView:
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert isinstance(message, EmailMessage)
-    headers = [(name, " ".join(str(v) for v in message.get_all(name, [])))
+    headers = [(name, " ".join(" ".join(str(v) for v in message.get_all(name, [])).split()))
                for name in VIEW_HEADERS if message.get_all(name)]
     plain, rich = message.get_body(preferencelist=("plain",)), message.get_body(preferencelist=("html",))
     text = _part_text(plain, "plain") if plain is not None else ""
@@ -189,8 +189,17 @@ def _describe(expect: MailExpect) -> str:
     return " ".join(parts)
 
 
-def check_mail(expects: Sequence[MailExpect], number: str, mailbox: Mailbox) -> list[str]:
-    """Each expectation against the messages about ticket ``number``: ``count`` exactly, else at least one."""
+def matching(expect: MailExpect, about: Sequence[MailMessage]) -> list[MailMessage]:
+    """The messages (of those about one ticket) that an expectation is about."""
+    subject = (expect.subject_contains or "").casefold()
+    body = " ".join((expect.body_contains or "").split()).casefold()
+    return [m for m in select(about, to=str(expect.to)) if subject in m.subject.casefold() and body in m.body.casefold()]
+
+
+def check_mail(expects: Sequence[MailExpect], number: str, mailbox: Mailbox,
+               held: list[str] | None = None) -> list[str]:
+    """Each expectation against the messages about ticket ``number``: ``count`` exactly, else at least one.
+    ``held`` receives a line for each expectation that holds."""
     if not expects:
         return []
     if mailbox.folder is None:
@@ -201,11 +210,10 @@ def check_mail(expects: Sequence[MailExpect], number: str, mailbox: Mailbox) -> 
     about = select(mailbox.messages(), [number])
     problems = []
     for i, expect in enumerate(expects):
-        subject = (expect.subject_contains or "").casefold()
-        body = " ".join((expect.body_contains or "").split()).casefold()
-        found = [m for m in select(about, to=str(expect.to))
-                 if subject in m.subject.casefold() and body in m.body.casefold()]
+        found = matching(expect, about)
         if (len(found) == expect.count) if expect.count is not None else found:
+            if held is not None:
+                held.append(f"mail {_describe(expect)}: {len(found)} message(s)")
             continue
         wanted = f"{expect.count}" if expect.count is not None else "at least 1"
         seen = "; ".join(f"to {', '.join(m.to)} {m.subject!r}" for m in about[:6]) or "none"
