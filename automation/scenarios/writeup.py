@@ -60,7 +60,7 @@ class Check:
 
     @property
     def mark(self) -> str:
-        return {"held": "✓", "failed": "✗", "skipped": "–"}[self.state]
+        return {"held": "✓", "failed": "✗", "skipped": "-"}[self.state]
 
 
 @dataclass
