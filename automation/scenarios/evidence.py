@@ -441,9 +441,11 @@ class Evidence:
         agent = self._last_agent or fallback_agent
         if not error and agent is not None and w.tickets:
             numbers = [t.number for t in w.tickets]
-            self._guarded("the last step", lambda: self._closed_queue(agent, numbers))
+            # the queue the run's tickets ended in: Open when any is still open (sla-breach), else Closed
+            queue = "Open" if report is not None and report.open_count else "Closed"
+            self._guarded("the last step", lambda: self._queue(agent, queue, numbers))
         if report is not None:
-            self._guarded("the Closed queue", lambda: self._review(report))
+            self._guarded("the queue", lambda: self._review(report))
         w.evidence_error = self.failure
         pdf = self.folder / PDF
         pdf.unlink(missing_ok=True)
@@ -479,19 +481,19 @@ class Evidence:
         finally:
             context.close()
 
-    def _closed_queue(self, agent: str, numbers: list[str]) -> None:
+    def _queue(self, agent: str, name: str, numbers: list[str]) -> None:
         page = self._agent_page(agent)
-        sentence = f"{agent} opens the Closed queue"
+        sentence = f"{agent} opens the {name} queue"
         with self._capturing(sentence, "scp/tickets.php"):
             self._open(page, "scp/tickets.php")
-            queue = page.locator("li.top-queue > a").filter(has_text=re.compile(r"^\s*Closed\s*$")).first
+            queue = page.locator("li.top-queue > a").filter(has_text=re.compile(rf"^\s*{name}\s*$")).first
             href = str(queue.evaluate("a => a.href"))
             if not href.startswith(self.base_url):
-                raise EvidenceError(f"--evidence: the staff panel's Closed queue links outside the help desk: {href}")
+                raise EvidenceError(f"--evidence: the staff panel's {name} queue links outside the help desk: {href}")
             path = href[len(self.base_url):]
             self._open(page, path)
-            shot = self._take(page, f"{agent}'s screen: the Closed queue in the staff panel", "/" + path,
-                              "closed-queue", [], None, numbers)
+            shot = self._take(page, f"{agent}'s screen: the {name} queue in the staff panel", "/" + path,
+                              f"{name.lower()}-queue", [], None, numbers)
         shot.sentence = sentence
         self.writeup.closing.append(shot)
 

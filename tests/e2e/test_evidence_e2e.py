@@ -260,4 +260,7 @@ def test_the_advance_step_shows_the_staff_view_with_the_overdue_flag(osticket: A
     assert "staff panel" in advance["viewer"] and "jane.doe" in advance["viewer"]
     # the element osTicket's staff ticket view renders for an overdue ticket, outlined in the picture
     assert "Marked overdue!" in advance["highlighted"], advance["highlighted"]
+    # the ticket stays open: the closing picture is the Open queue, with the run's ticket outlined in it
+    assert [Path(s["file"]).stem.split("-", 1)[1] for s in manifest["closing"]] == ["open-queue", "final-review"]
+    assert f"#{manifest['tickets'][0]['number']}" in manifest["closing"][0]["highlighted"]
     assert (folder / "evidence.pdf").read_bytes()[:5] == b"%PDF-"
