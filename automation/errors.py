@@ -25,6 +25,9 @@ The CLI maps it to exit codes in one place (``automation.cli.EXIT_CODES`` and ``
     ├── EvidenceError             the browser could not capture the run's evidence
     ├── HashChangedError          a download no longer matches its pinned SHA-256
     ├── UnreachableError          ``manifest check --online``: some URLs did not answer
+    ├── BackupError               a backup cannot be made, decrypted, or does not match its manifest
+    ├── RestoreError              a restore did not prove itself (counts, runs, logins); names what differs
+    ├── UpgradeError              an upgrade step failed; says which, and whether the rollback held
     ├── DownloadError             (automation.manifest) a download failed or did not verify
     └── PublisherError            (automation.manifest) a publisher's checksum list or digest cannot be read
 
@@ -152,6 +155,25 @@ class HashChangedError(OsTicketError):
 
 class UnreachableError(OsTicketError):
     """``manifest check --online``: some URLs did not answer."""
+
+
+class BackupError(OsTicketError):
+    """A backup could not be made, or a backup file cannot be decrypted or does not match its manifest
+    (``problems`` names each part); nothing was restored from it."""
+
+
+class RestoreError(OsTicketError):
+    """A restored help desk did not prove itself: row counts, recorded runs, staff login, API key or portal
+    differ from the backup's (``problems``)."""
+
+
+class UpgradeError(OsTicketError):
+    """An upgrade step failed (``step`` names it); the message says whether the rollback brought the old help
+    desk back."""
+
+    def __init__(self, step: str, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(f"upgrade failed at step '{step}': {message}", problems)
+        self.step = step
 
 
 class Interrupted(BaseException):
