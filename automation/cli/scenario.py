@@ -302,7 +302,8 @@ def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | N
         raise ConfigError(f"{workspace.runs_dir}: no runs recorded; pass --run RUN_ID or run a scenario first")
     record = load_record(workspace, run_id)
     report = read_report(instance, run_id, record.id_range if record else None,
-                         sorted(record.ticket_ids.values()) if record else (), list(record.ticket_ids) if record else ())
+                         sorted(record.ticket_ids.values()) if record else (), list(record.ticket_ids) if record else (),
+                         set(record.ticket_numbers.values()) if record else None)
     if report is None:
         raise ConfigError(unknown_run(run_id, instance.base_url, workspace))
     if fmt == "json":
@@ -349,12 +350,12 @@ def _print_report(report: Report, target: Console, wide: bool = True) -> None:
         status_cell = Text(t.status, style=statuses[t.status].rich)
         outcome_cell = Text(t.sla_state, style=outcomes[t.sla_state].rich)
         if narrow:
-            tickets.add_row(Text(t.key, overflow="fold"), f"#{t.number}", status_cell, escape(t.sla or "-"),
+            tickets.add_row(Text(t.label, overflow="fold"), f"#{t.number}", status_cell, escape(t.sla or "-"),
                             escape(t.agent or "-"), outcome_cell, human_duration(t.resolution_s))
         else:
-            tickets.add_row(t.key, f"#{t.number}", status_cell, escape(t.sla or "-"), escape(t.agent or "-"),
-                            escape(t.team or "-"), t.due or "-", outcome_cell, human_duration(t.first_response_s),
-                            human_duration(t.resolution_s))
+            tickets.add_row(escape(t.label), f"#{t.number}", status_cell, escape(t.sla or "-"),
+                            escape(t.agent or "-"), escape(t.team or "-"), t.due or "-", outcome_cell,
+                            human_duration(t.first_response_s), human_duration(t.resolution_s))
     target.print(tickets)
     target.print(report.zone.sentence(), soft_wrap=False, style="dim")
     headers = (("name", "tickets", "resolved", "met", "breached", "avg 1st", "avg resolution") if narrow else
@@ -370,6 +371,10 @@ def _print_report(report: Report, target: Console, wide: bool = True) -> None:
     status = ", ".join(f"{name}: {count}" for name, count in report.by_status.items())
     verdict = "nothing left open" if report.open_count == 0 else f"{report.open_count} still open"
     target.print(f"tickets by status - {escape(status)}; {verdict}", soft_wrap=False)
+    if report.unconfirmed:
+        target.print(f"{len(report.unconfirmed)} ticket(s) unconfirmed - osTicket holds them, the run was never "
+                     "answered for them, so no SLA outcome is given: "
+                     + ", ".join(f"#{t.number}" for t in report.unconfirmed), soft_wrap=False)
     if narrow:
         target.print("(team, due time and first response left out to fit the terminal: `ostops report --wide` "
                      "shows them)", soft_wrap=False, style="dim")
