@@ -1,15 +1,20 @@
 """Benchmark: `ostops load` against the server's raw throughput, and verification time as runs grow.
 
-    .venv/bin/python bench/load_vs_raw.py [--instance FILE] [--tickets 300] [--concurrency 4] [--check]
+    .venv/bin/python bench/load_vs_raw.py [--instance FILE] [--tickets 300] [--concurrency 4] [--workers N]
+        [--web-nodes 2] [--throughput-only] [--check]
 
 Without --instance a fresh local osTicket is brought up in a temporary folder (and torn down after).
 (a) raw: ApacheBench (Debian's apache2-utils) posts the same ticket payload at the same concurrency;
-(b) ostops: the client `ostops load` uses, same payload, same concurrency, pooled keep-alive sessions.
+(b) ostops: `ostops load`'s engine (Locust, in its own process; ``--workers N`` local worker processes), same
+payload, same concurrency, pooled keep-alive sessions, verification streaming in the database alongside.
 The two run in alternating rounds so that the database's growth weighs on both alike.
 Then runs of 10, 100 and 1000 tickets are made as `ostops load` makes them, verification streaming alongside
 the workers, and the time from each run's end to its verdict is printed with the ratio 1000:10; beside it the
 time of the background verification queries, and re-verifying the whole run afterwards in one query.
-Targets (issue 7): ostops/raw >= 0.9 with no failed request and every ticket verified; 1000:10 <= 3.
+With ``--web-nodes 2`` the fresh instance is the multi-node twin and `ostops load` also runs, in alternating
+rounds, through HAProxy (the instance's URL) and straight to node 1.
+Targets (issues 7, 22): ostops/raw >= 0.9 with no failed request and every ticket verified; 1000:10 <= 3;
+through HAProxy / direct >= 0.9.
 """
 
 from __future__ import annotations
@@ -65,11 +70,12 @@ def same_payload_plan(variety: Variety, count: int) -> tuple[list[Planned], dict
     return planned, payload
 
 
-def measure_throughput(instance: Instance, conn, tables, tickets: int, concurrency: int, rounds: int = 3):
+def measure_throughput(instance: Instance, conn, tables, tickets: int, concurrency: int, rounds: int = 3,
+                       workers: int = 0):
     variety = Variety.read(conn, tables)
     per_round = tickets // rounds
     warm, payload = same_payload_plan(variety, 20)
-    create_tickets(instance, warm, concurrency, new_run_id())
+    create_tickets(instance, warm, concurrency, new_run_id(), workers=workers)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(payload, handle)
     payload_file = Path(handle.name)
@@ -86,7 +92,8 @@ def measure_throughput(instance: Instance, conn, tables, tickets: int, concurren
                 else:
                     planned, _ = same_payload_plan(variety, per_round)
                     # As `ostops load` runs: verification streams alongside the workers.
-                    result = create_and_verify(instance, conn, tables, planned, concurrency, new_run_id())
+                    result = create_and_verify(instance, conn, tables, planned, concurrency, new_run_id(),
+                                               workers=workers)
                     ost_seconds += result.seconds
                     ost_failed += sum(result.errors.values())
                     verified += result.verified
@@ -96,6 +103,27 @@ def measure_throughput(instance: Instance, conn, tables, tickets: int, concurren
     total = per_round * rounds
     return {"tickets": total, "raw_rate": total / raw_seconds, "ostops_rate": total / ost_seconds,
             "raw_failed": raw_failed, "ostops_failed": ost_failed, "verified": verified}
+
+
+def measure_balanced(instance: Instance, direct: Instance, conn, tables, tickets: int, concurrency: int,
+                     workers: int, rounds: int = 4) -> dict[str, float]:
+    """`ostops load` (verification streaming) through HAProxy and straight to node 1, in alternating rounds."""
+    variety = Variety.read(conn, tables)
+    per_round = tickets // rounds
+    seconds = {"haproxy": 0.0, "direct": 0.0}
+    failed = verified = 0
+    for round_no in range(rounds):
+        for side in (("haproxy", "direct") if round_no % 2 == 0 else ("direct", "haproxy")):
+            planned, _ = same_payload_plan(variety, per_round)
+            result = create_and_verify(instance if side == "haproxy" else direct, conn, tables, planned,
+                                       concurrency, new_run_id(), workers=workers)
+            seconds[side] += result.seconds
+            failed += sum(result.errors.values())
+            verified += result.verified
+            console.print(f"  round {round_no + 1}: {side} {per_round / result.seconds:.1f} tickets/s")
+    total = per_round * rounds
+    return {"tickets": 2 * total, "haproxy_rate": total / seconds["haproxy"],
+            "direct_rate": total / seconds["direct"], "failed": failed, "verified": verified}
 
 
 def measure_verification(instance: Instance, conn, tables, concurrency: int) -> dict[int, dict[str, float]]:
@@ -133,6 +161,9 @@ def main() -> int:
     parser.add_argument("--instance", type=Path, help="use this instance instead of a fresh temporary one")
     parser.add_argument("--tickets", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one local runner)")
+    parser.add_argument("--web-nodes", type=int, default=None, help="a fresh multi-node twin; also HAProxy vs direct")
+    parser.add_argument("--throughput-only", action="store_true", help="skip the verification-growth runs")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
     if not shutil.which("ab"):
@@ -146,7 +177,7 @@ def main() -> int:
     else:
         temp = Path(tempfile.mkdtemp(prefix="ostops-bench-"))
         console.print("bringing up a fresh local osTicket ...")
-        up = manager.up(temp / "instance")
+        up = manager.up(temp / "instance", web_nodes=args.web_nodes)
         instance = up.instance
         console.print(f"  ready in {up.seconds:.1f} s at {instance.base_url}")
     try:
@@ -159,18 +190,24 @@ def main() -> int:
         conn = db.connect(instance)
         tables = db.Tables(instance.db.table_prefix)
         console.print(f"throughput: {args.tickets} tickets each, concurrency {args.concurrency}, alternating rounds")
-        tp = measure_throughput(instance, conn, tables, args.tickets, args.concurrency)
-        console.print("verification time as runs grow:")
-        vt = measure_verification(instance, conn, tables, args.concurrency)
+        tp = measure_throughput(instance, conn, tables, args.tickets, args.concurrency, workers=args.workers)
+        balanced = None
+        if instance.local is not None and len(instance.local.web_nodes) > 1:
+            direct = instance.model_copy(
+                update={"url": f"http://127.0.0.1:{instance.local.web_nodes[0].http_port}/"})
+            console.print("through HAProxy vs straight to node 1, alternating rounds:")
+            balanced = measure_balanced(instance, direct, conn, tables, args.tickets, args.concurrency, args.workers)
+        vt = None
+        if not args.throughput_only:
+            console.print("verification time as runs grow:")
+            vt = measure_verification(instance, conn, tables, args.concurrency)
     finally:
         if temp is not None:
             manager.down(temp / "instance")
             shutil.rmtree(temp, ignore_errors=True)
 
     ratio = tp["ostops_rate"] / tp["raw_rate"]
-    growth = vt[1000]["after"] / vt[10]["after"]
-    whole_growth = vt[1000]["whole"] / vt[10]["whole"]
-    table = Table("measure", "value", "target", "met", title="ostops load vs raw, verification growth")
+    table = Table("measure", "value", "target", "met", title=f"ostops load (Locust, {args.workers} workers) vs raw")
     ok_ratio = ratio >= 0.9 and tp["raw_failed"] == tp["ostops_failed"] == 0 and tp["verified"] == tp["tickets"]
     table.add_row("raw (ab) tickets/s", f"{tp['raw_rate']:.1f}", "", "")
     table.add_row("ostops tickets/s", f"{tp['ostops_rate']:.1f}", "", "")
@@ -179,20 +216,35 @@ def main() -> int:
                   "yes" if tp["raw_failed"] == tp["ostops_failed"] == 0 else "NO")
     table.add_row("ostops tickets verified", f"{tp['verified']}/{tp['tickets']}", "all",
                   "yes" if tp["verified"] == tp["tickets"] else "NO")
-    for size in (10, 100, 1000):
-        table.add_row(f"{size} tickets: verdict after the run (ms)", f"{vt[size]['after'] * 1000:.2f}", "", "")
-    table.add_row("verification 1000:10", f"{growth:.2f}", "<= 3", "yes" if growth <= 3 else "NO")
-    for size in (10, 100, 1000):
-        table.add_row(f"{size} tickets: background queries (ms)", f"{vt[size]['during'] * 1000:.2f}", "", "")
-    for size in (10, 100, 1000):
-        table.add_row(f"{size} tickets: whole run in one query (ms)", f"{vt[size]['whole'] * 1000:.2f}", "", "")
-    table.add_row("one-query re-verification 1000:10", f"{whole_growth:.2f}", "", "")
+    report: dict[str, object] = {"ostops_over_raw": round(ratio, 3), "workers": args.workers, **tp}
+    ok = ok_ratio
+    if balanced is not None:
+        through = balanced["haproxy_rate"] / balanced["direct_rate"]
+        ok_balanced = through >= 0.9 and balanced["failed"] == 0 and balanced["verified"] == balanced["tickets"]
+        ok = ok and ok_balanced
+        table.add_row("through HAProxy / direct tickets/s",
+                      f"{balanced['haproxy_rate']:.1f} / {balanced['direct_rate']:.1f}", "", "")
+        table.add_row("HAProxy/direct", f"{through:.2f}", ">= 0.90", "yes" if ok_balanced else "NO")
+        report["haproxy_over_direct"] = round(through, 3)
+        report["balanced"] = balanced
+    if vt is not None:
+        growth = vt[1000]["after"] / vt[10]["after"]
+        whole_growth = vt[1000]["whole"] / vt[10]["whole"]
+        ok = ok and growth <= 3
+        for size in (10, 100, 1000):
+            table.add_row(f"{size} tickets: verdict after the run (ms)", f"{vt[size]['after'] * 1000:.2f}", "", "")
+        table.add_row("verification 1000:10", f"{growth:.2f}", "<= 3", "yes" if growth <= 3 else "NO")
+        for size in (10, 100, 1000):
+            table.add_row(f"{size} tickets: background queries (ms)", f"{vt[size]['during'] * 1000:.2f}", "", "")
+        for size in (10, 100, 1000):
+            table.add_row(f"{size} tickets: whole run in one query (ms)", f"{vt[size]['whole'] * 1000:.2f}", "", "")
+        table.add_row("one-query re-verification 1000:10", f"{whole_growth:.2f}", "", "")
+        report.update({"verify_1000_over_10": round(growth, 3), "whole_run_query_1000_over_10": round(whole_growth, 3),
+                       "verify_ms": {size: {k: round(v * 1000, 3) if k != "queries" else v for k, v in t.items()}
+                                     for size, t in vt.items()}})
     console.print(table)
-    print(json.dumps({"ostops_over_raw": round(ratio, 3), "verify_1000_over_10": round(growth, 3),
-                      "whole_run_query_1000_over_10": round(whole_growth, 3), **tp,
-                      "verify_ms": {size: {k: round(v * 1000, 3) if k != "queries" else v for k, v in t.items()}
-                                    for size, t in vt.items()}}))
-    return 1 if args.check and not (ok_ratio and growth <= 3) else 0
+    print(json.dumps(report))
+    return 1 if args.check and not ok else 0
 
 
 if __name__ == "__main__":

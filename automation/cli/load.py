@@ -13,21 +13,29 @@ from automation.workspace import Workspace
 
 @click.command("load")
 @click.option("--tickets", "count", type=click.IntRange(1, 100_000), default=100, show_default=True)
-@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Locust users sending at once (across all workers).")
+@click.option("--workers", type=click.IntRange(0, 16), default=0, show_default=True,
+              help="Locust worker processes on this machine (a master and N workers over 127.0.0.1); "
+                   "0: one local runner.")
 @click.option("--scenario", "scenario_file", type=click.Path(path_type=Path), default=None,
               help="Also act this scenario's steps out on a sample of the tickets.")
 @click.option("--sample", type=click.IntRange(0), default=None,
               help="How many tickets get the scenario's steps (with --scenario; default 10, at most --tickets).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @instance_option
-def load_command(count: int, concurrency: int, scenario_file: Path | None, sample: int | None, as_json: bool,
+def load_command(count: int, concurrency: int, workers: int, scenario_file: Path | None, sample: int | None, as_json: bool,
                  instance_path: Path | None) -> None:
-    """Create N tickets through the ticket API, C at a time, verifying them in the database as they are created."""
+    """Create N tickets through the ticket API, C at a time on Locust, verifying them in the database as they are
+    created."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from automation.load.run import run_load
     from automation.scenarios.loader import load_scenario
 
+    if workers > concurrency:
+        raise click.UsageError(f"--workers {workers} is more than --concurrency {concurrency}: each worker runs "
+                               "at least one user")
     if sample is not None and scenario_file is None:
         raise click.UsageError("--sample needs --scenario: it says how many tickets get the scenario's steps")
     if sample is not None and sample > count:
@@ -40,7 +48,8 @@ def load_command(count: int, concurrency: int, scenario_file: Path | None, sampl
                   TimeElapsedColumn(), console=console, transient=as_json) as bar:
         task = bar.add_task("creating tickets", total=count)
         result = run_load(instance, count, concurrency, on_done=lambda: bar.advance(task), scenario=loaded,
-                          sample=sample if loaded else 0, workspace=workspace)
+                          sample=sample if loaded else 0, workspace=workspace,
+                          workers=workers)
     summary = result.to_dict()
     if as_json:
         print_json("load", result.passed, **summary)

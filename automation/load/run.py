@@ -1,25 +1,26 @@
-"""A load run: bulk tickets through the ticket API, verified in the database while they are created
+"""A load run: bulk tickets through the ticket API (sent by Locust: `engine`), verified in the database while they are created
 (`verification`), optionally a scenario's steps acted out on a sample."""
 
 from __future__ import annotations
 
-import threading
+import json
+import subprocess
+import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from automation.errors import ApiError, AuthError, OsTicketError
 from automation.instance import Instance
 from automation.load.plan import Planned, Variety, by_user_id, load_message, plan_tickets
 from automation.load.reconcile import reconcile
 from automation.load.verification import Created, LoadVerdict, RunVerifier
 from automation.osticket import db
-from automation.osticket.api import NewTicket, TicketApi
+from automation.osticket.api import NewTicket
 from automation.osticket.directory import Directory, User
-from automation.osticket.http import instance_session, pin_environment
+from automation.osticket.http import check_transport
 from automation.scenarios.facts import read_run, run_tag
 from automation.scenarios.loader import LoadedScenario
 from automation.scenarios.models import Requester, TicketSpec
@@ -45,6 +46,7 @@ class LoadResult:
     # Tickets of the run in osTicket it was never answered for (`reconcile`), and the run's id range.
     unconfirmed: list[str] = field(default_factory=list)
     id_range: tuple[int, int] | None = None
+    workers: int = 0  # Locust worker processes (0: one local runner)
 
     @property
     def recorded_range(self) -> tuple[int, int] | None:
@@ -92,7 +94,8 @@ class LoadResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "tickets": self.tickets, "created": len(self.created),
-                "concurrency": self.concurrency, "seconds": round(self.seconds, 3),
+                "concurrency": self.concurrency,
+                "engine": {"name": "locust", "workers": self.workers}, "seconds": round(self.seconds, 3),
                 "tickets_per_second": round(self.throughput, 2),
                 "latency_ms": {f"p{q}": round(self.percentile(q) * 1000, 1) for q in (50, 95, 99)},
                 "errors": dict(self.errors), "error_messages": self.error_samples, "verified": self.verified,
@@ -106,63 +109,75 @@ class LoadResult:
                 "id_range_open": self.id_range_open}
 
 
+def new_ticket(item: Planned, run_id: str) -> NewTicket:
+    return NewTicket(
+        name=item.requester.name, email=item.requester.email,
+        subject=f"Load ticket {item.index} {run_tag(run_id, item.key)}",
+        message=load_message(item.index, run_id),
+        topic_id=item.topic.topic_id if item.topic else None, priority_id=item.priority_id,
+        alert=False, autorespond=False,
+    )
+
+
 def create_tickets(instance: Instance, planned: list[Planned], concurrency: int, run_id: str,
                    on_done: Callable[[], None] = lambda: None, after_ticket_id: int | None = None,
-                   verifier: RunVerifier | None = None) -> LoadResult:
-    """Create the planned tickets through the ticket API, handing each created ticket to ``verifier``.
+                   verifier: RunVerifier | None = None, workers: int = 0) -> LoadResult:
+    """Create the planned tickets through the ticket API on Locust (`automation.load.engine`, in a process of
+    its own, with ``workers`` local worker processes when not 0), handing each created ticket to ``verifier``
+    as soon as the engine reports it.
 
     ``after_ticket_id`` (`db.last_ticket_id`, read before the run) lets verification find the run's tickets in
     a primary-key range instead of the whole help desk."""
-    local = threading.local()
-    lock = threading.Lock()
+    check_transport(instance.base_url, instance.allow_plain_http)
     errors: Counter[str] = Counter()
     error_samples: dict[str, str] = {}  # osTicket's own message, the first of each kind
     created: list[Created] = []
-    clients: list[TicketApi] = []
-
-    def api() -> TicketApi:
-        if not hasattr(local, "api"):
-            # One pooled keep-alive session per worker.
-            session = pin_environment(instance_session(instance, 1), instance.base_url)
-            local.api = TicketApi(instance.base_url, instance.api_key.get_secret_value(), session=session)
-            with lock:
-                clients.append(local.api)
-        return local.api
-
-    def one(item: Planned) -> None:
-        ticket = NewTicket(
-            name=item.requester.name, email=item.requester.email,
-            subject=f"Load ticket {item.index} {run_tag(run_id, item.key)}",
-            message=load_message(item.index, run_id),
-            topic_id=item.topic.topic_id if item.topic else None, priority_id=item.priority_id,
-            alert=False, autorespond=False,
-        )
-        sent = time.perf_counter()
-        try:
-            number = api().create_ticket(ticket)
-        except OsTicketError as exc:
-            if isinstance(exc, ApiError):
-                kind = f"HTTP {exc.status}" if exc.status else "no answer"
-            else:
-                kind = "HTTP 401" if isinstance(exc, AuthError) else exc.__class__.__name__
-            with lock:
-                errors[kind] += 1
-                error_samples.setdefault(kind, str(exc))
-        else:
-            done = Created(item, number, sent, time.perf_counter())
-            with lock:
-                created.append(done)
-            if verifier is not None:
-                verifier.add(done)
-        on_done()
-
+    by_index = {item.index: item for item in planned}
+    job = {"target": {"base_url": instance.base_url, "api_key": instance.api_key.get_secret_value(),
+                      "pin_sha256": instance.https_certificate_sha256},
+           "concurrency": concurrency, "workers": workers,
+           "tickets": [[item.index, asdict(new_ticket(item, run_id))] for item in planned]}
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(one, planned))
-    for client in clients:
-        client.close()
-    return LoadResult(run_id, len(planned), concurrency, time.perf_counter() - started, errors, created,
-                      after_ticket_id, error_samples=error_samples)
+    last = started
+    with tempfile.TemporaryFile("w+") as stderr:
+        engine = subprocess.Popen([sys.executable, "-m", "automation.load.engine"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=stderr, text=True)
+        assert engine.stdin is not None
+        assert engine.stdout is not None
+        try:
+            engine.stdin.write(json.dumps(job))
+            engine.stdin.close()
+            for line in engine.stdout:
+                report = json.loads(line)
+                if "start" in report:
+                    started = float(report["start"])  # the engine's own start-up is not the run's
+                    continue
+                item = by_index.pop(int(report["i"]))
+                if "number" in report:
+                    done = Created(item, str(report["number"]), float(report["sent"]), float(report["answered"]))
+                    last = max(last, done.answered)
+                    created.append(done)
+                    if verifier is not None:
+                        verifier.add(done)
+                else:
+                    errors[report["kind"]] += 1
+                    error_samples.setdefault(report["kind"], report["message"])
+                on_done()
+        finally:
+            if engine.poll() is None:
+                engine.terminate()
+            engine.wait(timeout=60)
+        if by_index:  # the engine stopped before reporting these: never known to be sent
+            stderr.seek(0)
+            why = stderr.read().strip().splitlines()
+            errors["engine stopped"] += len(by_index)
+            error_samples.setdefault("engine stopped", f"the Locust engine exited {engine.returncode}"
+                                     + (f": {why[-1]}" if why else ""))
+            for _ in by_index:
+                on_done()
+    seconds = (last if created else time.perf_counter()) - started
+    return LoadResult(run_id, len(planned), concurrency, seconds, errors, created,
+                      after_ticket_id, error_samples=error_samples, workers=workers)
 
 
 def verify_load(conn: Any, t: db.Tables, result: LoadResult, planned: list[Planned]) -> None:
@@ -176,7 +191,7 @@ def verify_load(conn: Any, t: db.Tables, result: LoadResult, planned: list[Plann
 
 def create_and_verify(instance: Instance, conn: Any, t: db.Tables, planned: list[Planned], concurrency: int,
                       run_id: str, on_done: Callable[[], None] = lambda: None,
-                      check_every: float = 0.5) -> LoadResult:
+                      check_every: float = 0.5, workers: int = 0) -> LoadResult:
     """Create the planned tickets and verify them in the database while they are being created (the tickets
     answered so far checked every ``check_every`` seconds)."""
     after = db.last_ticket_id(conn, t)
@@ -185,7 +200,7 @@ def create_and_verify(instance: Instance, conn: Any, t: db.Tables, planned: list
                            reopen=lambda: db.connect(instance))
     try:
         with verifier.running():
-            result = create_tickets(instance, planned, concurrency, run_id, on_done, after, verifier)
+            result = create_tickets(instance, planned, concurrency, run_id, on_done, after, verifier, workers)
         result.verification = verifier.finish()
     finally:
         if verifier.conn.open:
@@ -238,13 +253,13 @@ def save_load_record(workspace: Workspace, result: LoadResult, scenario: LoadedS
 
 def run_load(instance: Instance, count: int, concurrency: int, on_done: Callable[[], None] = lambda: None,
              conn: Any | None = None, scenario: LoadedScenario | None = None, sample: int = 0,
-             workspace: Workspace | None = None) -> LoadResult:
+             workspace: Workspace | None = None, workers: int = 0) -> LoadResult:
     own_connection = conn is None
     conn = conn or db.connect(instance)
     try:
         workspace = workspace or Workspace.at()
         scenario = scenario if sample > 0 else None
-        result = _run_load(instance, conn, count, concurrency, on_done, scenario, sample, workspace)
+        result = _run_load(instance, conn, count, concurrency, on_done, scenario, sample, workspace, workers)
         save_load_record(workspace, result, scenario)
         return result
     finally:
@@ -253,7 +268,7 @@ def run_load(instance: Instance, count: int, concurrency: int, on_done: Callable
 
 
 def _run_load(instance: Instance, conn: Any, count: int, concurrency: int, on_done: Callable[[], None],
-              scenario: LoadedScenario | None, sample: int, workspace: Workspace) -> LoadResult:
+              scenario: LoadedScenario | None, sample: int, workspace: Workspace, workers: int = 0) -> LoadResult:
     tables = db.Tables(instance.db.table_prefix)
     variety = Variety.read(conn, tables)
     planned = plan_tickets(variety, count)
@@ -273,7 +288,8 @@ def _run_load(instance: Instance, conn: Any, count: int, concurrency: int, on_do
             item.topic = topics.get(template.topic or "", item.topic)
     # Every ticket is verified as osTicket created it; the sampled ones are then acted on and checked against
     # the scenario's expectations.
-    result = create_and_verify(instance, conn, tables, planned, concurrency, new_run_id(), on_done)
+    result = create_and_verify(instance, conn, tables, planned, concurrency, new_run_id(), on_done,
+                               workers=workers)
     result.id_range, result.unconfirmed = reconcile(lambda: db.connect(instance), tables, result.run_id,
                                                     result.after_ticket_id or 0, set(result.numbers.values()))
     # Recorded now, so that a failure while acting on the sample still leaves the run findable by primary key

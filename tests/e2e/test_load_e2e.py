@@ -41,6 +41,29 @@ def test_load_command_creates_and_verifies_every_ticket(osticket: Any) -> None:
     assert rows[0]["users"] > 1 and rows[0]["topics"] > 1  # requesters and topics vary
 
 
+def test_load_on_two_locust_workers_verifies_every_ticket(osticket: Any) -> None:
+    assert ostops(osticket, "seed", str(REPO / "seed" / "helpdesk.yaml")).returncode == 0
+    result = ostops(osticket, "load", "--tickets", "30", "--concurrency", "4", "--workers", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["ok"] is True
+    assert summary["engine"] == {"name": "locust", "workers": 2}
+    assert (summary["created"], summary["verified"], summary["errors"], summary["mismatches"]) == (30, 30, {}, [])
+    assert summary["unconfirmed"] == []
+    first, last = summary["id_range"]
+    rows = query(osticket, "SELECT COUNT(*) AS n, COUNT(DISTINCT t.number) AS numbers FROM ost_ticket t "
+                           "JOIN ost_ticket__cdata cd ON cd.ticket_id = t.ticket_id "
+                           "WHERE t.ticket_id > %s AND t.ticket_id <= %s AND cd.subject LIKE %s",
+                 [first, last, f"%[ostops {summary['run_id']} %"])
+    assert (rows[0]["n"], rows[0]["numbers"]) == (30, 30)  # each planned ticket sent once, by one worker
+
+
+def test_more_workers_than_users_is_refused(osticket: Any) -> None:
+    result = ostops(osticket, "load", "--tickets", "3", "--concurrency", "1", "--workers", "2")
+    assert result.returncode == 2
+    assert "--workers 2 is more than --concurrency 1" in result.stderr
+
+
 @pytest.fixture
 def conn(osticket: Any) -> Iterator[Any]:
     connection = db.connect(osticket.instance)

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("pydantic", "requests", "pymysql", "rich.table", "rich.console", "yaml", "jinja2", "bcrypt", "cryptography",
+HEAVY = ("locust", "gevent", "pydantic", "requests", "pymysql", "rich.table", "rich.console", "yaml", "jinja2", "bcrypt", "cryptography",
          "automation.instance", "automation.manifest", "automation.osticket.db")
 
 
