@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from automation.errors import ScenarioError
@@ -31,6 +31,30 @@ class LoadedScenario:
         if self.scenario.seed is None:
             return None
         return (self.path.parent / self.scenario.seed).resolve()
+
+
+def select_tickets(loaded: LoadedScenario, keys: list[str]) -> LoadedScenario:
+    """The scenario with only the tickets of these keys, in the file's order, every line still the file's own
+    (``--only``); an unknown key is refused, naming the keys that exist."""
+    known = [t.key for t in loaded.scenario.tickets]
+    unknown = [k for k in keys if k not in known]
+    if unknown or not keys:
+        hint = did_you_mean(unknown[0], known) if unknown else ""
+        missing = ", ".join(repr(k) for k in unknown) or "(none given)"
+        raise ScenarioError(f"{loaded.path}: --only {','.join(keys)}: no ticket with the key {missing}{hint}; "
+                            f"the scenario's keys are {', '.join(known)}")
+    kept = [i for i, t in enumerate(loaded.scenario.tickets) if t.key in keys]
+    new_index = {old: new for new, old in enumerate(kept)}
+    lines: dict[tuple[str | int, ...], int] = {}
+    for path, line in loaded.located.lines.items():
+        if len(path) >= 2 and path[0] == "tickets" and isinstance(path[1], int):
+            if path[1] in new_index:
+                lines[("tickets", new_index[path[1]], *path[2:])] = line
+        else:
+            lines[path] = line
+    scenario = loaded.scenario.model_copy(update={"tickets": [loaded.scenario.tickets[i] for i in kept]})
+    located = replace(loaded.located, lines=lines)
+    return LoadedScenario(scenario, located)
 
 
 def load_scenario(path: Path) -> LoadedScenario:
