@@ -78,7 +78,7 @@ class LocalProcesses(BaseModel):
 class Instance(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    kind: Literal["local", "azure"]
+    kind: Literal["local", "azure", "external"]
     url: str
     osticket_version: str
     api_key: SecretStr
@@ -111,7 +111,8 @@ class Instance(BaseModel):
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError as exc:
             raise ConfigError(
-                f"{path}: no instance file; run `ostops local up` (or `ostops instance from-stack`) first, "
+                f"{path}: no instance file; run `ostops local up` (or `ostops instance from-stack` or `ostops instance "
+                "add`) first, "
                 "or pass --instance / set OSTOPS_INSTANCE"
             ) from exc
         except (OSError, UnicodeDecodeError) as exc:

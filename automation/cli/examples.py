@@ -31,7 +31,15 @@ EXAMPLES: dict[str, list[str]] = {
     "ostops lab reset": ["ostops lab reset", "ostops lab reset --seed my-helpdesk.yaml --yes"],
     "ostops load": ["ostops load --tickets 300 --concurrency 4",
                     "ostops load --tickets 100 --scenario seed/scenarios/lab.yaml --sample 5 --json"],
-    "ostops instance": ["pulumi stack output --json --show-secrets | ostops instance from-stack"],
+    "ostops instance": ["pulumi stack output --json --show-secrets | ostops instance from-stack",
+                        "ostops instance add staging --url https://helpdesk.example.org/ --db-host 127.0.0.1",
+                        "ostops instance status --json"],
+    "ostops instance add": [("OSTOPS_DB_PASSWORD=… OSTOPS_API_KEY=… OSTOPS_ADMIN_PASSWORD=… ostops instance add "
+                             "staging --url https://helpdesk.example.org/ --db-host db.example.org --db-ca ca.pem"),
+                            ("ostops instance add docker --url http://127.0.0.1:8080/ --db-host 127.0.0.1 "
+                             "--db-port 13306")],
+    "ostops instance status": ["ostops instance status",
+                               "ostops instance status --json --instance staging/instance.json"],
     "ostops instance from-stack": ["pulumi stack output --json --show-secrets | ostops instance from-stack",
                                    "ostops instance from-stack outputs.json --db-ca server-cert.pem"],
     "ostops backup": ["OSTOPS_BACKUP_PASSPHRASE=... ostops backup",

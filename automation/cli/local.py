@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from automation.cli.common import escape, instance_option, out, print_json, progress, warn
+from automation.cli.common import escape, instance_option, out, progress, warn
 from automation.errors import UsageError
 from automation.paths import default_instance_path, local_dir_from_environment
 from automation.workspace import Workspace
@@ -86,26 +86,10 @@ def local_down(base: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 def local_status(instance_path: Path | None, as_json: bool) -> None:
     """Health: processes, HTTP 200 on /, osTicket's tables, the API key active in osTicket."""
+    from automation.cli.instance import show_health
     from automation.local import manager
 
-    health = manager.status(Workspace.at(instance_path).instance())
-    if as_json:
-        print_json("local status", health.healthy, **health.about,
-                   checks={name: {"ok": ok, "detail": detail} for name, (ok, detail) in health.checks.items()})
-        if not health.healthy:
-            sys.exit(1)
-        return
-    from rich.table import Table
-
-    for name, value in health.about.items():
-        out.print(f"{name.replace('_', ' ').replace('osticket', 'osTicket')}: {escape(value)}")
-    table = Table("check", "ok", "detail")
-    for name, (ok, detail) in health.checks.items():
-        table.add_row(name, "[green]yes[/green]" if ok else "[red]no[/red]", escape(detail))
-    out.print(table)
-    out.print("healthy" if health.healthy else "UNHEALTHY")
-    if not health.healthy:
-        sys.exit(1)
+    show_health("local status", manager.status(Workspace.at(instance_path).instance()), as_json)
 
 
 @local.command("env")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import ipaddress
 import json
 import os
 import shutil
@@ -19,6 +18,7 @@ from typing import TypeVar
 import requests
 from pydantic import SecretStr
 
+from automation import health
 from automation.errors import (
     ConfigError,
     EnvironmentProblem,
@@ -27,17 +27,14 @@ from automation.errors import (
     SourceError,
     UsageError,
 )
+from automation.health import STATUS_HTTP_TIMEOUT, Health
 from automation.instance import DatabaseAccess, Instance, LocalProcesses, Login, WebNode
 from automation.local import database, haproxy, processes, smtpd, source, tls, webserver
 from automation.newsecrets import new_api_key, new_password
-from automation.osticket import db
 from automation.versions import SECURITY_NOTE
 
 INSTALLER = Path(__file__).with_name("installer.php")
 HTTP_TIMEOUT = 10
-# `local status` answers within STATUS_SECONDS even when a server hangs: its HTTP and database checks run side
-# by side, the database's bounded by db.CONNECT_TIMEOUT (5 s), the HTTP one by this.
-STATUS_HTTP_TIMEOUT = 8
 DEFAULT_HTTP_PORT = 8080
 # Which pid is which, and what its command line must mention for `down` to touch it.
 SERVICES = {"haproxy": "haproxy", "nginx": "nginx", "php-fpm": "php-fpm", "mariadb": "mariadbd",
@@ -61,16 +58,6 @@ class UpResult:
     warnings: list[str] = field(default_factory=list)
     # Options given to `up` that an existing instance did not use, one sentence each.
     ignored: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Health:
-    checks: dict[str, tuple[bool, str]]
-    about: dict[str, str] = field(default_factory=dict)  # the osTicket version and where its files came from
-
-    @property
-    def healthy(self) -> bool:
-        return all(ok for ok, _ in self.checks.values())
 
 
 def instance_file(base: Path) -> Path:
@@ -601,8 +588,8 @@ def _stop_services(instance: Instance, progress: Progress = _quiet) -> list[str]
 
 
 def status(instance: Instance) -> Health:
-    """Processes (local instances), HTTP on /, the database with osTicket's tables, and the API key as osTicket
-    holds it. The HTTP and database checks run side by side, so a hung server costs one timeout, not two."""
+    """Processes (local instances), then what every instance is checked for (automation.health): HTTP on /,
+    the database with osTicket's tables, and the API key as osTicket holds it."""
     checks: dict[str, tuple[bool, str]] = {}
     if instance.local is not None:
         for name, alive in running_services(instance).items():
@@ -613,12 +600,11 @@ def status(instance: Instance) -> Health:
                 continue
             checks[f"process {name}"] = (alive, f"pid {pid}" if alive else "not running")
     nodes = instance.local.web_nodes if instance.local is not None else []
-    with ThreadPoolExecutor(max_workers=2 + len(nodes)) as pool:
-        http = pool.submit(_http_check, instance)
-        database = pool.submit(_database_checks, instance)
+    with ThreadPoolExecutor(max_workers=1 + len(nodes)) as pool:
+        shared = pool.submit(health.check, instance)
         node_checks = [pool.submit(_node_check, number, node.http_port) for number, node in enumerate(nodes, 1)]
-        checks["http"] = http.result()
-        checks.update(database.result())
+        found = shared.result()
+        checks.update(found.checks)
         for number, check in enumerate(node_checks, 1):
             checks[f"node {haproxy.server_name(number)}"] = check.result()
     front = "haproxy" if nodes else "nginx"
@@ -627,21 +613,11 @@ def status(instance: Instance) -> Health:
         checks["http"] = (False, f"{answered}, but from another program: this instance's {front} is not running")
     if nodes and instance.local is not None:
         checks.update(_haproxy_checks(instance, len(nodes)))
-    about = {"osticket_version": instance.osticket_version}
+    about = dict(found.about)
     if instance.local is not None:
         origin = instance.local.source_origin or "unrecorded (an instance from before ostops recorded it)"
         about["source"] = f"{instance.local.source} ({origin})"
     return Health(checks, about)
-
-
-def _http_check(instance: Instance) -> tuple[bool, str]:
-    try:
-        response = requests.get(instance.base_url, timeout=STATUS_HTTP_TIMEOUT)
-    except requests.Timeout:
-        return False, f"GET {instance.base_url} -> no answer within {STATUS_HTTP_TIMEOUT} s"
-    except requests.RequestException as exc:
-        return False, f"GET {instance.base_url} -> {exc.__class__.__name__}"
-    return response.status_code == 200, f"GET {instance.base_url} -> {response.status_code}"
 
 
 def _node_check(number: int, port: int) -> tuple[bool, str]:
@@ -674,47 +650,3 @@ def _haproxy_checks(instance: Instance, count: int) -> dict[str, tuple[bool, str
             checks[f"haproxy {name}"] = (node.up, f"{node.status} (last check: {node.check or 'none'})")
     return checks
 
-
-def _database_checks(instance: Instance) -> dict[str, tuple[bool, str]]:
-    """The API key is looked up in osTicket's own table rather than tried over HTTP: osTicket writes the key
-    in clear into its system log with every API error, so a probe that provokes one would leak it."""
-    where = f"{instance.db.host}:{instance.db.port}/{instance.db.name}"
-    try:
-        conn = db.connect(instance)
-    except db.DatabaseError as exc:
-        return {"database": (False, str(exc)), "api key": (False, "not checked: the database is unreachable")}
-    t = db.Tables(instance.db.table_prefix)
-    try:
-        with db.cursor(conn) as cur:
-            cur.execute(f"SELECT isactive, ipaddr, can_create_tickets, can_exec_cron, "
-                        f"SUBSTRING_INDEX(USER(), '@', -1) AS seen_from FROM {t.api_key} "
-                        "WHERE apikey = %s", (instance.api_key.get_secret_value(),))
-            row = cur.fetchone()
-    except db.DatabaseError as exc:
-        return {"database": (False, f"{where}: {exc}; is the table prefix {instance.db.table_prefix!r} right?"),
-                "api key": (False, "not checked: osTicket's tables were not found")}
-    finally:
-        conn.close()
-    database = (True, f"{where}: osTicket's tables found (prefix {instance.db.table_prefix})")
-    if row is None:
-        key = (False, "osTicket holds no such API key: deleted in the admin panel, or a stale instance file")
-    elif not row["isactive"]:
-        key = (False, f"disabled in osTicket's admin panel (bound to {row['ipaddr']})")
-    elif not row["can_create_tickets"]:
-        key = (False, f"active for {row['ipaddr']} but may not create tickets")
-    elif _differs(row["ipaddr"], row["seen_from"]):
-        # osTicket accepts the key only from its bound address; the database sees this machine as the API would.
-        refused = (f"active for {row['ipaddr']}, but this machine reaches osTicket from {row['seen_from']}: the "
-                   "API will refuse it (HTTP 401); bind the key to this address (on Azure: automationSourceCidr)")
-        key = (False, refused)
-    else:
-        key = (True, f"active for {row['ipaddr']}, creates tickets" + (", runs cron" if row["can_exec_cron"] else ""))
-    return {"database": database, "api key": key}
-
-
-def _differs(bound: str, seen_from: str) -> bool:
-    """True only when both are IP addresses and differ (a host name, e.g. behind a proxy, proves nothing)."""
-    try:
-        return ipaddress.ip_address(bound) != ipaddress.ip_address(seen_from)
-    except ValueError:
-        return False

@@ -85,9 +85,8 @@ def check_transport(url: str, allow_plain_http: bool, where: str = "the instance
     wants plain HTTP to another host says so with ``--allow-plain-http``."""
     if urlsplit(url).scheme == "http" and not is_loopback(url) and not allow_plain_http:
         raise ConfigError(f"{url}: {where} is plain http:// to another machine, so passwords and the API key "
-                          "would cross the network in clear; use the stack's https:// URL (ostops instance "
-                          "from-stack), or pass --allow-plain-http to `ostops instance from-stack` for a "
-                          "throwaway lab")
+                          "would cross the network in clear; use its https:// URL, or pass --allow-plain-http to "
+                          "`ostops instance from-stack` or `ostops instance add` for a throwaway lab")
 
 
 def instance_session(instance: Instance, pool_size: int = 4) -> requests.Session:

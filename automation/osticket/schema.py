@@ -47,3 +47,10 @@ CONFIG_FILE = "include/ost-config.php"  # in the web root: DB credentials, SECRE
 # The filesystem storage plugin (osTicket's plugins repository, storage-fs) keeps attachments under the folder
 # its instance's config key 'uploadpath' names, instead of in file_chunk.
 UPLOAD_PATH_KEY = "uploadpath"
+# ``config.schema_signature`` (namespace core) → the releases whose installer writes it: the MD5 in the release's
+# include/upgrader/streams/core.sig (read from osTicket-v1.17.5.zip and osTicket-v1.18.1.zip). The web files
+# carry no exact version (bootstrap.php's THIS_VERSION is MAJOR_VERSION.'-git'), so the schema names the release.
+SCHEMA_RELEASES = {
+    "83a22ba22b1a6a624fcb1da03882ac1b": ("1.17.5",),
+    "5fb92bef17f3b603659e024c01cc7a59": ("1.18.1",),
+}
