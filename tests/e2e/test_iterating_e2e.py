@@ -110,3 +110,13 @@ def test_lab_reset_refuses_a_bad_seed_before_deleting(osticket: Any, tmp_path: A
     assert result.returncode == 2, result.stdout + result.stderr
     assert str(bad) in result.stderr
     assert len(tagged(osticket)) == tickets
+
+
+def test_the_learners_template_runs_and_verifies(osticket: Any) -> None:
+    template = REPO / "seed" / "scenarios" / "my-ticket.yaml"
+    result = ostops(osticket, "run", str(template), "--only", "my-ticket")
+    assert result.returncode == 0, result.stdout + result.stderr
+    match = RUN_ID.search(result.stdout)
+    assert match, result.stdout
+    subjects = tagged(osticket, match.group(1))
+    assert subjects == [f"Printer on floor 3 prints blank pages & jams [ostops {match.group(1)} my-ticket]"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from automation.errors import ScenarioError
@@ -30,3 +32,17 @@ def test_only_an_unknown_key_names_every_key(keys: list[str]) -> None:
     assert "online-banking-down, excel-wont-launch, cfo-laptop-dead" in str(err.value)
     if keys:
         assert "did you mean 'excel-wont-launch'" in str(err.value)
+
+
+def test_the_learners_template_loads_with_every_field_explained() -> None:
+    template = REPO / "seed" / "scenarios" / "my-ticket.yaml"
+    loaded = load_scenario(template)
+    assert [t.key for t in loaded.scenario.tickets] == ["my-ticket"]
+    assert loaded.seed_path() == (REPO / "seed" / "helpdesk.yaml").resolve()
+    first: dict[str, str] = {}
+    for line in template.read_text(encoding="utf-8").splitlines():
+        found = re.match(r"^\s*(?:- )?([a-z_]+):", line)
+        if found:
+            first.setdefault(found.group(1), line)
+    unexplained = {key: line for key, line in first.items() if "#" not in line and key not in ("tickets", "text")}
+    assert unexplained == {}
