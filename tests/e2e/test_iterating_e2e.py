@@ -120,3 +120,26 @@ def test_the_learners_template_runs_and_verifies(osticket: Any) -> None:
     assert match, result.stdout
     subjects = tagged(osticket, match.group(1))
     assert subjects == [f"Printer on floor 3 prints blank pages & jams [ostops {match.group(1)} my-ticket]"]
+
+
+def test_the_lab_guide_s_exercises(osticket: Any, tmp_path: Any) -> None:
+    """docs/lab-guide.md: change an SLA (the plan shows it), break an expectation and read the failure."""
+    guide = (REPO / "docs" / "lab-guide.md").read_text(encoding="utf-8")
+    seed = (REPO / "seed" / "helpdesk.yaml").read_text(encoding="utf-8")
+    assert "  - name: Sev-C\n    grace_hours: 8\n" in seed and "`grace_hours` of 2 instead of 8" in guide
+    changed = tmp_path / "helpdesk.yaml"
+    changed.write_text(seed.replace("  - name: Sev-C\n    grace_hours: 8\n", "  - name: Sev-C\n    grace_hours: 2\n"),
+                       encoding="utf-8")
+    plan = ostops(osticket, "seed", str(changed), "--plan")
+    assert plan.returncode == 0 and "Sev-C" in plan.stdout, plan.stdout + plan.stderr
+
+    template = (REPO / "seed" / "scenarios" / "my-ticket.yaml").read_text(encoding="utf-8")
+    broken = template.replace("      agent: john.doe                # 'none'", "      agent: jane.doe                # 'none'")
+    assert broken != template
+    mine = tmp_path / "my-ticket.yaml"
+    mine.write_text(broken.replace("seed: ../helpdesk.yaml", f"seed: {REPO / 'seed' / 'helpdesk.yaml'}"),
+                    encoding="utf-8")
+    result = ostops(osticket, "run", str(mine))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 expectation(s) not met" in result.stderr
+    assert "ticket my-ticket (#" in result.stderr and "agent: expected 'jane.doe', actual 'john.doe'" in result.stderr
