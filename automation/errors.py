@@ -15,6 +15,7 @@ The CLI maps it to exit codes in one place (``automation.cli.EXIT_CODES`` and ``
     ├── EnvironmentProblem        something on this machine is missing or in the way
     ├── LocalInstanceError        the local osTicket could not be started, installed or stopped
     ├── DatabaseError             osTicket's database unreachable, or a statement refused
+    │   └── DatabaseNotAnswering  it accepted the connection but did not answer in time (frozen, overloaded)
     ├── ApiError                  osTicket's HTTP API answered an error status (or nothing)
     ├── AuthError                 a login or API key was refused
     ├── CsrfError                 a staff-panel request refused for its CSRF token
@@ -25,6 +26,7 @@ The CLI maps it to exit codes in one place (``automation.cli.EXIT_CODES`` and ``
     ├── EvidenceError             the browser could not capture the run's evidence
     ├── HashChangedError          a download no longer matches its pinned SHA-256
     ├── UnreachableError          ``manifest check --online``: some URLs did not answer
+    ├── RotationError             a secret's rotation failed midway (``problems``: what was rolled back)
     ├── BackupError               a backup cannot be made, decrypted, or does not match its manifest
     ├── RestoreError              a restore did not prove itself (counts, runs, logins); names what differs
     ├── UpgradeError              an upgrade step failed; says which, and whether the rollback held
@@ -99,6 +101,11 @@ class DatabaseError(OsTicketError):
     """osTicket's database could not be reached or refused a statement."""
 
 
+class DatabaseNotAnswering(DatabaseError):
+    """osTicket's database accepted the connection but did not answer within the timeout (a frozen or
+    overloaded server): asking again at once would wait as long again."""
+
+
 class ApiError(OsTicketError):
     """osTicket's HTTP API answered with an error status."""
 
@@ -155,6 +162,11 @@ class HashChangedError(OsTicketError):
 
 class UnreachableError(OsTicketError):
     """``manifest check --online``: some URLs did not answer."""
+
+
+class RotationError(OsTicketError):
+    """A secret's rotation failed midway; ``problems`` says which steps were rolled back (and any that could
+    not be), so that config, files and osTicket are known to agree again."""
 
 
 class BackupError(OsTicketError):

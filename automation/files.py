@@ -65,10 +65,10 @@ def private_file_fix(path: Path) -> str:
     return f"chmod 600 {path}"
 
 
-def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write ``text`` to a temporary file beside ``path`` with ``mode`` from the first byte (no window where
-    others can read it), flush it to disk, then rename it over ``path``: readers see the old file or the new
-    one, never half of it."""
+def write_atomic(path: Path, text: str, mode: int = 0o600, owner: tuple[int, int] | None = None) -> None:
+    """Write ``text`` to a temporary file beside ``path`` with ``mode`` (and on POSIX ``owner``, a uid and a
+    gid) from the first byte (no window where others can read it), flush it to disk, then rename it over
+    ``path``: readers see the old file or the new one, never half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -76,6 +76,8 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
             if not mode & 0o077:
                 restrict_to_owner(Path(tmp))  # before the first byte; a rename keeps the ACL
         else:
+            if owner is not None:
+                os.fchown(fd, *owner)
             os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -90,3 +92,11 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
 def write_private(path: Path, text: str) -> None:
     """`write_atomic` with mode 0600: for files holding secrets."""
     write_atomic(path, text, 0o600)
+
+
+def replace_keeping_mode(path: Path, text: str) -> None:
+    """`write_atomic` over an existing file, keeping its mode and (on POSIX) its owner and group: a read-only
+    ``ost-config.php`` stays read-only and its owner's."""
+    info = path.stat()
+    owner = None if _is_windows() else (info.st_uid, info.st_gid)
+    write_atomic(path, text, stat.S_IMODE(info.st_mode), owner)

@@ -15,6 +15,7 @@ import click
 from automation.cli import instance, lab, load, local, mail, manifest, operations, runs, scenario, seed
 from automation.cli.common import Outcome, console, escape
 from automation.cli.examples import add_examples
+from automation.cli.rotate import rotate_group
 from automation.errors import Interrupted, OsTicketError, UsageError, VerificationError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES_PENDING, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
@@ -40,6 +41,7 @@ cli.add_command(mail.mail_command)
 cli.add_command(load.load_command)
 cli.add_command(instance.instance_group)
 cli.add_command(manifest.manifest_group)
+cli.add_command(rotate_group)
 cli.add_command(operations.backup_group)
 cli.add_command(operations.restore_command)
 cli.add_command(operations.upgrade_command)

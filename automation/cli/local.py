@@ -23,6 +23,15 @@ dir_option = click.option("--dir", "base", type=click.Path(path_type=Path), defa
                                "~/.local/state/ostops/local).")
 
 
+def _workspace(base: Path | None, instance_path: Path | None) -> Workspace:
+    """The instance `status` and `env` read: ``--dir``'s (as `up` and `down` take it), else ``--instance``'s."""
+    if base is not None and instance_path is not None:
+        raise click.UsageError("--dir and --instance both name the instance; give one")
+    if base is not None:
+        return Workspace(base.expanduser() / "instance.json")
+    return Workspace.at(instance_path)
+
+
 @local.command("up")
 @click.option("--source", type=click.Path(path_type=Path), default=None,
               help="osTicket release zip, its upload/ folder, or a source tree.")
@@ -82,22 +91,24 @@ def local_down(base: Path | None) -> None:
 
 
 @local.command("status")
+@dir_option
 @instance_option
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def local_status(instance_path: Path | None, as_json: bool) -> None:
+def local_status(base: Path | None, instance_path: Path | None, as_json: bool) -> None:
     """Health: processes, HTTP 200 on /, osTicket's tables, the API key active in osTicket."""
     from automation.cli.instance import show_health
     from automation.local import manager
 
-    show_health("local status", manager.status(Workspace.at(instance_path).instance()), as_json)
+    show_health("local status", manager.status(_workspace(base, instance_path).instance()), as_json)
 
 
 @local.command("env")
+@dir_option
 @instance_option
 @click.option("--show-secrets", is_flag=True, help="Print passwords and the API key in clear.")
-def local_env(instance_path: Path | None, show_secrets: bool) -> None:
+def local_env(base: Path | None, instance_path: Path | None, show_secrets: bool) -> None:
     """Print the connection details as shell exports (secrets masked)."""
-    for line in Workspace.at(instance_path).instance().shell_exports(show_secrets):
+    for line in _workspace(base, instance_path).instance().shell_exports(show_secrets):
         click.echo(line)
 
 

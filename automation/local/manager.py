@@ -152,14 +152,15 @@ def up(base: Path, source_path: Path | None = None, http_port: int | None = None
 def ignored_options(existing: Instance, source_path: Path | None, http_port: int | None,
                     web_nodes: int | None = None) -> list[str]:
     """What ``up`` without ``--fresh`` cannot apply to an instance that exists: it keeps its port and its
-    osTicket. A ``--port`` equal to the instance's own is not reported: it is what was asked."""
+    osTicket. A ``--port`` equal to the instance's own, or a ``--source`` naming its own source, is not reported:
+    it is what was asked."""
     local = existing.local
     assert local is not None
     ignored = []
     if http_port is not None and http_port != local.http_port:
         ignored.append(f"--port {http_port} ignored: the instance listens on {local.http_port} "
                        "(--fresh rebuilds it on the new port)")
-    if source_path is not None:
+    if source_path is not None and not source.is_source_of(source_path, local.source, local.source_origin):
         ignored.append(f"--source {source_path} ignored: the instance keeps osTicket {existing.osticket_version} "
                        f"from {local.source} (--fresh rebuilds it from the new source)")
     have = len(local.web_nodes) or 1

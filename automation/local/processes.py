@@ -137,3 +137,18 @@ def stop(pid: int, *expect: str, timeout: float = 10) -> None:
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def children(pid: int) -> set[int]:
+    """The live processes whose parent is ``pid`` (from each /proc/N/stat's fourth field, the parent pid)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if fields[1] == str(pid) and fields[0] not in ("Z", "X"):
+            found.add(int(entry.name))
+    return found

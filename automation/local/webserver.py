@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
-from automation.errors import EnvironmentProblem
+from automation.errors import EnvironmentProblem, LocalInstanceError
 from automation.local import processes
 
 FPM_WORKERS = 6
@@ -156,3 +158,30 @@ def start_nginx(base: Path, conf: Path, port: int) -> int:
     proc = processes.spawn(argv, base / "logs" / "nginx.out")
     processes.wait_for_port(port, proc, "nginx", base / "logs" / "nginx-error.log")
     return proc.pid
+
+
+def reload_fpm(pid: int, base: Path, timeout: float = 30) -> None:
+    """php-fpm's graceful reload (SIGUSR2: the master stops its workers, re-executes itself, keeping its pid
+    under --nodaemonize and its listening socket, and starts new ones; php-src sapi/fpm/tests/
+    reload-uses-sigkill-as-last-measure.phpt). Returns once none of the old workers is left and a new one runs.
+    The workers' opcache does not re-read changed files (``opcache.validate_timestamps = 0`` above), and the
+    reload starts it empty: how an edited ``ost-config.php`` is taken up."""
+    if pid <= 0 or not processes.is_running(pid, "php-fpm"):  # kill(-1, …) would signal every process
+        raise LocalInstanceError(f"php-fpm (pid {pid}) is not running; start the instance with `ostops local up "
+                                 f"--dir {base}`")
+    before = processes.children(pid)
+    try:
+        os.kill(pid, signal.SIGUSR2)
+    except ProcessLookupError as exc:
+        raise LocalInstanceError(f"php-fpm (pid {pid}) is not running; start the instance with `ostops local up "
+                                 f"--dir {base}`") from exc
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = processes.children(pid)
+        if now and not now & before:
+            return
+        if not processes.is_running(pid, "php-fpm"):
+            break
+        time.sleep(0.05)
+    raise LocalInstanceError(f"php-fpm (pid {pid}) did not reload within {timeout:.0f} s; see "
+                             f"{base / 'logs' / 'php-fpm.log'}")

@@ -21,7 +21,7 @@ from typing import Any
 import requests
 
 from automation.errors import StepError
-from automation.osticket.http import TIMEOUT, new_session, osticket_message
+from automation.osticket.http import TIMEOUT, new_session, no_answer, osticket_message
 
 _TOKEN = re.compile(r'name="__CSRFToken__"\s+value="([^"]+)"')
 _NOTICE = re.compile(r'id="msg_notice"[^>]*>(.*?)<', re.DOTALL)
@@ -64,7 +64,7 @@ class Portal:
         try:
             return http.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
         except requests.RequestException as exc:
-            raise StepError(f"{method} {url}: no answer from the Support Center ({exc.__class__.__name__})") from exc
+            raise StepError(f"{method} {url}: no answer from the Support Center ({no_answer(http, exc)})") from exc
 
     def _token(self, page: requests.Response, where: str) -> str:
         token = _TOKEN.search(page.text)

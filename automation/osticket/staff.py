@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from automation.errors import AuthError, CsrfError, StepError
-from automation.osticket.http import TIMEOUT, new_session, osticket_message
+from automation.osticket.http import TIMEOUT, new_session, no_answer, osticket_message
 
 _HIDDEN_TOKEN = re.compile(r'name="__CSRFToken__"\s+value="([^"]+)"')
 _META_TOKEN = re.compile(r'<meta name="csrf_token" content="([^"]+)"')
@@ -65,7 +65,7 @@ class StaffSession:
         try:
             return self.http.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
         except requests.RequestException as exc:
-            raise StepError(f"{method} {url}: no answer from osTicket ({exc.__class__.__name__})") from exc
+            raise StepError(f"{method} {url}: no answer from osTicket ({no_answer(self.http, exc)})") from exc
 
     def _call(self, method: str, path: str, data: dict[str, Any] | None = None, ajax: bool = True,
               files: list[tuple[str, tuple[str, bytes, str]]] | None = None) -> requests.Response:
