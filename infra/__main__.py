@@ -1,4 +1,5 @@
-"""The ostops Pulumi program: typed config, one ``OsTicketHost``, an optional lab client, the stack outputs."""
+"""The ostops Pulumi program: typed config; the lab tier (one ``OsTicketHost``, an optional lab client) or the
+production tier (``ProductionTier``); the stack outputs."""
 
 from __future__ import annotations
 
@@ -8,13 +9,20 @@ from infra.bootstrap_command import read_bootstrap_files, require_pinned_downloa
 from infra.config import load_config
 from infra.host import OsTicketHost, OsTicketHostArgs
 from infra.lab_client import LabClient, LabClientArgs
-from infra.outputs import stack_outputs
+from infra.outputs import production_outputs, stack_outputs
+from infra.production import ProductionTier, ProductionTierArgs
 
 
 def main() -> None:
     config = load_config()
     files = read_bootstrap_files()
+    # Both tiers run the same bootstrap, which refuses unpinned downloads on the machine.
     require_pinned_downloads(files.manifest)
+    if config.tier == "production":
+        tier = ProductionTier("osticket", ProductionTierArgs(config, files))
+        for key, value in production_outputs(tier).items():
+            pulumi.export(key, value)
+        return
     host = OsTicketHost("osticket", OsTicketHostArgs(config, files))
     lab_client = (
         LabClient(

@@ -204,6 +204,107 @@ def bootstrap_settings(
     }
 
 
+# --- the web role (ostops:tier production) -----------------------------------------------------------------
+
+WEB_ROLE = "web"
+# The CA file osTicket's DBSSLCA names on a web instance. Microsoft's page for Flexible Server gives
+# DigiCertGlobalRootCA and, for the root CA rotation, asks clients to trust a combined file holding
+# DigiCertGlobalRootCA and DigiCertGlobalRootG2 ("Create a combined CA certificate", MicrosoftDocs/
+# azure-databases-docs articles/mysql/flexible-server/concepts-root-certificate-rotation.md; the download links
+# are that page's and how-to-connect-tls-ssl.md's). The PowerShell side downloads both and pins their SHA-256
+# in downloads.json before it consumes this.
+MYSQL_CA_CERTIFICATES: tuple[tuple[str, str], ...] = (
+    ("DigiCertGlobalRootCA", "https://dl.cacerts.digicert.com/DigiCertGlobalRootCA.crt.pem"),
+    ("DigiCertGlobalRootG2", "https://cacerts.digicert.com/DigiCertGlobalRootG2.crt.pem"),
+)
+MYSQL_CA_FILE = "C:\\ostops\\tls\\azure-mysql-ca-bundle.pem"
+# The instances serve HTTP on this port to the gateway only (TLS ends at the gateway).
+WEB_BACKEND_PORT = 80
+# Cron exactly once (docs/azure.md "Cron exactly once"): every instance has the same scheduled task; per tick the
+# database elects one: INSERT of the tick number into a table whose primary key is the tick succeeds on one
+# instance only, and that instance runs `php api/cron.php` while holding GET_LOCK(name) so that a slow run never
+# overlaps the next tick's.
+CRON_INTERVAL_MINUTES = 5
+CRON_LOCK_NAME = "ostops-cron"
+CRON_TICK_TABLE = "ostops_cron_tick"
+# The first instance creates the osTicket user and runs the installer under this lock; the others wait for it
+# and only write ost-config.php.
+INSTALL_LOCK_NAME = "ostops-install"
+
+
+def web_role_settings(
+    base: Mapping[str, Any],
+    *,
+    database_host: str,
+    database_name: str,
+    database_user: str,
+    table_prefix: str,
+    admin_login: str,
+    trusted_proxies: str,
+    identity_client_id: str,
+    secret_names: Mapping[str, str],
+) -> dict[str, Any]:
+    """The settings of a production web instance: ``bootstrap_settings`` plus ``role: "web"``.
+
+    No local database (``dataDisk`` null, ``enableDbAccess`` false): the instance connects to the Flexible
+    Server over TLS (``database.tls``). ``ostConfig`` lists every value of ost-config.php the instance writes,
+    each either a plain ``value`` or the name of the Key Vault ``secret`` that holds it, read with the
+    user-assigned identity ``secrets.identityClientId`` (every instance must write the same SECRET_SALT).
+    ``tls.enabled`` is false: HTTPS ends at Application Gateway, which forwards plain HTTP on
+    ``proxy.backendPort`` with X-Forwarded-For and X-Forwarded-Proto, trusted from ``proxy.trustedProxies``.
+    """
+    settings = dict(base)
+    secrets = dict(settings["secrets"])
+    secrets["names"] = dict(secret_names)
+    secrets["identityClientId"] = identity_client_id
+    names = secrets["names"]
+    settings.update(
+        {
+            "role": WEB_ROLE,
+            "enableDbAccess": False,
+            "dataDisk": None,
+            "secrets": secrets,
+            "tls": {**dict(settings["tls"]), "enabled": False, "terminatedAt": "gateway"},
+            "database": {
+                "engine": "azure-mysql-flexible-server",
+                "host": database_host,
+                "port": 3306,
+                "name": database_name,
+                "user": database_user,
+                "tablePrefix": table_prefix,
+                "adminLogin": admin_login,
+                "adminPasswordSecretName": names["mysqlAdminPassword"],
+                "installLock": INSTALL_LOCK_NAME,
+                "tls": {
+                    "required": True,
+                    "caFile": MYSQL_CA_FILE,
+                    "caCertificates": [{"name": n, "url": u} for n, u in MYSQL_CA_CERTIFICATES],
+                },
+            },
+            "ostConfig": {
+                "DBTYPE": {"value": "mysql"},
+                "DBHOST": {"value": database_host},
+                "DBNAME": {"value": database_name},
+                "DBUSER": {"value": database_user},
+                "DBPASS": {"secret": names["dbAppPassword"]},
+                "TABLE_PREFIX": {"value": table_prefix},
+                "SECRET_SALT": {"secret": names["secretSalt"]},
+                "ADMIN_EMAIL": {"value": settings["adminEmail"]},
+                "DBSSLCA": {"value": MYSQL_CA_FILE},
+                "TRUSTED_PROXIES": {"value": trusted_proxies},
+            },
+            "proxy": {"trustedProxies": trusted_proxies, "backendPort": WEB_BACKEND_PORT},
+            "cron": {
+                "mode": "database-elected",
+                "intervalMinutes": CRON_INTERVAL_MINUTES,
+                "lockName": CRON_LOCK_NAME,
+                "tickTable": CRON_TICK_TABLE,
+            },
+        }
+    )
+    return settings
+
+
 def smtp_relay_settings(
     host: str, port: int, username: str | None, password_secret_name: str | None
 ) -> dict[str, Any]:

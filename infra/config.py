@@ -59,6 +59,58 @@ MAX_HSTS_MAX_AGE = 63_072_000
 # https://learn.microsoft.com/azure/virtual-network/troubleshoot-outbound-smtp-connectivity).
 DEFAULT_SMTP_RELAY_PORT = 587
 
+# ostops:tier: "lab" (one VM, MariaDB beside IIS; the default) or "production" (Azure Database for MySQL
+# Flexible Server, a Windows scale set behind Application Gateway v2; docs/azure.md "Tiers").
+TIERS = ("lab", "production")
+DEFAULT_TIER = "lab"
+# Flexible Server General Purpose compute sizes ("Azure Database for MySQL - Flexible Server service tiers",
+# General Purpose table, MicrosoftDocs/azure-databases-docs articles/mysql/flexible-server/
+# concepts-service-tiers-storage.md). Burstable is left out on purpose: "The Burstable tier doesn't support ...
+# High availability" (same page), and zone-redundant HA is what production is for.
+MYSQL_GENERAL_PURPOSE_SKUS = frozenset(
+    {
+        f"Standard_D{cores}{series}"
+        for cores in (2, 4, 8, 16, 32, 48, 64)
+        for series in ("ads_v5", "ds_v4")
+    }
+    | {"Standard_D96ds_v5"}
+)
+DEFAULT_MYSQL_SKU = "Standard_D2ads_v5"
+# "Storage size: 20 GiB to 16 TiB" and "Database backup retention period: 1 to 35 days" (same page).
+MIN_MYSQL_STORAGE_GB = 20
+MAX_MYSQL_STORAGE_GB = 16_384
+DEFAULT_MYSQL_STORAGE_GB = 32
+MIN_BACKUP_RETENTION_DAYS = 1
+MAX_BACKUP_RETENTION_DAYS = 35
+DEFAULT_BACKUP_RETENTION_DAYS = 7
+# The web tier: at least two instances so that one zone can fail; the project's ceiling, not Azure's.
+MIN_WEB_INSTANCES = 2
+MAX_WEB_INSTANCES = 10
+DEFAULT_WEB_INSTANCES = 2
+# Keys that only mean something with ostops:tier production.
+PRODUCTION_KEYS = (
+    "mysqlSku",
+    "mysqlStorageGb",
+    "mysqlBackupRetentionDays",
+    "mysqlGeoRedundantBackup",
+    "webInstances",
+    "webMaxInstances",
+    "alertEmail",
+    "secretSalt",
+)
+# Keys of the lab's single VM that production refuses, with what to do instead.
+LAB_ONLY_KEYS = {
+    "enableDbAccess": "production has no public database endpoint; reach it through the automation subnet "
+    "(docs/azure.md, \"Management path\")",
+    "labClient": "the lab client belongs to the lab tier",
+    "dataDiskSizeGb": "production keeps its data in the Flexible Server (ostops:mysqlStorageGb)",
+    "dataDiskSku": "production keeps its data in the Flexible Server",
+    "allowVmReplace": "scale-set instances are replaced by the scale set itself",
+    "adminSourceCidr": "no RDP is opened to the web instances; use Azure Bastion or a Run Command",
+    "dbRootPassword": "there is no MariaDB root; the Flexible Server's administrator password is generated "
+    "and kept in Key Vault (mysql-admin-password)",
+}
+
 
 @dataclass(frozen=True)
 class ImageReference:
@@ -223,6 +275,8 @@ KNOWN_KEYS = frozenset(
         "smtpRelayPort",
         "smtpRelayUsername",
         "smtpRelayPassword",
+        "tier",
+        *PRODUCTION_KEYS,
     }
 )
 
@@ -252,6 +306,27 @@ class SmtpRelay:
     port: int = DEFAULT_SMTP_RELAY_PORT
     username: str | None = None
     password: SecretStr | None = None
+
+
+@dataclass(frozen=True)
+class ProductionSettings:
+    """The production tier's own settings (ostops:tier production); the lab tier has none."""
+
+    mysql_sku: str = DEFAULT_MYSQL_SKU
+    mysql_storage_gb: int = DEFAULT_MYSQL_STORAGE_GB
+    backup_retention_days: int = DEFAULT_BACKUP_RETENTION_DAYS
+    geo_redundant_backup: bool = True
+    web_instances: int = DEFAULT_WEB_INSTANCES
+    # Equal to web_instances: no autoscale; larger: a CPU autoscale rule between the two.
+    web_max_instances: int = DEFAULT_WEB_INSTANCES
+    alert_email: str | None = None
+    # osTicket's SECRET_SALT for every web instance; set it (as a secret) to the lab's when moving a help desk
+    # into production, since stored mailbox passwords and signed links depend on it. Generated when unset.
+    secret_salt: SecretStr | None = None
+
+    @property
+    def autoscale(self) -> bool:
+        return self.web_max_instances > self.web_instances
 
 
 @dataclass(frozen=True)
@@ -289,6 +364,9 @@ class StackConfig:
     data_disk_sku: str = DEFAULT_DATA_DISK_SKU
     hsts_max_age_seconds: int = 0
     smtp_relay: SmtpRelay | None = None
+    tier: str = DEFAULT_TIER
+    # Set exactly when tier == "production".
+    production: ProductionSettings | None = None
 
     @property
     def trusted_certificate(self) -> bool:
@@ -404,6 +482,31 @@ def check_data_disk_sku(value: str) -> str:
     if value.strip() not in DATA_DISK_SKUS:
         raise ValueError(f"{value!r} is not one of: {', '.join(DATA_DISK_SKUS)}")
     return value.strip()
+
+
+def check_mysql_sku(value: str) -> str:
+    sku = value.strip()
+    if sku not in MYSQL_GENERAL_PURPOSE_SKUS:
+        hint = (
+            " (Burstable sizes have no high availability)" if sku.lower().startswith("standard_b") else ""
+        )
+        raise ValueError(
+            f"{value!r} is not a General Purpose Flexible Server size{hint}; choose one of: "
+            f"{', '.join(sorted(MYSQL_GENERAL_PURPOSE_SKUS))}"
+        )
+    return sku
+
+
+def check_mysql_storage(value: str) -> int:
+    return _integer(value, MIN_MYSQL_STORAGE_GB, MAX_MYSQL_STORAGE_GB, "GiB of Flexible Server storage")
+
+
+def check_backup_retention(value: str) -> int:
+    return _integer(value, MIN_BACKUP_RETENTION_DAYS, MAX_BACKUP_RETENTION_DAYS, "days of backups kept")
+
+
+def check_web_instances(value: str) -> int:
+    return _integer(value, MIN_WEB_INSTANCES, MAX_WEB_INSTANCES, "web instances, spread across zones")
 
 
 def check_hsts_max_age(value: str) -> int:
@@ -801,6 +904,7 @@ def load_config(config: pulumi.Config | None = None, stack: str | None = None) -
         "data_disk_sku": read.text("dataDiskSku", check_data_disk_sku, DEFAULT_DATA_DISK_SKU),
         "hsts_max_age_seconds": hsts_max_age,
         "smtp_relay": _smtp_relay(read),
+        **_tier(read),
     }
     read.raise_problems()
     return StackConfig(**values)  # every None was a problem, raised above
@@ -824,3 +928,35 @@ def _smtp_relay(read: _Reader) -> SmtpRelay | None:
     if host is None:
         return None
     return SmtpRelay(host=host, port=port, username=username, password=password)
+
+
+def _tier(read: _Reader) -> dict[str, Any]:
+    """``tier`` and, for production, its settings; keys of the other tier are refused with what to do."""
+    tier = read.text("tier", _choice({t: t for t in TIERS}), DEFAULT_TIER)
+    if tier != "production":
+        for key in PRODUCTION_KEYS:
+            if read.given(key):
+                read.fail(key, "belongs to the production tier: set ostops:tier production, or unset it")
+        return {"tier": tier, "production": None}
+    for key, why in LAB_ONLY_KEYS.items():
+        if read.given(key):
+            read.fail(key, f"is not used by ostops:tier production: {why}; unset it")
+    instances = read.text("webInstances", check_web_instances, DEFAULT_WEB_INSTANCES)
+    maximum = read.text("webMaxInstances", check_web_instances, instances)
+    if maximum < instances:
+        read.fail("webMaxInstances", f"{maximum} is below ostops:webInstances ({instances}), the autoscale floor")
+        maximum = instances
+    geo = read.text("mysqlGeoRedundantBackup", _choice({"true": "true", "false": "false"}), "true")
+    production = ProductionSettings(
+        mysql_sku=read.text("mysqlSku", check_mysql_sku, DEFAULT_MYSQL_SKU),
+        mysql_storage_gb=read.text("mysqlStorageGb", check_mysql_storage, DEFAULT_MYSQL_STORAGE_GB),
+        backup_retention_days=read.text(
+            "mysqlBackupRetentionDays", check_backup_retention, DEFAULT_BACKUP_RETENTION_DAYS
+        ),
+        geo_redundant_backup=geo == "true",
+        web_instances=instances,
+        web_max_instances=maximum,
+        alert_email=read.optional("alertEmail", check_email),
+        secret_salt=read.secret("secretSalt", check_password),
+    )
+    return {"tier": tier, "production": production}

@@ -84,3 +84,37 @@ def security_rule_args(rule: InboundRule) -> network.SecurityRuleArgs:
         destination_address_prefix=ANYWHERE,
         destination_port_range=rule.port,
     )
+
+
+# --- the production tier -----------------------------------------------------------------------------------
+
+# One /16 as the lab's, split by role. The gateway's subnet holds Application Gateway alone; the database's is
+# delegated to the Flexible Server; the automation subnet is where a self-hosted runner or jump host sits (the
+# management path to the private database, docs/azure.md).
+GATEWAY_SUBNET_PREFIX = "10.20.0.0/24"
+WEB_SUBNET_PREFIX = "10.20.1.0/24"
+DATABASE_SUBNET_PREFIX = "10.20.2.0/24"
+AUTOMATION_SUBNET_PREFIX = "10.20.3.0/24"
+
+
+def web_inbound_rules(gateway_prefix: str = GATEWAY_SUBNET_PREFIX) -> list[InboundRule]:
+    """The web instances take HTTP from the gateway's subnet only; nothing else comes in (no RDP, no MySQL)."""
+    return [
+        InboundRule(
+            "allow-http-from-gateway", 100, str(HTTP_PORT), gateway_prefix, description="the gateway's backend"
+        ),
+        InboundRule(
+            "deny-all-inbound", DENY_ALL_PRIORITY, ANYWHERE, ANYWHERE, access="Deny", protocol="*",
+            description="nothing else comes in",
+        ),
+    ]
+
+
+def automation_inbound_rules() -> list[InboundRule]:
+    """A runner polls its CI service outbound; nothing comes in to the automation subnet."""
+    return [
+        InboundRule(
+            "deny-all-inbound", DENY_ALL_PRIORITY, ANYWHERE, ANYWHERE, access="Deny", protocol="*",
+            description="a runner or jump host is reached from inside only",
+        )
+    ]

@@ -6,9 +6,11 @@ from typing import Any
 
 import pulumi
 
+from infra.bootstrap_command import MYSQL_CA_CERTIFICATES
 from infra.host import DB_NAME, DB_USER, TABLE_PREFIX, OsTicketHost
 from infra.lab_client import LabClient
 from infra.network import MYSQL_PORT
+from infra.production import ProductionTier
 
 
 def stack_outputs(host: OsTicketHost, lab_client: LabClient | None = None) -> dict[str, pulumi.Input[Any]]:
@@ -41,3 +43,40 @@ def stack_outputs(host: OsTicketHost, lab_client: LabClient | None = None) -> di
         outputs["labClientPublicIp"] = lab_client.public_ip_address
         outputs["labClientRdpCommand"] = lab_client.rdp_command
     return outputs
+
+
+def production_outputs(tier: ProductionTier) -> dict[str, pulumi.Input[Any]]:
+    """What ``ostops instance from-stack`` reads, as for the lab, plus the management path and the tier's names.
+
+    ``dbHost`` is the Flexible Server's private name: reachable only through ``managementRoute``.
+    """
+    from infra import production
+
+    return {
+        "tier": "production",
+        "helpdeskUrl": tier.helpdesk_url,
+        "staffUrl": tier.staff_url,
+        "apiUrl": tier.api_url,
+        "certificatePem": tier.certificate_pem,
+        "fqdn": tier.fqdn,
+        "publicIp": tier.gateway.public_address,
+        "adminUsername": tier.admin_username,
+        "osticketAdminUsername": tier.osticket_admin_username,
+        "vmAdminPassword": pulumi.Output.secret(tier.admin_password),
+        "osticketAdminPassword": pulumi.Output.secret(tier.osticket_admin_password),
+        "apiKey": pulumi.Output.secret(tier.api_key),
+        "dbAppPassword": pulumi.Output.secret(tier.db_app_password),
+        "dbHost": tier.db_host,
+        "dbPort": MYSQL_PORT,
+        "dbName": production.DB_NAME,
+        "dbUser": production.DB_USER,
+        "tablePrefix": production.TABLE_PREFIX,
+        "dbTlsRequired": True,
+        "dbCaCertificates": [url for _, url in MYSQL_CA_CERTIFICATES],
+        "osticketVersion": tier.config.osticket_version,
+        "keyVaultName": tier.vault.vault_name,
+        "resourceGroupName": tier.resource_group_name,
+        "scaleSetName": tier.web.scale_set.name,
+        "mysqlServerName": tier.database.server.name,
+        "managementRoute": tier.management_route,
+    }

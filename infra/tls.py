@@ -37,6 +37,10 @@ class TlsMaterial:
     pfx_base64: pulumi.Output[str]
     pfx_password: pulumi.Output[str]
     certificate_pem: pulumi.Output[str]
+    # Only when asked for (the production tier's Application Gateway): the same key and certificate as a PFX
+    # without a password, "base-64 encoded unencrypted pfx" (pulumi-azure-native network
+    # ApplicationGatewaySslCertificateArgs.key_vault_secret_id).
+    gateway_pfx_base64: pulumi.Output[str] | None = None
 
 
 class PfxProvider(dynamic.ResourceProvider):
@@ -125,6 +129,69 @@ class TlsPfx(dynamic.Resource, module=PFX_RESOURCE_MODULE, name=PFX_RESOURCE_NAM
         super().__init__(PfxProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
 
 
+class GatewayPfxProvider(PfxProvider):
+    """As ``PfxProvider``, but the PFX is not encrypted: what Application Gateway reads from Key Vault.
+
+    The key is protected by Key Vault (RBAC, readable by the gateway's identity only), not by a password.
+    """
+
+    @staticmethod
+    def build(key_pem: str, cert_pem: str, password: str) -> str:
+        import base64
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
+        del password  # no password: the gateway reads an unencrypted PFX
+        key = serialization.load_pem_private_key(key_pem.encode("ascii"), password=None)
+        cert = x509.load_pem_x509_certificate(cert_pem.encode("ascii"))
+        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise TypeError(f"a {type(key).__name__} cannot go into a PFX")
+        pfx = pkcs12.serialize_key_and_certificates(
+            b"ostops site certificate", key, cert, None, serialization.NoEncryption()
+        )
+        return base64.b64encode(pfx).decode("ascii")
+
+
+GATEWAY_PFX_RESOURCE_NAME = "GatewayPfx"
+
+
+class GatewayPfx(dynamic.Resource, module=PFX_RESOURCE_MODULE, name=GATEWAY_PFX_RESOURCE_NAME):
+    """The unencrypted PFX for a key and certificate, kept in state (``pfx_base64`` is a secret output)."""
+
+    pfx_base64: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        key_pem: pulumi.Input[str],
+        cert_pem: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "key_pem": pulumi.Output.secret(key_pem),
+            "cert_pem": cert_pem,
+            "password": "",
+            "pfx_base64": None,
+            "inputs_sha256": None,
+        }
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["pfx_base64", "key_pem"])
+        super().__init__(GatewayPfxProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
+
+
+def unencrypted_pfx(pfx_base64: str, password: str) -> str:
+    """The user's PFX re-packed without a password (at program time; it stays a Pulumi secret)."""
+    key, cert, _ = pkcs12.load_key_and_certificates(base64.b64decode(pfx_base64), password.encode("utf-8"))
+    if key is None or cert is None:
+        raise ValueError("the PFX holds no key or no certificate")
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+    return GatewayPfxProvider.build(key_pem, cert.public_bytes(serialization.Encoding.PEM).decode("ascii"), "")
+
+
 def pfx_from_pem(key_pem: str, cert_pem: str, password: str) -> str:
     return PfxProvider.build(key_pem, cert_pem, password)
 
@@ -142,8 +209,11 @@ def certificate_pem_from_pfx(pfx_base64: str, password: str) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
-def self_signed(name: str, fqdn: pulumi.Input[str], parent: pulumi.Resource) -> TlsMaterial:
-    """A pulumi-tls RSA key and a self-signed certificate with the FQDN as its DNS SAN, packed as a PFX."""
+def self_signed(
+    name: str, fqdn: pulumi.Input[str], parent: pulumi.Resource, gateway: bool = False
+) -> TlsMaterial:
+    """A pulumi-tls RSA key and a self-signed certificate with the FQDN as its DNS SAN, packed as a PFX
+    (and, with ``gateway``, also as the unencrypted PFX Application Gateway reads)."""
     child = pulumi.ResourceOptions(parent=parent)
     key = tls.PrivateKey(f"{name}-key", algorithm="RSA", rsa_bits=RSA_BITS, opts=child)
     cert = tls.SelfSignedCert(
@@ -158,18 +228,29 @@ def self_signed(name: str, fqdn: pulumi.Input[str], parent: pulumi.Resource) -> 
     )
     password = random.RandomPassword(f"{name}-pfx-password", length=32, special=False, opts=child)
     pfx = TlsPfx(f"{name}-pfx", key.private_key_pem, cert.cert_pem, password.result, opts=child)
+    gateway_pfx: pulumi.Output[str] | None = None
+    if gateway:
+        unencrypted = GatewayPfx(f"{name}-gateway-pfx", key.private_key_pem, cert.cert_pem, opts=child)
+        gateway_pfx = pulumi.Output.secret(unencrypted.pfx_base64)
     return TlsMaterial(
         pfx_base64=pulumi.Output.secret(pfx.pfx_base64),
         pfx_password=pulumi.Output.secret(password.result),
         certificate_pem=cert.cert_pem,
+        gateway_pfx_base64=gateway_pfx,
     )
 
 
-def given(pfx_base64: SecretStr, password: SecretStr) -> TlsMaterial:
+def given(pfx_base64: SecretStr, password: SecretStr, gateway: bool = False) -> TlsMaterial:
     """The user's PFX (already checked to open with its password by the config)."""
     pem = certificate_pem_from_pfx(pfx_base64.get_secret_value(), password.get_secret_value())
+    gateway_pfx = (
+        pulumi.Output.secret(unencrypted_pfx(pfx_base64.get_secret_value(), password.get_secret_value()))
+        if gateway
+        else None
+    )
     return TlsMaterial(
         pfx_base64=pulumi.Output.secret(pfx_base64.get_secret_value()),
         pfx_password=pulumi.Output.secret(password.get_secret_value()),
         certificate_pem=pulumi.Output.from_input(pem),
+        gateway_pfx_base64=gateway_pfx,
     )

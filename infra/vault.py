@@ -50,7 +50,22 @@ CONTRACT_SECRET_NAMES: Mapping[str, str] = {
 }
 # Only with an SMTP relay that authenticates; named in settings.smtpRelay.passwordSecretName.
 SMTP_RELAY_PASSWORD = "smtp-relay-password"
-SECRET_NAMES: Mapping[str, str] = {**CONTRACT_SECRET_NAMES, "smtpRelayPassword": SMTP_RELAY_PASSWORD}
+# The production tier's web role (settings.role "web"): the Flexible Server's administrator (the elected first
+# instance creates the osTicket user with it), the SECRET_SALT every instance's ost-config.php shares (it signs
+# links and CSRF tokens and decrypts stored mailbox passwords, so all instances need the same one), and the
+# gateway's certificate: Application Gateway reads "base-64 encoded unencrypted pfx" from a Key Vault secret
+# (pulumi-azure-native network ``ApplicationGatewaySslCertificateArgs.key_vault_secret_id``), so it gets its own
+# password-less copy of the site certificate.
+WEB_ROLE_SECRET_NAMES: Mapping[str, str] = {
+    "mysqlAdminPassword": "mysql-admin-password",
+    "secretSalt": "osticket-secret-salt",
+    "gatewayPfx": "tls-gateway-pfx",
+}
+SECRET_NAMES: Mapping[str, str] = {
+    **CONTRACT_SECRET_NAMES,
+    "smtpRelayPassword": SMTP_RELAY_PASSWORD,
+    **WEB_ROLE_SECRET_NAMES,
+}
 
 
 def vault_name(suffix: str) -> str:
@@ -74,6 +89,8 @@ class SecretsVaultArgs:
         purge_protection: bool,
         secrets: Mapping[str, pulumi.Input[str]],
         reader_principal_id: pulumi.Input[str],
+        more_readers: Mapping[str, pulumi.Input[str]] | None = None,
+        reader_description: str = "The help-desk VM reads its bootstrap secrets",
     ) -> None:
         unknown = sorted(set(secrets) - set(SECRET_NAMES))
         if unknown:
@@ -84,6 +101,9 @@ class SecretsVaultArgs:
         self.purge_protection = purge_protection
         self.secrets = dict(secrets)
         self.reader_principal_id = reader_principal_id
+        # Further identities (name -> principal id) that may read the secrets, e.g. the gateway's.
+        self.more_readers = dict(more_readers or {})
+        self.reader_description = reader_description
 
 
 class SecretsVault(pulumi.ComponentResource):
@@ -137,8 +157,22 @@ class SecretsVault(pulumi.ComponentResource):
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
             role_definition_id=client.subscription_id.apply(role_definition_id),
             scope=self.vault.id,
-            description="The help-desk VM reads its bootstrap secrets",
+            description=args.reader_description,
             # A new VM identity needs a new assignment; the old one is removed first.
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["principalId"], delete_before_replace=True),
         )
+        self.more_reader_roles = {
+            reader: authorization.RoleAssignment(
+                f"{name}-secrets-user-{reader}",
+                principal_id=principal,
+                principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+                role_definition_id=client.subscription_id.apply(role_definition_id),
+                scope=self.vault.id,
+                description=f"The {reader} reads its secrets",
+                opts=pulumi.ResourceOptions(
+                    parent=self, replace_on_changes=["principalId"], delete_before_replace=True
+                ),
+            )
+            for reader, principal in args.more_readers.items()
+        }
         self.register_outputs({"vaultName": self.vault_name, "vaultUri": self.vault_uri})

@@ -32,8 +32,9 @@ class _Deferred:
         if self._console is None:
             from rich.console import Console
 
-            # Piped output (CI logs) gets room for the report tables instead of rich's 80-column default.
-            width = None if sys.stdout.isatty() else 160
+            # Piped output (CI logs) gets room for the report tables instead of rich's 80-column default,
+            # unless COLUMNS says how wide (rich reads it when no width is given).
+            width = None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 160
             self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True, width=width)
         return self._console
 

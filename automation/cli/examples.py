@@ -26,6 +26,7 @@ EXAMPLES: dict[str, list[str]] = {
     "ostops runs": ["ostops runs", "ostops runs --json | jq -r '.runs[-1].run_id'"],
     "ostops mail": ["ostops mail", "ostops mail --run 20261127150543-f51f --to karen.doe@example.com",
                     "ostops mail --json | jq -r '.messages[].subject'"],
+    "ostops mail show": ["ostops mail show 3", "ostops mail show 3 --json | jq -r .message.text"],
     "ostops purge": ["ostops purge --run 20261127150543-f51f", "ostops purge --run 20261127150543-f51f --yes"],
     "ostops lab": ["ostops lab reset"],
     "ostops lab reset": ["ostops lab reset", "ostops lab reset --seed my-helpdesk.yaml --yes"],

@@ -26,6 +26,8 @@ from automation.cli.common import (
 from automation.errors import ConfigError, OsTicketError, VerificationError
 from automation.workspace import Workspace
 
+WIDE_COLUMNS = 120  # `ostops report`'s full ticket table needs about this many; below it the narrow one is printed
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -190,11 +192,15 @@ def _finish_evidence(evidence: Evidence, instance: Instance | None, result: RunR
     if instance is None or result is None or result.verdict is None:
         folder = evidence.finish(report=None, passed=None, verification=[], error=error)
     else:
+        from automation.scenarios.mail import mailbox_of
+
         report = read_report(instance, result.run_id, order=list(result.tickets))
         folder = evidence.finish(report=report, passed=result.verdict.passed,
-                                 verification=result.verdict.mismatches(), seconds=result.seconds)
+                                 verification=result.verdict.mismatches(), seconds=result.seconds,
+                                 verdict=result.verdict, mailbox=mailbox_of(instance))
+    pdf = f", {folder / 'evidence.pdf'}" if evidence.writeup.pdf else ""
     progress(f"evidence: {len(evidence.writeup.shots())} picture(s), the write-up in {folder / 'README.md'} "
-             f"and {folder / 'index.html'}")
+             f"and {folder / 'index.html'}{pdf}")
 
 
 def _seed(instance: object, seed_path: Path, workspace: Workspace, seed_file: object) -> dict[str, int]:
@@ -284,8 +290,11 @@ def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, requi
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "html"]), default="table", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Write to this file (- for standard output, the default).")
+@click.option("--wide", is_flag=True,
+              help=f"Every column of the table, however narrow the terminal (below {WIDE_COLUMNS} columns the "
+                   "team, the due time and the first response are left out).")
 @instance_option
-def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | None,
+def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | None, wide: bool,
                    instance_path: Path | None) -> None:
     """The final review: tickets by status, SLA met or breached, response and resolution times."""
     from automation.scenarios.record import latest_run_id, load_record, unknown_run
@@ -314,7 +323,7 @@ def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | N
         text = render_html(report)
     else:
         if output is None:
-            _print_report(report, out)
+            _print_report(report, out, wide)
             return
         rendered = io.StringIO()
         from rich.console import Console
@@ -329,27 +338,41 @@ def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | N
         click.echo(text, nl=False)
 
 
-def _print_report(report: Report, target: Console) -> None:
+def _print_report(report: Report, target: Console, wide: bool = True) -> None:
+    """The review as tables. ``wide``: every column; else, in a terminal narrower than `WIDE_COLUMNS`, the
+    tickets without team, due time and first response (the groups' tables keep every figure, with short
+    headers) and a line saying so. Text is wrapped to the terminal's width."""
     from rich.table import Table
     from rich.text import Text
 
     from automation.scenarios import palette
     from automation.scenarios.report import human_duration
 
+    narrow = not wide and target.width < WIDE_COLUMNS
     statuses = palette.colours(palette.STATUS, (t.status for t in report.tickets))
     outcomes = palette.colours(palette.SLA_OUTCOME, (t.sla_state for t in report.tickets))
-    tickets = Table("ticket", "number", "status", "SLA", "agent", "team", f"due ({report.zone.label})",
-                    "SLA outcome", "1st response", "resolution", title=f"Final review - run {report.run_id}",
-                    caption=report.zone.sentence())
+    title = f"Final review - run {report.run_id}"
+    if narrow:
+        tickets = Table("ticket", "number", "status", "SLA", "agent", "SLA outcome", "resolution", title=title)
+    else:
+        tickets = Table("ticket", "number", "status", "SLA", "agent", "team", f"due ({report.zone.label})",
+                        "SLA outcome", "1st response", "resolution", title=title)
     for t in report.tickets:
-        tickets.add_row(escape(t.label), f"#{t.number}", Text(t.status, style=statuses[t.status].rich),
-                        escape(t.sla or "-"), escape(t.agent or "-"), escape(t.team or "-"), t.due or "-",
-                        Text(t.sla_state, style=outcomes[t.sla_state].rich), human_duration(t.first_response_s),
-                        human_duration(t.resolution_s))
+        status_cell = Text(t.status, style=statuses[t.status].rich)
+        outcome_cell = Text(t.sla_state, style=outcomes[t.sla_state].rich)
+        if narrow:
+            tickets.add_row(Text(t.label, overflow="fold"), f"#{t.number}", status_cell, escape(t.sla or "-"),
+                            escape(t.agent or "-"), outcome_cell, human_duration(t.resolution_s))
+        else:
+            tickets.add_row(escape(t.label), f"#{t.number}", status_cell, escape(t.sla or "-"),
+                            escape(t.agent or "-"), escape(t.team or "-"), t.due or "-", outcome_cell,
+                            human_duration(t.first_response_s), human_duration(t.resolution_s))
     target.print(tickets)
-    for title, groups in (("By agent", report.by_agent), ("By team", report.by_team)):
-        table = Table("name", "tickets", "resolved", "SLA met", "SLA breached", "avg 1st response",
-                      "avg resolution", title=title)
+    target.print(report.zone.sentence(), soft_wrap=False, style="dim")
+    headers = (("name", "tickets", "resolved", "met", "breached", "avg 1st", "avg resolution") if narrow else
+               ("name", "tickets", "resolved", "SLA met", "SLA breached", "avg 1st response", "avg resolution"))
+    for heading, groups in (("By agent", report.by_agent), ("By team", report.by_team)):
+        table = Table(*headers, title=heading)
         for group in groups:
             d = group.to_dict()
             table.add_row(escape(d["name"]), str(d["tickets"]), str(d["resolved"]), str(d["sla_met"]),
@@ -358,8 +381,11 @@ def _print_report(report: Report, target: Console) -> None:
         target.print(table)
     status = ", ".join(f"{name}: {count}" for name, count in report.by_status.items())
     verdict = "nothing left open" if report.open_count == 0 else f"{report.open_count} still open"
-    target.print(f"tickets by status - {escape(status)}; {verdict}")
+    target.print(f"tickets by status - {escape(status)}; {verdict}", soft_wrap=False)
     if report.unconfirmed:
         target.print(f"{len(report.unconfirmed)} ticket(s) unconfirmed - osTicket holds them, the run was never "
                      "answered for them, so no SLA outcome is given: "
-                     + ", ".join(f"#{t.number}" for t in report.unconfirmed))
+                     + ", ".join(f"#{t.number}" for t in report.unconfirmed), soft_wrap=False)
+    if narrow:
+        target.print("(team, due time and first response left out to fit the terminal: `ostops report --wide` "
+                     "shows them)", soft_wrap=False, style="dim")

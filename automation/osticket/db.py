@@ -176,3 +176,12 @@ def ticket_ids(conn: pymysql.connections.Connection, t: Tables, numbers: list[st
         cur.execute(f"SELECT number, ticket_id FROM {t.ticket} WHERE ticket_id > %s AND number IN "
                     f"({', '.join(['%s'] * len(numbers))})", [above_id, *numbers])
         return {str(row["number"]): int(row["ticket_id"]) for row in cur.fetchall()}
+
+
+def ticket_status(conn: pymysql.connections.Connection, t: Tables, ticket_id: int) -> tuple[str, str] | None:
+    """A ticket's status name and its state (``open``, ``closed``…), or None when it has no status."""
+    with cursor(conn) as cur:
+        cur.execute(f"SELECT s.name, s.state FROM {t.ticket} tk JOIN {t.ticket_status} s ON s.id = tk.status_id "
+                    "WHERE tk.ticket_id = %s", [ticket_id])
+        row = cur.fetchone()
+    return None if row is None else (str(row["name"]), str(row["state"]))

@@ -36,6 +36,7 @@ class _Text(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.breaks: list[bool] = []  # which parts are a block element's break (`paragraphs` keeps them)
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:
         self.handle_endtag(tag)
@@ -43,9 +44,11 @@ class _Text(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in _BREAKS:
             self.parts.append(" ")
+            self.breaks.append(True)
 
     def handle_data(self, data: str) -> None:
         self.parts.append(data)
+        self.breaks.append(False)
 
 
 def normal(text: str | None) -> str:
@@ -73,6 +76,22 @@ def shown(value: str | None, format: Format | str = "text") -> str:
     elif format == "text":
         value = _references(value)
     return normal(value)
+
+
+def paragraphs(value: str | None, format: Format | str = "html") -> str:
+    """``value`` as a reader sees it (`shown`), its block breaks kept as line ends: each line normalised, empty
+    lines dropped. For showing a message to a person; comparisons use `shown`."""
+    if not value:
+        return ""
+    if format == "html":
+        parser = _Text()
+        parser.feed(value)
+        parser.close()
+        value = "".join("\n" if part == " " and tag else part for part, tag in zip(parser.parts, parser.breaks,
+                                                                                    strict=True))
+    elif format == "text":
+        value = _references(value)
+    return "\n".join(line for line in (normal(line) for line in value.splitlines()) if line)
 
 
 # -- what osTicket 1.18.1 does not keep -------------------------------------------------------------------------

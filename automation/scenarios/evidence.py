@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
 import os
 import re
 import shutil
@@ -26,10 +27,13 @@ from urllib.parse import urlsplit
 
 from automation.errors import EvidenceError, EvidenceUnavailable
 from automation.scenarios import writeup
+from automation.scenarios.mail import Mailbox, MailMessage, matching, select, view
 from automation.scenarios.models import REQUESTER, Scenario, TicketSpec
+from automation.scenarios.reactions import reaction_in
 from automation.scenarios.report import Report
 from automation.scenarios.review_html import render_html
-from automation.scenarios.writeup import MANIFEST, SHOTS, Shot, TicketStory, WriteUp
+from automation.scenarios.verify import Verdict
+from automation.scenarios.writeup import MANIFEST, PDF, SHOTS, Check, MailShown, Shot, TicketStory, WriteUp
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Playwright
@@ -51,6 +55,9 @@ STAFF_ROWS: dict[str, list[str]] = {
     "set_status": ["Status", "Closed By", "Close Date"],
 }
 STAFF_ENTRY = {"note": "note", "reply": "response"}
+# The staff ticket view's overdue flag: include/staff/ticket-view.inc.php of 1.18.1 writes
+# <span class="Icon overdueTicket">Marked overdue!</span> when Ticket::isOverdue().
+OVERDUE_FLAG = "span.overdueTicket"
 
 # Runs in the page before each picture: password fields emptied (whatever the page), the staff panel's
 # floating toolbar put back in its place (the ticket view scrolls itself down, and a full-page picture would
@@ -58,7 +65,7 @@ STAFF_ENTRY = {"note": "note", "reply": "response"}
 # changed rows / newest entry / listed tickets outlined. The toolbar floats 1 ms after a scroll event
 # (osTicket 1.18 scp/js/scp.js, the "scroll.sticky" handler: setTimeout(addClass('fixed') + animate, 1)), so
 # after its handler is removed one more turn of the event loop lets a pending float happen before it is undone.
-_PREPARE = """async ([labels, entryClass, numbers]) => {
+_PREPARE = """async ([labels, entryClass, numbers, marks]) => {
   for (const input of document.querySelectorAll('input[type=password]')) { input.value = ''; }
   const $ = window.jQuery;
   if ($) { $(window).off('.sticky'); }
@@ -89,6 +96,9 @@ _PREPARE = """async ([labels, entryClass, numbers]) => {
   for (const row of document.querySelectorAll('tr')) {
     const link = [...row.querySelectorAll('a')].find((a) => numbers.includes(a.textContent.trim()));
     if (link) { mark(row); found.push('#' + link.textContent.trim()); }
+  }
+  for (const selector of marks) {
+    for (const el of document.querySelectorAll(selector)) { mark(el); found.push(el.textContent.trim()); }
   }
   const filled = [...document.querySelectorAll('input[type=password]')].some((input) => input.value !== '');
   const height = Math.max(document.documentElement.scrollHeight, document.body.scrollHeight);
@@ -128,6 +138,55 @@ _FILL_FORM = """([values, message]) => {
   fill('the message', document.querySelector('#ticketForm textarea.draft'), message);
   return {missing, filled};
 }"""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def add_checks(w: WriteUp, verdict: Verdict) -> None:
+    """Each ticket's checklist, as the verifier found it: what held, what did not, what was not checked."""
+    for ticket in verdict.tickets:
+        story = next((t for t in w.tickets if t.key == ticket.key), None)
+        if story is not None:
+            story.checks = ([Check("held", line) for line in ticket.held] +
+                            [Check("failed", line) for line in ticket.mismatches] +
+                            [Check("skipped", line) for line in ticket.skipped])
+
+
+def add_mails(w: WriteUp, scenario: Scenario, mailbox: Mailbox) -> None:
+    """The messages each ticket's ``expect.mail`` is about, placed after the step during which osTicket sent
+    them: the first step done after the message arrived."""
+    messages = mailbox.messages()
+    assert mailbox.folder is not None
+    for spec in scenario.tickets:
+        story = next((t for t in w.tickets if t.key == spec.key), None)
+        if story is None or not spec.expect.mail:
+            continue
+        about = select(messages, [story.number])
+        seen: set[str] = set()
+        for expect in spec.expect.mail:
+            wanted = " ".join(part for part in (f"to {expect.to}",
+                                                 f"subject containing {expect.subject_contains!r}"
+                                                 if expect.subject_contains else "",
+                                                 f"body containing {expect.body_contains!r}"
+                                                 if expect.body_contains else "") if part)
+            for message in matching(expect, about):
+                if message.file in seen:
+                    continue
+                seen.add(message.file)
+                shown = view(mailbox.folder / message.file)
+                headers = [(name, value) for name, value in shown.headers if name in ("From", "To", "Subject", "Date")]
+                story.mails.append(MailShown(_step_of(story, message), message.file, wanted, headers, shown.text))
+        story.mails.sort(key=lambda m: (m.after, m.file))
+
+
+def _step_of(story: TicketStory, message: MailMessage) -> int:
+    received = message.received.isoformat(timespec="milliseconds")
+    for i, shot in enumerate(story.shots):
+        if shot.at and shot.at >= received:
+            return i
+    return len(story.shots) - 1
 
 
 def find_chromium() -> str:
@@ -208,6 +267,11 @@ class Evidence:
         self._cdp: dict[Page, CDPSession] = {}
         self._last_agent: str | None = None
         self._forms: dict[str, Shot] = {}  # by ticket key: the portal form, until the ticket has its number
+        self._scenario = scenario
+        self._at = ""  # when the step being pictured was done
+        # `advance` is pictured in the staff panel (the overdue flag): by the first agent who acts in the scenario
+        self._any_agent = next((step.actor for t in scenario.tickets for step in t.steps if step.actor != REQUESTER),
+                               None)
         self.failure = ""  # the first picture that failed, and why
 
     # -- life cycle ----------------------------------------------------------------------------------------
@@ -277,6 +341,7 @@ class Evidence:
         runner submits it; this browser never does)."""
         if spec.channel != "portal":
             return
+        self._at = _now()
         sentence = (f"{spec.key}: {spec.requester.name} fills in the Support Center's \"Open a New Ticket\" form "
                     "(before sending it)")
         self._guarded(sentence, lambda: self._form_shot(spec, subject, sentence))
@@ -302,12 +367,13 @@ class Evidence:
                 shot = self._take(page, f"{spec.requester.name}'s screen: \"Open a New Ticket\" in the Support "
                                         "Center, filled in, not yet sent", "/" + path, f"{spec.key}-{REQUESTER}-form",
                                   [], None)
-            shot.sentence, shot.highlighted = sentence, list(answer["filled"])
+            shot.sentence, shot.highlighted, shot.at = sentence, list(answer["filled"]), self._at
             self._forms[spec.key] = shot
         finally:
             context.close()
 
     def ticket_created(self, spec: TicketSpec, number: str, ticket_id: int, sentence: str) -> None:
+        self._at = _now()
         self.writeup.tickets.append(TicketStory(spec.key, number, spec.subject, spec.requester.name))
         form = self._forms.pop(spec.key, None)
         if form is not None:
@@ -315,7 +381,11 @@ class Evidence:
         self._guarded(sentence, lambda: self._requester_shot(spec, number, ticket_id, sentence, "create"))
 
     def step_done(self, spec: TicketSpec, step: Any, number: str, ticket_id: int, sentence: str) -> None:
-        if step.actor == REQUESTER:
+        self._at = _now()
+        if step.do == "advance" and self._any_agent is not None:
+            self._guarded(sentence, lambda: self._staff_shot(spec, step, number, ticket_id, sentence,
+                                                             self._any_agent or ""))
+        elif step.actor == REQUESTER:
             self._guarded(sentence, lambda: self._requester_shot(spec, number, ticket_id, sentence, step.do))
         else:
             self._last_agent = step.actor
@@ -334,32 +404,61 @@ class Evidence:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
             self.failure = f"after \"{sentence}\": {reason.removeprefix('--evidence: ')}"
 
-    def _staff_shot(self, spec: TicketSpec, step: Any, number: str, ticket_id: int, sentence: str) -> None:
-        page = self._agent_page(step.actor)
+    def _staff_shot(self, spec: TicketSpec, step: Any, number: str, ticket_id: int, sentence: str,
+                    agent: str = "") -> None:
+        """The ticket in the staff panel, by the agent who acted (``agent``: by this one, for a step no agent
+        took, such as ``advance``: then the overdue flag and the due date are outlined)."""
+        agent = agent or step.actor
+        page = self._agent_page(agent)
         path = f"scp/tickets.php?id={ticket_id}"
+        advance = step.do == "advance"
         with self._capturing(sentence, path):
             self._open(page, path)
-            shot = self._take(page, f"{step.actor}'s screen: ticket #{number} in the staff panel", "/" + path,
-                              f"{spec.key}-{step.do}", STAFF_ROWS.get(step.do, []), STAFF_ENTRY.get(step.do))
-        shot.sentence = sentence
+            viewer = (f"{agent}'s screen: ticket #{number} in the staff panel" +
+                      (" after the clock moved on (the agent did nothing)" if advance else ""))
+            shot = self._take(page, viewer, "/" + path, f"{spec.key}-{step.do}",
+                              ["Due Date", "SLA Plan"] if advance else STAFF_ROWS.get(step.do, []),
+                              STAFF_ENTRY.get(step.do), marks=[OVERDUE_FLAG] if advance else None)
+        self._add(spec, shot, sentence)
+
+    def _add(self, spec: TicketSpec, shot: Shot, sentence: str) -> None:
+        shot.sentence, shot.at, shot.reaction = sentence, self._at, reaction_in(sentence)
         self.writeup.story(spec.key).shots.append(shot)
 
     # -- the end of the run --------------------------------------------------------------------------------
     def finish(self, *, report: Report | None, passed: bool | None, verification: list[str], error: str = "",
-               seconds: float | None = None, fallback_agent: str | None = None) -> Path:
-        """The closed-tickets queue and the final review (when the run got that far), then the write-up.
-        Returns the folder."""
+               seconds: float | None = None, fallback_agent: str | None = None, verdict: Verdict | None = None,
+               mailbox: Mailbox | None = None) -> Path:
+        """The closed-tickets queue and the final review (when the run got that far), each ticket's checklist
+        (from ``verdict``) and the mail its expectations are about (from ``mailbox``), then the write-up and
+        its PDF. Returns the folder."""
         w = self.writeup
         w.report, w.passed, w.verification, w.error, w.seconds = report, passed, verification, error, seconds
+        if verdict is not None:
+            add_checks(w, verdict)
+        if mailbox is not None and mailbox.folder is not None:
+            add_mails(w, self._scenario, mailbox)
         agent = self._last_agent or fallback_agent
         if not error and agent is not None and w.tickets:
             numbers = [t.number for t in w.tickets]
-            self._guarded("the last step", lambda: self._closed_queue(agent, numbers))
+            # the queue the run's tickets ended in: Open when any is still open (sla-breach), else Closed
+            queue = "Open" if report is not None and report.open_count else "Closed"
+            self._guarded("the last step", lambda: self._queue(agent, queue, numbers))
         if report is not None:
-            self._guarded("the Closed queue", lambda: self._review(report))
+            self._guarded("the queue", lambda: self._review(report))
         w.evidence_error = self.failure
+        pdf = self.folder / PDF
+        pdf.unlink(missing_ok=True)
+        w.pdf = self._browser is not None
         try:
             written = writeup.write(w, self.folder)
+            if w.pdf:
+                self._guarded("the write-up", lambda: self._print_pdf(pdf))
+                if not pdf.is_file():  # the manifest and pages must not link a file that is not there
+                    w.pdf = False
+                    written = writeup.write(w, self.folder)
+                else:
+                    written.append(pdf)
         except OSError as exc:
             raise EvidenceError(f"--evidence {self.folder}: cannot write the write-up: {exc.strerror}") from exc
         self._check_no_secret(written + [self.folder / s.file for s in w.shots()])
@@ -368,19 +467,33 @@ class Evidence:
                                 "stops there")
         return self.folder
 
-    def _closed_queue(self, agent: str, numbers: list[str]) -> None:
+    def _print_pdf(self, pdf: Path) -> None:
+        """index.html as Chromium prints it (Playwright's page.pdf, A4, backgrounds kept: the outlines)."""
+        context = self._new_context()
+        try:
+            page = context.new_page()
+            index = (self.folder / "index.html").as_uri()
+            with self._capturing("printing the write-up", index):
+                page.goto(index, wait_until="load")
+                page.emulate_media(media="print")
+                page.pdf(path=str(pdf), format="A4", print_background=True,
+                         margin={"top": "12mm", "bottom": "12mm", "left": "10mm", "right": "10mm"})
+        finally:
+            context.close()
+
+    def _queue(self, agent: str, name: str, numbers: list[str]) -> None:
         page = self._agent_page(agent)
-        sentence = f"{agent} opens the Closed queue"
+        sentence = f"{agent} opens the {name} queue"
         with self._capturing(sentence, "scp/tickets.php"):
             self._open(page, "scp/tickets.php")
-            queue = page.locator("li.top-queue > a").filter(has_text=re.compile(r"^\s*Closed\s*$")).first
+            queue = page.locator("li.top-queue > a").filter(has_text=re.compile(rf"^\s*{name}\s*$")).first
             href = str(queue.evaluate("a => a.href"))
             if not href.startswith(self.base_url):
-                raise EvidenceError(f"--evidence: the staff panel's Closed queue links outside the help desk: {href}")
+                raise EvidenceError(f"--evidence: the staff panel's {name} queue links outside the help desk: {href}")
             path = href[len(self.base_url):]
             self._open(page, path)
-            shot = self._take(page, f"{agent}'s screen: the Closed queue in the staff panel", "/" + path,
-                              "closed-queue", [], None, numbers)
+            shot = self._take(page, f"{agent}'s screen: the {name} queue in the staff panel", "/" + path,
+                              f"{name.lower()}-queue", [], None, numbers)
         shot.sentence = sentence
         self.writeup.closing.append(shot)
 
@@ -464,8 +577,8 @@ class Evidence:
             shot = self._take(page, f"{spec.requester.name}'s screen: ticket #{number} in the Support Center "
                                     "(Check Ticket Status, e-mail and ticket number)", "/" + path,
                               f"{spec.key}-{REQUESTER}-{action}", labels, entry)
-        shot.sentence, shot.note = sentence, note
-        self.writeup.story(spec.key).shots.append(shot)
+        shot.note = note
+        self._add(spec, shot, sentence)
 
     # -- pictures ------------------------------------------------------------------------------------------
     def _open(self, page: Page, path: str) -> None:
@@ -476,8 +589,8 @@ class Evidence:
             raise EvidenceError(f"the browser's session ended: {path} sent it to the login page")
 
     def _take(self, page: Page, viewer: str, path: str, name: str, labels: list[str], entry: str | None,
-              numbers: list[str] | None = None) -> Shot:
-        prepared = page.evaluate(_PREPARE, [labels, entry, numbers or []])
+              numbers: list[str] | None = None, marks: list[str] | None = None) -> Shot:
+        prepared = page.evaluate(_PREPARE, [labels, entry, numbers or [], marks or []])
         if prepared["filled"]:
             raise EvidenceError(f"a password field on {path} could not be emptied: no picture taken")
         self._count += 1

@@ -9,12 +9,13 @@ import email.policy
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.utils import getaddresses
 from pathlib import Path
 
+from automation.errors import ConfigError
 from automation.instance import Instance
-from automation.osticket.text import shown
+from automation.osticket.text import paragraphs, shown
 from automation.scenarios.models import MailExpect
 
 MAIL_DIR = "mail"  # beside instance.json; the name automation.local.smtpd writes to
@@ -31,6 +32,7 @@ class MailMessage:
     subject: str
     body: str  # plain text, whitespace runs made one space
     numbers: list[str] = field(default_factory=list)  # ticket numbers named in the subject, then the body
+    message_id: str = ""  # the Message-ID header, without its angle brackets
 
     def is_about(self, number: str) -> bool:
         return number in self.numbers or re.search(rf"(?<![\w-]){re.escape(number)}(?![\w-])",
@@ -39,7 +41,7 @@ class MailMessage:
     def to_dict(self) -> dict[str, object]:
         return {"file": self.file, "received": self.received.isoformat(timespec="milliseconds"),
                 "from": self.sender, "to": self.to, "subject": self.subject,
-                "ticket": self.numbers[0] if self.numbers else None}
+                "ticket": self.numbers[0] if self.numbers else None, "message_id": self.message_id or None}
 
 
 def _body(message: EmailMessage) -> str:
@@ -68,7 +70,60 @@ def parse(path: Path) -> MailMessage:
     except ValueError:
         received = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
     return MailMessage(path.name, received, str(message.get("From", "")), to, subject, body,
-                       list(dict.fromkeys(numbers)))
+                       list(dict.fromkeys(numbers)), _message_id(str(message.get("Message-ID", ""))))
+
+
+def _message_id(value: str) -> str:
+    return value.strip().removeprefix("<").removesuffix(">")
+
+
+@dataclass
+class MailView:
+    """One message as a person reads it: its headers, then its text (the plain part, else the HTML part
+    reduced to text; both when they differ, the HTML one as ``html_text``)."""
+
+    file: str
+    received: dt.datetime
+    headers: list[tuple[str, str]]  # From, To, Cc, Subject, Date, Message-ID: those present, in that order
+    text: str
+    html_text: str = ""
+    attachments: list[str] = field(default_factory=list)
+
+    def header(self, name: str) -> str:
+        return next((value for key, value in self.headers if key.casefold() == name.casefold()), "")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"file": self.file, "received": self.received.isoformat(timespec="milliseconds"),
+                "headers": dict(self.headers), "text": self.text, "html_text": self.html_text or None,
+                "attachments": self.attachments}
+
+
+VIEW_HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID")
+
+
+def _part_text(part: MIMEPart, format: str) -> str:
+    try:
+        content = part.get_content()
+    except (LookupError, ValueError):
+        content = part.get_payload(decode=True) or b""
+        content = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
+    return paragraphs(str(content), format)
+
+
+def view(path: Path) -> MailView:
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    headers = [(name, " ".join(" ".join(str(v) for v in message.get_all(name, [])).split()))
+               for name in VIEW_HEADERS if message.get_all(name)]
+    plain, rich = message.get_body(preferencelist=("plain",)), message.get_body(preferencelist=("html",))
+    text = _part_text(plain, "plain") if plain is not None else ""
+    html_text = _part_text(rich, "html") if rich is not None else ""
+    if not text:
+        text, html_text = html_text, ""
+    elif " ".join(html_text.split()) == " ".join(text.split()):
+        html_text = ""
+    attachments = [part.get_filename() or part.get_content_type() for part in message.iter_attachments()]
+    return MailView(path.name, parse(path).received, headers, text, html_text, attachments)
 
 
 @dataclass(frozen=True)
@@ -81,6 +136,23 @@ class Mailbox:
     folder: Path | None
     unavailable: str = ""
     required: bool = False
+
+    def find(self, ref: str) -> Path:
+        """The file of one message: ``ref`` is its number in `ostops mail`'s list (1 is the first kept), its
+        Message-ID (angle brackets optional) or its file name. A ``ConfigError`` says what there is."""
+        files = sorted(self.folder.glob("*.eml")) if self.folder is not None and self.folder.is_dir() else []
+        if ref.strip().isdigit():
+            index = int(ref)
+            if 1 <= index <= len(files):
+                return files[index - 1]
+            raise ConfigError(f"no message {index} in {self.folder}: {len(files)} kept "
+                              f"({'1-' + str(len(files)) if files else 'none yet'}); see `ostops mail`")
+        wanted = _message_id(ref)
+        for path in files:
+            if path.name == ref or parse(path).message_id == wanted:
+                return path
+        raise ConfigError(f"no message with the id or file name {ref!r} in {self.folder}; see `ostops mail` "
+                          "(the # column, or --json for the ids)")
 
     def messages(self) -> list[MailMessage]:
         """Every message kept, in order of arrival (the files' names sort so)."""
@@ -117,8 +189,17 @@ def _describe(expect: MailExpect) -> str:
     return " ".join(parts)
 
 
-def check_mail(expects: Sequence[MailExpect], number: str, mailbox: Mailbox) -> list[str]:
-    """Each expectation against the messages about ticket ``number``: ``count`` exactly, else at least one."""
+def matching(expect: MailExpect, about: Sequence[MailMessage]) -> list[MailMessage]:
+    """The messages (of those about one ticket) that an expectation is about."""
+    subject = (expect.subject_contains or "").casefold()
+    body = " ".join((expect.body_contains or "").split()).casefold()
+    return [m for m in select(about, to=str(expect.to)) if subject in m.subject.casefold() and body in m.body.casefold()]
+
+
+def check_mail(expects: Sequence[MailExpect], number: str, mailbox: Mailbox,
+               held: list[str] | None = None) -> list[str]:
+    """Each expectation against the messages about ticket ``number``: ``count`` exactly, else at least one.
+    ``held`` receives a line for each expectation that holds."""
     if not expects:
         return []
     if mailbox.folder is None:
@@ -129,11 +210,10 @@ def check_mail(expects: Sequence[MailExpect], number: str, mailbox: Mailbox) -> 
     about = select(mailbox.messages(), [number])
     problems = []
     for i, expect in enumerate(expects):
-        subject = (expect.subject_contains or "").casefold()
-        body = " ".join((expect.body_contains or "").split()).casefold()
-        found = [m for m in select(about, to=str(expect.to))
-                 if subject in m.subject.casefold() and body in m.body.casefold()]
+        found = matching(expect, about)
         if (len(found) == expect.count) if expect.count is not None else found:
+            if held is not None:
+                held.append(f"mail {_describe(expect)}: {len(found)} message(s)")
             continue
         wanted = f"{expect.count}" if expect.count is not None else "at least 1"
         seen = "; ".join(f"to {', '.join(m.to)} {m.subject!r}" for m in about[:6]) or "none"

@@ -5,6 +5,7 @@ charts are inline SVG, one colour per status and per SLA outcome (`palette`), ea
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean
@@ -47,8 +48,9 @@ class Chart:
         return len(self.bars) * (self.bar_height + 8) + 10
 
 
-def _chart(title: str, values: dict[str, float], unit: str,
+def _chart(title: str, values: dict[str, float], written: Callable[[float], str],
            colours: dict[str, palette.Colour] | None = None) -> Chart:
+    """``written`` writes a bar's value: a count as it is, a time as every table of the review writes it."""
     chart = Chart(title, [], dict(colours or {}))
     top = max(values.values(), default=0) or 1
     for i, (label, value) in enumerate(values.items()):
@@ -56,8 +58,16 @@ def _chart(title: str, values: dict[str, float], unit: str,
         length = (chart.width - chart.label_width - 90) * value / top
         colour = colours[label].hex if colours else _NEUTRAL
         chart.bars.append(Bar(label, y, f"{length:.1f}", colour, f"{chart.label_width + length + 6:.1f}",
-                              f"{value:g} {unit}".strip()))
+                              written(value)))
     return chart
+
+
+def _count(value: float) -> str:
+    return f"{value:g}"
+
+
+def _duration(value: float) -> str:
+    return human_duration(value)
 
 
 def _environment() -> Environment:
@@ -70,10 +80,10 @@ def _values(report: Report, level: int, link_tickets: bool = True) -> dict[str, 
     status_colours = palette.colours(palette.STATUS, (t.status for t in report.tickets))
     sla_colours = palette.colours(palette.SLA_OUTCOME, (t.sla_state for t in report.tickets))
     sla_counts = Counter(t.sla_state for t in report.tickets)
-    resolution_by_agent = {g.name: round(mean(g.resolution), 1) for g in report.by_agent if g.resolution}
-    charts = [_chart("Tickets by status", {k: float(v) for k, v in report.by_status.items()}, "", status_colours),
-              _chart("SLA outcome", {k: float(v) for k, v in sorted(sla_counts.items())}, "", sla_colours),
-              _chart("Average time to resolution by agent (seconds)", resolution_by_agent, "s")]
+    resolution_by_agent = {g.name: mean(g.resolution) for g in report.by_agent if g.resolution}
+    charts = [_chart("Tickets by status", {k: float(v) for k, v in report.by_status.items()}, _count, status_colours),
+              _chart("SLA outcome", {k: float(v) for k, v in sorted(sla_counts.items())}, _count, sla_colours),
+              _chart("Average time to resolution by agent", resolution_by_agent, _duration)]
     verdict = "Nothing left open." if report.open_count == 0 else f"{report.open_count} ticket(s) still open."
     if report.incomplete:
         verdict += (f" {len(report.incomplete)} ticket(s) incomplete: "

@@ -27,6 +27,7 @@ from automation.scenarios.collaborators import lookup as collaborator_lookup
 from automation.scenarios.loader import LoadedScenario, check_names, seed_password_envs
 from automation.scenarios.mail import mailbox_of
 from automation.scenarios.models import TicketSpec
+from automation.scenarios.reactions import reopened
 from automation.scenarios.record import RunResult, StepResult, new_run_id
 from automation.scenarios.verify import unconfirmed_line, verify
 from automation.workspace import Workspace
@@ -335,7 +336,12 @@ class ScenarioRunner:
     def act_step(self, step: Any, ticket_id: int, number: str, spec: TicketSpec, subject: str,
              directory: Directory) -> str:
         if not is_agent_step(step):
-            return self.requesters.act(step, ticket_id, number, spec, subject, directory)
+            before = db.ticket_status(self.conn, self.tables, ticket_id) if step.do == "reply" else None
+            detail = self.requesters.act(step, ticket_id, number, spec, subject, directory)
+            if before is not None:
+                reaction = reopened(before, db.ticket_status(self.conn, self.tables, ticket_id))
+                detail = f"{detail} - {reaction}".strip() if reaction else detail
+            return detail
         staff = self.staff(step.actor)
         match step.do:
             case "assign_agent":

@@ -30,6 +30,7 @@ class TicketVerdict:
     mismatches: list[str] = field(default_factory=list)
     # Expectations not checked here, with the reason (expect.mail without mail capture): never a failure.
     skipped: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # every expectation checked that holds, as a checklist line
 
     @property
     def passed(self) -> bool:
@@ -187,13 +188,22 @@ def check_attachments(count: int | None, names: list[str], facts: TicketFacts) -
     return problems
 
 
-def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime) -> list[str]:
+def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime, held: list[str] | None = None) -> list[str]:
+    """The mismatches; ``held`` receives a line for each expectation that holds."""
     exp = spec.expect
     problems: list[str] = []
+    held = held if held is not None else []
 
     def compare(name: str, expected: object, actual: object) -> None:
         if expected is not None and expected != actual:
             problems.append(f"{name}: expected {expected!r}, actual {actual!r}")
+        elif expected is not None:
+            held.append(f"{name}: {expected}")
+
+    def checked(name: str, found: list[str]) -> None:
+        problems.extend(found)
+        if not found:
+            held.append(name)
 
     compare("status", exp.status, facts.status)
     compare("sla", exp.sla, facts.sla)
@@ -208,12 +218,16 @@ def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime) -> list
     compare("source", SOURCES[spec.channel], facts.source)
     if str(spec.requester.email).casefold() != facts.requester_email.casefold():
         problems.append(f"requester: expected {str(spec.requester.email)!r}, actual {facts.requester_email!r}")
+    else:
+        held.append(f"requester: {spec.requester.email}")
     if exp.sla_met is not None:
         compare("sla_met", exp.sla_met, facts.sla_met(now))
     for kind, minimum in exp.entries_at_least.items():
         count = sum(1 for e in facts.entries if e.type == ENTRY_CODES[kind])
         if count < minimum:
             problems.append(f"thread {kind}s: expected at least {minimum}, actual {count}")
+        else:
+            held.append(f"thread {kind}s: at least {minimum} ({count})")
     if exp.entries_in_order:
         remaining = iter(facts.entries)
         matched = all(any(entry_matches(want, e) for e in remaining) for want in exp.entries_in_order)
@@ -223,14 +237,22 @@ def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime) -> list
             problems.append("thread entries in order: expected "
                             f"[{', '.join(_entry_label(e) for e in exp.entries_in_order)}], actual "
                             f"[{', '.join(seen)}]")
-    problems += check_entries(exp.entries, facts)
+        else:
+            held.append(f"thread entries in order: {', '.join(_entry_label(e) for e in exp.entries_in_order)}")
+    if exp.entries:
+        checked(f"thread entries: {', '.join(_entry_label(e) for e in exp.entries)}", check_entries(exp.entries, facts))
     if exp.collaborators is not None:
-        problems += check_collaborators([str(e) for e in exp.collaborators], facts)
+        checked(f"collaborators: {', '.join(str(e) for e in exp.collaborators) or 'none'}",
+                check_collaborators([str(e) for e in exp.collaborators], facts))
     if exp.attachments is not None:
-        problems += check_attachments(exp.attachments.count, exp.attachments.names, facts)
+        checked("attachments: " + ", ".join(
+            [f"{exp.attachments.count} file(s)"] * (exp.attachments.count is not None) + exp.attachments.names),
+            check_attachments(exp.attachments.count, exp.attachments.names, facts))
     if exp.events_in_order and not _subsequence(exp.events_in_order, [e.name for e in facts.events]):
         problems.append(f"events in order: expected {exp.events_in_order}, actual {[e.name for e in facts.events]}")
-    problems += check_posted(spec, facts)
+    elif exp.events_in_order:
+        held.append(f"events in order: {', '.join(exp.events_in_order)}")
+    checked("every text posted is kept as written", check_posted(spec, facts))
     return problems
 
 
@@ -263,16 +285,17 @@ def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.da
         if found is None:
             verdicts.append(TicketVerdict(spec.key, None, [f"no ticket of run {run_id} in osTicket"]))
             continue
-        problems = check_ticket(spec, found, now)
+        held: list[str] = []
+        problems = check_ticket(spec, found, now, held)
         skipped: list[str] = []
         if spec.expect.mail:
             box = mailbox or Mailbox(None, "no mail folder given")
-            problems += check_mail(spec.expect.mail, found.number, box)
+            problems += check_mail(spec.expect.mail, found.number, box, held)
             skipped = skipped_mail(spec.expect.mail, box)
         recorded = ledger.tickets.get(spec.key) if ledger is not None else None
         if recorded is not None and ledger is not None:
             problems += run_ledger.compare(recorded, found, ledger.text_form)
-        verdicts.append(TicketVerdict(spec.key, found.number, problems, skipped))
+        verdicts.append(TicketVerdict(spec.key, found.number, problems, skipped, held))
     sla_problems = run_ledger.compare_slas(ledger.slas, slas) if ledger is not None and slas is not None else []
     review = []
     allowed = scenario.review.open_tickets

@@ -21,6 +21,7 @@ from automation.scenarios.review_html import review_sections
 
 MANIFEST = "evidence.json"  # also marks a folder as an earlier write-up that may be replaced
 SHOTS = "shots"
+PDF = "evidence.pdf"  # index.html as Chromium prints it
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|]|^#|(?<!\w)_|_(?!\w))")
 
@@ -33,6 +34,33 @@ class Shot:
     page: str  # the page's path on the help desk, without the host
     highlighted: list[str] = field(default_factory=list)
     note: str = ""
+    at: str = ""  # when the step was done (UTC, ISO 8601): the mail osTicket sent during it comes after it
+    reaction: str = ""  # what osTicket did on its own after the step (a reply reopening a resolved ticket)
+
+
+@dataclass
+class MailShown:
+    """A message osTicket sent that an ``expect.mail`` of the ticket is about, as it was caught."""
+
+    after: int  # the index of the shot (in the ticket's story) of the step during which it was sent
+    file: str  # the .eml file's name in the instance's mail folder
+    expectation: str
+    headers: list[tuple[str, str]]  # From, To, Subject, Date
+    text: str
+
+    @property
+    def recipient(self) -> str:
+        return next((value for name, value in self.headers if name == "To"), "?")
+
+
+@dataclass
+class Check:
+    state: str  # held | failed | skipped
+    text: str
+
+    @property
+    def mark(self) -> str:
+        return {"held": "✓", "failed": "✗", "skipped": "-"}[self.state]
 
 
 @dataclass
@@ -42,6 +70,11 @@ class TicketStory:
     subject: str
     requester: str
     shots: list[Shot] = field(default_factory=list)
+    mails: list[MailShown] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)  # from the verdict: what held, what did not
+
+    def mails_after(self, index: int) -> list[MailShown]:
+        return [m for m in self.mails if m.after == index]
 
 
 @dataclass
@@ -58,6 +91,7 @@ class WriteUp:
     evidence_error: str = ""  # why the pictures stopped early, when they did (the run went on)
     seconds: float | None = None
     report: Report | None = None
+    pdf: bool = False  # the same write-up printed to PDF beside it
     generated: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
 
     def story(self, key: str) -> TicketStory:
@@ -71,8 +105,11 @@ class WriteUp:
                 "run_id": self.run_id, "passed": self.passed, "error": self.error or None,
                 "evidence_error": self.evidence_error or None,
                 "generated": self.generated,
+                "pdf": PDF if self.pdf else None,
                 "tickets": [{"key": t.key, "number": t.number, "subject": t.subject, "requester": t.requester,
-                             "shots": [asdict(s) for s in t.shots]} for t in self.tickets],
+                             "shots": [asdict(s) for s in t.shots],
+                             "mails": [{**asdict(m), "headers": dict(m.headers)} for m in t.mails],
+                             "checks": [asdict(c) for c in t.checks]} for t in self.tickets],
                 "closing": [asdict(s) for s in self.closing]}
 
 

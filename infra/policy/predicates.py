@@ -27,8 +27,17 @@ OSTICKET_SECURITY_FLOOR = "1.18.3"
 OSTICKET_VERSION_SETTING = "osTicketVersion"
 REQUIRED_TAGS = ("project", "environment", "managed-by")
 KEY_VAULT = "azure-native:keyvault:Vault"
+MYSQL_SERVER = "azure-native:dbformysql:Server"
+APPLICATION_GATEWAY = "azure-native:network:ApplicationGateway"
+MYSQL_FIREWALL_RULE = "azure-native:dbformysql:FirewallRule"
+MYSQL_CONFIGURATION = "azure-native:dbformysql:Configuration"
 TAGGABLE_TYPES = frozenset(
     {
+        MYSQL_SERVER,
+        "azure-native:compute:VirtualMachineScaleSet",
+        APPLICATION_GATEWAY,
+        "azure-native:managedidentity:UserAssignedIdentity",
+        "azure-native:monitor:MetricAlert",
         KEY_VAULT,
         "azure-native:resources:ResourceGroup",
         "azure-native:network:VirtualNetwork",
@@ -231,12 +240,42 @@ def _admits(rule: Props, port: int) -> bool:
 HTTPS_PORT = 443
 
 
+def _private_source(rule: Props) -> bool:
+    sources = _as_list(rule.get("sourceAddressPrefix")) + _as_list(rule.get("sourceAddressPrefixes"))
+    try:
+        return bool(sources) and all(ipaddress.ip_network(str(s), strict=False).is_private for s in sources)
+    except ValueError:
+        return False
+
+
+def _internal_only(rules: list[Props]) -> bool:
+    """A security group behind the front door (the production tier's web and automation subnets): every inbound
+    Allow comes from a private range, and everything else is denied from anywhere."""
+    inbound = [r for r in rules if str(r.get("direction", "")).lower() == "inbound"]
+    allows = [r for r in inbound if str(r.get("access", "")).lower() == "allow"]
+    deny_all = any(
+        str(r.get("access", "")).lower() == "deny"
+        and str(r.get("sourceAddressPrefix", "")).strip().lower() in INTERNET_SOURCES
+        and str(r.get("destinationPortRange", "")).strip() == "*"
+        for r in inbound
+    )
+    return deny_all and all(_private_source(r) for r in allows)
+
+
 def https_listener_present(resource_type: str, props: Props) -> list[str]:
-    """The web front door is HTTPS: the security group admits TCP 443."""
+    """The web front door is HTTPS: the security group admits TCP 443, or the gateway has an HTTPS listener.
+
+    A security group that admits nothing from outside the private network is not a front door (the production
+    tier's web subnet takes HTTP from Application Gateway only)."""
+    if resource_type == APPLICATION_GATEWAY:
+        listeners = [li for li in _as_list(props.get("httpListeners")) if isinstance(li, Mapping)]
+        if any(str(li.get("protocol", "")).lower() == "https" and li.get("sslCertificate") for li in listeners):
+            return []
+        return ["application gateway has no HTTPS listener with a certificate"]
     if resource_type != SECURITY_GROUP:
         return []
     rules = [r for r in _as_list(props.get("securityRules")) if isinstance(r, Mapping)]
-    if any(_admits(r, HTTPS_PORT) for r in rules):
+    if any(_admits(r, HTTPS_PORT) for r in rules) or _internal_only(rules):
         return []
     return [f"security group admits no inbound TCP {HTTPS_PORT}: the help desk must be reachable over HTTPS"]
 
@@ -410,6 +449,30 @@ def downloads_hash_pinned(resource_type: str, props: Props) -> list[str]:
     ]
 
 
+def mysql_private_and_tls(resource_type: str, props: Props) -> list[str]:
+    """A Flexible Server has no public endpoint (public network access off, a delegated subnet, no firewall
+    rule) and its ``require_secure_transport`` is never turned off."""
+    if resource_type == MYSQL_SERVER:
+        found = []
+        access = str(_get(props, "network", "publicNetworkAccess") or "")
+        if access != "Disabled":
+            found.append(
+                f"MySQL Flexible Server network.publicNetworkAccess is {access or 'unset'!r}: it must be 'Disabled' "
+                "(private access through a delegated subnet only)"
+            )
+        if not _get(props, "network", "delegatedSubnetResourceId"):
+            found.append("MySQL Flexible Server has no network.delegatedSubnetResourceId: give it a delegated subnet")
+        return found
+    if resource_type == MYSQL_FIREWALL_RULE:
+        rule = props.get("firewallRuleName") or ""
+        span = f"{props.get('startIpAddress')}-{props.get('endIpAddress')}"
+        return [f"MySQL firewall rule {rule!r} opens the server's public endpoint ({span}); production has none"]
+    secure_transport = props.get("configurationName") == "require_secure_transport"
+    if resource_type == MYSQL_CONFIGURATION and secure_transport and str(props.get("value", "")).strip().upper() != "ON":
+        return [f"require_secure_transport is {props.get('value')!r}: it must stay ON"]
+    return []
+
+
 # Reported, not blocking: a hash cannot be computed without network access, and the bootstrap warns too.
 ADVISORY = frozenset({"downloads-hash-pinned"})
 
@@ -427,7 +490,7 @@ POLICIES: dict[str, tuple[str, Predicate]] = {
         no_secret_in_run_command_parameters,
     ),
     "https-listener-present": (
-        "The help desk's security group admits HTTPS (TCP 443).",
+        "The help desk's front door admits HTTPS (its security group allows TCP 443, or its gateway listens).",
         https_listener_present,
     ),
     "trusted-launch-on": (
@@ -444,6 +507,10 @@ POLICIES: dict[str, tuple[str, Predicate]] = {
     "osticket-version-at-floor": (
         f"The installed osTicket is at or above the security floor {OSTICKET_SECURITY_FLOOR}.",
         osticket_version_at_floor,
+    ),
+    "mysql-private-and-tls": (
+        "A MySQL Flexible Server has no public endpoint and requires TLS (require_secure_transport ON).",
+        mysql_private_and_tls,
     ),
     "downloads-hash-pinned": (
         "Every download of the bootstrap is verified by its publisher or pinned by SHA-256 in the manifest.",

@@ -3,6 +3,7 @@ it up; bad input is refused before the run starts."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -201,3 +202,65 @@ def test_a_browser_that_does_not_start_is_refused_before_the_run(osticket: Any, 
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"--evidence: {broken} does not start" in result.stderr
     assert ticket_count(osticket) == before and not (tmp_path / "out").exists()
+
+
+def test_the_write_up_shows_karens_mail_a_checklist_per_ticket_and_a_pdf(lab_evidence: LabEvidence) -> None:
+    folder = lab_evidence.folder
+    pdf = folder / "evidence.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 50_000
+    assert str(pdf) in lab_evidence.stderr
+    manifest = json.loads((folder / "evidence.json").read_text())
+    assert manifest["pdf"] == "evidence.pdf"
+    page = html.unescape((folder / "index.html").read_text())
+    readme = (folder / "README.md").read_text()
+    banking = manifest["tickets"][0]
+    # the auto-response after her ticket was opened, the notice of Jane's reply after that reply
+    mails = banking["mails"]
+    assert [m["headers"]["To"].rsplit("<", 1)[-1].rstrip(">") for m in mails] == ["karen.doe@example.com"] * 2
+    opened, notice = mails
+    sentences = [s["sentence"] for s in banking["shots"]]
+    assert "Support Ticket Opened" in opened["headers"]["Subject"]
+    assert sentences[opened["after"]].startswith("online-banking-down: Karen Doe create")
+    assert "jane.doe reply" in sentences[notice["after"]]
+    assert "Online banking is restored" in notice["text"]
+    for mail in mails:
+        assert mail["headers"]["Subject"] in page and mail["headers"]["From"] in page
+        assert mail["text"].splitlines()[0] in page
+    assert page.index(opened["headers"]["Subject"]) < page.index(notice["headers"]["Subject"])
+    # one checklist per ticket, from the verdict: every expectation held
+    for ticket in manifest["tickets"]:
+        checks = ticket["checks"]
+        assert checks and all(c["state"] == "held" for c in checks), (ticket["key"], checks)
+        assert f"Checklist: ticket #{ticket['number']}" in page
+    texts = [c["text"] for c in banking["checks"]]
+    for item in ("status: Closed", "sla: Sev-A", "priority: Emergency", "team: Online Banking",
+                 "mail to karen.doe@example.com subject containing 'Support Ticket Opened': 1 message(s)"):
+        assert item in texts, (item, texts)
+        assert item in page
+    assert "- ✓ priority: Emergency" in readme
+    # her reply to the resolved ticket reopened it: the console and the write-up say so
+    reopened = [s for s in banking["shots"] if s["reaction"]]
+    assert len(reopened) == 1 and "requester reply" in reopened[0]["sentence"]
+    assert "osTicket reopened the ticket (Resolved -> Open" in reopened[0]["reaction"]
+    assert reopened[0]["reaction"] in lab_evidence.stderr and reopened[0]["reaction"] in page
+
+
+def test_the_advance_step_shows_the_staff_view_with_the_overdue_flag(osticket: Any,
+                                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
+    reason = _chromium_missing()
+    if reason:
+        pytest.skip(f"no Chromium for --evidence: {reason}")
+    folder = tmp_path_factory.mktemp("evidence") / "breach"
+    result = run(osticket, "run", str(REPO / "seed" / "scenarios" / "sla-breach.yaml"), "--seed",
+                 "--evidence", str(folder))
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = json.loads((folder / "evidence.json").read_text())
+    (advance,) = [s for s in manifest["tickets"][0]["shots"] if "advance" in s["sentence"]]
+    assert advance["page"].startswith("/scp/tickets.php?id="), advance
+    assert "staff panel" in advance["viewer"] and "jane.doe" in advance["viewer"]
+    # the element osTicket's staff ticket view renders for an overdue ticket, outlined in the picture
+    assert "Marked overdue!" in advance["highlighted"], advance["highlighted"]
+    # the ticket stays open: the closing picture is the Open queue, with the run's ticket outlined in it
+    assert [Path(s["file"]).stem.split("-", 1)[1] for s in manifest["closing"]] == ["open-queue", "final-review"]
+    assert f"#{manifest['tickets'][0]['number']}" in manifest["closing"][0]["highlighted"]
+    assert (folder / "evidence.pdf").read_bytes()[:5] == b"%PDF-"

@@ -95,7 +95,7 @@ def test_lab_runs_and_the_database_shows_every_step(osticket: Any, tmp_path: Pat
 
     suite = ET.parse(junit).getroot()
     assert suite.get("failures") == "0"
-    assert int(suite.get("tests")) == 3 + 24 + 3 + 1  # creations, steps, ticket verifications, review
+    assert int(suite.get("tests")) == 3 + 25 + 3 + 1  # creations, steps, ticket verifications, review
     record = json.loads(as_json.read_text())
     assert record["passed"] is True and record["run_id"] == run_id
 
@@ -143,7 +143,7 @@ def test_unknown_names_fail_before_anything_happens(osticket: Any, tmp_path: Pat
     lines = broken.read_text().splitlines()
     agent_line = lines.index("        agent: jane.doe2") + 1
     sla_line = lines.index("        sla: Sev-Z") + 1
-    assert f"{broken}:{agent_line} tickets[0].steps[2].agent: unknown agent 'jane.doe2'" in result.stderr
+    assert f"{broken}:{agent_line} tickets[0].steps[3].agent: unknown agent 'jane.doe2'" in result.stderr
     assert f"{broken}:{sla_line} tickets[1].steps[1].sla: unknown SLA 'Sev-Z'" in result.stderr
     assert count_tickets(osticket) == before
 

@@ -32,8 +32,9 @@ def test_the_login_card_masks_by_default_and_every_login_on_it_works(osticket: A
     assert f"staff panel {base}scp/" in words(masked.stdout)
     credentials = json.loads((osticket.base / "credentials.json").read_text())["agents"]
     assert {"john.doe", "jane.doe"} <= set(credentials)
-    for username, password in credentials.items():
+    for username in ("john.doe", "jane.doe"):  # other tests of the session may have seeded more, inactive ones
         assert username in masked.stdout
+    for password in credentials.values():
         assert password not in masked.stdout
     assert osticket.instance.admin.password.get_secret_value() not in masked.stdout
     assert "--show-secrets" in masked.stdout

@@ -264,6 +264,19 @@ BAD_RESOURCES: list[tuple[str, str, dict[str, Any], str]] = [
     ("osticket-latest", RUN_COMMAND, good_run_command("latest"), "osticket-version-at-floor"),
     ("osticket-version-missing", RUN_COMMAND, without_version(), "osticket-version-at-floor"),
     ("no-embedded-settings", RUN_COMMAND, {"tags": dict(TAGS), "source": {"script": "x"}}, "osticket-version-at-floor"),
+    # The production tier (issue 22); tests/infra/test_production_tier.py has more.
+    (
+        "mysql-public-access",
+        "azure-native:dbformysql:Server",
+        {"tags": dict(TAGS), "network": {"publicNetworkAccess": "Enabled", "delegatedSubnetResourceId": "/s"}},
+        "mysql-private-and-tls",
+    ),
+    (
+        "gateway-without-https",
+        "azure-native:network:ApplicationGateway",
+        {"tags": dict(TAGS), "httpListeners": [{"name": "http", "protocol": "Http"}]},
+        "https-listener-present",
+    ),
 ]
 
 

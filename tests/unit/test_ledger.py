@@ -65,13 +65,13 @@ def retitle(f, s):
 
 
 @pytest.mark.parametrize(("tamper", "named"), [
-    (rewrite_reply, "reply #6 by jane.doe: body rewritten since the run (now 'We did nothing.')"),
+    (rewrite_reply, "reply #7 by jane.doe: body rewritten since the run (now 'We did nothing.')"),
     (delete_system_note, "note #99 by osTicket deleted since the run"),
     (change_grace, "SLA 'Sev-A': grace period 1 h at the run, now 200 h"),
     (reorder_events, ("events reordered since the run: at the run [#0 created, #1 edited, #2 assigned, #3 closed], "
                      "now [#0 created, #3 closed, #2 assigned, #1 edited]")),
     (rewrite_subject, "subject rewritten since the run (now 'Partial outage')"),
-    (retitle, "note #5 by jane.doe: title rewritten since the run (now 'Nothing')"),
+    (retitle, "note #6 by jane.doe: title rewritten since the run (now 'Nothing')"),
 ])
 def test_each_tamper_is_named(tamper, named):
     verdict = check(tamper)

@@ -77,7 +77,7 @@ def test_verify_skips_mail_by_default_and_fails_it_when_required(monkeypatch: py
     checks are stubbed out: only the mail path is under test here."""
     from automation.scenarios import verify as verify_module
 
-    monkeypatch.setattr(verify_module, "check_ticket", lambda spec, found, now: [])
+    monkeypatch.setattr(verify_module, "check_ticket", lambda spec, found, now, held=None: [])
     loaded, key = lab_with_mail()
     facts = [SimpleNamespace(ticket_id=1, number="123456", key=key, incomplete=[], state="closed")]
     scenario = loaded.scenario  # type: ignore[attr-defined]

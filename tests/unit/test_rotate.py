@@ -40,6 +40,7 @@ def workspace_with(tmp_path: Path, agents: dict[str, str] | None) -> Workspace:
     make_instance().save(workspace.instance_file)
     if agents is not None:
         workspace.credentials_file.write_text(json.dumps({"agents": agents, "api_keys": {}}), encoding="utf-8")
+        workspace.credentials_file.chmod(0o600)  # as the seed writes it; a readable one is refused
     return workspace
 
 

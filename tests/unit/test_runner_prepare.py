@@ -81,7 +81,7 @@ def test_a_refused_login_stops_the_run_before_the_first_ticket(fake_runner: tupl
     jane = LAB.read_text().splitlines().index("      - as: jane.doe") + 1
     with pytest.raises(AuthError) as info:
         runner.run(loaded)
-    assert str(info.value) == (f"{LAB}:{jane} tickets[0].steps[3].as: agent 'jane.doe' could not log in at "
+    assert str(info.value) == (f"{LAB}:{jane} tickets[0].steps[4].as: agent 'jane.doe' could not log in at "
                                "http://x/scp/login.php: Access denied; no ticket was created")
     assert info.value.exit_code == 1
     assert api.created == 0

@@ -80,7 +80,7 @@ def facts(**overrides):
     base = dict(
         ticket_id=1, number="123456", key="online-banking-down", subject="Entire mobile/online banking system is down",
         status="Closed", state="closed", sla="Sev-A", department="IT Support", agent="jane.doe",
-        team="Online Banking", topic="Report a Problem", priority="Normal", requester="Karen Doe",
+        team="Online Banking", topic="Report a Problem", priority="Emergency", requester="Karen Doe",
         requester_email="karen.doe@example.com", overdue=False, created=T0, closed=T0 + dt.timedelta(minutes=30),
         due=T0 + dt.timedelta(hours=1), source="Web",  # the lab's first ticket comes through the Support Center
         # what the lab's first ticket posts, as osTicket keeps it
@@ -159,7 +159,7 @@ def test_report_numbers_and_html():
     states = {t.key: t.sla_state for t in report.tickets}
     assert states == {"online-banking-down": "met", "excel": "breached"}
     jane = next(g for g in report.by_agent if g.name == "jane.doe").to_dict()
-    assert jane["avg_first_response_s"] == 300.0 and jane["avg_resolution_s"] == 900.0
+    assert jane["avg_first_response_s"] == 360.0 and jane["avg_resolution_s"] == 900.0
     page = render_html(report)
     assert page.count("<svg") == 3 and "1 ticket(s) still open." in page
     assert json.loads(json.dumps(report.to_dict(), default=str))["open"] == 1

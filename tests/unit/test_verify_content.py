@@ -21,7 +21,7 @@ def lab_facts(**overrides):
     base = dict(
         ticket_id=1, number="123456", key=spec.key, subject=spec.subject, status="Closed", state="closed",
         sla="Sev-A", department="IT Support", agent="jane.doe", team="Online Banking", topic="Report a Problem",
-        priority="Normal", requester="Karen Doe", requester_email="karen.doe@example.com", overdue=False,
+        priority="Emergency", requester="Karen Doe", requester_email="karen.doe@example.com", overdue=False,
         created=T0, closed=T0 + dt.timedelta(minutes=30), due=T0 + dt.timedelta(hours=1), source="Web",
         entries=[Entry(p.type, p.by, T0 + dt.timedelta(minutes=i), i + 1, p.title, p.text)
                  for i, p in enumerate(posted_entries(spec))],
@@ -47,7 +47,7 @@ def test_the_lab_ticket_as_posted_passes():
 
 def test_posted_entries_cover_messages_notes_replies_and_comments():
     kinds = [(p.type, p.by, p.title) for p in posted_entries(LAB.tickets[0])]
-    assert kinds == [("M", "requester", ""), ("N", "john.doe", ""), ("N", "john.doe", ""), ("N", "john.doe", ""),
+    assert kinds == [("M", "requester", ""), ("N", "john.doe", ""), ("N", "john.doe", ""), ("N", "john.doe", ""), ("N", "john.doe", ""),
                      ("N", "jane.doe", "Investigation"), ("R", "jane.doe", ""), ("N", "jane.doe", ""),
                      ("M", "requester", ""), ("N", "jane.doe", "")]
 
