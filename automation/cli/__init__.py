@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from automation.cli import instance, load, local, mail, manifest, operations, runs, scenario, seed
+from automation.cli import instance, lab, load, local, mail, manifest, operations, runs, scenario, seed
 from automation.cli.common import Outcome, console, escape
 from automation.cli.examples import add_examples
 from automation.cli.rotate import rotate_group
@@ -36,6 +36,7 @@ cli.add_command(scenario.verify_command)
 cli.add_command(scenario.report_command)
 cli.add_command(runs.runs_command)
 cli.add_command(runs.purge_command)
+cli.add_command(lab.lab_group)
 cli.add_command(mail.mail_command)
 cli.add_command(load.load_command)
 cli.add_command(instance.instance_group)

@@ -47,9 +47,12 @@ if TYPE_CHECKING:
               help="Picture each step in a headless Chromium and write the write-up (README.md, index.html) into this folder.")
 @click.option("--require-mail", is_flag=True,
               help="Fail expect.mail where no mail is captured (default: reported as skipped, with the reason).")
+@click.option("--only", "only", multiple=True, metavar="KEY[,KEY]",
+              help="Act out only the tickets of these keys (the final review counts only them).")
 @instance_option
 def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, json_path: Path | None,
-                evidence_dir: Path | None, require_mail: bool, instance_path: Path | None) -> None:
+                evidence_dir: Path | None, require_mail: bool, only: tuple[str, ...],
+                instance_path: Path | None) -> None:
     """Act a scenario out on osTicket, then verify every expectation in its database."""
     from automation.errors import EvidenceError, Interrupted, ScenarioError, ScenarioStepFailed
     from automation.interrupt import Interruptions
@@ -67,6 +70,10 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
             write_text(json_path, json.dumps(document, indent=2, default=str) + "\n", "--json")
 
     loaded = load_scenario(scenario_file)
+    if only:
+        from automation.scenarios.loader import select_tickets
+
+        loaded = select_tickets(loaded, [k.strip() for part in only for k in part.split(",") if k.strip()])
     for option, output in (("--junit", junit_path), ("--json", json_path)):
         if output is not None:
             check_writable(output, option)
@@ -254,6 +261,10 @@ def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, requi
         raise ConfigError(f"{workspace.runs_dir}: no run of {scenario_file} recorded; "
                           "pass --run RUN_ID (see `ostops runs`) or run it first")
     record = load_record(workspace, run_id)
+    if record is not None and record.planned and set(record.planned) < {t.key for t in loaded.scenario.tickets}:
+        from automation.scenarios.loader import select_tickets
+
+        loaded = select_tickets(loaded, list(record.planned))  # a run made with --only
     if record is None:
         verdict = verify_past_run(instance, loaded.scenario, run_id, mailbox=mailbox_of(instance, require_mail))
     else:

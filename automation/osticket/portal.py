@@ -9,13 +9,22 @@
   ``status_check_email_verification`` off, osTicket signs the guest in at once (login.php redirects to
   tickets.php); with it on it only mails an access link, which automation cannot follow.
 - Reply: the ticket's page (tickets.php) has a reply form whose message textarea has a per-session name that
-  tickets.php reads by that name only (``$_POST[$messageField->getFormName()]``); it is read from the page."""
+  tickets.php reads by that name only (``$_POST[$messageField->getFormName()]``); it is read from the page.
+- Files: both forms carry the message field's file drop box (1.18.1: ``allow_attachments`` defaults to on in
+  include/class.config.php and ``ThreadEntryField``'s ``attachments`` option follows it, include/class.forms.php).
+  Its script (``FileUploadWidget::render``) sends each file on its own to the URL it names (``ajax.php/form/
+  upload/ticket/attach``, field ``upload[]``), osTicket answers ``{"id": N}`` and remembers the file in the
+  visitor's session (``FileUploadField::ajaxUpload``), and js/filedrop.field.js adds a hidden input ``id,name``
+  under the widget's name; open.php and tickets.php take them with ``$attachments->getFiles()``
+  (``FileUploadWidget::getValue`` accepts only files uploaded in this session). Both are read from the page."""
 
 from __future__ import annotations
 
+import mimetypes
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -29,6 +38,9 @@ _FIELD_ERROR = re.compile(r'<font class="error">\*?(?:&nbsp;|\s)*([^<]+)</font>'
 _STATUS = re.compile(r"Ticket Status:?\s*</th>\s*<td>([^<]*)</td>")
 _REPLY_TEXTAREA = re.compile(r'<textarea name="([^"]+)" id="message"')
 _TOPIC_OPTION = re.compile(r'<option value="(\d+)"')
+_UPLOAD_URL = re.compile(r"url: '(ajax\.php/form/upload/[^']*)'")
+_UPLOAD_NAME = re.compile(r"^\s*name: '([^']+\[\])'", re.MULTILINE)  # not paramname: 'upload[]'
+
 
 
 @dataclass
@@ -73,7 +85,30 @@ class Portal:
                             f"form: {osticket_message(page.text)}")
         return token.group(1)
 
-    def open_ticket(self, ticket: PortalTicket) -> None:
+    def _uploads(self, http: requests.Session, form: str, paths: Sequence[Path], where: str) -> dict[str, list[str]]:
+        """Each file through the form's drop box, as its script sends it; the hidden ``id,name`` inputs."""
+        if not paths:
+            return {}
+        url, name = _UPLOAD_URL.search(form), _UPLOAD_NAME.search(form)
+        if url is None or name is None:
+            raise StepError(f"{self.base_url}{where}: the form has no file upload (osTicket's 'Allow attachments' "
+                            "is off for the message field)")
+        names = []
+        for path in paths:
+            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            answer = self._send(http, "POST", url.group(1),
+                                files=[("upload[]", (path.name, path.read_bytes(), mime))])
+            try:
+                file_id = answer.json().get("id") if answer.status_code == 200 else None
+            except ValueError:
+                file_id = None
+            if not file_id:
+                raise StepError(f"uploading {path.name} in the Support Center ({where}): HTTP {answer.status_code}: "
+                                f"{osticket_message(answer.text)}")
+            names.append(f"{file_id},{path.name}")
+        return {name.group(1): names}
+
+    def open_ticket(self, ticket: PortalTicket, attachments: Sequence[Path] = ()) -> None:
         """Fill in "Open a New Ticket"; the ticket is found afterwards by its subject (a guest is shown no number)."""
         with self.new_http() as http:
             page = self._send(http, "GET", "open.php", params={"topicId": ticket.topic_id})
@@ -81,7 +116,8 @@ class Portal:
             if str(ticket.topic_id) not in _TOPIC_OPTION.findall(page.text):
                 raise StepError(f"{self.base_url}open.php: help topic id {ticket.topic_id} is not offered in the "
                                 "Support Center (make the topic public and active)")
-            answer = self._send(http, "POST", "open.php", data={"__CSRFToken__": token, **ticket.form()})
+            files = self._uploads(http, page.text, attachments, "open.php")
+            answer = self._send(http, "POST", "open.php", data={"__CSRFToken__": token, **ticket.form(), **files})
         if answer.status_code in (200, 302) and (_NOTICE.search(answer.text) or answer.status_code == 302):
             return
         errors = "; ".join(e.strip() for e in _FIELD_ERROR.findall(answer.text) if e.strip())
@@ -116,7 +152,7 @@ class Portal:
             raise StepError(f"ticket #{number} in the Support Center: no ticket status on the page")
         return match.group(1).strip()
 
-    def reply(self, email: str, number: str, ticket_id: int, text: str) -> None:
+    def reply(self, email: str, number: str, ticket_id: int, text: str, attachments: Sequence[Path] = ()) -> None:
         with self.new_http() as http:
             page = self._ticket_page(http, email, number)
             form = page.text[page.text.find('<form id="reply"'):]
@@ -125,9 +161,10 @@ class Portal:
             if '<form id="reply"' not in page.text or textarea is None or token is None:
                 raise StepError(f"ticket #{number} in the Support Center offers no reply form (closed tickets "
                                 "that may not be reopened have none)")
+            files = self._uploads(http, form, attachments, f"tickets.php?id={ticket_id}")
             answer = self._send(http, "POST", f"tickets.php?id={ticket_id}",
                                 data={"__CSRFToken__": token.group(1), "a": "reply", "id": ticket_id,
-                                      textarea.group(1): text})
+                                      textarea.group(1): text, **files})
         if answer.status_code == 200 and _NOTICE.search(answer.text):
             return
         raise StepError(f"replying to #{number} in the Support Center as {email}: HTTP {answer.status_code}: "

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from automation.scenarios.models import REQUESTER, Scenario
+from automation.scenarios.models import Scenario
 from automation.yamlfile import Located
 
 MAX_FILE_SIZE = 1 << 20  # osTicket's default max_file_size with PHP's default upload_max_filesize (2M)
@@ -67,17 +67,7 @@ def _attachment_places(scenario: Scenario) -> Iterator[tuple[tuple[str | int, ..
 
 def problems(scenario: Scenario, located: Located, folder: Path) -> list[str]:
     found: list[str] = []
-    for at, names, ticket, step in _attachment_places(scenario):
-        if step is None and ticket.channel == "portal":
-            found.append(f"{located.where(at)}: attachments at creation go through the ticket API or an e-mail; "
-                         "the Support Center's form is not filled with files (use channel api or email)")
-            continue
-        if step is not None and step.actor == REQUESTER:
-            via = step.via or ("portal" if ticket.channel == "portal" else "email")
-            if via == "portal":
-                found.append(f"{located.where(at)}: the requester's attachments go by e-mail (add `via: email`); "
-                             "the Support Center's reply form is not filled with files")
-                continue
+    for at, names, _ticket, _step in _attachment_places(scenario):
         for i, name in enumerate(names):
             problem = file_problem(folder, name)
             if problem:

@@ -79,7 +79,8 @@ class Requesters:
             before = db.last_ticket_id(self.conn, self.tables)
             self.portal.open_ticket(PortalTicket(name=spec.requester.name, email=email, subject=subject,
                                                  message=spec.message, topic_id=directory.topics[spec.topic],
-                                                 phone=spec.requester.phone, fields=dict(spec.fields)))
+                                                 phone=spec.requester.phone, fields=dict(spec.fields)),
+                                    self.files(spec.attachments))
             return self._number_by_subject(subject, before)
         return self.api.create_ticket(NewTicket(
             name=spec.requester.name, email=email, phone=spec.requester.phone, subject=subject,
@@ -121,7 +122,7 @@ class Requesters:
                 return f"sees {seen}"
             case "reply":
                 if (step.via or ("portal" if spec.channel == "portal" else "email")) == "portal":
-                    self.portal.reply(email, number, ticket_id, step.text)
+                    self.portal.reply(email, number, ticket_id, step.text, self.files(step.attachments))
                     return "in the Support Center"
                 self.api.post_email(requester_email(spec.requester.name, email, directory.helpdesk_email,
                                                     f"Re: [#{number}] {subject}", step.text,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from automation.errors import ScenarioError
@@ -31,6 +31,30 @@ class LoadedScenario:
         if self.scenario.seed is None:
             return None
         return (self.path.parent / self.scenario.seed).resolve()
+
+
+def select_tickets(loaded: LoadedScenario, keys: list[str]) -> LoadedScenario:
+    """The scenario with only the tickets of these keys, in the file's order, every line still the file's own
+    (``--only``); an unknown key is refused, naming the keys that exist."""
+    known = [t.key for t in loaded.scenario.tickets]
+    unknown = [k for k in keys if k not in known]
+    if unknown or not keys:
+        hint = did_you_mean(unknown[0], known) if unknown else ""
+        missing = ", ".join(repr(k) for k in unknown) or "(none given)"
+        raise ScenarioError(f"{loaded.path}: --only {','.join(keys)}: no ticket with the key {missing}{hint}; "
+                            f"the scenario's keys are {', '.join(known)}")
+    kept = [i for i, t in enumerate(loaded.scenario.tickets) if t.key in keys]
+    new_index = {old: new for new, old in enumerate(kept)}
+    lines: dict[tuple[str | int, ...], int] = {}
+    for path, line in loaded.located.lines.items():
+        if len(path) >= 2 and path[0] == "tickets" and isinstance(path[1], int):
+            if path[1] in new_index:
+                lines[("tickets", new_index[path[1]], *path[2:])] = line
+        else:
+            lines[path] = line
+    scenario = loaded.scenario.model_copy(update={"tickets": [loaded.scenario.tickets[i] for i in kept]})
+    located = replace(loaded.located, lines=lines)
+    return LoadedScenario(scenario, located)
 
 
 def load_scenario(path: Path) -> LoadedScenario:
@@ -120,9 +144,13 @@ def check_names(loaded: LoadedScenario, directory: Directory, after: str = "noth
     problems: list[str] = []
     ambiguous = 0
     where = loaded.located.where
+    named: set[tuple[str, str]] = set()
+    unknown: dict[tuple[str, str], list[str]] = {}
 
     def need(kind: str, value: str | None, table: dict[str, int], path: tuple[str | int, ...]) -> None:
         nonlocal ambiguous
+        if value is not None and value != "none":
+            named.add((kind, value))
         if kind == "department" and value in directory.ambiguous_departments:
             paths = directory.ambiguous_departments[value]
             ambiguous += 1
@@ -130,7 +158,9 @@ def check_names(loaded: LoadedScenario, directory: Directory, after: str = "noth
                             f"name ({', '.join(repr(p) for p in paths)}); name one by its path")
         elif value is not None and value != "none" and value not in table:
             known = ", ".join(sorted(table)[:12])
-            problems.append(f"{where(path)}: unknown {kind} {value!r}{did_you_mean(value, table)} (known: {known})")
+            problem = f"{where(path)}: unknown {kind} {value!r}{did_you_mean(value, table)} (known: {known})"
+            problems.append(problem)
+            unknown.setdefault((kind, value), []).append(problem)
 
     for ti, ticket in enumerate(loaded.scenario.tickets):
         need("help topic", ticket.topic, directory.topics, ("tickets", ti, "topic"))
@@ -155,10 +185,38 @@ def check_names(loaded: LoadedScenario, directory: Directory, after: str = "noth
             for ei, entry in enumerate(getattr(exp, list_name)):
                 if entry.by not in (None, REQUESTER, SYSTEM):
                     need("agent", entry.by, directory.agents, ("tickets", ti, "expect", list_name, ei, "by"))
+    _seed_not_applied(loaded, named, unknown, after)
     if problems:
         kinds = [count(n, what) for n, what in ((len(problems) - ambiguous, "unknown name"),
                                                  (ambiguous, "ambiguous name")) if n]
         raise ScenarioError(f"{loaded.path}: {' and '.join(kinds)}; {after}", by_line(problems))
+
+
+def _seed_not_applied(loaded: LoadedScenario, named: set[tuple[str, str]],
+                      unknown: dict[tuple[str, str], list[str]], after: str) -> None:
+    """One message instead of a line per name when most names the scenario uses are unknown here and its
+    ``seed:`` file defines them: the seed was not applied on this instance."""
+    seed_path = loaded.seed_path()
+    if seed_path is None or not unknown or len(unknown) * 2 <= len(named):
+        return
+    from automation.errors import SeedError
+    from automation.seeding.loader import load_seed
+
+    try:
+        seed = load_seed(seed_path)
+    except SeedError:
+        return  # the names are listed one by one; --seed would report the seed's own problems
+    defines = {"agent": {a.username for a in seed.agents}, "team": {t.name for t in seed.teams},
+               "SLA": {s.name for s in seed.slas}, "help topic": {t.name for t in seed.help_topics},
+               "department": {d.name for d in seed.departments} | {d.key for d in seed.departments}}
+    in_seed = [name for name in unknown if name[1] in defines.get(name[0], set())]
+    if len(in_seed) * 2 <= len(unknown):
+        return
+    others = [problem for name, lines in unknown.items() if name not in in_seed for problem in lines]
+    examples = ", ".join(f"{kind} {value!r}" for kind, value in sorted(in_seed)[:3])
+    raise ScenarioError(f"{loaded.located.where(('seed',))}: the seed {seed_path} is not applied on this instance: "
+                        f"run with --seed ({count(len(in_seed), 'name')} it defines are unknown here, e.g. "
+                        f"{examples}); {after}", by_line(others))
 
 
 def seed_password_envs(loaded: LoadedScenario) -> dict[str, str]:

@@ -8,11 +8,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from automation.choices import AnyCase, Priority
+
 REQUESTER = "requester"
 SYSTEM = "system"  # osTicket's own thread entries: no agent and no user posted them
-Channel = Literal["api", "portal", "email"]
-StatusName = Literal["Open", "Resolved", "Closed"]
-PriorityName = Literal["Low", "Normal", "High", "Emergency"]
+Channel = Annotated[Literal["api", "portal", "email"], AnyCase()]
+StatusName = Annotated[Literal["Open", "Resolved", "Closed"], AnyCase()]
+PriorityName = Priority
 
 
 class Strict(BaseModel):
@@ -76,7 +78,7 @@ class Reply(StepBase):
 
     do: Literal["reply"]
     text: str = Field(min_length=1)
-    via: Literal["portal", "email"] | None = Field(
+    via: Annotated[Literal["portal", "email"], AnyCase()] | None = Field(
         default=None, description="The requester's way to reply: the Support Center (default for portal tickets) or "
                                   "e-mail (default otherwise).")
     attachments: list[str] = _attachments()
@@ -138,7 +140,7 @@ AGENT_ONLY = {"assign_agent", "assign_team", "transfer", "change_sla", "change_p
               "add_collaborator"}
 REQUESTER_ONLY = {"check_status", "advance"}
 
-EntryType = Literal["message", "response", "note"]
+EntryType = Annotated[Literal["message", "response", "note"], AnyCase()]
 
 
 class EntryExpect(Strict):

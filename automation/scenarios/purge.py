@@ -49,6 +49,37 @@ def run_tickets(conn: Any, t: Tables, run_id: str) -> list[RunTicket]:
         return found
 
 
+def every_run_ticket(conn: Any, t: Tables, ticket_ids: set[int] | None = None) -> list[RunTicket]:
+    """Every ticket any run left: those whose subject carries a run's tag, and ``ticket_ids`` (the tickets the
+    run records name, found by id even where a subject lost its tag)."""
+    ticket_ids = ticket_ids or set()
+    with db.cursor(conn) as cur:
+        cur.execute(f"""SELECT tk.ticket_id, tk.number, tk.ticket_pid, cd.subject, th.id AS thread_id
+                        FROM {t.ticket} tk JOIN {t.ticket__cdata} cd ON cd.ticket_id = tk.ticket_id
+                        LEFT JOIN {t.thread} th ON th.object_type = 'T' AND th.object_id = tk.ticket_id
+                        WHERE cd.subject LIKE %s ORDER BY tk.ticket_id""", ["%[ostops %]%"])
+        rows = list(cur.fetchall())
+        if ticket_ids:
+            ids = sorted(ticket_ids)
+            cur.execute(f"""SELECT tk.ticket_id, tk.number, tk.ticket_pid, cd.subject, th.id AS thread_id
+                            FROM {t.ticket} tk LEFT JOIN {t.ticket__cdata} cd ON cd.ticket_id = tk.ticket_id
+                            LEFT JOIN {t.thread} th ON th.object_type = 'T' AND th.object_id = tk.ticket_id
+                            WHERE tk.ticket_id IN {_in(ids)}""", ids)
+            rows += cur.fetchall()
+    found: dict[int, RunTicket] = {}
+    for row in rows:
+        match = TAG_PATTERN.search(row["subject"] or "")
+        if match is None and int(row["ticket_id"]) not in ticket_ids:
+            continue
+        if row["ticket_pid"]:
+            raise DatabaseError(f"ticket #{row['number']} is merged into another ticket; delete it in the staff "
+                                "panel, which re-links its parent")
+        found[int(row["ticket_id"])] = RunTicket(int(row["ticket_id"]), str(row["number"]),
+                                                 match.group("key") if match else "",
+                                                 int(row["thread_id"]) if row["thread_id"] else None)
+    return [found[i] for i in sorted(found)]
+
+
 def _in(ids: list[int]) -> str:
     return "(" + ", ".join(["%s"] * len(ids)) + ")"
 
@@ -96,6 +127,31 @@ def find_run_tickets(instance: Instance, run_id: str) -> list[RunTicket]:
     conn = db.connect(instance)
     try:
         return run_tickets(conn, Tables(instance.db.table_prefix), run_id)
+    finally:
+        conn.close()
+
+
+def find_every_run_ticket(instance: Instance, ticket_ids: set[int]) -> list[RunTicket]:
+    conn = db.connect(instance)
+    try:
+        return every_run_ticket(conn, Tables(instance.db.table_prefix), ticket_ids)
+    finally:
+        conn.close()
+
+
+def purge_every_run(instance: Instance, ticket_ids: set[int]) -> list[RunTicket]:
+    """Delete every run's tickets (`every_run_ticket`) in one transaction; other tickets stay."""
+    conn = db.connect(instance, autocommit=False)
+    t = Tables(instance.db.table_prefix)
+    try:
+        tickets = every_run_ticket(conn, t, ticket_ids)
+        if tickets:
+            delete_tickets(conn, t, tickets)
+        conn.commit()
+        return tickets
+    except Exception:
+        conn.rollback()
+        raise
     finally:
         conn.close()
 

@@ -210,6 +210,7 @@ class RunRecord:
     id_range: tuple[int, int | None] | None  # an open end (None): up to the newest ticket
     ledger: Ledger | None
     ticket_numbers: dict[str, str] = field(default_factory=dict)  # key -> the number osTicket gave
+    planned: tuple[str, ...] = ()  # the keys the run set out to act (fewer than the scenario's with --only)
 
 
 def load_record(workspace: Workspace, run_id: str) -> RunRecord | None:
@@ -236,10 +237,11 @@ def load_record(workspace: Workspace, run_id: str) -> RunRecord | None:
             id_range = (int(span[0]), end)
         ledger = Ledger.from_json(data["ledger"]) if data.get("ledger") else None
         numbers = {str(k): str(v["number"]) for k, v in (data.get("tickets") or {}).items() if v.get("number")}
+        planned = tuple(str(state["key"]) for state in data.get("ticket_states") or [])
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
         raise ConfigError(f"{path}: not a run record ({type(exc).__name__}: {exc}); move it away to verify by "
                           "subject tag") from None
-    return RunRecord(run_id, ids, id_range, ledger, numbers)
+    return RunRecord(run_id, ids, id_range, ledger, numbers, planned)
 
 
 def recorded_runs(workspace: Workspace) -> list[str]:

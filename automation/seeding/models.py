@@ -29,6 +29,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
+from automation.choices import Priority
+
 DEPT_SEPARATOR = " / "
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _ENV = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -107,7 +109,8 @@ class Settings(_Model):
     default_sla: str | None = Field(None, description="Default SLA, by name.")
     default_department: str | None = Field(None, description="Default department, by path.")
     default_schedule: str | None = Field(None, description="Default business-hours schedule, by name (e.g. '24/7').")
-    default_priority: str | None = Field(None, description="Default ticket priority: low, normal, high, emergency.")
+    default_priority: Priority | None = Field(None, description="Default ticket priority: Low, Normal, High or "
+                                              "Emergency (any case).")
 
 
 class Sla(_Model):
@@ -216,7 +219,7 @@ class HelpTopic(_Model):
     parent: str | None = None
     department: str | None = None
     sla: str | None = None
-    priority: str | None = Field(None, description="low, normal, high or emergency.")
+    priority: Priority | None = Field(None, description="Low, Normal, High or Emergency (any case).")
     public: StrictBool | None = None
     active: StrictBool | None = None
     notes: Annotated[str, Column("help_topic.notes")] | None = None

@@ -30,11 +30,8 @@ BAD: dict[str, tuple[str, int, str]] = {
     "attachment_empty": ("    attachments: [empty.txt]\n", 7, "the file is empty"),
     "attachment_fake_image": ("    attachments: [fake.jpg]\n", 7, "named as image/jpeg but it is not such an image"),
     "attachment_too_big": ("    attachments: [big.bin]\n", 7, "more than osTicket's default maximum file size"),
-    "attachment_in_portal_form": ("    channel: portal\n    topic: T\n    attachments: [ok.txt]\n", 9,
-                                  "the Support Center's form is not filled with files"),
-    "attachment_in_portal_reply": ("    channel: portal\n    topic: T\n    steps:\n"
-                                   + "      - {as: requester, do: reply, text: hi, attachments: [ok.txt]}\n", 10,
-                                   "add `via: email`"),
+    "attachment_in_portal_form_missing": ("    channel: portal\n    topic: T\n    attachments: [nope.txt]\n", 9,
+                                          "attachment 'nope.txt': no such file"),
     "expect_attachments_negative": ("    expect: {attachments: {count: -1}}\n", 7, "count"),
     "expect_collaborators_bad": ("    expect: {collaborators: [nobody]}\n", 7, "collaborators[0]"),
     "entry_title_empty": ("    expect: {entries: [{type: note, title: ''}]}\n", 7, "entries[0].title"),
@@ -54,6 +51,16 @@ def test_bad_collaborator_and_attachment_fields_name_file_and_line(tmp_path: Pat
     lines, line, words = BAD[name]
     files(tmp_path)
     assert_named_at(tmp_path / "s.yaml", HEAD + lines, line, words)
+
+
+def test_portal_tickets_and_portal_replies_take_attachments(tmp_path: Path) -> None:
+    """Issue 24: the Support Center's form and reply form have osTicket's upload field; files were refused."""
+    files(tmp_path)
+    path = tmp_path / "s.yaml"
+    path.write_text(HEAD + "    channel: portal\n    topic: T\n    attachments: [ok.txt]\n    steps:\n"
+                    "      - {as: requester, do: reply, text: hi, attachments: [ok.txt]}\n", encoding="utf-8")
+    ticket = load_scenario(path).scenario.tickets[0]
+    assert ticket.attachments == ["ok.txt"] and ticket.steps[0].attachments == ["ok.txt"]  # type: ignore[union-attr]
 
 
 def test_cli_exits_2_for_a_missing_attachment(tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ teams:
 agents:
   - {username: agent1, first_name: A, last_name: B, email: a1@example.com, department: Nowhere, role: Boss}
 help_topics:
-  - {name: Topic One, sla: Sev-Z, priority: urgent}
+  - {name: Topic One, sla: Sev-Z, priority: NORMAL}
 """
     with pytest.raises(SeedError) as info:
         diff(parse_seed(text, "s.yaml"), fresh_state())
@@ -95,8 +95,14 @@ help_topics:
     assert "s.yaml:5 agents[0].department: unknown department 'Nowhere'" in found
     assert any(p.startswith("s.yaml:5 agents[0].role: unknown role 'Boss' (known: All Access") for p in found)
     assert "s.yaml:7 help_topics[0].sla: unknown SLA 'Sev-Z'" in found
-    assert any(p.startswith("s.yaml:7 help_topics[0].priority: unknown priority 'urgent'") for p in found)
-    assert len(found) == 5
+    assert len(found) == 4  # priority NORMAL is osTicket's normal
+
+
+def test_a_priority_outside_osticket_s_four_names_them() -> None:
+    with pytest.raises(SeedError) as info:
+        parse_seed("help_topics:\n  - {name: Topic One, priority: urgent}\n", "s.yaml")
+    expected = "s.yaml:2 help_topics[0].priority: Input should be 'Low', 'Normal', 'High' or 'Emergency' (got 'urgent')"
+    assert info.value.problems == [expected]
 
 
 def test_default_department_cannot_be_private() -> None:
