@@ -92,7 +92,10 @@ def test_a_mail_expectation_that_does_not_hold_fails_the_run(osticket: Any, tmp_
 
 def test_status_shows_the_smtp_server_process(osticket: Any) -> None:
     status = json.loads(ostops(osticket, "local", "status", "--json").stdout)
-    pid = osticket.instance.local.pids["smtpd"]
+    # The instance file's pid: an earlier test of the session may have restarted the instance's servers.
+    from automation.instance import Instance
+
+    pid = Instance.load(osticket.instance_path).local.pids["smtpd"]
     assert status["checks"]["process smtpd"] == {"ok": True, "detail": f"pid {pid}"}
     assert processes.is_running(pid, manager.SERVICES["smtpd"], osticket.instance.local.dir + "/")
 
