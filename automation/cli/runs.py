@@ -20,7 +20,7 @@ RUN_ID = re.compile(r"^[A-Za-z0-9-]+$")
 @instance_option
 def runs_command(as_json: bool, instance_path: Path | None) -> None:
     """The runs recorded on this instance (scenario and load runs): scenario, when, tickets, verdict."""
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from automation.scenarios.record import run_summaries
 
@@ -32,7 +32,9 @@ def runs_command(as_json: bool, instance_path: Path | None) -> None:
     if not runs:
         out.print(f"no runs recorded in {escape(str(workspace.runs_dir))}")
         return
-    table = Table("run", "kind", "scenario", "started (UTC)", "tickets", "verdict")
+    # A run id is what the other commands take: never cut or wrapped, however long the scenario paths are.
+    table = Table(Column("run", no_wrap=True, min_width=19), "kind", Column("scenario", overflow="fold"),
+                  "started (UTC)", "tickets", "verdict")
     for run in runs:
         colour = {"passed": "green", "failed": "red"}.get(run.verdict, "yellow")
         table.add_row(run.run_id, run.kind, escape(run.scenario or "-"), run.started.replace("+00:00", "Z"),
