@@ -11,6 +11,7 @@ the seeded departments. Merged tickets (osTicket re-links their parent or childr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,12 +140,12 @@ def find_every_run_ticket(instance: Instance, ticket_ids: set[int]) -> list[RunT
         conn.close()
 
 
-def purge_every_run(instance: Instance, ticket_ids: set[int]) -> list[RunTicket]:
-    """Delete every run's tickets (`every_run_ticket`) in one transaction; other tickets stay."""
+def _purge(instance: Instance, find: Callable[[Any, Tables], list[RunTicket]]) -> list[RunTicket]:
+    """Delete the tickets ``find`` names in one transaction; returns them (nothing when none was found)."""
     conn = db.connect(instance, autocommit=False)
     t = Tables(instance.db.table_prefix)
     try:
-        tickets = every_run_ticket(conn, t, ticket_ids)
+        tickets = find(conn, t)
         if tickets:
             delete_tickets(conn, t, tickets)
         conn.commit()
@@ -154,20 +155,13 @@ def purge_every_run(instance: Instance, ticket_ids: set[int]) -> list[RunTicket]
         raise
     finally:
         conn.close()
+
+
+def purge_every_run(instance: Instance, ticket_ids: set[int]) -> list[RunTicket]:
+    """Delete every run's tickets (`every_run_ticket`) in one transaction; other tickets stay."""
+    return _purge(instance, lambda conn, t: every_run_ticket(conn, t, ticket_ids))
 
 
 def purge_run(instance: Instance, run_id: str) -> list[RunTicket]:
     """Delete the run's tickets in one transaction; returns what was deleted (nothing when none was found)."""
-    conn = db.connect(instance, autocommit=False)
-    t = Tables(instance.db.table_prefix)
-    try:
-        tickets = run_tickets(conn, t, run_id)
-        if tickets:
-            delete_tickets(conn, t, tickets)
-        conn.commit()
-        return tickets
-    except Exception:
-        conn.rollback()
-        raise
-    finally:
-        conn.close()
+    return _purge(instance, lambda conn, t: run_tickets(conn, t, run_id))
