@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from automation.cli.common import escape, instance_option, out, print_json, progress, warn
+from automation.cli.common import Outcome, escape, instance_option, out, print_json, progress, warn
 from automation.errors import UsageError
 from automation.paths import default_instance_path, local_dir_from_environment
 from automation.workspace import Workspace
@@ -76,7 +76,7 @@ def local_down(base: Path | None) -> None:
 @local.command("status")
 @instance_option
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def local_status(instance_path: Path | None, as_json: bool) -> None:
+def local_status(instance_path: Path | None, as_json: bool) -> Outcome | None:
     """Health: processes, HTTP 200 on /, osTicket's tables, the API key active in osTicket."""
     from automation.local import manager
 
@@ -84,9 +84,7 @@ def local_status(instance_path: Path | None, as_json: bool) -> None:
     if as_json:
         print_json("local status", health.healthy, **health.about,
                    checks={name: {"ok": ok, "detail": detail} for name, (ok, detail) in health.checks.items()})
-        if not health.healthy:
-            sys.exit(1)
-        return
+        return None if health.healthy else Outcome.UNHEALTHY
     from rich.table import Table
 
     for name, value in health.about.items():
@@ -96,8 +94,7 @@ def local_status(instance_path: Path | None, as_json: bool) -> None:
         table.add_row(name, "[green]yes[/green]" if ok else "[red]no[/red]", escape(detail))
     out.print(table)
     out.print("healthy" if health.healthy else "UNHEALTHY")
-    if not health.healthy:
-        sys.exit(1)
+    return None if health.healthy else Outcome.UNHEALTHY
 
 
 @local.command("env")

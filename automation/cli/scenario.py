@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from automation.cli.common import (
+    STDOUT,
     check_writable,
     console,
     escape,
@@ -40,14 +41,16 @@ if TYPE_CHECKING:
 @click.argument("scenario_file", type=click.Path(path_type=Path))
 @click.option("--seed", "with_seed", is_flag=True, help="Apply the seed file the scenario names first.")
 @click.option("--junit", "junit_path", type=click.Path(path_type=Path), default=None, help="Write JUnit XML here (- for standard output).")
-@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the run as JSON here (- for standard output).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON on standard output (the tables go to standard error).")
+@click.option("--json-file", "json_path", type=click.Path(path_type=Path), default=None, help="Write the run as JSON to this file (- for standard output, as --json).")
 @click.option("--evidence", "evidence_dir", type=click.Path(path_type=Path), default=None,
               help="Picture each step in a headless Chromium and write the write-up (README.md, index.html) into this folder.")
 @click.option("--require-mail", is_flag=True,
               help="Fail expect.mail where no mail is captured (default: reported as skipped, with the reason).")
 @instance_option
-def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, json_path: Path | None,
-                evidence_dir: Path | None, require_mail: bool, instance_path: Path | None) -> None:
+def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, as_json: bool,
+                json_path: Path | None, evidence_dir: Path | None, require_mail: bool,
+                instance_path: Path | None) -> None:
     """Act a scenario out on osTicket, then verify every expectation in its database."""
     from automation.errors import EvidenceError, Interrupted, ScenarioError, ScenarioStepFailed
     from automation.interrupt import Interruptions
@@ -62,14 +65,18 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
             write_text(junit_path, junit_xml(result, loaded), "--junit")
         if json_path:
             document = json_document("run", result.passed, **result.to_json())
-            write_text(json_path, json.dumps(document, indent=2, default=str) + "\n", "--json")
+            write_text(json_path, json.dumps(document, indent=2, default=str) + "\n", "--json-file")
 
+    if as_json and json_path is not None:
+        raise click.UsageError("--json prints the run on standard output and --json-file writes it to a file; "
+                               "give one")
+    json_path = STDOUT if as_json else json_path
     loaded = load_scenario(scenario_file)
-    for option, output in (("--junit", junit_path), ("--json", json_path)):
+    for option, output in (("--junit", junit_path), ("--json-file", json_path)):
         if output is not None:
             check_writable(output, option)
     if junit_path is not None and json_path is not None and is_stdout(junit_path) and is_stdout(json_path):
-        raise click.UsageError("--junit - and --json - would both go to standard output; send one to a file")
+        raise click.UsageError("--junit - and --json would both go to standard output; send one to a file")
     if evidence_dir is not None:  # all of it before osTicket is touched: exit 2, nothing created
         evidence_dir = run_evidence.check_folder(evidence_dir)
         run_evidence.check()
@@ -139,7 +146,7 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
                 document = json_document("run", False, passed=False, error=str(exc),
                                          interrupted=isinstance(exc, Interrupted),
                                          signal=exc.name if isinstance(exc, Interrupted) else None)
-                write_text(json_path, json.dumps(document, indent=2) + "\n", "--json")
+                write_text(json_path, json.dumps(document, indent=2) + "\n", "--json-file")
             raise
         write_outputs(result)
         evidence_problem = None

@@ -35,7 +35,7 @@ def seeded(osticket: Any) -> None:
 def run_lab(osticket: Any, tmp_path: Path) -> tuple[str, Path, Path]:
     tmp_path.mkdir(parents=True, exist_ok=True)  # output folders are never created by ostops
     junit, as_json = tmp_path / "out.xml", tmp_path / "run.json"
-    result = ostops(osticket, "run", str(LAB), "--seed", "--junit", str(junit), "--json", str(as_json))
+    result = ostops(osticket, "run", str(LAB), "--seed", "--junit", str(junit), "--json-file", str(as_json))
     assert result.returncode == 0, result.stdout + result.stderr
     match = RUN_ID.search(result.stdout)
     assert match, result.stdout
