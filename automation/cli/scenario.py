@@ -255,6 +255,10 @@ def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, requi
         raise ConfigError(f"{workspace.runs_dir}: no run of {scenario_file} recorded; "
                           "pass --run RUN_ID (see `ostops runs`) or run it first")
     record = load_record(workspace, run_id)
+    if record is not None and record.of_another_scenario(loaded.path):
+        raise ConfigError(f"run {run_id} acted out {record.scenario}, not {scenario_file}: verify it with "
+                          f"`ostops verify {record.scenario} --run {run_id}`, or give a run of {scenario_file} "
+                          "(see `ostops runs`)")
     if record is None:
         verdict = verify_past_run(instance, loaded.scenario, run_id, mailbox=mailbox_of(instance, require_mail))
     else:

@@ -210,6 +210,15 @@ class RunRecord:
     id_range: tuple[int, int | None] | None  # an open end (None): up to the newest ticket
     ledger: Ledger | None
     ticket_numbers: dict[str, str] = field(default_factory=dict)  # key -> the number osTicket gave
+    scenario: str = ""  # the scenario file the run acted out, as it was given
+
+    def of_another_scenario(self, scenario: Path) -> bool:
+        """The run acted out another scenario file than ``scenario`` (the same file, or one of the same name
+        when the run was started from another folder, is this one)."""
+        if not self.scenario:
+            return False
+        recorded = Path(self.scenario)
+        return recorded.resolve() != scenario.resolve() and recorded.name != scenario.name
 
 
 def load_record(workspace: Workspace, run_id: str) -> RunRecord | None:
@@ -239,7 +248,7 @@ def load_record(workspace: Workspace, run_id: str) -> RunRecord | None:
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
         raise ConfigError(f"{path}: not a run record ({type(exc).__name__}: {exc}); move it away to verify by "
                           "subject tag") from None
-    return RunRecord(run_id, ids, id_range, ledger, numbers)
+    return RunRecord(run_id, ids, id_range, ledger, numbers, str(data.get("scenario") or ""))
 
 
 def recorded_runs(workspace: Workspace) -> list[str]:
