@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.errors import ConfigError
-from automation.files import write_private
+from automation.files import private_file_fix, private_file_problem, write_private
 from automation.instance import Instance
 
 
@@ -29,6 +29,11 @@ class CredentialStore:
         self.api_keys: dict[str, str] = {}
         self.dirty = False
         if path is not None and path.exists():
+            problem = private_file_problem(path)
+            if problem:
+                # As the instance file (`Instance.load`) and ssh's private keys: the file holds passwords.
+                raise ConfigError(f"{path}: {problem} and it holds the seeded agents' passwords and API keys; run "
+                                  f"`{private_file_fix(path)}`")
             try:
                 data: Any = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:

@@ -15,10 +15,13 @@ so that a pipeline can tell "the help desk is wrong" (1) from "the help desk is 
     │   ├── EnvironmentProblem    something on this machine is missing or in the way (a tool, a busy port)
     │   ├── LocalInstanceError    the local osTicket could not be started, installed or stopped
     │   ├── DatabaseError         osTicket's database unreachable, or a statement refused
+    │   │   └── DatabaseNotAnswering  it accepted the connection but did not answer in time (frozen, overloaded)
     │   ├── OsTicketUnavailable   the staff panel or the Support Center gave no answer, or HTTP 5xx
     │   ├── EvidenceError         the browser could not capture the run's evidence
     │   ├── HashChangedError      a download no longer matches its pinned SHA-256
     │   ├── UnreachableError      ``manifest check --online``: some URLs did not answer
+    │   ├── BackupError           a backup cannot be made, decrypted, or does not match its manifest
+    │   ├── UpgradeError          an upgrade step failed; says which, and whether the rollback held
     │   ├── DownloadError         (automation.manifest) a download failed or did not verify
     │   ├── PublisherError        (automation.manifest) a publisher's checksum list or digest cannot be read
     │   └── DigestMismatchError   (automation.local.source) a release differs from its publisher's digest
@@ -30,7 +33,9 @@ so that a pipeline can tell "the help desk is wrong" (1) from "the help desk is 
     ├── ScenarioStepFailed        a scenario step failed; says where, and what was done before; exit 4 when
     │                             its cause (``__cause__``) is an EnvironmentFailure or an unavailable API
     ├── VerificationError         the database differs from what was expected (``problems``)
-    └── LoadError                 requests of a load run failed (``problems``)
+    ├── LoadError                 requests of a load run failed (``problems``)
+    └── RestoreError              a restore did not prove itself (counts, runs, logins): the re-verification of
+                                  the runs recorded before it failed, names what differs
 
     Interrupted                   SIGINT or SIGTERM stopped the command (exit 130 / 143); a BaseException like
                                   KeyboardInterrupt, so that no ``except OsTicketError`` takes it for a failure
@@ -107,6 +112,11 @@ class DatabaseError(EnvironmentFailure):
     """osTicket's database could not be reached or refused a statement."""
 
 
+class DatabaseNotAnswering(DatabaseError):
+    """osTicket's database accepted the connection but did not answer within the timeout (a frozen or
+    overloaded server): asking again at once would wait as long again."""
+
+
 class ApiError(OsTicketError):
     """osTicket's HTTP API answered with an error status."""
 
@@ -172,6 +182,25 @@ class HashChangedError(EnvironmentFailure):
 
 class UnreachableError(EnvironmentFailure):
     """``manifest check --online``: some URLs did not answer."""
+
+
+class BackupError(EnvironmentFailure):
+    """A backup could not be made, or a backup file cannot be decrypted or does not match its manifest
+    (``problems`` names each part); nothing was restored from it."""
+
+
+class RestoreError(OsTicketError):
+    """A restored help desk did not prove itself: row counts, recorded runs, staff login, API key or portal
+    differ from the backup's (``problems``)."""
+
+
+class UpgradeError(EnvironmentFailure):
+    """An upgrade step failed (``step`` names it); the message says whether the rollback brought the old help
+    desk back."""
+
+    def __init__(self, step: str, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(f"upgrade failed at step '{step}': {message}", problems)
+        self.step = step
 
 
 class Interrupted(BaseException):

@@ -45,6 +45,15 @@ class Login(BaseModel):
     password: SecretStr
 
 
+class WebNode(BaseModel):
+    """One web node of a multi-node local instance: its own nginx and php-fpm over the shared osTicket tree."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    http_port: int
+    fpm_port: int
+
+
 class LocalProcesses(BaseModel):
     """What ``ostops local up`` started, so that ``down`` stops exactly that."""
 
@@ -61,12 +70,15 @@ class LocalProcesses(BaseModel):
     smtp_port: int | None = None
     pids: dict[str, int] = Field(default_factory=dict)
     db_root_password: SecretStr
+    # `local up --web-nodes N` (N >= 2): the nodes behind HAProxy, whose port is then http_port (the instance
+    # URL); fpm_port is node 1's. Empty: the single-node shape (nginx on http_port).
+    web_nodes: list[WebNode] = Field(default_factory=list)
 
 
 class Instance(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    kind: Literal["local", "azure"]
+    kind: Literal["local", "azure", "external"]
     url: str
     osticket_version: str
     api_key: SecretStr
@@ -99,7 +111,8 @@ class Instance(BaseModel):
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError as exc:
             raise ConfigError(
-                f"{path}: no instance file; run `ostops local up` (or `ostops instance from-stack`) first, "
+                f"{path}: no instance file; run `ostops local up` (or `ostops instance from-stack` or `ostops instance "
+                "add`) first, "
                 "or pass --instance / set OSTOPS_INSTANCE"
             ) from exc
         except (OSError, UnicodeDecodeError) as exc:

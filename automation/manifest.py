@@ -38,7 +38,7 @@ GITHUB_DOWNLOAD_ENV = "OSTOPS_GITHUB_DOWNLOAD"
 
 
 class Download(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     version: str = Field(min_length=1)
     url: str
@@ -47,6 +47,9 @@ class Download(BaseModel):
     verify: VerifyMethod  # required: the bootstrap refuses an entry without it
     signer: str | None = None
     sha256: str
+    # Where the pinned sha256 comes from (a public record), or why the entry is not pinned; optional, so a
+    # manifest without it still loads.
+    sha256_source: str = Field(default="", alias="sha256Source")
 
     @field_validator("url")
     @classmethod
@@ -282,8 +285,9 @@ def compute_sha256(url: str, timeout: float = 60.0, session: requests.Session | 
     return digest.hexdigest()
 
 
-def write_hashes(hashes: dict[str, str], path: Path = MANIFEST_PATH) -> Manifest:
-    """Set ``sha256`` of the named entries and rewrite the manifest atomically (same key order, 2-space JSON).
+def write_hashes(hashes: dict[str, str], path: Path = MANIFEST_PATH, sources: dict[str, str] | None = None) -> Manifest:
+    """Set ``sha256`` (and, given ``sources``, ``sha256Source``) of the named entries and rewrite the manifest
+    atomically (same key order, 2-space JSON).
 
     Every name must exist and every hash be valid; otherwise nothing is written.
     """
@@ -294,6 +298,8 @@ def write_hashes(hashes: dict[str, str], path: Path = MANIFEST_PATH) -> Manifest
     raw: dict[str, Any] = _read(path)
     for name, sha in hashes.items():
         raw["downloads"][name]["sha256"] = sha
+        if sources and name in sources:
+            raw["downloads"][name]["sha256Source"] = sources[name]
     updated = _validate(path, raw)
     text = json.dumps(raw, indent=2, ensure_ascii=False) + "\n"
     write_atomic(path, text, mode=0o644)  # a file of the repository, readable by all

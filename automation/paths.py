@@ -45,6 +45,11 @@ def default_azure_instance_path() -> Path:
     return state_home() / "azure" / "instance.json"
 
 
+def default_external_instance_path(name: str) -> Path:
+    """`ostops instance add NAME`: each external instance in its own folder (its credentials and runs beside)."""
+    return state_home() / "external" / name / "instance.json"
+
+
 def default_instance_path() -> Path:
     env = os.environ.get("OSTOPS_INSTANCE")
     return Path(env) if env else default_local_dir() / "instance.json"

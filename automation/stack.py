@@ -80,15 +80,17 @@ def _port(value: Any) -> int | None:
     return port if 1 <= port <= 65535 else None
 
 
-def check_db_ca(db_ca: str) -> None:
+AZURE_DB_CA_HINT = ("give the VM's C:\\MariaDB\\data\\ostops-server-cert.pem (it starts with "
+                    "-----BEGIN CERTIFICATE-----)")
+
+
+def check_db_ca(db_ca: str, hint: str = AZURE_DB_CA_HINT) -> None:
     """The --db-ca file must hold a PEM certificate TLS can use, or every database command would fail later."""
     try:
         ssl.create_default_context(cafile=db_ca)
     except ssl.SSLError as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise ConfigError(f"{db_ca}: --db-ca is not a PEM certificate ({reason}); give the VM's "
-                          "C:\\MariaDB\\data\\ostops-server-cert.pem (it starts with "
-                          "-----BEGIN CERTIFICATE-----)") from None
+        raise ConfigError(f"{db_ca}: --db-ca is not a PEM certificate ({reason}); {hint}") from None
     except OSError as exc:
         raise ConfigError(f"{db_ca}: cannot read the --db-ca certificate: {exc.strerror or exc}") from None
     except ValueError as exc:  # e.g. a NUL character in the path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,8 +104,9 @@ _MAP, _SEQ, _MERGE = f"{TAG_PREFIX}map", f"{TAG_PREFIX}seq", f"{TAG_PREFIX}merge
 _SCALAR_TAGS = {f"{TAG_PREFIX}{name}": name for name in ("null", "bool", "int", "float", "str")}
 # Text as written: dates (no model field is a date), and a lone "=" or "<<" as a value.
 _AS_TEXT = {f"{TAG_PREFIX}timestamp", f"{TAG_PREFIX}value", _MERGE}
-# Aliases may repeat a node; a handful of them nested can stand for billions of nodes ("billion laughs").
-_ALIAS_BUDGET = 100_000
+# Aliases may repeat a node; a handful of them nested can stand for billions of nodes ("billion laughs"). The
+# values a file's aliases repeat, in all, are limited; the values written out are limited by the file's size.
+ALIAS_LIMIT = 100_000
 
 
 class _Loader(yaml.SafeLoader):
@@ -160,14 +162,13 @@ def parse(text: str, source: Path | str) -> Located:
         raise YamlFileError(f"{source}: invalid YAML: nested too deeply; flatten the file") from None
     if node is None:
         return Located(file, None, {})
-    builder = _Builder(str(source), budget=len(text) + _ALIAS_BUDGET)
+    builder = _Builder(str(source))
     try:
         data = builder.construct(node, (), frozenset())
     except RecursionError:
         raise YamlFileError(f"{source}: invalid YAML: nested too deeply; flatten the file") from None
-    except _TooBig:
-        raise YamlFileError(f"{source}: invalid YAML: its aliases (*name) expand to more than "
-                            f"{builder.budget} values; write the values out") from None
+    except _TooBig as big:
+        raise YamlFileError(too_many_aliases(source, big.line)) from None
     finally:
         builder.loader.dispose()
     if builder.problems:
@@ -178,14 +179,13 @@ def parse(text: str, source: Path | str) -> Located:
 def _parse_streaming(text: str, file: Path) -> Located:
     """``parse`` from libyaml's events: values are built as the events arrive, so the file's node tree (some
     40 bytes of text cost 2 nodes and 4 marks) never exists whole; at 5 MB it was most of the peak memory."""
-    builder = _StreamBuilder(str(file), len(text) + _ALIAS_BUDGET, text)
+    builder = _StreamBuilder(str(file), text)
     try:
         found, data = builder.document()
     except RecursionError:
         raise YamlFileError(f"{file}: invalid YAML: nested too deeply; flatten the file") from None
-    except _TooBig:
-        raise YamlFileError(f"{file}: invalid YAML: its aliases (*name) expand to more than "
-                            f"{builder.budget} values; write the values out") from None
+    except _TooBig as big:
+        raise YamlFileError(too_many_aliases(file, big.line)) from None
     finally:
         builder.parser.dispose()
         builder.loader.dispose()
@@ -196,17 +196,28 @@ def _parse_streaming(text: str, file: Path) -> Located:
     return Located(file, data, builder.lines, builder.duplicates)
 
 
+def too_many_aliases(source: Path | str, line: int) -> str:
+    return (f"{source}:{line}: too many alias expansions: the aliases (*name) repeat more than {ALIAS_LIMIT:,} "
+            f"values (limit {ALIAS_LIMIT:,}); write the repeated values out, or nest fewer aliases in each other")
+
+
 class _TooBig(Exception):
-    pass
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
 
 
 class _Builder:
     """Builds Python values from a composed node tree, recording lines and collecting every problem."""
 
-    def __init__(self, source: str, budget: int) -> None:
+    def __init__(self, source: str) -> None:
         self.source = source
-        self.budget = budget
-        self.visits = 0
+        # The lists and mappings built so far (held, so that no other node takes their id): met again, an alias
+        # repeats them.
+        self.built: dict[int, yaml.Node] = {}
+        self.repeating = 0  # how many aliases deep the value being built is
+        self.repeated = 0  # values built again through aliases, in all (at most ALIAS_LIMIT)
+        self.at = 1  # the line of the last value written out: where an alias that repeats a value stands
         self.loader = _Loader("")  # constructs scalars with YAML's own typing rules (dates stay text)
         self.lines: dict[Path_, int] = {}
         self.problems: list[str] = []
@@ -219,22 +230,33 @@ class _Builder:
         self.problems.append(f"{self.source}:{node.start_mark.line + 1} {format_path(path) or '(top)'}: {message}")
 
     def construct(self, node: yaml.Node, path: Path_, ancestors: frozenset[int]) -> Any:
-        self.visits += 1
-        if self.visits > self.budget:
-            raise _TooBig
         self.lines[path] = node.start_mark.line + 1
         if id(node) in ancestors:
             self.problem(node, path, "this alias (*name) refers to a value that contains it; "
                                      "YAML that refers to itself is not supported")
             return None
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path, ancestors | {id(node)})
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _SEQ:
-                return self._bad_tag(node, path)
-            inner = ancestors | {id(node)}
-            return [self.construct(item, (*path, i), inner) for i, item in enumerate(node.value)]
-        return self._scalar(node, path)
+        collection = isinstance(node, yaml.CollectionNode)
+        again = collection and id(node) in self.built  # an alias repeats a list or mapping
+        if self.repeating or again:
+            self.repeated += 1
+            if self.repeated > ALIAS_LIMIT:
+                raise _TooBig(self.at)
+        else:
+            self.at = node.start_mark.line + 1
+        self.repeating += again
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path, ancestors | {id(node)})
+            if isinstance(node, yaml.SequenceNode):
+                if node.tag != _SEQ:
+                    return self._bad_tag(node, path)
+                inner = ancestors | {id(node)}
+                return [self.construct(item, (*path, i), inner) for i, item in enumerate(node.value)]
+            return self._scalar(node, path)
+        finally:
+            self.repeating -= again
+            if collection:
+                self.built[id(node)] = node
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, ancestors: frozenset[int]) -> Any:
         if node.tag != _MAP:
@@ -256,6 +278,8 @@ class _Builder:
             line = key_node.start_mark.line + 1
             if key in result:
                 self.duplicates.append(f"{self.source}:{line} {format_path((*path, key))}: duplicate key {key!r}")
+            if not self.repeating:
+                self.at = line
             result[key] = self.construct(value_node, (*path, key), ancestors)
             self.lines[(*path, key)] = line
         return result
@@ -298,8 +322,8 @@ class _StreamBuilder(_Builder):
     text and values with a tag other than the plain ones. The same values, lines and problems as ``_Builder``
     on the composed tree; a file libyaml or the composer refuses raises ``yaml.YAMLError``."""
 
-    def __init__(self, source: str, budget: int, text: str) -> None:
-        super().__init__(source, budget)
+    def __init__(self, source: str, text: str) -> None:
+        super().__init__(source)
         assert _FastLoader is not None
         self.parser: Any = _FastLoader(text)
         self.composer = _Composer(self.parser)
@@ -337,6 +361,8 @@ class _StreamBuilder(_Builder):
         parser = self.parser
         event = parser.peek_event()
         kind = type(event)
+        if kind is yaml.AliasEvent:
+            self.at = event.start_mark.line + 1
         if kind is yaml.ScalarEvent or kind is yaml.AliasEvent or event.anchor is not None:
             return self.construct(self._node(), path, frozenset())
         sequence = kind is yaml.SequenceStartEvent
@@ -346,10 +372,8 @@ class _StreamBuilder(_Builder):
         if tag != (_SEQ if sequence else _MAP):
             return self.construct(self._node(), path, frozenset())
         parser.get_event()
-        self.visits += 1
-        if self.visits > self.budget:
-            raise _TooBig
         self.lines[path] = event.start_mark.line + 1
+        self.at = event.start_mark.line + 1
         if sequence:
             items: list[Any] = []
             while not parser.check_event(yaml.SequenceEndEvent):
@@ -377,6 +401,7 @@ class _StreamBuilder(_Builder):
             line = key_node.start_mark.line + 1
             if key in result:
                 self.duplicates.append(f"{self.source}:{line} {format_path((*path, key))}: duplicate key {key!r}")
+            self.at = line
             result[key] = self.value((*path, key))
             self.lines[(*path, key)] = line
         parser.get_event()
@@ -420,9 +445,34 @@ def pydantic_message(error: Any, model: type[BaseModel] | None = None) -> str:
         tag = str(ctx.get("tag", ""))
         return (f"unknown {what} {tag!r}{did_you_mean(tag, tags)}; the valid {what}s are "
                 f"{', '.join(tags[:-1])} and {tags[-1]}" if len(tags) > 1 else f"unknown {what} {tag!r}")
-    if kind != "value_error" and "input" in error and not isinstance(error["input"], dict | list):
-        return f"{message} (got {error['input']!r})"
+    value = error.get("input")
+    field_name = next((str(part) for part in reversed(error.get("loc") or ()) if isinstance(part, str)), "")
+    if kind == "value_error" and message.startswith(_NOT_AN_EMAIL):  # pydantic's EmailStr (email-validator's reason)
+        reason = re.sub(r"\. (\w)", lambda m: f"; {m.group(1).lower()}", message.removeprefix(_NOT_AN_EMAIL).strip())
+        reason = reason.rstrip(".")
+        return f"{value!r} is not an e-mail address ({reason[:1].lower()}{reason[1:]}); write it as name@example.com"
+    if kind == "string_pattern_mismatch" and field_name.endswith("email"):
+        return f"{value!r} is not an e-mail address; write it as name@example.com"
+    if kind == "too_short" and isinstance(value, list) and not value:
+        return f"no {field_name or 'entries'}: the list is empty; add at least one"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"expected fields here (`name: value` lines), not {_described(value)}"
+    if kind != "value_error" and "input" in error and not isinstance(value, dict | list):
+        return f"{message} (got {value!r})"
     return message
+
+
+_NOT_AN_EMAIL = "value is not a valid email address:"
+
+
+def _described(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    return f"the value {value!r}"
 
 
 def parse_model(located: Located, model: type[M]) -> tuple[M | None, list[str]]:

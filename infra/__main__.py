@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from infra.bootstrap_command import read_bootstrap_files
+from infra.bootstrap_command import read_bootstrap_files, require_pinned_downloads
 from infra.config import load_config
 from infra.host import OsTicketHost, OsTicketHostArgs
 from infra.lab_client import LabClient, LabClientArgs
@@ -13,7 +13,9 @@ from infra.outputs import stack_outputs
 
 def main() -> None:
     config = load_config()
-    host = OsTicketHost("osticket", OsTicketHostArgs(config, read_bootstrap_files()))
+    files = read_bootstrap_files()
+    require_pinned_downloads(files.manifest)
+    host = OsTicketHost("osticket", OsTicketHostArgs(config, files))
     lab_client = (
         LabClient(
             "lab-client",

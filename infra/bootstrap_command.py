@@ -85,6 +85,22 @@ def check_placeholder(script: str, path: Path | str = "bootstrap.ps1") -> None:
         )
 
 
+def require_pinned_downloads(manifest: Mapping[str, Any], manifest_path: Path | str = MANIFEST_PATH) -> None:
+    """Refuse, before anything is created, a manifest the bootstrap would refuse on the VM minutes later: the
+    settings never allow unverified downloads, and the bootstrap's first step rejects an entry whose SHA-256
+    is not pinned (docs/bootstrap.md). Pinning is one command: it downloads each file from its publisher,
+    verifies it by the entry's own method and writes the digest."""
+    unpinned = [name for name, entry in (manifest.get("downloads") or {}).items()
+                if str(entry.get("sha256", "unknown")) == "unknown"]
+    if unpinned:
+        only = " ".join(f"--only {name}" for name in unpinned)
+        raise ConfigError(
+            f"{manifest_path}: {', '.join(unpinned)} {'has' if len(unpinned) == 1 else 'have'} no pinned SHA-256 "
+            f"and the bootstrap refuses unpinned downloads; run `ostops manifest hash --write {only}` (each file is "
+            "downloaded from its publisher and verified by its manifest's method before its digest is written), "
+            "review the change, then `pulumi up` again")
+
+
 def read_bootstrap_files(
     script_path: Path | None = None,
     manifest_path: Path | None = None,

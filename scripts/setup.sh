@@ -63,9 +63,10 @@ if [[ -z $supported ]]; then
   exit 2
 fi
 
+# haproxy: the load balancer of `ostops local up --web-nodes N` (automation/local/haproxy.py).
 PACKAGES=("php$PHP-cli" "php$PHP-fpm" "php$PHP-mysql" "php$PHP-intl" "php$PHP-gd" "php$PHP-mbstring"
           "php$PHP-xml" "php$PHP-apcu" "php$PHP-curl" "php$PHP-zip" mariadb-server mariadb-client nginx
-          apache2-utils)
+          apache2-utils haproxy)
 # The test tools' own system packages (scripts/test.sh): shellcheck checks the composite action's scripts.
 if [[ $profile == dev ]]; then
   PACKAGES+=(shellcheck)

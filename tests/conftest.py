@@ -54,13 +54,13 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"e2e: {'SKIPPED - ' + reason if reason else 'enabled (real osTicket)'}"
 
 
-def bring_up(prefix: str) -> Iterator[LocalOsTicket]:
-    """A fresh local osTicket in a temporary folder, always torn down."""
+def bring_up(prefix: str, web_nodes: int | None = None) -> Iterator[LocalOsTicket]:
+    """A fresh local osTicket in a temporary folder, always torn down (``web_nodes``: the multi-node shape)."""
     from automation.local import manager
 
     base = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        result = manager.up(base / "instance", http_port=None)
+        result = manager.up(base / "instance", http_port=None, web_nodes=web_nodes)
         yield LocalOsTicket(result.instance, manager.instance_file(base / "instance"), base / "instance")
     finally:
         manager.down(base / "instance")

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from automation.cli import instance, load, local, mail, manifest, runs, scenario, seed
+from automation.cli import instance, load, local, mail, manifest, operations, runs, scenario, seed
 from automation.cli.common import Outcome, console, escape, guard_option_values
 from automation.cli.examples import add_examples
 from automation.errors import (
@@ -59,6 +59,9 @@ cli.add_command(mail.mail_command)
 cli.add_command(load.load_command)
 cli.add_command(instance.instance_group)
 cli.add_command(manifest.manifest_group)
+cli.add_command(operations.backup_group)
+cli.add_command(operations.restore_command)
+cli.add_command(operations.upgrade_command)
 add_examples(cli)
 guard_option_values(cli)
 cli.epilog = f"Exit codes:\n\n\b\n{_exit_code_table()}\n\n{cli.epilog}"

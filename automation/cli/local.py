@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from automation.cli.common import Outcome, escape, instance_option, out, print_json, progress, warn
+from automation.cli.common import Outcome, escape, instance_option, out, progress, warn
 from automation.errors import UsageError
 from automation.paths import default_instance_path, local_dir_from_environment
 from automation.workspace import Workspace
@@ -23,6 +23,15 @@ dir_option = click.option("--dir", "base", type=click.Path(path_type=Path), defa
                                "~/.local/state/ostops/local).")
 
 
+def _workspace(base: Path | None, instance_path: Path | None) -> Workspace:
+    """The instance `status` and `env` read: ``--dir``'s (as `up` and `down` take it), else ``--instance``'s."""
+    if base is not None and instance_path is not None:
+        raise click.UsageError("--dir and --instance both name the instance; give one")
+    if base is not None:
+        return Workspace(base.expanduser() / "instance.json")
+    return Workspace.at(instance_path)
+
+
 @local.command("up")
 @click.option("--source", type=click.Path(path_type=Path), default=None,
               help="osTicket release zip, its upload/ folder, or a source tree.")
@@ -32,7 +41,11 @@ dir_option = click.option("--dir", "base", type=click.Path(path_type=Path), defa
                                              "until the new one answers, and put back if it fails).")
 @click.option("--yes", "-y", is_flag=True, help="With --fresh: do not ask (needed when standard input is not a "
                                                 "terminal).")
-def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bool, yes: bool) -> None:
+@click.option("--web-nodes", type=click.IntRange(1, 16), default=None,
+              help="Web nodes (default 1). 2 or more: each its own php-fpm and nginx over one osTicket tree, "
+                   "behind HAProxy on --port (round-robin, health-checked), MariaDB requiring TLS.")
+def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bool, yes: bool,
+             web_nodes: int | None) -> None:
     """Bring up osTicket locally (a no-op when it is already running)."""
     from automation.local import manager
 
@@ -43,7 +56,7 @@ def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bo
         return click.confirm(question, default=False)
 
     result = manager.up(base or local_dir_from_environment(), source, port, fresh, progress,
-                        None if yes else confirm)
+                        None if yes else confirm, web_nodes=web_nodes)
     for warning in [*result.warnings, *result.ignored]:
         warn(warning)
     inst = result.instance
@@ -51,6 +64,10 @@ def local_up(source: Path | None, port: int | None, base: Path | None, fresh: bo
     out.print(f"osTicket {inst.osticket_version} {state} at {inst.base_url} (staff panel {inst.base_url}scp/) "
               f"in {result.seconds:.1f} s")
     assert inst.local is not None
+    if inst.local.web_nodes:
+        ports = ", ".join(str(node.http_port) for node in inst.local.web_nodes)
+        out.print(f"{len(inst.local.web_nodes)} web nodes (ports {ports}) behind HAProxy; MariaDB requires TLS "
+                  f"(CA {escape(inst.db.ssl_ca or '')})")
     path = manager.instance_file(Path(inst.local.dir))
     if path.resolve() == default_instance_path().expanduser().resolve():
         out.print(f"instance file: {escape(str(path))}  (`ostops local env` shows it)")
@@ -74,35 +91,24 @@ def local_down(base: Path | None) -> None:
 
 
 @local.command("status")
+@dir_option
 @instance_option
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def local_status(instance_path: Path | None, as_json: bool) -> Outcome | None:
+def local_status(base: Path | None, instance_path: Path | None, as_json: bool) -> Outcome | None:
     """Health: processes, HTTP 200 on /, osTicket's tables, the API key active in osTicket."""
+    from automation.cli.instance import show_health
     from automation.local import manager
 
-    health = manager.status(Workspace.at(instance_path).instance())
-    if as_json:
-        print_json("local status", health.healthy, **health.about,
-                   checks={name: {"ok": ok, "detail": detail} for name, (ok, detail) in health.checks.items()})
-        return None if health.healthy else Outcome.UNHEALTHY
-    from rich.table import Table
-
-    for name, value in health.about.items():
-        out.print(f"{name.replace('_', ' ').replace('osticket', 'osTicket')}: {escape(value)}")
-    table = Table("check", "ok", "detail")
-    for name, (ok, detail) in health.checks.items():
-        table.add_row(name, "[green]yes[/green]" if ok else "[red]no[/red]", escape(detail))
-    out.print(table)
-    out.print("healthy" if health.healthy else "UNHEALTHY")
-    return None if health.healthy else Outcome.UNHEALTHY
+    return show_health("local status", manager.status(_workspace(base, instance_path).instance()), as_json)
 
 
 @local.command("env")
+@dir_option
 @instance_option
 @click.option("--show-secrets", is_flag=True, help="Print passwords and the API key in clear.")
-def local_env(instance_path: Path | None, show_secrets: bool) -> None:
+def local_env(base: Path | None, instance_path: Path | None, show_secrets: bool) -> None:
     """Print the connection details as shell exports (secrets masked)."""
-    for line in Workspace.at(instance_path).instance().shell_exports(show_secrets):
+    for line in _workspace(base, instance_path).instance().shell_exports(show_secrets):
         click.echo(line)
 
 

@@ -85,9 +85,15 @@ def manifest_check(path: Path, online: bool, timeout: float, as_json: bool) -> N
 @timeout_option
 def manifest_hash(path: Path, only: tuple[str, ...], write: bool, replace: bool, timeout: float) -> None:
     """Read each entry's SHA-256 from its publisher (PHP's and MariaDB's lists, GitHub's asset digest), or
-    download and hash it (verify 'sha256'), and show (or --write) it. Authenticode entries are skipped:
-    they are verified by signature. Needs network access."""
-    from automation.manifest import compute_sha256, load_manifest, publisher_sha256, write_hashes
+    download and hash it (verify 'sha256' and 'authenticode': the bootstrap still checks the signature on
+    Windows), and show (or --write, recording where it came from in sha256Source) it. Needs network access."""
+    from automation.manifest import (
+        METHOD_NOTES,
+        compute_sha256,
+        load_manifest,
+        publisher_sha256,
+        write_hashes,
+    )
 
     manifest = load_manifest(path)
     missing = sorted(set(only) - set(manifest.downloads))
@@ -96,14 +102,15 @@ def manifest_hash(path: Path, only: tuple[str, ...], write: bool, replace: bool,
                           f"(known: {', '.join(manifest.downloads)})")
     names = list(only) or list(manifest.downloads)
     hashes: dict[str, str] = {}
+    sources: dict[str, str] = {}
     changed: list[str] = []
     for name in names:
         entry = manifest.downloads[name]
-        if entry.verify == "authenticode":
-            click.echo(f"{name:<12} skipped: verified by its Authenticode signature ({entry.signer}) on Windows")
-            continue
-        sha = publisher_sha256(entry, timeout=timeout) or compute_sha256(entry.fetch_url(entry.url), timeout=timeout)
+        published = publisher_sha256(entry, timeout=timeout)
+        sha = published or compute_sha256(entry.fetch_url(entry.url), timeout=timeout)
         hashes[name] = sha
+        sources[name] = (f"ostops manifest hash: {METHOD_NOTES[entry.verify]}" if published
+                         else f"ostops manifest hash: downloaded from {entry.url} and hashed")
         if entry.hash_known and entry.sha256 != sha:
             state = f"CHANGED (manifest has {entry.sha256})"
             changed.append(name)
@@ -118,7 +125,7 @@ def manifest_hash(path: Path, only: tuple[str, ...], write: bool, replace: bool,
             "it. Find out why (a new upload under the same URL, or tampering), then pin it with --write --replace"
         )
     if write and hashes:
-        write_hashes(hashes, path)
+        write_hashes(hashes, path, sources)
         click.echo(f"wrote {len(hashes)} hashes to {path}")
     elif not write:
         click.echo("not written (add --write to pin them)")

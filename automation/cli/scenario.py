@@ -304,7 +304,8 @@ def report_command(run_id: str | None, fmt: str, as_json: bool, output: Path | N
         raise ConfigError(f"{workspace.runs_dir}: no runs recorded; pass --run RUN_ID or run a scenario first")
     record = load_record(workspace, run_id)
     report = read_report(instance, run_id, record.id_range if record else None,
-                         sorted(record.ticket_ids.values()) if record else (), list(record.ticket_ids) if record else ())
+                         sorted(record.ticket_ids.values()) if record else (), list(record.ticket_ids) if record else (),
+                         set(record.ticket_numbers.values()) if record else None)
     if report is None:
         raise ConfigError(unknown_run(run_id, instance.base_url, workspace))
     if fmt == "json":
@@ -341,7 +342,7 @@ def _print_report(report: Report, target: Console) -> None:
                     "SLA outcome", "1st response", "resolution", title=f"Final review - run {report.run_id}",
                     caption=report.zone.sentence())
     for t in report.tickets:
-        tickets.add_row(t.key, f"#{t.number}", Text(t.status, style=statuses[t.status].rich),
+        tickets.add_row(escape(t.label), f"#{t.number}", Text(t.status, style=statuses[t.status].rich),
                         escape(t.sla or "-"), escape(t.agent or "-"), escape(t.team or "-"), t.due or "-",
                         Text(t.sla_state, style=outcomes[t.sla_state].rich), human_duration(t.first_response_s),
                         human_duration(t.resolution_s))
@@ -358,3 +359,7 @@ def _print_report(report: Report, target: Console) -> None:
     status = ", ".join(f"{name}: {count}" for name, count in report.by_status.items())
     verdict = "nothing left open" if report.open_count == 0 else f"{report.open_count} still open"
     target.print(f"tickets by status - {escape(status)}; {verdict}")
+    if report.unconfirmed:
+        target.print(f"{len(report.unconfirmed)} ticket(s) unconfirmed - osTicket holds them, the run was never "
+                     "answered for them, so no SLA outcome is given: "
+                     + ", ".join(f"#{t.number}" for t in report.unconfirmed))

@@ -20,7 +20,6 @@ from automation.osticket import db
 from automation.osticket.api import NewTicket, TicketApi
 from automation.osticket.directory import Directory, User
 from automation.osticket.http import instance_session, pin_environment
-from automation.scenarios import record
 from automation.scenarios.facts import read_run, run_tag
 from automation.scenarios.loader import LoadedScenario
 from automation.scenarios.models import Requester, TicketSpec
@@ -46,6 +45,19 @@ class LoadResult:
     # Tickets of the run in osTicket it was never answered for (`reconcile`), and the run's id range.
     unconfirmed: list[str] = field(default_factory=list)
     id_range: tuple[int, int] | None = None
+
+    @property
+    def recorded_range(self) -> tuple[int, int] | None:
+        """The id range the record keeps: the reconciled one; else (the database did not answer when the run
+        ended) the newest ticket id before the run, left open (`id_range_open`), so that `report` and `verify`
+        read every ticket above it (the half-written ones too, which carry no tag) once the database answers."""
+        if self.id_range is not None or self.after_ticket_id is None:
+            return self.id_range
+        return (self.after_ticket_id, self.after_ticket_id)
+
+    @property
+    def id_range_open(self) -> bool:
+        return self.id_range is None and self.after_ticket_id is not None
 
     @property
     def numbers(self) -> dict[str, str]:
@@ -90,7 +102,8 @@ class LoadResult:
                                  "seconds_in_background": round(self.verification.seconds_in_background, 4),
                                  "queries": self.verification.queries, "chunks": self.verification.chunks},
                 "acted_on": self.acted, "unconfirmed": self.unconfirmed,
-                "id_range": list(self.id_range) if self.id_range else None}
+                "id_range": list(self.recorded_range) if self.recorded_range else None,
+                "id_range_open": self.id_range_open}
 
 
 def create_tickets(instance: Instance, planned: list[Planned], concurrency: int, run_id: str,
@@ -211,7 +224,16 @@ def act_on_sample(runner: ScenarioRunner, loaded: LoadedScenario, directory: Dir
 
 def load_record_of(result: LoadResult) -> RunResult:
     return RunResult(result.run_id, "(load)", {k: {"number": n} for k, n in result.numbers.items()},
-                     id_range=result.id_range, unconfirmed=result.unconfirmed, kind="load")
+                     id_range=result.recorded_range, unconfirmed=result.unconfirmed, kind="load")
+
+
+def save_load_record(workspace: Workspace, result: LoadResult, scenario: LoadedScenario | None) -> None:
+    """Record a load run like a scenario's run: `ostops runs` lists it, `report`, `verify` and `purge` find it
+    by id; with the load's figures and its id range (open when it could not be reconciled)."""
+    save_record(workspace, result.run_id, {
+        **load_record_of(result).to_json(), **result.to_dict(), "passed": result.passed,
+        "scenario": scenario.scenario.name if scenario is not None else "",
+        "tickets": load_record_of(result).tickets})
 
 
 def run_load(instance: Instance, count: int, concurrency: int, on_done: Callable[[], None] = lambda: None,
@@ -223,11 +245,7 @@ def run_load(instance: Instance, count: int, concurrency: int, on_done: Callable
         workspace = workspace or Workspace.at()
         scenario = scenario if sample > 0 else None
         result = _run_load(instance, conn, count, concurrency, on_done, scenario, sample, workspace)
-        # Recorded like a scenario's run: `ostops runs` lists it, `report`, `verify` and `purge` find it by id.
-        save_record(workspace, result.run_id, {
-            **load_record_of(result).to_json(), **result.to_dict(), "passed": result.passed,
-            "scenario": scenario.scenario.name if scenario is not None else "",
-            "tickets": load_record_of(result).tickets})
+        save_load_record(workspace, result, scenario)
         return result
     finally:
         if own_connection:
@@ -260,7 +278,7 @@ def _run_load(instance: Instance, conn: Any, count: int, concurrency: int, on_do
                                                     result.after_ticket_id or 0, set(result.numbers.values()))
     # Recorded now, so that a failure while acting on the sample still leaves the run findable by primary key
     # (and names what this run could not confirm); completed with the figures at the end.
-    record.save(workspace, load_record_of(result))
+    save_load_record(workspace, result, scenario)
     acted: list[Acted] = []
     if runner is not None and directory is not None and scenario is not None:
         try:

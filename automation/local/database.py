@@ -11,6 +11,7 @@ import pymysql
 
 from automation.errors import EnvironmentProblem, LocalInstanceError
 from automation.local import processes
+from automation.local.tls import ServerTls
 
 CONNECT_TIMEOUT = 5
 
@@ -34,6 +35,20 @@ sync_binlog = 0
 max_connections = 200
 """
 
+# The multi-node twin's TLS (MariaDB 10.5.2+: require_secure_transport refuses TCP without TLS, error 3159
+# ER_SECURE_TRANSPORT_REQUIRED; the Unix socket counts as secure, so root keeps its socket; the variable is
+# dynamic - mariadb.com/docs/reference/mdb/system-variables/require_secure_transport/). It starts OFF because
+# osTicket's installer connects without TLS (setup/inc/class.installer.php calls db_connect() without the ssl
+# options bootstrap.php passes); `require_tls` turns it ON right after, here and in the file.
+TLS_CNF = """\
+ssl_ca = {ca}
+ssl_cert = {cert}
+ssl_key = {key}
+tls_version = TLSv1.2,TLSv1.3
+require_secure_transport = OFF
+"""
+REQUIRE_OFF, REQUIRE_ON = "require_secure_transport = OFF", "require_secure_transport = ON"
+
 
 def binaries() -> tuple[str, str]:
     server = shutil.which("mariadbd") or shutil.which("mariadbd", path="/usr/sbin:/usr/local/sbin")
@@ -48,8 +63,9 @@ def _user_args() -> list[str]:
     return ["--user=root"] if os.geteuid() == 0 else []
 
 
-def initialise(base: Path, port: int) -> Path:
-    """Create the data directory and config file; returns the config file."""
+def initialise(base: Path, port: int, tls: ServerTls | None = None) -> Path:
+    """Create the data directory and config file; returns the config file. With ``tls`` the server offers TLS
+    with that certificate (and is made to require it by `require_tls`)."""
     _, install_db = binaries()
     datadir = base / "mariadb" / "data"
     datadir.mkdir(parents=True, exist_ok=True)
@@ -57,6 +73,9 @@ def initialise(base: Path, port: int) -> Path:
     cnf.write_text(MY_CNF.format(datadir=datadir, socket=base / "mariadb" / "mysqld.sock",
                                  pidfile=base / "mariadb" / "mysqld.pid", port=port,
                                  log=base / "logs" / "mariadb.log"))
+    if tls is not None:
+        with cnf.open("a") as out:
+            out.write(TLS_CNF.format(ca=tls.ca, cert=tls.cert, key=tls.key))
     log = base / "logs" / "mariadb-install.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
@@ -108,3 +127,17 @@ def create_app_database(base: Path, db_name: str, app_user: str, app_password: s
         raise LocalInstanceError(f"cannot create the osTicket database and user: {exc.args[-1]}") from exc
     finally:
         conn.close()
+
+
+def require_tls(base: Path, root_password: str) -> None:
+    """From now on TCP connections without TLS are refused: at once (SET GLOBAL) and after restarts (my.cnf)."""
+    cnf = base / "mariadb" / "my.cnf"
+    conn = root_connection(base, root_password)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET GLOBAL require_secure_transport = ON")
+    except pymysql.MySQLError as exc:
+        raise LocalInstanceError(f"MariaDB would not require TLS: {exc.args[-1]}") from exc
+    finally:
+        conn.close()
+    cnf.write_text(cnf.read_text().replace(REQUIRE_OFF, REQUIRE_ON))

@@ -7,7 +7,8 @@
  * Keys: webroot, db_host, db_port, db_name, db_user, db_pass, table_prefix, helpdesk_name, helpdesk_email,
  *       admin_firstname, admin_lastname, admin_email, admin_username, admin_password, helpdesk_url,
  *       api_key, api_key_ip
- *       optional: smtp_host, smtp_port (an SMTP server for the help desk's address, no auth, no TLS)
+ *       optional: smtp_host, smtp_port (an SMTP server for the help desk's address, no auth, no TLS), and
+ *       smtp_username + smtp_password (a relay: basic authentication; 465 = SSL, 587 = STARTTLS by port)
  * Prints one JSON line: {"ok":true,"version":...} or {"ok":false,"error":...,"errors":{...}}; exit 0 / 1.
  */
 
@@ -119,15 +120,42 @@ if (!db_query($sql, false))
 // default MTA, carries every message, alerts from alerts@ included (allow_spoofing keeps their From).
 // auth_bk 'none' is osTicket's "None - No Authentication Required" (Email::getSupportedSMTPAuthTypes);
 // a host without a tls:// or ssl:// prefix on a port other than 465/587 is plain SMTP (Mail\AccountSetting).
+// A relay (smtp_username + smtp_password): auth_bk 'basic', the credentials stored as osTicket's admin panel
+// stores them (EmailAccount::updateBasicAuthCredentials, include/class.email.php): in the config namespace
+// email.<email id>.account.<account id>, the password encrypted with SECRET_SALT and md5(username . namespace).
+// SECRET_SALT is the one the installer just wrote to ost-config.php (this process still has its own interim
+// salt, class.installer.php). TLS follows the port (Mail\AccountSetting, include/class.mail.php: 465 SSL,
+// 587 STARTTLS) or a ssl:// / tls:// prefix on the host.
 if (!empty($in['smtp_host']) && !empty($in['smtp_port'])) {
-    $sql = 'INSERT INTO ' . EMAIL_ACCOUNT_TABLE . " SET type='smtp', auth_bk='none', active=1, protocol='SMTP'"
-        . ", encryption='NONE', allow_spoofing=1, created=NOW(), updated=NOW()"
-        . ', email_id=' . db_input((int) $settings->get('default_email_id'))
+    $relay = !empty($in['smtp_username']);
+    if ($relay && (!isset($in['smtp_password']) || $in['smtp_password'] === ''))
+        ostops_fail('smtp_username needs smtp_password');
+    $emailId = (int) $settings->get('default_email_id');
+    $sql = 'INSERT INTO ' . EMAIL_ACCOUNT_TABLE . " SET type='smtp', active=1, protocol='SMTP'"
+        . ', auth_bk=' . db_input($relay ? 'basic' : 'none')
+        . ', encryption=' . db_input($relay ? 'AUTO' : 'NONE')
+        . ', allow_spoofing=1, created=NOW(), updated=NOW()'
+        . ', email_id=' . db_input($emailId)
         . ', host=' . db_input($in['smtp_host'])
         . ', port=' . db_input((int) $in['smtp_port']);
     if (!db_query($sql, false))
         ostops_fail('cannot create the SMTP account: ' . db_error());
-    $settings->updateAll(array('default_smtp_id' => db_insert_id()));
+    $accountId = db_insert_id();
+    if ($relay) {
+        if (!preg_match("/define\\('SECRET_SALT',\\s*'([^']+)'\\)/", file_get_contents($configFile), $salt))
+            ostops_fail("$configFile has no SECRET_SALT");
+        require_once INCLUDE_DIR . 'class.email.php';
+        require_once INCLUDE_DIR . 'class.crypto.php';
+        $namespace = sprintf('email.%d.account.%d', $emailId, $accountId);
+        $credentials = new EmailAccountConfig($namespace);
+        $stored = $credentials->updateInfo(array(
+            'username' => $in['smtp_username'],
+            'passwd' => Crypto::encrypt($in['smtp_password'], $salt[1], md5($in['smtp_username'] . $namespace)),
+        ));
+        if (!$stored)
+            ostops_fail('cannot store the SMTP relay credentials');
+    }
+    $settings->updateAll(array('default_smtp_id' => $accountId));
 }
 
 ostops_finish(true, array('version' => THIS_VERSION, 'helpdesk_url' => $in['helpdesk_url']), 0);

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import ipaddress
 import json
 import os
 import shutil
@@ -14,10 +13,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import requests
 from pydantic import SecretStr
 
+from automation import health
 from automation.errors import (
     ConfigError,
     EnvironmentProblem,
@@ -26,20 +27,20 @@ from automation.errors import (
     SourceError,
     UsageError,
 )
-from automation.instance import DatabaseAccess, Instance, LocalProcesses, Login
-from automation.local import database, processes, smtpd, source, webserver
+from automation.health import STATUS_HTTP_TIMEOUT, Health
+from automation.instance import DatabaseAccess, Instance, LocalProcesses, Login, WebNode
+from automation.local import database, haproxy, processes, smtpd, source, tls, webserver
 from automation.newsecrets import new_api_key, new_password
-from automation.osticket import db
 from automation.versions import SECURITY_NOTE
 
 INSTALLER = Path(__file__).with_name("installer.php")
 HTTP_TIMEOUT = 10
-# `local status` answers within STATUS_SECONDS even when a server hangs: its HTTP and database checks run side
-# by side, the database's bounded by db.CONNECT_TIMEOUT (5 s), the HTTP one by this.
-STATUS_HTTP_TIMEOUT = 8
 DEFAULT_HTTP_PORT = 8080
 # Which pid is which, and what its command line must mention for `down` to touch it.
-SERVICES = {"nginx": "nginx", "php-fpm": "php-fpm", "mariadb": "mariadbd", "smtpd": smtpd.PROGRAM}
+SERVICES = {"haproxy": "haproxy", "nginx": "nginx", "php-fpm": "php-fpm", "mariadb": "mariadbd",
+            "smtpd": smtpd.PROGRAM}
+# A multi-node instance names each node's servers "nginx@2", "php-fpm@2" (node 2): the program is before the @.
+NODE_MARK = "@"
 
 Progress = Callable[[str], None]
 
@@ -57,16 +58,6 @@ class UpResult:
     warnings: list[str] = field(default_factory=list)
     # Options given to `up` that an existing instance did not use, one sentence each.
     ignored: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Health:
-    checks: dict[str, tuple[bool, str]]
-    about: dict[str, str] = field(default_factory=dict)  # the osTicket version and where its files came from
-
-    @property
-    def healthy(self) -> bool:
-        return all(ok for ok, _ in self.checks.values())
 
 
 def instance_file(base: Path) -> Path:
@@ -90,28 +81,48 @@ def running_services(instance: Instance) -> dict[str, bool]:
 
 
 def _services(instance: Instance) -> list[str]:
-    """This instance's servers: an instance made before the SMTP server has none."""
-    assert instance.local is not None
-    return [name for name in SERVICES if name != "smtpd" or instance.local.smtp_port is not None]
+    """This instance's servers, in the order `down` stops them: an instance made before the SMTP server has
+    none; a multi-node one has HAProxy and each node's nginx and php-fpm."""
+    local = instance.local
+    assert local is not None
+    if local.web_nodes:
+        web = ["haproxy", *(f"{program}{NODE_MARK}{node}" for node in range(1, len(local.web_nodes) + 1)
+                            for program in ("nginx", "php-fpm"))]
+    else:
+        web = ["nginx", "php-fpm"]
+    return [*web, "mariadb", *(["smtpd"] if local.smtp_port is not None else [])]
+
+
+def _is_service(name: str) -> bool:
+    return name.partition(NODE_MARK)[0] in SERVICES
+
+
+def node_dir(base: Path, node: int) -> Path:
+    """Node ``node``'s own configuration, pid files, temporary files and logs."""
+    return base / "nodes" / f"web{node}"
 
 
 def _identity(instance: Instance, service: str) -> tuple[str, str]:
     """What the command line of this instance's ``service`` contains: the program, and the instance's folder
     (every server is started with a configuration file inside it)."""
     assert instance.local is not None
-    return SERVICES[service], instance.local.dir.rstrip("/") + "/"
+    return SERVICES[service.partition(NODE_MARK)[0]], instance.local.dir.rstrip("/") + "/"
 
 
 def up(base: Path, source_path: Path | None = None, http_port: int | None = None, fresh: bool = False,
-       progress: Progress = _quiet, confirm: Callable[[str], bool] | None = None) -> UpResult:
-    """``confirm(question)`` is asked before ``fresh`` replaces an instance (None: replace without asking)."""
+       progress: Progress = _quiet, confirm: Callable[[str], bool] | None = None,
+       web_nodes: int | None = None) -> UpResult:
+    """``confirm(question)`` is asked before ``fresh`` replaces an instance (None: replace without asking).
+    ``web_nodes`` N >= 2 builds the multi-node shape: N web nodes behind HAProxy, MariaDB requiring TLS."""
+    if web_nodes is not None and web_nodes < 1:
+        raise UsageError(f"--web-nodes {web_nodes}: give 1 or more")
     started = time.monotonic()
     base = base.expanduser().resolve()
     existing = load_local(base)
     if existing is not None and fresh:
-        return _replace(base, existing, source_path, http_port, progress, started, confirm)
+        return _replace(base, existing, source_path, http_port, progress, started, confirm, web_nodes)
     if existing is not None:
-        ignored = ignored_options(existing, source_path, http_port)
+        ignored = ignored_options(existing, source_path, http_port, web_nodes)
         alive = running_services(existing)
         if all(alive.values()):
             return UpResult(existing, time.monotonic() - started, already_running=True, ignored=ignored)
@@ -129,31 +140,39 @@ def up(base: Path, source_path: Path | None = None, http_port: int | None = None
     if base.exists() and any(base.iterdir()):
         raise ConfigError(f"{base}: folder exists, is not empty and holds no instance.json; choose another --dir "
                           "or empty it")
-    _check_tools()
+    _check_tools(web_nodes or 1)
     src = source.resolve(source_path)
     php_warning = php_support_warning(src)
-    result = _install(base, src, http_port, progress, started)
+    result = _install(base, src, http_port, progress, started, web_nodes or 1)
     if php_warning:
         result.warnings.insert(0, php_warning)
     return result
 
 
-def ignored_options(existing: Instance, source_path: Path | None, http_port: int | None) -> list[str]:
+def ignored_options(existing: Instance, source_path: Path | None, http_port: int | None,
+                    web_nodes: int | None = None) -> list[str]:
     """What ``up`` without ``--fresh`` cannot apply to an instance that exists: it keeps its port and its
-    osTicket. A ``--port`` equal to the instance's own is not reported: it is what was asked."""
+    osTicket. A ``--port`` equal to the instance's own, or a ``--source`` naming its own source, is not reported:
+    it is what was asked."""
     local = existing.local
     assert local is not None
     ignored = []
     if http_port is not None and http_port != local.http_port:
         ignored.append(f"--port {http_port} ignored: the instance listens on {local.http_port} "
                        "(--fresh rebuilds it on the new port)")
-    if source_path is not None:
+    if source_path is not None and not source.is_source_of(source_path, local.source, local.source_origin):
         ignored.append(f"--source {source_path} ignored: the instance keeps osTicket {existing.osticket_version} "
                        f"from {local.source} (--fresh rebuilds it from the new source)")
+    have = len(local.web_nodes) or 1
+    if web_nodes is not None and web_nodes != have:
+        ignored.append(f"--web-nodes {web_nodes} ignored: the instance has {have} web node{'s' * (have > 1)} "
+                       "(--fresh rebuilds it with the new number)")
     return ignored
 
 
-def _check_tools() -> None:
+def _check_tools(web_nodes: int = 1) -> None:
+    if web_nodes > 1:
+        haproxy.binary()
     webserver.php_cli()
     webserver.fpm_binary()
     webserver.nginx_binary()
@@ -187,12 +206,13 @@ def php_support_warning(src: source.OsTicketSource) -> str | None:
 
 
 def _replace(base: Path, old: Instance, source_path: Path | None, http_port: int | None, progress: Progress,
-             started: float, confirm: Callable[[str], bool] | None) -> UpResult:
+             started: float, confirm: Callable[[str], bool] | None, web_nodes: int | None = None) -> UpResult:
     """``--fresh``: the new source and tools are checked before the old instance is touched; the old one is
     stopped (until its servers are gone and their ports free), moved aside, and deleted only once the new one
     answers; on any failure the new one is set aside for its logs and the old one is put back and restarted."""
     assert old.local is not None
-    _check_tools()
+    nodes = web_nodes or len(old.local.web_nodes) or 1
+    _check_tools(nodes)
     src = source.resolve(source_path)
     php_warning = php_support_warning(src)
     if http_port is not None and http_port != old.local.http_port and not processes.port_is_free(http_port):
@@ -201,13 +221,27 @@ def _replace(base: Path, old: Instance, source_path: Path | None, http_port: int
                 f"secrets) with a new osTicket {src.version} from {src.origin}?")
     if confirm is not None and not confirm(question):
         raise UsageError(f"{base}: not replaced; nothing was changed")
+    port = http_port or old.local.http_port
+    result = swap(base, old, lambda: _install(base, src, port, progress, started, nodes), progress)
+    if php_warning:
+        result.warnings.insert(0, php_warning)
+    return result
+
+
+T = TypeVar("T")
+
+
+def swap(base: Path, old: Instance, build: Callable[[], T], progress: Progress = _quiet) -> T:
+    """Replace the instance in ``base`` with what ``build`` makes there: the old one is stopped (until its servers
+    are gone and their ports free), moved aside, and deleted only once ``build`` returned; when it raises, what
+    it made is set aside (``base.failed-…``, for its logs) and the old one is put back and restarted."""
     progress("stopping the old instance (kept until the new one answers)")
     _stop_services(old, progress)
     wait_stopped(old)
     aside = _aside(base, "previous")
     base.rename(aside)
     try:
-        result = _install(base, src, http_port or old.local.http_port, progress, started)
+        result = build()
     except BaseException as exc:
         if base.exists():
             base.rename(_aside(base, "failed"))
@@ -225,9 +259,23 @@ def _replace(base: Path, old: Instance, source_path: Path | None, http_port: int
             exc.problems.append(note)
         raise
     shutil.rmtree(aside, ignore_errors=True)
-    if php_warning:
-        result.warnings.insert(0, php_warning)
     return result
+
+
+def restart_php(instance: Instance) -> None:
+    """Restart php-fpm alone (new PHP code or config in place: no worker keeps the old one in its opcache)."""
+    local = instance.local
+    assert local is not None
+    pid = local.pids.get("php-fpm")
+    if pid:
+        processes.stop(pid, *_identity(instance, "php-fpm"), timeout=10)
+    deadline = time.monotonic() + 10
+    while not processes.port_is_free(local.fpm_port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    base = Path(local.dir)
+    local.pids["php-fpm"] = webserver.start_fpm(base, base / "php-fpm.conf", local.fpm_port)
+    instance.save(instance_file(base))
+    _wait_healthy(instance)
 
 
 def _aside(base: Path, why: str) -> Path:
@@ -245,8 +293,8 @@ def wait_stopped(instance: Instance, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while True:
         alive = [name for name, pid in local.pids.items()
-                 if name in SERVICES and processes.lingers(pid, *_identity(instance, name))]
-        busy = [port for port in (local.db_port, local.fpm_port, local.http_port) if not processes.port_is_free(port)]
+                 if _is_service(name) and processes.lingers(pid, *_identity(instance, name))]
+        busy = [port for port in _ports(instance) if not processes.port_is_free(port)]
         if not alive and not busy:
             return
         if time.monotonic() > deadline:
@@ -257,8 +305,18 @@ def wait_stopped(instance: Instance, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
+def _ports(instance: Instance) -> list[int]:
+    """Every TCP port this instance's servers listen on."""
+    local = instance.local
+    assert local is not None
+    ports = [local.db_port, local.fpm_port, local.http_port, *([local.smtp_port] if local.smtp_port else [])]
+    for node in local.web_nodes:
+        ports += [node.http_port, node.fpm_port]
+    return list(dict.fromkeys(ports))
+
+
 def _install(base: Path, src: source.OsTicketSource, http_port: int | None, progress: Progress,
-             started: float) -> UpResult:
+             started: float, web_nodes: int = 1) -> UpResult:
     php = webserver.php_cli()
     if http_port is not None and not processes.port_is_free(http_port):
         raise EnvironmentProblem(f"port {http_port} on 127.0.0.1 is busy; choose another with --port")
@@ -273,6 +331,8 @@ def _install(base: Path, src: source.OsTicketSource, http_port: int | None, prog
     base.mkdir(parents=True, exist_ok=True)
     os.chmod(base, 0o700)
     db_port, fpm_port, smtp_port = processes.free_port(), processes.free_port(), processes.free_port()
+    nodes = [WebNode(http_port=processes.free_port(), fpm_port=fpm_port if i == 0 else processes.free_port())
+             for i in range(web_nodes)] if web_nodes > 1 else []
     webroot = base / "www"
     root_password, app_password = new_password(), new_password()
     instance = Instance(
@@ -285,28 +345,40 @@ def _install(base: Path, src: source.OsTicketSource, http_port: int | None, prog
                           password=SecretStr(app_password), table_prefix="ost_"),
         local=LocalProcesses(dir=str(base), webroot=str(webroot), source=str(src.webroot), source_origin=src.origin,
                              http_port=http_port, fpm_port=fpm_port, db_port=db_port, smtp_port=smtp_port,
-                             db_root_password=SecretStr(root_password)),
+                             db_root_password=SecretStr(root_password), web_nodes=nodes),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     assert instance.local is not None
+    server_tls = None
+    if nodes:
+        # What Azure Database for MySQL asks of its clients: TLS, the server checked against a CA file.
+        server_tls = tls.make_server_tls(base / "tls")
+        instance.db.ssl, instance.db.ssl_ca = True, str(server_tls.ca)
     try:
         progress("copying osTicket and initialising MariaDB")
         with ThreadPoolExecutor(max_workers=2) as pool:
-            copying = pool.submit(_copy_webroot, src.webroot, webroot)
-            cnf = database.initialise(base, db_port)
+            copying = pool.submit(copy_webroot, src.webroot, webroot)
+            cnf = database.initialise(base, db_port, server_tls)
             copying.result()
-        progress("starting MariaDB")
+        progress("starting MariaDB" + (" (TLS)" if server_tls else ""))
         instance.local.pids["mariadb"] = database.start(base, cnf, db_port)
         database.create_app_database(base, instance.db.name, instance.db.user, app_password, root_password)
         instance.save(instance_file(base))
-        progress("starting php-fpm, nginx and the SMTP server")
+        if nodes:
+            progress(f"starting {len(nodes)} web nodes (php-fpm, nginx), HAProxy and the SMTP server")
+        else:
+            progress("starting php-fpm, nginx and the SMTP server")
         instance.local.pids["smtpd"] = smtpd.start(base, smtp_port)
-        fpm_conf, nginx_conf = webserver.write_configs(base, webroot, http_port, fpm_port)
-        instance.local.pids["php-fpm"] = webserver.start_fpm(base, fpm_conf, fpm_port)
-        instance.local.pids["nginx"] = webserver.start_nginx(base, nginx_conf, http_port)
+        _write_web_configs(base, instance)
+        _start_nodes(base, instance)
         instance.save(instance_file(base))
         progress("running osTicket's installer")
         run_installer(php, instance)
+        if server_tls is not None:
+            # Before the first request: php-fpm's opcache never re-reads a file it has compiled.
+            configure_behind_proxy(webroot, server_tls.ca)
+            database.require_tls(base, root_password)
+            _start_proxy(base, instance)
         _harden(webroot)
         _wait_healthy(instance)
     except BaseException:
@@ -319,7 +391,7 @@ def _install(base: Path, src: source.OsTicketSource, http_port: int | None, prog
     return UpResult(instance, time.monotonic() - started, warnings=warnings)
 
 
-def _copy_webroot(src: Path, dst: Path) -> None:
+def copy_webroot(src: Path, dst: Path) -> None:
     def link_or_copy(a: str, b: str) -> None:
         try:
             os.link(a, b)
@@ -330,6 +402,69 @@ def _copy_webroot(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, copy_function=link_or_copy, ignore=shutil.ignore_patterns(".git"))
     with contextlib.suppress(FileNotFoundError):
         (dst / "include" / "ost-config.php").unlink()
+
+
+def _write_web_configs(base: Path, instance: Instance) -> None:
+    local = instance.local
+    assert local is not None
+    webroot = Path(local.webroot)
+    if not local.web_nodes:
+        webserver.write_configs(base, webroot, local.http_port, local.fpm_port)
+        return
+    for number, node in enumerate(local.web_nodes, 1):
+        webserver.write_configs(node_dir(base, number), webroot, node.http_port, node.fpm_port)
+    haproxy.write_config(base, local.http_port, [node.http_port for node in local.web_nodes])
+
+
+def _start_nodes(base: Path, instance: Instance) -> None:
+    """php-fpm and nginx: the one pair, or each node's (its own pool and port over the shared tree)."""
+    local = instance.local
+    assert local is not None
+    if not local.web_nodes:
+        local.pids["php-fpm"] = webserver.start_fpm(base, base / "php-fpm.conf", local.fpm_port)
+        local.pids["nginx"] = webserver.start_nginx(base, base / "nginx.conf", local.http_port)
+        return
+    for number, node in enumerate(local.web_nodes, 1):
+        folder = node_dir(base, number)
+        local.pids[f"php-fpm{NODE_MARK}{number}"] = webserver.start_fpm(folder, folder / "php-fpm.conf",
+                                                                        node.fpm_port)
+        local.pids[f"nginx{NODE_MARK}{number}"] = webserver.start_nginx(folder, folder / "nginx.conf",
+                                                                       node.http_port)
+
+
+def _start_proxy(base: Path, instance: Instance) -> None:
+    local = instance.local
+    assert local is not None
+    if local.web_nodes:
+        local.pids["haproxy"] = haproxy.start(base, base / "haproxy.cfg", local.http_port)
+
+
+TRUSTED_PROXIES_SAMPLE = "define('TRUSTED_PROXIES', '');"
+PROXY = "127.0.0.1"  # HAProxy's address as the nodes see it
+
+
+def configure_behind_proxy(webroot: Path, ca: Path) -> None:
+    """ost-config.php for the nodes behind HAProxy, on a database that requires TLS.
+
+    - ``TRUSTED_PROXIES`` (include/ost-sampleconfig.php, "Option: TRUSTED_PROXIES"): main.inc.php sets
+      ``$_SERVER['REMOTE_ADDR'] = osTicket::get_client_ip()``, which takes X-Forwarded-For only from a trusted
+      proxy (include/class.osticket.php), so tickets, logs and API-key address checks see the client.
+    - ``DBSSLCA`` (ost-sampleconfig.php, "SSL Options"): Bootstrap::connect() (bootstrap.php) then passes
+      ``array('ca' => DBSSLCA, 'cert' => DBSSLCERT, 'key' => DBSSLKEY)`` to db_connect(), which calls mysqli's
+      ssl_set(key, cert, ca) (include/mysqli.php). DBSSLCERT and DBSSLKEY must be defined too (PHP 8 stops on
+      an undefined constant); null means no client certificate, as on Azure's Flexible Server.
+    """
+    config = webroot / "include" / "ost-config.php"
+    text = config.read_text(encoding="utf-8")
+    if TRUSTED_PROXIES_SAMPLE not in text:
+        raise LocalInstanceError(f"{config}: no {TRUSTED_PROXIES_SAMPLE!r} line to set; this osTicket's "
+                                 "ost-sampleconfig.php differs from the 1.18 one ostops knows")
+    php_ca = str(ca).replace("\\", "\\\\").replace("'", "\\'")
+    text = text.replace(TRUSTED_PROXIES_SAMPLE, (
+        f"define('TRUSTED_PROXIES', '{PROXY}');\n"
+        "# ostops: osTicket's database connection requires TLS, the server checked against this CA.\n"
+        f"define('DBSSLCA', '{php_ca}');\ndefine('DBSSLCERT', null);\ndefine('DBSSLKEY', null);"))
+    config.write_text(text, encoding="utf-8")
 
 
 def installer_config(instance: Instance) -> dict[str, str | int]:
@@ -382,15 +517,16 @@ def _harden(webroot: Path) -> None:
 def _start_services(base: Path, instance: Instance, progress: Progress) -> None:
     local = instance.local
     assert local is not None
-    for port in (local.db_port, local.fpm_port, local.http_port, local.smtp_port):
-        if port is not None and not processes.port_is_free(port):
+    for port in _ports(instance):
+        if not processes.port_is_free(port):
             raise EnvironmentProblem(f"port {port} on 127.0.0.1 is busy; stop what holds it or use `up --fresh`")
-    progress("starting MariaDB, php-fpm, nginx" + (" and the SMTP server" if local.smtp_port else ""))
+    web = (f"{len(local.web_nodes)} web nodes (php-fpm, nginx), HAProxy" if local.web_nodes else "php-fpm, nginx")
+    progress(f"starting MariaDB, {web}" + (" and the SMTP server" if local.smtp_port else ""))
     if local.smtp_port is not None:
         local.pids["smtpd"] = smtpd.start(base, local.smtp_port)
     local.pids["mariadb"] = database.start(base, base / "mariadb" / "my.cnf", local.db_port)
-    local.pids["php-fpm"] = webserver.start_fpm(base, base / "php-fpm.conf", local.fpm_port)
-    local.pids["nginx"] = webserver.start_nginx(base, base / "nginx.conf", local.http_port)
+    _start_nodes(base, instance)
+    _start_proxy(base, instance)
 
 
 def _exited_services(instance: Instance) -> list[str]:
@@ -398,7 +534,7 @@ def _exited_services(instance: Instance) -> list[str]:
     if local is None:
         return []
     return [f"{name} (pid {pid})" for name, pid in local.pids.items()
-            if name in SERVICES and not processes.is_running(pid, *_identity(instance, name))]
+            if _is_service(name) and not processes.is_running(pid, *_identity(instance, name))]
 
 
 def _wait_healthy(instance: Instance, timeout: float = 20) -> None:
@@ -417,9 +553,15 @@ def _wait_healthy(instance: Instance, timeout: float = 20) -> None:
                         f"{', '.join(exited)} exited while {instance.base_url} answered: another program probably "
                         f"holds one of its ports (HTTP {instance.local.http_port}); see the logs in "
                         f"{instance.local.dir}/logs, stop what holds the port or choose another with --port")
-                return
-            last = f"HTTP {response.status_code}"
-        except requests.RequestException as exc:
+                if not instance.local or not instance.local.web_nodes:
+                    return
+                down_nodes = [n.name for n in haproxy.view(Path(instance.local.dir)) if not n.up]
+                if not down_nodes:
+                    return
+                last = f"HAProxy has not yet seen {', '.join(down_nodes)} healthy"
+            else:
+                last = f"HTTP {response.status_code}"
+        except (requests.RequestException, OSError) as exc:
             last = exc.__class__.__name__
         time.sleep(0.1)
     raise LocalInstanceError(f"{instance.base_url} did not answer 200 within {timeout:.0f} s (last: {last})")
@@ -437,7 +579,7 @@ def _stop_services(instance: Instance, progress: Progress = _quiet) -> list[str]
     if instance.local is None:
         return []
     stopped = []
-    for name in ("nginx", "php-fpm", "mariadb", "smtpd"):
+    for name in _services(instance):
         pid = instance.local.pids.get(name)
         if pid and processes.is_running(pid, *_identity(instance, name)):
             progress(f"stopping {name} (pid {pid})")
@@ -447,8 +589,8 @@ def _stop_services(instance: Instance, progress: Progress = _quiet) -> list[str]
 
 
 def status(instance: Instance) -> Health:
-    """Processes (local instances), HTTP on /, the database with osTicket's tables, and the API key as osTicket
-    holds it. The HTTP and database checks run side by side, so a hung server costs one timeout, not two."""
+    """Processes (local instances), then what every instance is checked for (automation.health): HTTP on /,
+    the database with osTicket's tables, and the API key as osTicket holds it."""
     checks: dict[str, tuple[bool, str]] = {}
     if instance.local is not None:
         for name, alive in running_services(instance).items():
@@ -458,71 +600,54 @@ def status(instance: Instance) -> Health:
                 checks[f"process {name}"] = (False, frozen)
                 continue
             checks[f"process {name}"] = (alive, f"pid {pid}" if alive else "not running")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        http = pool.submit(_http_check, instance)
-        database = pool.submit(_database_checks, instance)
-        checks["http"] = http.result()
-        checks.update(database.result())
-    if checks.get("process nginx", (True, ""))[0] is False and checks["http"][0]:
+    nodes = instance.local.web_nodes if instance.local is not None else []
+    with ThreadPoolExecutor(max_workers=1 + len(nodes)) as pool:
+        shared = pool.submit(health.check, instance)
+        node_checks = [pool.submit(_node_check, number, node.http_port) for number, node in enumerate(nodes, 1)]
+        found = shared.result()
+        checks.update(found.checks)
+        for number, check in enumerate(node_checks, 1):
+            checks[f"node {haproxy.server_name(number)}"] = check.result()
+    front = "haproxy" if nodes else "nginx"
+    if checks.get(f"process {front}", (True, ""))[0] is False and checks["http"][0]:
         answered = checks["http"][1]
-        checks["http"] = (False, f"{answered}, but from another program: this instance's nginx is not running")
-    about = {"osticket_version": instance.osticket_version}
+        checks["http"] = (False, f"{answered}, but from another program: this instance's {front} is not running")
+    if nodes and instance.local is not None:
+        checks.update(_haproxy_checks(instance, len(nodes)))
+    about = dict(found.about)
     if instance.local is not None:
         origin = instance.local.source_origin or "unrecorded (an instance from before ostops recorded it)"
         about["source"] = f"{instance.local.source} ({origin})"
     return Health(checks, about)
 
 
-def _http_check(instance: Instance) -> tuple[bool, str]:
+def _node_check(number: int, port: int) -> tuple[bool, str]:
+    """One web node, directly: HAProxy's own probe (osTicket's logo.php through that node's nginx and php-fpm)."""
+    url = f"http://127.0.0.1:{port}{haproxy.HEALTH_PATH}"
     try:
-        response = requests.get(instance.base_url, timeout=STATUS_HTTP_TIMEOUT)
+        response = requests.get(url, timeout=STATUS_HTTP_TIMEOUT, allow_redirects=False)
     except requests.Timeout:
-        return False, f"GET {instance.base_url} -> no answer within {STATUS_HTTP_TIMEOUT} s"
+        return False, f"GET {url} -> no answer within {STATUS_HTTP_TIMEOUT} s"
     except requests.RequestException as exc:
-        return False, f"GET {instance.base_url} -> {exc.__class__.__name__}"
-    return response.status_code == 200, f"GET {instance.base_url} -> {response.status_code}"
+        return False, f"GET {url} -> {exc.__class__.__name__}"
+    return response.status_code == haproxy.HEALTH_STATUS, f"GET {url} -> {response.status_code}"
 
 
-def _database_checks(instance: Instance) -> dict[str, tuple[bool, str]]:
-    """The API key is looked up in osTicket's own table rather than tried over HTTP: osTicket writes the key
-    in clear into its system log with every API error, so a probe that provokes one would leak it."""
-    where = f"{instance.db.host}:{instance.db.port}/{instance.db.name}"
+def _haproxy_checks(instance: Instance, count: int) -> dict[str, tuple[bool, str]]:
+    """HAProxy's view of each node (its health checks), from its stats socket."""
+    assert instance.local is not None
+    names = [haproxy.server_name(n) for n in range(1, count + 1)]
     try:
-        conn = db.connect(instance)
-    except db.DatabaseError as exc:
-        return {"database": (False, str(exc)), "api key": (False, "not checked: the database is unreachable")}
-    t = db.Tables(instance.db.table_prefix)
-    try:
-        with db.cursor(conn) as cur:
-            cur.execute(f"SELECT isactive, ipaddr, can_create_tickets, can_exec_cron, "
-                        f"SUBSTRING_INDEX(USER(), '@', -1) AS seen_from FROM {t.api_key} "
-                        "WHERE apikey = %s", (instance.api_key.get_secret_value(),))
-            row = cur.fetchone()
-    except db.DatabaseError as exc:
-        return {"database": (False, f"{where}: {exc}; is the table prefix {instance.db.table_prefix!r} right?"),
-                "api key": (False, "not checked: osTicket's tables were not found")}
-    finally:
-        conn.close()
-    database = (True, f"{where}: osTicket's tables found (prefix {instance.db.table_prefix})")
-    if row is None:
-        key = (False, "osTicket holds no such API key: deleted in the admin panel, or a stale instance file")
-    elif not row["isactive"]:
-        key = (False, f"disabled in osTicket's admin panel (bound to {row['ipaddr']})")
-    elif not row["can_create_tickets"]:
-        key = (False, f"active for {row['ipaddr']} but may not create tickets")
-    elif _differs(row["ipaddr"], row["seen_from"]):
-        # osTicket accepts the key only from its bound address; the database sees this machine as the API would.
-        refused = (f"active for {row['ipaddr']}, but this machine reaches osTicket from {row['seen_from']}: the "
-                   "API will refuse it (HTTP 401); bind the key to this address (on Azure: automationSourceCidr)")
-        key = (False, refused)
-    else:
-        key = (True, f"active for {row['ipaddr']}, creates tickets" + (", runs cron" if row["can_exec_cron"] else ""))
-    return {"database": database, "api key": key}
+        seen = {node.name: node for node in haproxy.view(Path(instance.local.dir))}
+    except OSError as exc:
+        reason = f"HAProxy's stats socket did not answer ({exc.strerror or exc.__class__.__name__})"
+        return {f"haproxy {name}": (False, reason) for name in names}
+    checks = {}
+    for name in names:
+        node = seen.get(name)
+        if node is None:
+            checks[f"haproxy {name}"] = (False, "not in HAProxy's configuration")
+        else:
+            checks[f"haproxy {name}"] = (node.up, f"{node.status} (last check: {node.check or 'none'})")
+    return checks
 
-
-def _differs(bound: str, seen_from: str) -> bool:
-    """True only when both are IP addresses and differ (a host name, e.g. behind a proxy, proves nothing)."""
-    try:
-        return ipaddress.ip_address(bound) != ipaddress.ip_address(seen_from)
-    except ValueError:
-        return False

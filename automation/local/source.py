@@ -79,6 +79,23 @@ def from_path(path: Path, origin: str) -> OsTicketSource:
     return OsTicketSource(webroot, _version_of(webroot, str(path)), f"{origin} {path}")
 
 
+def is_source_of(path: Path, webroot: str, origin: str | None = None) -> bool:
+    """Whether ``--source path`` names the source an instance was built from (its web root, as recorded in
+    ``local.source``; or the path recorded in ``local.source_origin``): a release zip, its upload/ folder or a
+    source tree, unpacked or not. Nothing is unpacked or downloaded to tell."""
+    path = path.expanduser()
+    recorded = origin.split(" ", 1)[1] if origin and " " in origin else None
+    if recorded is not None and Path(recorded).expanduser().resolve() == path.resolve():
+        return True
+    if path.is_dir():
+        candidate = webroot_of(path)
+    elif path.is_file() and zipfile.is_zipfile(path):
+        candidate = webroot_of(cache_root() / f"zip-{_sha256(path)[:16]}")
+    else:
+        candidate = None
+    return candidate is not None and candidate.resolve() == Path(webroot).expanduser().resolve()
+
+
 def _from_zip(archive: Path, origin: str) -> OsTicketSource:
     target = cache_root() / f"zip-{_sha256(archive)[:16]}"
     if not target.exists():

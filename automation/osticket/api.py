@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from automation.errors import ApiError, AuthError
-from automation.osticket.http import TIMEOUT, new_session, osticket_message
+from automation.osticket.http import TIMEOUT, new_session, no_answer, osticket_message
 
 
 @dataclass
@@ -80,8 +80,8 @@ class TicketApi:
             raise ApiError(0, f"could not connect (ConnectTimeout after {self.timeout[0]:.0f} s a try); nothing "
                               "was sent", url) from exc
         except requests.Timeout as exc:
-            raise ApiError(0, f"no answer within {self.timeout[1]:.0f} s ({exc.__class__.__name__}); osTicket may "
-                              "still complete the request, so it was not sent again", url) from exc
+            raise ApiError(0, f"no answer within {self.timeout[1]:.0f} s ({no_answer(self.session, exc)}); osTicket "
+                              "may still complete the request, so it was not sent again", url) from exc
         except requests.RequestException as exc:
             raise ApiError(0, f"could not connect, or the connection broke ({exc.__class__.__name__})", url) from exc
         body = response.text.strip()

@@ -21,7 +21,7 @@ from typing import Any
 import requests
 
 from automation.errors import OsTicketUnavailable, StepError
-from automation.osticket.http import TIMEOUT, new_session, osticket_message
+from automation.osticket.http import TIMEOUT, new_session, no_answer, osticket_message
 
 _TOKEN = re.compile(r'name="__CSRFToken__"\s+value="([^"]+)"')
 _NOTICE = re.compile(r'id="msg_notice"[^>]*>(.*?)<', re.DOTALL)
@@ -65,7 +65,7 @@ class Portal:
             response = http.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
         except requests.RequestException as exc:
             raise OsTicketUnavailable(f"{method} {url}: no answer from the Support Center "
-                                      f"({exc.__class__.__name__})") from exc
+                                      f"({no_answer(http, exc)})") from exc
         if response.status_code >= 500:  # the Support Center down or broken, not refusing the request
             raise OsTicketUnavailable(f"{method} {url}: the Support Center answered HTTP {response.status_code}: "
                                       f"{osticket_message(response.text)}")

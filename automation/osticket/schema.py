@@ -37,3 +37,20 @@ STATE_OPEN, STATE_CLOSED = "open", "closed"
 # ``event.name`` values the scenarios expect and the report reads.
 EVENT_CREATED, EVENT_CLOSED, EVENT_REOPENED, EVENT_ASSIGNED = "created", "closed", "reopened", "assigned"
 EVENT_TRANSFERRED, EVENT_OVERDUE, EVENT_EDITED = "transferred", "overdue", "edited"
+
+# ``config`` rows: osTicket's own settings are namespace 'core'; the database's schema signature is its key
+# 'schema_signature' (include/class.osticket.php getDBSignature), which the release's upgrader aims at
+# include/upgrader/streams/core.sig (OSTICKET_FACTS.md §10).
+CONFIG_CORE, SCHEMA_SIGNATURE_KEY, HELPDESK_URL_KEY = "core", "schema_signature", "helpdesk_url"
+SCHEMA_SIGNATURE_FILE = "include/upgrader/streams/core.sig"  # in a release's web root
+CONFIG_FILE = "include/ost-config.php"  # in the web root: DB credentials, SECRET_SALT, TABLE_PREFIX
+# The filesystem storage plugin (osTicket's plugins repository, storage-fs) keeps attachments under the folder
+# its instance's config key 'uploadpath' names, instead of in file_chunk.
+UPLOAD_PATH_KEY = "uploadpath"
+# ``config.schema_signature`` (namespace core) → the releases whose installer writes it: the MD5 in the release's
+# include/upgrader/streams/core.sig (read from osTicket-v1.17.5.zip and osTicket-v1.18.1.zip). The web files
+# carry no exact version (bootstrap.php's THIS_VERSION is MAJOR_VERSION.'-git'), so the schema names the release.
+SCHEMA_RELEASES = {
+    "83a22ba22b1a6a624fcb1da03882ac1b": ("1.17.5",),
+    "5fb92bef17f3b603659e024c01cc7a59": ("1.18.1",),
+}

@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from automation.errors import AuthError, CsrfError, OsTicketUnavailable, StepError
-from automation.osticket.http import TIMEOUT, new_session, osticket_message
+from automation.osticket.http import TIMEOUT, new_session, no_answer, osticket_message
 
 _HIDDEN_TOKEN = re.compile(r'name="__CSRFToken__"\s+value="([^"]+)"')
 _META_TOKEN = re.compile(r'<meta name="csrf_token" content="([^"]+)"')
@@ -65,7 +65,7 @@ class StaffSession:
         try:
             response = self.http.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
         except requests.RequestException as exc:
-            raise OsTicketUnavailable(f"{method} {url}: no answer from osTicket ({exc.__class__.__name__})") from exc
+            raise OsTicketUnavailable(f"{method} {url}: no answer from osTicket ({no_answer(self.http, exc)})") from exc
         if response.status_code >= 500:  # osTicket down or broken, not refusing the action
             raise OsTicketUnavailable(f"{method} {url}: osTicket answered HTTP {response.status_code}: "
                                       f"{osticket_message(response.text)}")

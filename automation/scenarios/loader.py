@@ -47,6 +47,9 @@ def _load_scenario(path: Path) -> LoadedScenario:
         if exc.problems == [exc.message]:
             raise ScenarioError(exc.message, exc.problems) from None
         raise ScenarioError(f"{path}: {count(len(exc.problems))}; nothing was run", exc.problems) from None
+    if located.data is None and not located.problems:
+        raise ScenarioError(f"{path}:1: the file holds no scenario (it is empty, or only comments); write its "
+                            "`name:` and its `tickets:` (seed/scenarios/lab.yaml is an example)")
     scenario, problems = parse_model(located, Scenario)
     if scenario is None:
         raise ScenarioError(f"{path}: {count(len(problems))}; nothing was run", problems)
@@ -56,6 +59,7 @@ def _load_scenario(path: Path) -> LoadedScenario:
             if step.actor == REQUESTER and step.do in AGENT_ONLY:
                 problems.append(f"{located.where(('tickets', t_index, 'steps', s_index, 'as'))}: "
                                 f"'{step.do}' is an agent's action; the requester can only reply")
+    problems += duplicate_keys(scenario, located)
     problems += channel_problems(scenario, located)
     problems += text_problems(scenario, located)
     problems += attachments.problems(scenario, located, path.parent)
@@ -67,6 +71,21 @@ def _load_scenario(path: Path) -> LoadedScenario:
     if problems:
         raise ScenarioError(f"{path}: {count(len(problems))}; nothing was run", by_line(problems))
     return loaded
+
+
+def duplicate_keys(scenario: Scenario, located: Located) -> list[str]:
+    """Each ticket whose key an earlier ticket has, at its own line, naming the first one's (linear: a large file
+    with list.count per key was quadratic)."""
+    first: dict[str, int] = {}
+    problems = []
+    for index, ticket in enumerate(scenario.tickets):
+        if ticket.key not in first:
+            first[ticket.key] = index
+            continue
+        earlier = located.line(("tickets", first[ticket.key], "key"))
+        problems.append(f"{located.where(('tickets', index, 'key'))}: duplicate ticket key {ticket.key!r}: ticket "
+                        f"{first[ticket.key] + 1} at line {earlier} has it already; give each ticket a key of its own")
+    return problems
 
 
 def text_problems(scenario: Scenario, located: Located) -> list[str]:

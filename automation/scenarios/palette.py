@@ -25,7 +25,9 @@ SLA_OUTCOME = {
     "breached": Colour("red", "#dc2626"),
     "pending": Colour("yellow", "#d97706"),
     "no SLA": Colour("bright_black", "#6b7280"),
+    "no due date": Colour("white", "#475569"),
     "incomplete": Colour("magenta", "#a21caf"),
+    "unconfirmed": Colour("bright_yellow", "#a16207"),
 }
 # For statuses an admin added in osTicket: handed out in name order, none reused within one report.
 SPARE = (Colour("cyan", "#0891b2"), Colour("bright_magenta", "#db2777"), Colour("bright_blue", "#4f46e5"),

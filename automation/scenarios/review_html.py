@@ -78,6 +78,10 @@ def _values(report: Report, level: int, link_tickets: bool = True) -> dict[str, 
     if report.incomplete:
         verdict += (f" {len(report.incomplete)} ticket(s) incomplete: "
                     + "; ".join(f"#{t.number} ({', '.join(t.incomplete)})" for t in report.incomplete) + ".")
+    if report.unconfirmed:
+        verdict += (f" {len(report.unconfirmed)} ticket(s) unconfirmed (osTicket holds them, the run was never "
+                    "answered for them; no SLA outcome is given): "
+                    + ", ".join(f"#{t.number}" for t in report.unconfirmed) + ".")
     return {"r": report, "level": level, "charts": charts, "verdict": verdict, "css": CSS, "link_tickets": link_tickets,
             "status_colours": status_colours, "sla_colours": sla_colours}
 

@@ -235,11 +235,15 @@ class ScenarioRunner:
 
     def reconcile(self, result: RunResult) -> None:
         """After a failure: name every ticket of the run in osTicket that the run was not answered for. Two
-        attempts at most (this connection, then a new one), each bounded by the connection's timeouts."""
+        attempts at most (this connection, then a new one), each bounded by the connection's timeouts; a server
+        that does not answer a ping within db.CONNECT_TIMEOUT is frozen, and is not waited for again."""
         last: OsTicketError | None = None
         for attempt in range(2):
             try:
-                conn = self.conn if attempt == 0 else db.connect(self.instance)
+                conn = db.answering(self.conn) if attempt == 0 else db.connect(self.instance)
+            except db.DatabaseNotAnswering as exc:
+                last = exc
+                break
             except OsTicketError as exc:
                 last = exc
                 continue

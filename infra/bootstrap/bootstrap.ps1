@@ -47,13 +47,23 @@ $SettingsPlaceholder = '__OSTOPS_' + 'SETTINGS_JSON__'
 $MinimumOsTicketVersion = '1.18.3'   # security floor: fixes CVE-2026-22200
 $RequiredDownloads = @('osticket', 'php', 'vcredist', 'urlrewrite', 'mariadb')
 $SecretNames = @('adminPassword', 'dbRootPassword', 'dbAppPassword', 'apiKey', 'tlsPfx', 'tlsPfxPassword')
+# settings.mode: what this run does. Every step names the modes it belongs to (Add-Step -Modes); later modes
+# (upgrade, rotate, backup) add their steps and a value here.
+$SupportedModes = @('install')
+# settings.restart: 'auto' restarts Windows when a change needs it (SCHANNEL) and resumes at startup; 'never'
+# leaves the restart to the operator (the Windows CI job: its runner cannot restart).
+$RestartModes = @('auto', 'never')
+$HstsMaxAgeLimit = 63072000    # two years, the longest max-age the settings accept
 $DownloadTries = 3
 $InstallerBusyTries = 5        # exit 1618: another installation is in progress (e.g. platform patching)
 # Key Vault RBAC: "it will take up to 10 minutes (600 seconds) after role assignments is changed for role to be
 # applied" (Microsoft, "Provide access to Key Vault keys, certificates, and secrets with Azure RBAC", Known limits).
 $KeyVaultTries = 19            # sleeps of 5, 10, 20, 40, then 60 s: 915 s (~15 minutes) in all
 $KeyVaultApiVersion = '7.4'
-$ImdsIdentityUrl = 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net'
+# The managed identity endpoint (IMDS); settings.secrets.identityEndpoint may name a loopback stand-in instead
+# (tests/windows/fake_azure.py in the Windows CI job), nothing else.
+$ImdsEndpoint = 'http://169.254.169.254'
+$ImdsIdentityRoute = '/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net'
 
 $WorkDir = 'C:\ostops'
 $DownloadDir = 'C:\ostops\downloads'
@@ -110,12 +120,17 @@ $OstConfig = 'C:\inetpub\osticket\include\ost-config.php'
 
 $MariaDbService = 'MariaDB'
 $MariaDbDir = 'C:\MariaDB'
+# Without settings.dataDisk the data stay on the OS disk (C:\MariaDB\data); with it, on the data disk
+# (<letter>:\mariadb\data). 'Validate settings' sets these four from the settings.
 $MariaDbData = 'C:\MariaDB\data'
 $MariaDbIni = 'C:\MariaDB\data\my.ini'
 $MysqlExe = 'C:\MariaDB\bin\mysql.exe'
 $MysqldExe = 'C:\MariaDB\bin\mysqld.exe'
 $MariaDbPort = 3306
 $MariaDbFeatures = 'DBInstance,MYSQLSERVER,Client,SharedLibraries'
+# An existing data directory (a replaced VM, the data disk re-attached): the server and client without
+# DBInstance, which would create a new, empty instance; the service is registered against the old one.
+$MariaDbFeaturesWithoutInstance = 'MYSQLSERVER,Client,SharedLibraries'
 $DbName = 'osticket'
 $DbUser = 'osticket'
 $TablePrefix = 'ost_'
@@ -129,6 +144,13 @@ $HttpFirewallRule = 'ostops-http'
 $DbFirewallRule = 'ostops-mariadb'
 $CronTaskName = 'osTicket cron'
 $CronTaskPath = '\ostops\'
+# Registered while a run is unfinished, removed when one ends well: a restart (ours after the SCHANNEL change,
+# or platform patching) resumes the bootstrap at startup, as SYSTEM, from the copy in C:\ostops.
+$ResumeTaskName = 'bootstrap resume'
+$ScriptCopy = 'C:\ostops\bootstrap.ps1'
+$SchannelStamp = 'C:\ostops\state\schannel-changed.txt'
+$RestartDelaySeconds = 120     # time for the Run Command to report the run before Windows restarts
+$HstsHeader = 'Strict-Transport-Security'
 $CronArguments = '-f "C:\inetpub\osticket\api\cron.php"'
 
 $SidSystem = 'S-1-5-18'
@@ -334,6 +356,9 @@ function Test-DownloadVerified {
     if ($pinned -ne 'unknown' -and $actual -ne $pinned) {
         throw ("download '{0}' ({1}): SHA-256 {2} is not the pinned {3}" -f $Name, $Url, $actual, $pinned)
     }
+    if ($pinned -eq 'unknown' -and -not $script:AllowUnverified) {
+        throw "download '$Name': no sha256 is pinned in the manifest (ostops manifest hash --write --only $Name)"
+    }
     $method = "$($Entry.verify)"
     switch ($method) {
         'sha256' {
@@ -435,6 +460,92 @@ function Read-Settings {
     throw 'no settings: the embedded settings placeholder was not replaced and no -SettingsPath was given'
 }
 
+function Get-SettingValue {
+    # $Object.$Name, or $Default when the key is absent or null.
+    param($Object, [Parameter(Mandatory = $true)][string]$Name, $Default = $null)
+    if ($null -eq $Object) { return $Default }
+    $property = $Object.PSObject.Properties[$Name]
+    if ($null -eq $property -or $null -eq $property.Value) { return $Default }
+    return $property.Value
+}
+
+function Get-OptionProblems {
+    # mode, restart, dataDisk, hsts, smtpRelay and the secrets' endpoints (docs/bootstrap.md, "The settings"):
+    # every problem, each naming its key; the values go to script variables.
+    param([Parameter(Mandatory = $true)]$Settings)
+    $problems = New-Object System.Collections.Generic.List[string]
+    $script:Mode = "$(Get-SettingValue $Settings 'mode' 'install')"
+    if ($SupportedModes -notcontains $script:Mode) { $problems.Add("settings.mode must be one of $($SupportedModes -join ', '), not '$($script:Mode)'") }
+    $script:RestartMode = "$(Get-SettingValue $Settings 'restart' 'auto')"
+    if ($RestartModes -notcontains $script:RestartMode) { $problems.Add("settings.restart must be one of $($RestartModes -join ', '), not '$($script:RestartMode)'") }
+
+    # dataDisk: {"lun", "driveLetter", "label"}; the MariaDB data directory moves onto it.
+    $script:DataDisk = $null
+    $disk = Get-SettingValue $Settings 'dataDisk'
+    if ($null -ne $disk) {
+        $before = $problems.Count
+        $lun = "$(Get-SettingValue $disk 'lun')"; $letter = "$(Get-SettingValue $disk 'driveLetter')"; $label = "$(Get-SettingValue $disk 'label')"
+        # Azure numbers data disks' LUNs 0-63 (a VM takes at most 64 data disks).
+        if ($lun -notmatch '^\d{1,2}$' -or [int]$lun -gt 63) { $problems.Add("settings.dataDisk.lun must be a whole number from 0 to 63, not '$lun'") }
+        if ($letter -notmatch '^[D-Zd-z]$') { $problems.Add("settings.dataDisk.driveLetter must be one letter from D to Z, not '$letter'") }
+        # NTFS volume labels hold at most 32 characters.
+        if ($label -notmatch '^[A-Za-z0-9_-]{1,32}$') { $problems.Add("settings.dataDisk.label must be 1-32 letters, digits, '-' or '_', not '$label'") }
+        if ($problems.Count -eq $before) {
+            $script:DataDisk = [pscustomobject]@{ Lun = [int]$lun; DriveLetter = $letter.ToUpperInvariant(); Label = $label }
+        }
+    }
+    if ($null -ne $script:DataDisk) { $script:MariaDbData = '{0}:\mariadb\data' -f $script:DataDisk.DriveLetter }
+    else { $script:MariaDbData = 'C:\MariaDB\data' }
+    $script:MariaDbIni = Join-Path $script:MariaDbData 'my.ini'
+    $script:DbTlsCert = Join-Path $script:MariaDbData 'ostops-server-cert.pem'
+    $script:DbTlsKey = Join-Path $script:MariaDbData 'ostops-server-key.pem'
+
+    # hsts: {"maxAgeSeconds": N}; 0 sends no Strict-Transport-Security header (a self-signed certificate).
+    $hsts = Get-SettingValue $Settings 'hsts'
+    $maxAge = "$(Get-SettingValue $hsts 'maxAgeSeconds' 0)"
+    if ($maxAge -notmatch '^\d{1,9}$' -or [long]$maxAge -gt $HstsMaxAgeLimit) {
+        $problems.Add("settings.hsts.maxAgeSeconds must be a whole number from 0 to $HstsMaxAgeLimit, not '$maxAge'")
+        $script:HstsMaxAge = 0
+    } else { $script:HstsMaxAge = [int]$maxAge }
+
+    # smtpRelay: null, or {"host", "port", "username", "passwordSecretName"}; the password comes from the
+    # secrets' source under that name. username and passwordSecretName both null: a relay without authentication.
+    $script:SmtpRelay = $null
+    $relay = Get-SettingValue $Settings 'smtpRelay'
+    if ($null -ne $relay) {
+        $relayHost = "$(Get-SettingValue $relay 'host')"; $port = "$(Get-SettingValue $relay 'port')"
+        $user = "$(Get-SettingValue $relay 'username')"; $secretName = "$(Get-SettingValue $relay 'passwordSecretName')"
+        $before = $problems.Count
+        if ($relayHost -notmatch '^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$') { $problems.Add("settings.smtpRelay.host is not a host name: '$relayHost'") }
+        if ($port -notmatch '^\d{1,5}$' -or [int]$port -lt 1 -or [int]$port -gt 65535) { $problems.Add("settings.smtpRelay.port must be 1-65535, not '$port'") }
+        $anonymous = ($null -eq (Get-SettingValue $relay 'username') -and $null -eq (Get-SettingValue $relay 'passwordSecretName'))
+        if (-not $anonymous) {
+            if ([string]::IsNullOrWhiteSpace($user)) { $problems.Add('settings.smtpRelay.username is empty (null with a null passwordSecretName: no authentication)') }
+            # Key Vault secret names: 1-127 letters, digits and dashes (environment variable names: letters, digits, _).
+            if ($secretName -notmatch '^[0-9A-Za-z_-]{1,127}$') { $problems.Add("settings.smtpRelay.passwordSecretName is not a secret name: '$secretName'") }
+        }
+        if ($problems.Count -eq $before) {
+            $script:SmtpRelay = [pscustomobject]@{ Host = $relayHost; Port = [int]$port; Username = $user; PasswordSecretName = $secretName }
+        }
+    }
+
+    # The secrets' endpoints: Azure's, or a stand-in on loopback (never another host: the token is a credential).
+    $secrets = Get-SettingValue $Settings 'secrets'
+    $script:IdentityEndpoint = "$(Get-SettingValue $secrets 'identityEndpoint' $ImdsEndpoint)".TrimEnd('/')
+    $loopback = '^http://127\.0\.0\.1:\d{1,5}$'
+    if ($script:IdentityEndpoint -ne $ImdsEndpoint -and $script:IdentityEndpoint -notmatch $loopback) {
+        $problems.Add("settings.secrets.identityEndpoint must be $ImdsEndpoint or http://127.0.0.1:<port> (a stand-in), not '$($script:IdentityEndpoint)'")
+    }
+    if ("$(Get-SettingValue $secrets 'source')" -eq 'keyvault') {
+        $vault = "$(Get-SettingValue $secrets 'vaultUri')".TrimEnd('/')
+        $azureVault = '^https://[0-9A-Za-z-]{3,24}\.vault\.(azure\.net|azure\.cn|usgovcloudapi\.net|microsoftazure\.de)$'
+        if ($vault -notmatch $azureVault -and -not ($vault -match $loopback -and $script:IdentityEndpoint -match $loopback)) {
+            $problems.Add("settings.secrets.vaultUri must be a Key Vault's https://<name>.vault.azure.net/ (or, with a loopback identityEndpoint, http://127.0.0.1:<port>/), not '$vault'")
+        }
+    }
+    return @($problems)
+}
+
 function Get-HelpdeskEmail {
     # The help desk's own address: helpdesk@<host>, or support@ when that is the admin's. osTicket's installer
     # refuses any address at host 'localhost' (Validator::is_email, include/class.validator.php of 1.18.1), so
@@ -456,7 +567,7 @@ function Get-KeyVaultSecret {
     $delay = 5
     for ($try = 1; ; $try++) {
         try {
-            $token = (Invoke-RestMethod -Uri $ImdsIdentityUrl -Headers @{ Metadata = 'true' } -UseBasicParsing -TimeoutSec 30).access_token
+            $token = (Invoke-RestMethod -Uri ($script:IdentityEndpoint + $ImdsIdentityRoute) -Headers @{ Metadata = 'true' } -UseBasicParsing -TimeoutSec 30).access_token
             $secret = Invoke-RestMethod -Uri $url -Headers @{ Authorization = "Bearer $token" } -UseBasicParsing -TimeoutSec 30
             return [string]$secret.value
         } catch {
@@ -468,22 +579,28 @@ function Get-KeyVaultSecret {
     }
 }
 
+function Read-Secret {
+    # One secret by its name in the source (a Key Vault secret, or an environment variable), masked at once.
+    param([Parameter(Mandatory = $true)]$Secrets, [Parameter(Mandatory = $true)][string]$Key, [Parameter(Mandatory = $true)][string]$Name)
+    if ("$($Secrets.source)" -eq 'keyvault') {
+        $value = Get-KeyVaultSecret -VaultUri "$($Secrets.vaultUri)" -SecretName $Name
+    } elseif ("$($Secrets.source)" -eq 'environment') {
+        $value = [Environment]::GetEnvironmentVariable($Name)
+    } else {
+        throw "settings.secrets.source must be 'keyvault' or 'environment', not '$($Secrets.source)'"
+    }
+    if ([string]::IsNullOrEmpty($value)) { throw "secret $Key ($($Secrets.source) '$Name') is empty" }
+    Add-Secret $value
+    return $value
+}
+
 function Read-Secrets {
     param([Parameter(Mandatory = $true)]$Secrets)
     $values = @{}
     foreach ($key in $SecretNames) {
         $name = "$($Secrets.names.PSObject.Properties[$key].Value)"
         if ([string]::IsNullOrWhiteSpace($name)) { throw "settings.secrets.names.$key is missing" }
-        if ("$($Secrets.source)" -eq 'keyvault') {
-            $value = Get-KeyVaultSecret -VaultUri "$($Secrets.vaultUri)" -SecretName $name
-        } elseif ("$($Secrets.source)" -eq 'environment') {
-            $value = [Environment]::GetEnvironmentVariable($name)
-        } else {
-            throw "settings.secrets.source must be 'keyvault' or 'environment', not '$($Secrets.source)'"
-        }
-        if ([string]::IsNullOrEmpty($value)) { throw "secret $key ($($Secrets.source) '$name') is empty" }
-        Add-Secret $value
-        $values[$key] = $value
+        $values[$key] = Read-Secret -Secrets $Secrets -Key $key -Name $name
     }
     return $values
 }
@@ -578,30 +695,43 @@ function ConvertTo-SqlString {
     return "'" + $Value.Replace('\', '\\').Replace("'", "\'") + "'"
 }
 
+function Get-DbCredential {
+    # A MariaDB account as a PSCredential (PSScriptAnalyzer AvoidUsingUsernameAndPasswordParams, severity Error:
+    # no function takes a user name and a plain-text password). The SecureString is built character by
+    # character, not with ConvertTo-SecureString -AsPlainText (AvoidUsingConvertToSecureStringWithPlainText).
+    param([Parameter(Mandatory = $true)][ValidateSet('root', 'app')][string]$Account)
+    if ($Account -eq 'root') { $name = 'root'; $plain = [string]$script:DbRootPassword }
+    else { $name = $DbUser; $plain = [string]$script:DbAppPassword }
+    $secure = New-Object System.Security.SecureString
+    foreach ($character in $plain.ToCharArray()) { $secure.AppendChar($character) }
+    $secure.MakeReadOnly()
+    return (New-Object System.Management.Automation.PSCredential($name, $secure))
+}
+
 function Invoke-MariaDbSql {
     # Runs SQL through mysql.exe's standard input; the password travels in the child's MYSQL_PWD only.
     param(
         [Parameter(Mandatory = $true)][string]$Sql,
-        [string]$User = 'root',
-        [string]$Password = $DbRootPassword,
+        [System.Management.Automation.PSCredential]$Credential = (Get-DbCredential -Account 'root'),
         [switch]$NoPassword,
         [switch]$AllowFailure
     )
     $environment = @{}
-    if (-not $NoPassword) { $environment['MYSQL_PWD'] = $Password }
-    $arguments = "--no-defaults --protocol=TCP --host=127.0.0.1 --port=$MariaDbPort --user=$User --batch --skip-column-names --connect-timeout=10"
+    if (-not $NoPassword) { $environment['MYSQL_PWD'] = $Credential.GetNetworkCredential().Password }
+    $account = $Credential.UserName
+    $arguments = "--no-defaults --protocol=TCP --host=127.0.0.1 --port=$MariaDbPort --user=$account --batch --skip-column-names --connect-timeout=10"
     $result = Invoke-Process -FilePath $MysqlExe -Arguments $arguments -InputText $Sql -Environment $environment -TimeoutSeconds 300
     if ($AllowFailure) { return $result }
     if ($result.ExitCode -ne 0) {
-        throw ('mysql.exe as {0} failed (exit {1}): {2}' -f $User, $result.ExitCode, (Protect-Text $result.Error.Trim()))
+        throw ('mysql.exe as {0} failed (exit {1}): {2}' -f $account, $result.ExitCode, (Protect-Text $result.Error.Trim()))
     }
     return $result.Output.Trim()
 }
 
 function Test-MariaDbLogin {
-    param([string]$User = 'root', [string]$Password = $DbRootPassword, [switch]$NoPassword)
+    param([System.Management.Automation.PSCredential]$Credential = (Get-DbCredential -Account 'root'), [switch]$NoPassword)
     if (-not (Test-Path -LiteralPath $MysqlExe)) { return $false }
-    $result = Invoke-MariaDbSql -Sql 'SELECT 1;' -User $User -Password $Password -NoPassword:$NoPassword -AllowFailure
+    $result = Invoke-MariaDbSql -Sql 'SELECT 1;' -Credential $Credential -NoPassword:$NoPassword -AllowFailure
     return ($result.ExitCode -eq 0)
 }
 
@@ -756,11 +886,147 @@ function Get-SchannelKeys {
     }
 }
 
-function Get-TlsCertificateFromSecret {
-    # The certificate (with its private key) inside the tls-pfx secret; the key is not persisted here.
+function Get-PfxCollection {
+    # Every certificate in the tls-pfx secret; keys are not persisted (EphemeralKeySet).
     $bytes = [Convert]::FromBase64String($script:TlsPfxBase64)
     $collection = New-Object System.Security.Cryptography.X509Certificates.X509Certificate2Collection
     $collection.Import($bytes, $script:TlsPfxPassword, [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::EphemeralKeySet)
+    return , $collection
+}
+
+function Get-PfxIntermediates {
+    # The chain certificates of a PFX: no private key, and not self-signed (a root is never imported).
+    param([Parameter(Mandatory = $true)]$Collection)
+    foreach ($cert in $Collection) {
+        if (-not $cert.HasPrivateKey -and $cert.Subject -ne $cert.Issuer) { $cert }
+    }
+}
+
+function Get-HstsHeaderValue {
+    # The site's Strict-Transport-Security value in applicationHost.config, $null when there is none.
+    Import-IisModule
+    $headers = Get-WebConfiguration -PSPath 'MACHINE/WEBROOT/APPHOST' -Location $SiteName -Filter 'system.webServer/httpProtocol/customHeaders/add'
+    foreach ($header in @($headers)) {
+        if ($null -ne $header -and "$(Get-ConfigValue $header.name)" -eq $HstsHeader) { return "$(Get-ConfigValue $header.value)" }
+    }
+    return $null
+}
+
+function Get-DesiredHstsValue {
+    if ($script:HstsMaxAge -le 0) { return $null }
+    return ('max-age={0}' -f $script:HstsMaxAge)
+}
+
+function Test-SchannelRestartPending {
+    # True when the SCHANNEL settings changed after the last boot (SCHANNEL reads them at boot only).
+    $stamp = Read-TextFile $SchannelStamp
+    if ($null -eq $stamp) { return $false }
+    $changed = [DateTime]::Parse($stamp.Trim(), [Globalization.CultureInfo]::InvariantCulture, [Globalization.DateTimeStyles]::RoundtripKind).ToUniversalTime()
+    $booted = (Get-CimInstance -ClassName Win32_OperatingSystem).LastBootUpTime.ToUniversalTime()
+    return ($changed -gt $booted)
+}
+
+function Get-LegacyTlsProblems {
+    # Handshakes with 127.0.0.1:443 by PHP's OpenSSL (not Schannel, whose own client side is off too): TLS 1.2
+    # must succeed (the probe works), TLS 1.0 and 1.1 must fail. SECLEVEL=0 lets OpenSSL 3 offer the old versions.
+    $php = @'
+<?php
+$methods = array('1.0' => STREAM_CRYPTO_METHOD_TLSv1_0_CLIENT, '1.1' => STREAM_CRYPTO_METHOD_TLSv1_1_CLIENT,
+                 '1.2' => STREAM_CRYPTO_METHOD_TLSv1_2_CLIENT);
+foreach ($methods as $version => $method) {
+    $context = stream_context_create(array('ssl' => array('crypto_method' => $method, 'verify_peer' => false,
+        'verify_peer_name' => false, 'ciphers' => 'DEFAULT@SECLEVEL=0')));
+    $socket = @stream_socket_client('tls://127.0.0.1:443', $errno, $errstr, 15, STREAM_CLIENT_CONNECT, $context);
+    echo $version, '=', ($socket ? 'accepted' : 'refused'), "\n";
+    if ($socket) fclose($socket);
+}
+'@
+    $result = Invoke-Process -FilePath $PhpExe -InputText $php -WorkingDirectory $PhpDir -TimeoutSeconds 120
+    $answers = @{}
+    foreach ($line in ($result.Output -split "`r?`n")) {
+        if ($line -match '^(1\.[012])=(accepted|refused)$') { $answers[$Matches[1]] = $Matches[2] }
+    }
+    $problems = New-Object System.Collections.Generic.List[string]
+    if ($answers['1.2'] -ne 'accepted') { $problems.Add("the probe could not complete a TLS 1.2 handshake with 127.0.0.1:443 (php: $($result.Error.Trim()))") }
+    foreach ($version in @('1.0', '1.1')) {
+        if ($answers[$version] -ne 'refused') { $problems.Add("127.0.0.1:443 accepted TLS $version") }
+    }
+    return @($problems)
+}
+
+function Test-ScriptCopyCurrent {
+    # C:\ostops\bootstrap.ps1 is this run's script (or this run is that copy).
+    if (-not $PSCommandPath -or -not (Test-Path -LiteralPath $PSCommandPath)) { return $true }
+    if ([System.IO.Path]::GetFullPath($PSCommandPath) -eq [System.IO.Path]::GetFullPath($ScriptCopy)) { return $true }
+    if (-not (Test-Path -LiteralPath $ScriptCopy)) { return $false }
+    return ((Get-FileHash -LiteralPath $PSCommandPath -Algorithm SHA256).Hash -eq (Get-FileHash -LiteralPath $ScriptCopy -Algorithm SHA256).Hash)
+}
+
+function Get-DataDisk {
+    # The disk at settings.dataDisk.lun: Azure shows a data disk's LUN in its physical location ("... : LUN 0",
+    # Microsoft's "Manage disks in standalone Storage Spaces on Windows Server hosted in Azure"). The boot and
+    # system disk never qualify.
+    $wanted = 'LUN {0}$' -f $script:DataDisk.Lun
+    $found = @()
+    foreach ($physical in @(Get-PhysicalDisk | Where-Object { "$($_.PhysicalLocation)" -match $wanted })) {
+        $disk = Get-Disk -Number ([int]$physical.DeviceId) -ErrorAction SilentlyContinue
+        if ($null -ne $disk -and -not $disk.IsBoot -and -not $disk.IsSystem) { $found += $disk }
+    }
+    if ($found.Count -ne 1) {
+        throw ("settings.dataDisk.lun {0}: {1} data disk(s) at that LUN; is the managed data disk attached (docs/azure.md)?" -f $script:DataDisk.Lun, $found.Count)
+    }
+    return $found[0]
+}
+
+function Get-DataVolume {
+    # The data disk's volume at its drive letter, $null when it is not there yet.
+    $volume = Get-Volume -DriveLetter $script:DataDisk.DriveLetter -ErrorAction SilentlyContinue
+    if ($null -eq $volume) { return $null }
+    $disk = Get-DataDisk
+    $onDisk = @(Get-Partition -DiskNumber $disk.Number | Where-Object { "$($_.DriveLetter)" -eq $script:DataDisk.DriveLetter })
+    if ($onDisk.Count -ne 1) { throw ("drive {0}: is not on the data disk at LUN {1}; free the letter or choose another (settings.dataDisk.driveLetter)" -f $script:DataDisk.DriveLetter, $script:DataDisk.Lun) }
+    return $volume
+}
+
+function Test-ExistingDataDirectory {
+    # A data directory a previous VM left: MariaDB's own schema and the defaults file are both there.
+    return ((Test-Path -LiteralPath (Join-Path $MariaDbData 'mysql') -PathType Container) -and (Test-Path -LiteralPath $MariaDbIni -PathType Leaf))
+}
+
+function Get-ForeignDatabaseFirewallRules {
+    # Enabled inbound Allow rules, other than ours, for mysqld.exe / mariadbd.exe or for local TCP port 3306.
+    $names = @{}
+    foreach ($filter in @(Get-NetFirewallApplicationFilter -All)) {
+        if ("$($filter.Program)" -match '(?i)\\(mysqld|mariadbd)\.exe$') { foreach ($rule in @($filter | Get-NetFirewallRule)) { $names[$rule.Name] = $rule } }
+    }
+    foreach ($filter in @(Get-NetFirewallPortFilter -All)) {
+        if (@($filter.LocalPort | ForEach-Object { "$_" }) -contains "$MariaDbPort") { foreach ($rule in @($filter | Get-NetFirewallRule)) { $names[$rule.Name] = $rule } }
+    }
+    foreach ($rule in $names.Values) {
+        if ($rule.Name -ne $DbFirewallRule -and "$($rule.Direction)" -eq 'Inbound' -and "$($rule.Action)" -eq 'Allow' -and "$($rule.Enabled)" -eq 'True') { $rule }
+    }
+}
+
+function Register-ResumeTask {
+    # At startup, as SYSTEM: the bootstrap copy again, until a run ends well (Unregister-ResumeTask).
+    $action = New-ScheduledTaskAction -Execute "$env:SystemRoot\System32\WindowsPowerShell\v1.0\powershell.exe" `
+        -Argument ('-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{0}"' -f $ScriptCopy)
+    $trigger = New-ScheduledTaskTrigger -AtStartup
+    $principal = New-ScheduledTaskPrincipal -UserId 'NT AUTHORITY\SYSTEM' -LogonType ServiceAccount -RunLevel Highest
+    $settings = New-ScheduledTaskSettingsSet -MultipleInstances IgnoreNew -ExecutionTimeLimit (New-TimeSpan -Hours 2) -StartWhenAvailable
+    $null = Register-ScheduledTask -TaskName $ResumeTaskName -TaskPath $CronTaskPath -Action $action -Trigger $trigger `
+        -Principal $principal -Settings $settings -Description 'ostops bootstrap: resume an unfinished run after a restart' -Force
+}
+
+function Unregister-ResumeTask {
+    if ($null -ne (Get-ScheduledTask -TaskName $ResumeTaskName -TaskPath $CronTaskPath -ErrorAction SilentlyContinue)) {
+        Unregister-ScheduledTask -TaskName $ResumeTaskName -TaskPath $CronTaskPath -Confirm:$false
+    }
+}
+
+function Get-TlsCertificateFromSecret {
+    # The certificate (with its private key) inside the tls-pfx secret; the key is not persisted here.
+    $collection = Get-PfxCollection
     $cert = @($collection | Where-Object { $_.HasPrivateKey }) | Select-Object -First 1
     if ($null -eq $cert) { throw 'the tls-pfx secret holds no certificate with a private key' }
     if ($script:CertificateSha256 -ne '') {
@@ -793,19 +1059,24 @@ function Get-OsTicketInstalled {
 $script:Steps = New-Object System.Collections.Generic.List[object]
 
 function Add-Step {
+    # -Modes: the settings.mode values the step runs in ('install' unless given; 'Validate settings' runs in all).
     param(
         [Parameter(Mandatory = $true)][string]$Name,
         [Parameter(Mandatory = $true)][AllowEmptyString()][string]$Lab,
         [Parameter(Mandatory = $true)][scriptblock]$Test,
-        [Parameter(Mandatory = $true)][scriptblock]$Action
+        [Parameter(Mandatory = $true)][scriptblock]$Action,
+        [string[]]$Modes = @('install')
     )
     foreach ($existing in $script:Steps) {
         if ($existing.Name -eq $Name) { throw "duplicate step name '$Name'" }
     }
-    $script:Steps.Add([pscustomobject]@{ Name = $Name; Lab = $Lab; Test = $Test; Action = $Action })
+    foreach ($mode in $Modes) {
+        if ($SupportedModes -notcontains $mode) { throw "step '$Name': unknown mode '$mode'" }
+    }
+    $script:Steps.Add([pscustomobject]@{ Name = $Name; Lab = $Lab; Test = $Test; Action = $Action; Modes = $Modes })
 }
 
-Add-Step -Name 'Validate settings' -Lab '' -Test {
+Add-Step -Name 'Validate settings' -Lab '' -Modes $SupportedModes -Test {
     $problems = New-Object System.Collections.Generic.List[string]
     # 64-bit guard: every download is x64, and a 32-bit PowerShell would see the WOW64 registry and Program Files.
     if (-not [Environment]::Is64BitOperatingSystem -or -not [Environment]::Is64BitProcess) {
@@ -836,6 +1107,7 @@ Add-Step -Name 'Validate settings' -Lab '' -Test {
     $script:DbAccessEnabled = ($null -ne $settings.PSObject.Properties['enableDbAccess'] -and $settings.enableDbAccess -eq $true)
     $script:AllowUnverified = ($null -ne $settings.PSObject.Properties['allowUnverifiedDownloads'] -and $settings.allowUnverifiedDownloads -eq $true)
     if ($script:AllowUnverified) { Write-Log 'UNSAFE: allowUnverifiedDownloads is true; a download that cannot be verified is used anyway' -Level WARN }
+    foreach ($problem in (Get-OptionProblems -Settings $settings)) { $problems.Add($problem) }
     $ip = "$($settings.PSObject.Properties['automationSourceIp'].Value)" -replace '/32$', ''
     if ($ip -eq '') { $ip = '127.0.0.1' }   # no automation source: the API key answers local callers only
     $parsed = $null
@@ -863,7 +1135,11 @@ Add-Step -Name 'Validate settings' -Lab '' -Test {
         if ("$($entry.sha256)" -cnotmatch '^([0-9a-f]{64}|unknown)$') { $problems.Add("manifest entry '$name': sha256 must be 64 lower-case hex digits or ""unknown""") }
         $verify = "$($entry.PSObject.Properties['verify'].Value)"
         if ($methods -notcontains $verify) { $problems.Add("manifest entry '$name': verify must be one of $($methods -join ', ')") }
-        elseif ($verify -eq 'sha256' -and "$($entry.sha256)" -eq 'unknown') { $problems.Add("manifest entry '$name': neither a pinned sha256 nor a verification method; refusing it") }
+        elseif ("$($entry.sha256)" -eq 'unknown' -and -not $script:AllowUnverified) {
+            # A pinned hash makes the run independent of the publisher answering now (GitHub's API allows 60
+            # unauthenticated requests an hour); the publisher's check stays as a second layer.
+            $problems.Add("manifest entry '$name' has no pinned sha256; pin it (ostops manifest hash --write --only $name, docs/bootstrap.md) or set allowUnverifiedDownloads (unsafe)")
+        }
     }
     $osticketEntry = $script:Downloads.PSObject.Properties['osticket']
     if ($null -ne $osticketEntry -and "$($osticketEntry.Value.version)".TrimStart('v') -ne $script:OsTicketVersion) {
@@ -892,6 +1168,9 @@ Add-Step -Name 'Validate settings' -Lab '' -Test {
             $script:DbAppPassword = $secrets['dbAppPassword']; $script:ApiKey = $secrets['apiKey']
             $script:TlsPfxBase64 = $secrets['tlsPfx']; $script:TlsPfxPassword = $secrets['tlsPfxPassword']
             if ("$($script:ApiKey)" -cnotmatch '^[0-9A-F]{32}$') { $problems.Add('secret apiKey must be 32 upper-case hex characters') }
+            if ($null -ne $script:SmtpRelay -and $script:SmtpRelay.PasswordSecretName) {
+                $script:SmtpPassword = Read-Secret -Secrets $settings.secrets -Key 'smtpRelay.password' -Name $script:SmtpRelay.PasswordSecretName
+            }
         } catch {
             $problems.Add($_.Exception.Message)
         }
@@ -914,7 +1193,7 @@ Add-Step -Name 'Prepare working directories' -Lab '' -Test {
     if (-not (Test-Path -LiteralPath $manifestCopy) -or -not (Test-Path -LiteralPath $InstallerPath)) { return $false }
     $sameManifest = [System.IO.File]::ReadAllText($manifestCopy) -ceq $script:ManifestJson
     $sameInstaller = [Convert]::ToBase64String([System.IO.File]::ReadAllBytes($InstallerPath)) -eq [Convert]::ToBase64String($script:InstallerBytes)
-    return ($sameManifest -and $sameInstaller)
+    return ($sameManifest -and $sameInstaller -and (Test-ScriptCopyCurrent))
 } -Action {
     foreach ($dir in @($WorkDir, $DownloadDir, $SourceDir, $StateDir, (Split-Path $InstallerPath), (Join-Path $WorkDir 'logs'))) {
         $null = New-Item -ItemType Directory -Path $dir -Force
@@ -924,9 +1203,43 @@ Add-Step -Name 'Prepare working directories' -Lab '' -Test {
         -Arguments ('"{0}" /inheritance:r /grant:r "*{1}:(OI)(CI)F" "*{2}:(OI)(CI)F" /T /C /Q' -f $WorkDir, $SidSystem, $SidAdministrators)
     Write-TextFile -Path (Join-Path $WorkDir 'downloads.json') -Text $script:ManifestJson
     [System.IO.File]::WriteAllBytes($InstallerPath, $script:InstallerBytes)
-    if ($PSCommandPath -and (Test-Path -LiteralPath $PSCommandPath)) {
-        # A copy to re-run by hand (docs/bootstrap.md); the script holds no secrets.
-        Copy-Item -LiteralPath $PSCommandPath -Destination (Join-Path $WorkDir 'bootstrap.ps1') -Force
+    if (-not (Test-ScriptCopyCurrent)) {
+        # This run's script (settings embedded, no secrets): what the resume task and a re-run by hand start.
+        Copy-Item -LiteralPath $PSCommandPath -Destination $ScriptCopy -Force
+    }
+}
+
+Add-Step -Name 'Prepare data disk' -Lab '' -Test {
+    if ($null -eq $script:DataDisk) { return $true }
+    $volume = Get-DataVolume
+    if ($null -eq $volume) { return $false }
+    return ("$($volume.FileSystemLabel)" -eq $script:DataDisk.Label -and "$($volume.DriveLetter)" -eq $script:DataDisk.DriveLetter -and
+            "$($volume.FileSystem)" -eq 'NTFS')
+} -Action {
+    $disk = Get-DataDisk
+    if ("$($disk.PartitionStyle)" -eq 'RAW') {
+        # Only a disk with no partition table is ever initialised and formatted: a re-attached data disk keeps
+        # its data (docs/bootstrap.md, "Data disk").
+        Write-Log ("data disk at LUN {0} is raw: initialising (GPT) and formatting it NTFS '{1}' as {2}:" -f $script:DataDisk.Lun, $script:DataDisk.Label, $script:DataDisk.DriveLetter)
+        if ($disk.IsOffline) { Set-Disk -Number $disk.Number -IsOffline $false }
+        if ($disk.IsReadOnly) { Set-Disk -Number $disk.Number -IsReadOnly $false }
+        Initialize-Disk -Number $disk.Number -PartitionStyle GPT
+        $partition = New-Partition -DiskNumber $disk.Number -UseMaximumSize -DriveLetter $script:DataDisk.DriveLetter
+        $null = Format-Volume -Partition $partition -FileSystem NTFS -NewFileSystemLabel $script:DataDisk.Label -Confirm:$false
+        return
+    }
+    # An existing disk: bring it online and give its volume the letter; never format it.
+    if ($disk.IsOffline) { Set-Disk -Number $disk.Number -IsOffline $false }
+    if ($disk.IsReadOnly) { Set-Disk -Number $disk.Number -IsReadOnly $false }
+    $volumes = @(Get-Partition -DiskNumber $disk.Number | Get-Volume | Where-Object { "$($_.FileSystemLabel)" -eq $script:DataDisk.Label })
+    if ($volumes.Count -ne 1) {
+        throw ("the data disk at LUN {0} is not raw and has {1} volume(s) labelled '{2}'; refusing to format a disk holding data. " +
+               "Check the disk (docs/bootstrap.md, 'Data disk')") -f $script:DataDisk.Lun, $volumes.Count, $script:DataDisk.Label
+    }
+    $partition = Get-Partition -DiskNumber $disk.Number | Where-Object { (Get-Volume -Partition $_ -ErrorAction SilentlyContinue).FileSystemLabel -eq $script:DataDisk.Label } | Select-Object -First 1
+    if ("$($partition.DriveLetter)" -ne $script:DataDisk.DriveLetter) {
+        Write-Log ("data disk at LUN {0}: existing volume '{1}' gets drive letter {2}:" -f $script:DataDisk.Lun, $script:DataDisk.Label, $script:DataDisk.DriveLetter)
+        Set-Partition -DiskNumber $disk.Number -PartitionNumber $partition.PartitionNumber -NewDriveLetter $script:DataDisk.DriveLetter
     }
 }
 
@@ -1066,17 +1379,35 @@ Add-Step -Name 'Install MariaDB server' -Lab '6' -Test {
     $version = Invoke-Process -FilePath $MysqldExe -Arguments '--version' -TimeoutSeconds 60
     if ($version.Output -notmatch [regex]::Escape($script:Downloads.mariadb.version)) { return $false }
     if ($service.StartType -ne 'Automatic') { return $false }
+    # The instance this run means: settings.dataDisk puts its data directory (and my.ini) on the data disk.
+    if (-not (Test-Path -LiteralPath $MariaDbIni -PathType Leaf)) { return $false }
     return ($service.Status -eq 'Running')
 } -Action {
     $msi = Get-Download 'mariadb'
+    $existing = Test-ExistingDataDirectory
+    if ($existing) {
+        # A replaced VM with the data disk re-attached: keep the data, the accounts and their passwords (Key Vault
+        # still holds them); install the programs only and register the service against the old directory.
+        Write-Log "MariaDB: existing data directory $MariaDbData recognised; installing the server without a new instance"
+        $features = $MariaDbFeaturesWithoutInstance
+    } else {
+        $features = $MariaDbFeatures
+    }
     # No PASSWORD property: it would sit on msiexec's command line and in its log. The next step sets it.
     # No ALLOWREMOTEROOTACCESS: any value turns remote root on. ADDLOCAL: the server and its client tools only
     # (feature names from MariaDB's MSI documentation), so HeidiSQL and the development files stay out.
     Install-Msi -Package $msi -LogName 'mariadb-msi.log' `
-        -Properties ('INSTALLDIR="{0}" DATADIR="{1}" SERVICENAME={2} PORT={3} UTF8=1 ADDLOCAL={4}' -f $MariaDbDir, $MariaDbData, $MariaDbService, $MariaDbPort, $MariaDbFeatures)
+        -Properties ('INSTALLDIR="{0}" DATADIR="{1}" SERVICENAME={2} PORT={3} UTF8=1 ADDLOCAL={4}' -f $MariaDbDir, $MariaDbData, $MariaDbService, $MariaDbPort, $features)
+    if ($existing -and $null -eq (Get-Service -Name $MariaDbService -ErrorAction SilentlyContinue)) {
+        # mysqld --install <name> --defaults-file=<my.ini> registers the Windows service (MariaDB's "Running
+        # MariaDB on Windows as a service"); then a virtual account, as the MSI's instance runs under.
+        $null = Invoke-Checked -FilePath $MysqldExe -Arguments ('--install {0} "--defaults-file={1}"' -f $MariaDbService, $MariaDbIni)
+        $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\sc.exe" -Arguments ('config {0} obj= "NT SERVICE\{0}"' -f $MariaDbService)
+        Set-HardenedAcl -Path $MariaDbData -Grants @{ (Get-AccountSid "NT SERVICE\$MariaDbService") = 'M' }
+    }
     Set-Service -Name $MariaDbService -StartupType Automatic
     if ((Get-Service -Name $MariaDbService).Status -ne 'Running') { Start-Service -Name $MariaDbService }
-    Wait-MariaDb -NoPassword
+    Wait-MariaDb -NoPassword:(-not $existing)
 }
 
 Add-Step -Name 'Harden MariaDB folders' -Lab '' -Test {
@@ -1161,7 +1492,7 @@ Add-Step -Name 'Create osTicket database and user' -Lab '13' -Test {
     $schemas = Invoke-MariaDbSql -Sql "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '$DbName';"
     $users = Invoke-MariaDbSql -Sql "SELECT COUNT(*) FROM mysql.user WHERE User = '$DbUser' AND Host IN ('localhost', '127.0.0.1');"
     if ($schemas -ne '1' -or $users -ne '2') { return $false }
-    return (Test-MariaDbLogin -User $DbUser -Password $DbAppPassword)
+    return (Test-MariaDbLogin -Credential (Get-DbCredential -Account 'app'))
 } -Action {
     $appPassword = ConvertTo-SqlString $DbAppPassword
     # The same database, users and grants as the local default (automation/local/database.py).
@@ -1178,6 +1509,11 @@ FLUSH PRIVILEGES;
 }
 
 Add-Step -Name 'Configure automation database access' -Lab '' -Test {
+    # The MariaDB MSI opens the firewall for mysqld.exe to any address (win/packaging/CPackWixConfig.cmake,
+    # Scope='any'): no inbound allow for mysqld or port 3306 may exist besides ours.
+    $foreign = @(Get-ForeignDatabaseFirewallRules)
+    foreach ($rule in $foreign) { Write-Log "firewall: inbound rule '$($rule.DisplayName)' ($($rule.Name)) allows MariaDB" -Level WARN }
+    if ($foreign.Count -gt 0) { return $false }
     $hosts = @((Invoke-MariaDbSql -Sql "SELECT CONCAT(Host, ' ', ssl_type) FROM mysql.user WHERE User = '$DbUser' AND Host NOT IN ('localhost', '127.0.0.1', '::1');") -split "`r?`n" | Where-Object { $_ })
     $rule = Get-NetFirewallRule -Name $DbFirewallRule -ErrorAction SilentlyContinue
     if (-not $script:DbAccessEnabled) { return ($hosts.Count -eq 0 -and $null -eq $rule) }
@@ -1189,6 +1525,10 @@ Add-Step -Name 'Configure automation database access' -Lab '' -Test {
     foreach ($account in @($stale -split "`r?`n" | Where-Object { $_ })) {
         Write-Log "dropping MariaDB account $account"
         $null = Invoke-MariaDbSql -Sql "DROP USER $account;"
+    }
+    foreach ($rule in @(Get-ForeignDatabaseFirewallRules)) {
+        Write-Log "firewall: removing inbound rule '$($rule.DisplayName)' ($($rule.Name)), which allows MariaDB"
+        Remove-NetFirewallRule -Name $rule.Name
     }
     Remove-NetFirewallRule -Name $DbFirewallRule -ErrorAction SilentlyContinue
     if ($script:DbAccessEnabled) {
@@ -1291,6 +1631,11 @@ Add-Step -Name 'Run osTicket installer' -Lab '14' -Test {
         admin_email = $AdminEmail; admin_username = $AdminUsername; admin_password = $AdminPassword
         helpdesk_url = "https://$SiteHostName/"; api_key = $ApiKey; api_key_ip = $script:AutomationIp
     }
+    if ($null -ne $script:SmtpRelay) {
+        # settings.smtpRelay: osTicket's outgoing mail goes through the relay (basic authentication; TLS by port).
+        $config['smtp_host'] = $script:SmtpRelay.Host; $config['smtp_port'] = $script:SmtpRelay.Port
+        if ($script:SmtpRelay.Username) { $config['smtp_username'] = $script:SmtpRelay.Username; $config['smtp_password'] = $script:SmtpPassword }
+    }
     $result = Invoke-Process -FilePath $PhpExe -Arguments ('"{0}"' -f $InstallerPath) -InputText ($config | ConvertTo-Json -Compress) `
         -WorkingDirectory $Webroot -TimeoutSeconds 600
     $config = $null
@@ -1356,7 +1701,11 @@ Add-Step -Name 'Import TLS certificate' -Lab '' -Test {
     if (-not $script:TlsEnabled) { return $true }
     $script:TlsCertificate = Get-TlsCertificateFromSecret
     $installed = Get-Item -LiteralPath ('Cert:\LocalMachine\My\' + $script:TlsCertificate.Thumbprint) -ErrorAction SilentlyContinue
-    return ($null -ne $installed -and $installed.HasPrivateKey)
+    if ($null -eq $installed -or -not $installed.HasPrivateKey) { return $false }
+    foreach ($cert in @(Get-PfxIntermediates -Collection (Get-PfxCollection))) {
+        if (-not (Test-Path -LiteralPath ('Cert:\LocalMachine\CA\' + $cert.Thumbprint))) { return $false }
+    }
+    return $true
 } -Action {
     $bytes = [Convert]::FromBase64String($script:TlsPfxBase64)
     $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]'MachineKeySet, PersistKeySet'
@@ -1368,6 +1717,17 @@ Add-Step -Name 'Import TLS certificate' -Lab '' -Test {
     try {
         foreach ($cert in $collection) { if ($cert.HasPrivateKey) { $store.Add($cert) } }
     } finally { $store.Close() }
+    # The chain the PFX carries: certificates without a key that are not self-signed go to the Intermediate
+    # Certification Authorities store (LocalMachine\CA), so Schannel can send them to clients. A root the PFX
+    # carries is never trusted from here (no Root store).
+    $intermediates = New-Object System.Security.Cryptography.X509Certificates.X509Store('CA', 'LocalMachine')
+    $intermediates.Open('ReadWrite')
+    try {
+        foreach ($cert in @(Get-PfxIntermediates -Collection $collection)) {
+            Write-Log "importing intermediate certificate $($cert.Subject) ($($cert.Thumbprint)) into LocalMachine\CA"
+            $intermediates.Add($cert)
+        }
+    } finally { $intermediates.Close() }
 }
 
 Add-Step -Name 'Bind HTTPS certificate' -Lab '' -Test {
@@ -1402,10 +1762,9 @@ Add-Step -Name 'Disable TLS 1.0 and 1.1' -Lab '' -Test {
         $null = New-ItemProperty -LiteralPath $key -Name 'Enabled' -Value 0 -PropertyType DWord -Force
         $null = New-ItemProperty -LiteralPath $key -Name 'DisabledByDefault' -Value 1 -PropertyType DWord -Force
     }
-    # SCHANNEL reads these at boot: the change takes effect after a restart, which this script does not do
-    # (it would end the Run Command). The end of the run logs it; docs/bootstrap.md says how to restart.
-    $script:RebootRequired = $true
-    Write-TextFile -Path (Join-Path $StateDir 'reboot-required.txt') -Text 'SCHANNEL: TLS 1.0/1.1 disabled; restart Windows to apply'
+    # SCHANNEL reads these at boot ("TLS registry settings": changes take effect after a restart). The time of
+    # the change is kept; 'Confirm TLS 1.0 and 1.1 refused' restarts Windows when the last boot is older.
+    Write-TextFile -Path $SchannelStamp -Text ([DateTime]::UtcNow.ToString('o'))
 }
 
 Add-Step -Name 'Open Windows Firewall' -Lab '' -Test {
@@ -1437,6 +1796,24 @@ Add-Step -Name 'Schedule osTicket cron' -Lab '' -Test {
         -Principal $principal -Settings $settings -Description 'osTicket api/cron.php every 5 minutes (ostops bootstrap)' -Force
 }
 
+Add-Step -Name 'Configure HSTS' -Lab '' -Test {
+    # Strict-Transport-Security at the site (applicationHost.config, not web.config): settings.hsts.maxAgeSeconds,
+    # none at 0 (a self-signed certificate must not be pinned in browsers; RFC 6797 section 12.1).
+    if (-not $script:TlsEnabled) { return $true }
+    return ((Get-HstsHeaderValue) -ceq (Get-DesiredHstsValue))
+} -Action {
+    Import-IisModule
+    $filter = 'system.webServer/httpProtocol/customHeaders'
+    $pspath = 'MACHINE/WEBROOT/APPHOST'
+    if ($null -ne (Get-HstsHeaderValue)) {
+        Remove-WebConfigurationProperty -PSPath $pspath -Location $SiteName -Filter $filter -Name '.' -AtElement @{ name = $HstsHeader }
+    }
+    $value = Get-DesiredHstsValue
+    if ($null -ne $value) {
+        Add-WebConfigurationProperty -PSPath $pspath -Location $SiteName -Filter $filter -Name '.' -Value @{ name = $HstsHeader; value = $value }
+    }
+}
+
 Add-Step -Name 'Reload IIS and check osTicket answers' -Lab '8,17' -Test {
     $checks = [ordered]@{
         'http://127.0.0.1/scp/login.php'            = @(200)
@@ -1459,6 +1836,30 @@ Add-Step -Name 'Reload IIS and check osTicket answers' -Lab '8,17' -Test {
     Start-Sleep -Seconds 5
 }
 
+Add-Step -Name 'Confirm TLS 1.0 and 1.1 refused' -Lab '' -Test {
+    if (-not $script:TlsEnabled) { return $true }
+    if (Test-SchannelRestartPending) {
+        if ($script:RestartMode -eq 'never') {
+            # The Windows CI job: its runner cannot restart. The change waits for the next boot, said at the end.
+            $script:RestartDeferred = $true
+            $script:StepNote = 'deferred: SCHANNEL changed since the last boot and settings.restart is never; TLS 1.0/1.1 stay on until Windows restarts'
+            return $true
+        }
+        return $false
+    }
+    $refused = Get-LegacyTlsProblems
+    foreach ($problem in $refused) { Write-Log "TLS: $problem" -Level WARN }
+    return ($refused.Count -eq 0)
+} -Action {
+    if (-not (Test-SchannelRestartPending)) {
+        throw 'the SCHANNEL settings are in place and Windows has restarted since, yet 127.0.0.1:443 still accepts TLS 1.0 or 1.1'
+    }
+    # A controlled restart: the run ends here (exit 0, 'restart scheduled'); the resume task runs the bootstrap
+    # again at startup, and this check then proves the handshakes are refused.
+    $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\shutdown.exe" -Arguments ('/r /t {0} /d p:2:4 /c "ostops bootstrap: restart to apply SCHANNEL (TLS 1.0/1.1 off); resumes at startup"' -f $RestartDelaySeconds)
+    $script:RestartScheduled = $true
+}
+
 # ---------------------------------------------------------------------------------------------------------
 # web.config (identical to infra/bootstrap/web.config; the tests compare them)
 # ---------------------------------------------------------------------------------------------------------
@@ -1472,7 +1873,8 @@ $WebConfig = @'
     /api/tickets.json        -> /api/http.php/tickets.json
     /scp/ajax.php/...        -> scp/ajax.php with PATH_INFO (kept away from the api/ and pages/ rules)
   include/ and setup/ are hidden from every request (404), whatever the rewrite rules say.
-  Plain HTTP from anywhere but loopback is redirected to https; HSTS is sent.
+  Plain HTTP from anywhere but loopback is redirected to https. Strict-Transport-Security is not here: the
+  bootstrap sets it on the site (step "Configure HSTS", settings.hsts), none with a self-signed certificate.
 -->
 <configuration>
     <system.webServer>
@@ -1553,8 +1955,6 @@ $WebConfig = @'
             <customHeaders>
                 <remove name="X-Powered-By" />
                 <add name="X-Content-Type-Options" value="nosniff" />
-                <!-- Browsers ignore HSTS received over plain HTTP (RFC 6797 section 8.1), so sending it always is safe -->
-                <add name="Strict-Transport-Security" value="max-age=31536000" />
             </customHeaders>
         </httpProtocol>
     </system.webServer>
@@ -1569,11 +1969,19 @@ $null = New-Item -ItemType Directory -Path (Split-Path -Parent $LogPath) -Force
 $script:DbAccessEnabled = $false
 $script:AllowUnverified = $false
 $script:RebootRequired = $false
+$script:RestartScheduled = $false
+$script:RestartDeferred = $false
+$script:Mode = 'install'
+$script:RestartMode = 'auto'
+$script:DataDisk = $null
+$script:HstsMaxAge = 0
+$script:SmtpRelay = $null
+$script:IdentityEndpoint = $ImdsEndpoint
 $script:AutomationIp = ''
 $script:Downloads = $null
 $script:Settings = $null
 foreach ($name in @('OsTicketVersion', 'SiteHostName', 'HelpdeskName', 'AdminUsername', 'AdminEmail', 'AdminPassword',
-                    'DbRootPassword', 'DbAppPassword', 'ApiKey', 'TlsPfxBase64', 'TlsPfxPassword')) {
+                    'DbRootPassword', 'DbAppPassword', 'ApiKey', 'TlsPfxBase64', 'TlsPfxPassword', 'SmtpPassword')) {
     Set-Variable -Scope Script -Name $name -Value ''
 }
 $script:TlsEnabled = $true
@@ -1594,18 +2002,29 @@ Write-Log ('bootstrap started: {0} steps, log {1}' -f $script:Steps.Count, $LogP
 $started = Get-Date
 try {
     foreach ($step in $script:Steps) {
+        # settings.mode (read by the first step) picks the steps of this run.
+        if ($step.Modes -notcontains $script:Mode) { continue }
         $stepStarted = Get-Date
         try {
+            $script:StepNote = ''
             if ([bool](& $step.Test | Select-Object -Last 1)) {
-                Write-Log "step '$($step.Name)': already in place"
-                continue
+                if ($script:StepNote) { Write-Log "step '$($step.Name)': already in place ($($script:StepNote))" -Level WARN }
+                else { Write-Log "step '$($step.Name)': already in place" }
+            } else {
+                Write-Log "step '$($step.Name)': running"
+                $null = & $step.Action
+                if ($script:RestartScheduled) {
+                    # The run stops here on purpose; the resume task finishes it after the restart.
+                    Write-Log ("step '{0}': Windows restarts in {1} s; the bootstrap resumes at startup (task {2}{3})" -f $step.Name, $RestartDelaySeconds, $CronTaskPath, $ResumeTaskName) -Level WARN
+                    exit 0
+                }
+                if (-not [bool](& $step.Test | Select-Object -Last 1)) {
+                    throw 'the action finished but the step''s check still fails'
+                }
+                Write-Log ("step '{0}': done in {1:N0} s" -f $step.Name, ((Get-Date) - $stepStarted).TotalSeconds)
             }
-            Write-Log "step '$($step.Name)': running"
-            $null = & $step.Action
-            if (-not [bool](& $step.Test | Select-Object -Last 1)) {
-                throw 'the action finished but the step''s check still fails'
-            }
-            Write-Log ("step '{0}': done in {1:N0} s" -f $step.Name, ((Get-Date) - $stepStarted).TotalSeconds)
+            # From here on a restart (ours, or platform patching) resumes the run at startup.
+            if ($step.Name -eq 'Prepare working directories') { Register-ResumeTask }
         } catch {
             Write-Log ("FAILED at step '{0}': {1}" -f $step.Name, $_.Exception.Message) -Level ERROR
             Write-Log ("  at {0}" -f $_.InvocationInfo.PositionMessage) -Level ERROR
@@ -1616,8 +2035,10 @@ try {
 } finally {
     $mutex.ReleaseMutex()
 }
-if ($script:RebootRequired) {
-    Write-Log 'a restart of Windows is needed for some changes (TLS 1.0/1.1 off, an installer''s 3010); restart, then run the bootstrap again to confirm' -Level WARN
+if ($script:RestartDeferred -or $script:RebootRequired) {
+    Write-Log 'a restart of Windows is still needed (TLS 1.0/1.1 off with settings.restart never, or an installer''s 3010); restart, then run the bootstrap again to confirm' -Level WARN
 }
 Write-Log ('bootstrap finished in {0:N0} s: staff panel https://{1}/scp/ (user {2})' -f ((Get-Date) - $started).TotalSeconds, $script:SiteHostName, $script:AdminUsername)
+# Last: when this run is the resume task itself, removing the task may end it.
+Unregister-ResumeTask
 exit 0

@@ -89,12 +89,59 @@ def test_mariadb_killed_during_load_leaves_no_ticket_unnamed(osticket: Any) -> N
     in_db = tickets_in_db(osticket, run_id, after)
     assert in_db == confirmed | unconfirmed, (sorted(in_db - confirmed - unconfirmed), summary["unconfirmed"])
     assert record["unconfirmed"] == summary["unconfirmed"]
+    assert_report_marks_the_unconfirmed(osticket, run_id, in_db, confirmed)
+
+
+def assert_report_marks_the_unconfirmed(osticket: Any, run_id: str, in_db: set[str], confirmed: set[str]) -> None:
+    """`report --run` names every ticket of the run osTicket holds; those the run was never answered for are
+    marked and get no SLA outcome (issue 19: they showed "Default SLA", "no SLA")."""
     report = ostops(osticket, "report", "--run", run_id, "--format", "json")
     assert report.returncode == 0, report.stderr
-    assert {t["number"] for t in json.loads(report.stdout)["tickets"]} == in_db
+    tickets = json.loads(report.stdout)["tickets"]
+    assert {t["number"] for t in tickets} == in_db
+    for ticket in tickets:
+        if ticket["number"] in confirmed:
+            assert ticket["confirmed"] is True
+        else:
+            assert ticket["confirmed"] is False, ticket
+            assert ticket["sla_state"] == ("incomplete" if ticket["incomplete"] else "unconfirmed"), ticket
     for fmt in ("table", "html"):  # half-written tickets render as incomplete, never a traceback
         report = ostops(osticket, "report", "--run", run_id, "--format", fmt)
         assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr
+        if in_db - confirmed:
+            assert "unconfirmed" in report.stdout
+
+
+def test_a_load_whose_database_stays_down_past_reconciliation_leaves_no_ticket_unnamed(osticket: Any) -> None:
+    """Issue 19: MariaDB killed during `ostops load` and back only after the load gave up reconciling. The record's
+    id range stays open above the newest ticket before the run, so `report --run` reads by id range, not
+    subject: a half-written ticket (no subject, no tag) is named too."""
+    after = last_id(osticket)
+    proc = start(osticket, "load", "--tickets", "300", "--concurrency", "4", "--json")
+    try:
+        deadline = time.monotonic() + 60
+        while last_id(osticket) < after + 40 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the load ended before MariaDB could be killed"
+        os.kill(pid_of(osticket, "mariadb"), signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=180)  # reconciliation gives up after its 30 s
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    manager.up(osticket.base)
+    assert proc.returncode == 1, stdout + stderr
+    summary = json.loads(stdout)
+    run_id = summary["run_id"]
+    assert summary["unconfirmed"][0].startswith("not reconciled: "), summary["unconfirmed"]
+    assert (summary["id_range"], summary["id_range_open"]) == ([after, after], True)
+    record = load_record(Workspace(osticket.instance_path), run_id)
+    assert record is not None and record.id_range == (after, None)
+    confirmed = set(record.ticket_numbers.values())
+    in_db = tickets_in_db(osticket, run_id, after)
+    assert confirmed <= in_db
+    print(f"load with MariaDB down past reconciliation: {len(confirmed)} confirmed, "
+          f"{len(in_db - confirmed)} unconfirmed in osTicket")
+    assert_report_marks_the_unconfirmed(osticket, run_id, in_db, confirmed)
 
 
 def pid_of(osticket: Any, service: str) -> int:

@@ -156,7 +156,7 @@ def test_installer_failure_shows_osticket_message(osticket: Any, tmp_path: Path)
 
     source = Path(osticket.instance.local.source)
     webroot = tmp_path / "www"
-    manager._copy_webroot(source, webroot)
+    manager.copy_webroot(source, webroot)
     broken = osticket.instance.model_copy(deep=True)
     broken.local.webroot = str(webroot)
     broken.db.password = SecretStr("not-the-password")

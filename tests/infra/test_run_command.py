@@ -174,3 +174,24 @@ def test_the_run_command_name_carries_the_script_digest(files: dict[str, Path]) 
 
 def test_the_real_script_path_is_in_the_repository() -> None:
     assert BOOTSTRAP_SCRIPT_PATH.is_file()
+
+
+def test_a_manifest_the_bootstrap_would_refuse_is_refused_before_anything_is_created() -> None:
+    from automation.errors import ConfigError
+    from infra.bootstrap_command import require_pinned_downloads
+
+    manifest = {"downloads": {"php": {"sha256": "a" * 64}, "osticket": {"sha256": "unknown"},
+                              "mariadb": {"sha256": "unknown"}}}
+    with pytest.raises(ConfigError) as caught:
+        require_pinned_downloads(manifest, "infra/bootstrap/downloads.json")
+    message = str(caught.value)
+    assert message.startswith("infra/bootstrap/downloads.json: osticket, mariadb have no pinned SHA-256")
+    assert "ostops manifest hash --write --only osticket --only mariadb" in message
+    require_pinned_downloads({"downloads": {"php": {"sha256": "a" * 64}}})
+
+
+def test_the_program_checks_the_pins_before_it_builds_the_host() -> None:
+    from infra.bootstrap_command import REPO_ROOT
+
+    source = (REPO_ROOT / "infra" / "__main__.py").read_text(encoding="utf-8")
+    assert source.index("require_pinned_downloads(files.manifest)") < source.index("OsTicketHost(")

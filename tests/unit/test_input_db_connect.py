@@ -54,7 +54,7 @@ def test_errors_raised_by_pymysql_connect_are_mapped(monkeypatch: pytest.MonkeyP
         assert kwargs["password"] == PASSWORD
         raise error
 
-    monkeypatch.setattr(db.pymysql, "connect", failing)
+    monkeypatch.setattr(db, "_Connection", failing)
     message = refused(instance(None))
     assert message.startswith("cannot connect to osTicket's database at db.example:3307: ")
 
@@ -63,5 +63,5 @@ def test_mysql_errors_keep_their_message(monkeypatch: pytest.MonkeyPatch) -> Non
     def failing(**kwargs: object) -> None:
         raise pymysql.err.OperationalError(2003, "Can't connect to MySQL server on 'db.example'")
 
-    monkeypatch.setattr(db.pymysql, "connect", failing)
+    monkeypatch.setattr(db, "_Connection", failing)
     assert "as osticket: Can't connect to MySQL server" in refused(instance(None))

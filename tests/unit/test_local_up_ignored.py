@@ -76,3 +76,44 @@ def test_the_command_prints_each_ignored_option_as_a_warning(tmp_path: Path) -> 
     assert "warning: --port 9999 ignored: the instance listens on 8123" in text
     assert f"warning: --source {tmp_path / 'other.zip'} ignored: the instance keeps osTicket 1.18.1" in text
     assert "already running at http://127.0.0.1:8123/" in text
+
+
+def _webroot(folder: Path) -> Path:
+    """A folder that looks like osTicket's upload/ (what `source.webroot_of` checks)."""
+    (folder / "include").mkdir(parents=True)
+    (folder / "include" / "ost-sampleconfig.php").write_text("<?php\n")
+    (folder / "setup").mkdir()
+    (folder / "setup" / "setup.inc.php").write_text("<?php\n")
+    return folder
+
+
+@pytest.mark.usefixtures("running")
+def test_the_instance_s_own_source_is_not_reported_as_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19: `local up --source X` with the source the instance was built from warned that it was ignored."""
+    import zipfile
+
+    from automation.local import source
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    archive = tmp_path / "osTicket-v1.18.1.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("upload/index.php", "<?php\n")
+    unpacked = _webroot(source.cache_root() / f"zip-{source._sha256(archive)[:16]}" / "upload")
+    base = tmp_path / "inst"
+    instance = _existing(base)
+    assert instance.local is not None
+    instance.local.source = str(unpacked)
+    instance.local.source_origin = "OSTICKET_SOURCE /elsewhere/osTicket.zip"
+    instance.save(manager.instance_file(base))
+    tree = _webroot(tmp_path / "tree" / "upload")
+    for own in (archive, unpacked, unpacked.parent):  # the zip, its upload/ folder, the folder holding upload/
+        assert manager.up(base, own).ignored == [], own
+    assert manager.up(base, tmp_path / "tree").ignored != []  # another source tree is still reported
+    assert tree.is_dir()
+    instance.local.source_origin = f"--source {archive}"  # the path it was given, unpacked elsewhere since
+    instance.local.source = "/gone/upload"
+    instance.save(manager.instance_file(base))
+    assert manager.up(base, archive).ignored == []
+    result = CliRunner().invoke(cli, ["local", "up", "--dir", str(base), "--source", str(archive)])
+    assert result.exit_code == 0, result.output
+    assert "ignored" not in result.output

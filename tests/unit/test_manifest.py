@@ -46,7 +46,15 @@ def test_manifest_has_every_download_the_bootstrap_needs() -> None:
 @pytest.mark.parametrize("name", sorted(REQUIRED))
 def test_every_entry_has_version_https_url_and_hash_or_explicit_unknown(name: str) -> None:
     raw = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))["downloads"][name]
-    assert set(raw) <= {"version", "url", "mirrors", "file", "verify", "signer", "sha256"}
+    assert set(raw) <= {"version", "url", "mirrors", "file", "verify", "signer", "sha256", "sha256Source"}
+    # Issue 20: every pin cites its public record (winget-pkgs' InstallerSha256, the publisher's list, GitHub's
+    # asset digest), and an entry left unpinned says why and how to pin it.
+    source = raw.get("sha256Source", "")
+    assert source.strip(), "sha256Source must cite where the pin comes from, or why there is none"
+    if raw["sha256"] == UNKNOWN:
+        assert source.startswith("not pinned:") and f"ostops manifest hash --write --only {name}" in source
+    else:
+        assert not source.startswith("not pinned")
     assert raw["verify"] in METHOD_NOTES, "every entry names how the bootstrap verifies it"
     assert raw["verify"] != "sha256" or raw["sha256"] != UNKNOWN, "verify 'sha256' needs a pin"
     assert raw["version"].strip()
@@ -314,3 +322,26 @@ def test_cli_refuses_to_repin_a_changed_hash_silently(
                        "--write", "--replace")
     assert code == 0
     assert load_manifest(path).downloads["php"].sha256 == "b" * 64
+
+
+def test_cli_hash_write_pins_a_signed_installer_and_records_the_source(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 20: the bootstrap refuses an unpinned entry, so an Authenticode entry can be pinned too (downloaded
+    and hashed; the signature stays the second check on Windows); sha256Source says where the pin came from."""
+    path = write_manifest(tmp_path, urlrewrite={"sha256": UNKNOWN})
+    monkeypatch.setattr("automation.manifest.compute_sha256", lambda url, timeout: GOOD_HASH)
+    result = CliRunner().invoke(manifest_group, ["hash", "--manifest", str(path), "--only", "urlrewrite", "--write"])
+    assert result.exit_code == 0, result.output
+    entry = load_manifest(path).downloads["urlrewrite"]
+    assert entry.sha256 == GOOD_HASH and entry.verify == "authenticode"
+    assert entry.sha256_source == f"ostops manifest hash: downloaded from {entry.url} and hashed"
+
+
+def test_pins_cite_a_public_record_and_never_a_moving_url() -> None:
+    """The vcredist pin is winget-pkgs' InstallerSha256 for a versioned URL: aka.ms/vs/17/release/vc_redist.x64.exe
+    serves whatever build is newest, so no hash of it stays true. PHP is the current 8.4 patch release, pinned."""
+    d = load_manifest().downloads
+    assert "aka.ms" not in d["vcredist"].url and d["vcredist"].sha256 != UNKNOWN
+    assert d["vcredist"].sha256.upper() in d["vcredist"].url, "the versioned URL carries the same SHA-256"
+    assert "winget-pkgs" in d["vcredist"].sha256_source and "InstallerSha256" in d["vcredist"].sha256_source
+    assert d["php"].version == "8.4.26" and d["php"].sha256 != UNKNOWN

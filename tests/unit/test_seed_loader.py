@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,26 @@ def test_the_lab_tickets_start_on_default_sla_as_in_the_write_up() -> None:
     department = next(d for d in seed.departments if d.name == topic.department)
     assert department.sla == "Default SLA"
     assert next(s for s in seed.slas if s.name == "Default SLA").grace_hours == 18
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes; Windows ACLs are tests/unit/test_private_files_windows.py's")
+def test_a_credentials_file_others_can_read_is_refused_like_the_instance_file(tmp_path: Path) -> None:
+    """Issue 19: credentials.json at 0644 was used silently while instance.json at 0644 was refused."""
+    from automation.errors import ConfigError
+    from automation.instance import Instance
+
+    path = tmp_path / "credentials.json"
+    path.write_text('{"agents": {"john.doe": "pw1"}, "api_keys": {}}\n')
+    path.chmod(0o644)
+    with pytest.raises(ConfigError) as caught:
+        CredentialStore(path)
+    assert str(caught.value) == (f"{path}: other users can read or change it (mode 0644) and it holds the seeded "
+                                 f"agents' passwords and API keys; run `chmod 600 {path}`")
+    assert caught.value.exit_code == 2
+    instance = tmp_path / "instance.json"
+    instance.write_text("{}")
+    instance.chmod(0o644)
+    with pytest.raises(ConfigError, match=rf"run `chmod 600 {instance}`"):
+        Instance.load(instance)
+    path.chmod(0o600)
+    assert CredentialStore(path).agent("john.doe") == "pw1"

@@ -21,7 +21,18 @@ BeforeAll {
     $script:WorkDir = $TestDrive
     $script:DownloadDir = Join-Path $TestDrive 'downloads'
     $null = New-Item -ItemType Directory -Path $script:DownloadDir -Force
+    $script:SupportedModes = @('install')
+    $script:RestartModes = @('auto', 'never')
+    $script:HstsMaxAgeLimit = 63072000
+    $script:ImdsEndpoint = 'http://169.254.169.254'
+    $script:DbUser = 'osticket'
+    $script:MariaDbPort = 3306
+    $script:MysqlExe = 'C:\MariaDB\bin\mysql.exe'
     Mock Start-Sleep {}
+    function Get-Sha256Hex([byte[]]$Bytes) {
+        $sha = [System.Security.Cryptography.SHA256]::Create()
+        try { return (($sha.ComputeHash($Bytes) | ForEach-Object { $_.ToString('x2') }) -join '') } finally { $sha.Dispose() }
+    }
 }
 
 Describe 'Invoke-Installer' {
@@ -49,9 +60,13 @@ Describe 'Get-Download' {
         $script:Downloads = [pscustomobject]@{
             php = [pscustomobject]@{ version = '8.4.22'; url = 'https://downloads.php.net/~windows/releases/php.zip'; file = 'php.zip'
                                      verify = 'sha256'; sha256 = ('a' * 64); mirrors = @() }
-            vcredist = [pscustomobject]@{ version = '14.44'; url = 'https://aka.ms/vc_redist.x64.exe'; file = 'vc.exe'
-                                          verify = 'authenticode'; signer = 'Microsoft Corporation'; sha256 = 'unknown' }
+            vcredist = [pscustomobject]@{ version = '14.44'; url = 'https://download.visualstudio.microsoft.com/vc.exe'; file = 'vc.exe'
+                                          verify = 'authenticode'; signer = 'Microsoft Corporation'
+                                          sha256 = (Get-Sha256Hex ([System.Text.Encoding]::ASCII.GetBytes('unsigned'))) }
+            urlrewrite = [pscustomobject]@{ version = '2.1'; url = 'https://download.microsoft.com/rewrite.msi'; file = 'rewrite.msi'
+                                            verify = 'authenticode'; signer = 'Microsoft Corporation'; sha256 = 'unknown' }
         }
+        $script:AllowUnverified = $false
     }
     It 'fails naming the entry when every URL answers 404' {
         Mock Invoke-WebRequest { throw 'The remote server returned an error: (404) Not Found.' }
@@ -63,8 +78,17 @@ Describe 'Get-Download' {
         { Get-Download 'php' } | Should -Throw "*refusing download 'php'*is not the pinned*"
         Test-Path (Join-Path $script:DownloadDir 'php.zip') | Should -BeFalse
     }
-    It 'refuses a bad Authenticode signature naming the entry' {
-        Mock Invoke-WebRequest { Set-Content -LiteralPath $OutFile -Value 'unsigned' }
+    It 'refuses an unpinned entry (issue 20) unless allowUnverifiedDownloads, and even then checks the signature' {
+        Mock Invoke-WebRequest { [System.IO.File]::WriteAllText($OutFile, 'unsigned') }
+        Mock Get-AuthenticodeSignature { [pscustomobject]@{ Status = 'Valid'; SignerCertificate = [pscustomobject]@{ Subject = 'CN=Microsoft Corporation, O=Microsoft Corporation, C=US' } } }
+        { Get-Download 'urlrewrite' } | Should -Throw "*refusing download 'urlrewrite'*no sha256 is pinned*"
+        Test-Path (Join-Path $script:DownloadDir 'rewrite.msi') | Should -BeFalse
+        $script:AllowUnverified = $true
+        Get-Download 'urlrewrite' | Should -Be (Join-Path $script:DownloadDir 'rewrite.msi')
+        Should -Invoke Get-AuthenticodeSignature -Times 1
+    }
+    It 'refuses a bad Authenticode signature naming the entry, after the pinned hash matched' {
+        Mock Invoke-WebRequest { [System.IO.File]::WriteAllText($OutFile, 'unsigned') }
         Mock Get-AuthenticodeSignature { [pscustomobject]@{ Status = 'NotSigned'; SignerCertificate = $null } }
         { Get-Download 'vcredist' } | Should -Throw "*refusing download 'vcredist'*Authenticode*"
     }
@@ -107,6 +131,98 @@ Describe 'Get-TlsCertificateFromSecret' {
     It 'fails naming both fingerprints when Key Vault holds another certificate' {
         $script:CertificateSha256 = 'ab' * 32
         { Get-TlsCertificateFromSecret } | Should -Throw "*SHA-256 $($script:RealSha256), not $('ab' * 32)*"
+    }
+}
+
+Describe 'Get-OptionProblems (settings mode, restart, dataDisk, hsts, smtpRelay, endpoints)' {
+    BeforeEach {
+        $script:Good = '{"mode":"install","restart":"auto","dataDisk":{"lun":0,"driveLetter":"F","label":"ostops-data"},' +
+            '"hsts":{"maxAgeSeconds":31536000},"smtpRelay":{"host":"smtp.example.com","port":587,"username":"relay@example.com","passwordSecretName":"smtp-relay-password"},' +
+            '"secrets":{"source":"keyvault","vaultUri":"https://ostops-kv-1.vault.azure.net/"}}'
+    }
+    It 'accepts the settings the Pulumi program emits and puts the data directory on the data disk' {
+        @(Get-OptionProblems -Settings ($script:Good | ConvertFrom-Json)) | Should -HaveCount 0
+        $script:MariaDbData | Should -Be 'F:\mariadb\data'
+        $script:MariaDbIni | Should -Be 'F:\mariadb\data\my.ini'
+        $script:HstsMaxAge | Should -Be 31536000
+        $script:SmtpRelay.Port | Should -Be 587
+        $script:IdentityEndpoint | Should -Be 'http://169.254.169.254'
+        Get-DesiredHstsValue | Should -Be 'max-age=31536000'
+    }
+    It 'keeps the data on C: without a data disk, and sends no HSTS at max-age 0' {
+        $settings = $script:Good | ConvertFrom-Json
+        $settings.dataDisk = $null
+        $settings.hsts.maxAgeSeconds = 0
+        @(Get-OptionProblems -Settings $settings) | Should -HaveCount 0
+        $script:MariaDbData | Should -Be 'C:\MariaDB\data'
+        Get-DesiredHstsValue | Should -BeNullOrEmpty
+    }
+    It 'lists every bad value at once, each naming its key' {
+        $bad = '{"mode":"upgrade","restart":"sometimes","dataDisk":{"lun":64,"driveLetter":"C","label":"a b"},"hsts":{"maxAgeSeconds":-1},' +
+            '"smtpRelay":{"host":"smtp example","port":0,"username":"","passwordSecretName":"x/y"},' +
+            '"secrets":{"source":"keyvault","vaultUri":"http://evil.example.com/","identityEndpoint":"http://10.0.0.5:80"}}'
+        $problems = @(Get-OptionProblems -Settings ($bad | ConvertFrom-Json))
+        foreach ($key in @('settings.mode', 'settings.restart', 'settings.dataDisk.lun', 'settings.dataDisk.driveLetter', 'settings.dataDisk.label',
+                           'settings.hsts.maxAgeSeconds', 'settings.smtpRelay.host', 'settings.smtpRelay.port', 'settings.smtpRelay.username',
+                           'settings.smtpRelay.passwordSecretName', 'settings.secrets.identityEndpoint', 'settings.secrets.vaultUri')) {
+            @($problems | Where-Object { $_ -like "$key *" }) | Should -HaveCount 1 -Because $key
+        }
+    }
+    It 'accepts a relay without authentication (username and passwordSecretName both null), not half of one' {
+        $settings = $script:Good | ConvertFrom-Json
+        $settings.smtpRelay.username = $null
+        $settings.smtpRelay.passwordSecretName = $null
+        @(Get-OptionProblems -Settings $settings) | Should -HaveCount 0
+        $settings.smtpRelay.username = 'relay@example.com'
+        @(Get-OptionProblems -Settings $settings) | Should -HaveCount 1
+    }
+    It 'accepts the loopback stand-in for both endpoints, and the vault on loopback only with it' {
+        $settings = '{"secrets":{"source":"keyvault","vaultUri":"http://127.0.0.1:50342/","identityEndpoint":"http://127.0.0.1:50342"}}' | ConvertFrom-Json
+        @(Get-OptionProblems -Settings $settings) | Should -HaveCount 0
+        $script:IdentityEndpoint | Should -Be 'http://127.0.0.1:50342'
+        $settings.secrets.identityEndpoint = 'http://169.254.169.254'
+        @(Get-OptionProblems -Settings $settings) | Should -HaveCount 1
+    }
+}
+
+Describe 'Get-PfxIntermediates' {
+    It 'returns the chain certificates of a PFX, not the key holder and not the root' {
+        $ca = New-Object System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension($true, $false, 0, $true)
+        $sha = [System.Security.Cryptography.HashAlgorithmName]::SHA256
+        $pad = [System.Security.Cryptography.RSASignaturePadding]::Pkcs1
+        $now = [DateTimeOffset]::UtcNow
+        $rootKey = [System.Security.Cryptography.RSA]::Create(); $rootKey.KeySize = 2048
+        $rootRequest = New-Object System.Security.Cryptography.X509Certificates.CertificateRequest('CN=Pester Root', $rootKey, $sha, $pad)
+        $rootRequest.CertificateExtensions.Add($ca)
+        $root = $rootRequest.CreateSelfSigned($now, $now.AddDays(3))
+        $midKey = [System.Security.Cryptography.RSA]::Create(); $midKey.KeySize = 2048
+        $midRequest = New-Object System.Security.Cryptography.X509Certificates.CertificateRequest('CN=Pester Intermediate', $midKey, $sha, $pad)
+        $midRequest.CertificateExtensions.Add($ca)
+        $mid = [System.Security.Cryptography.X509Certificates.RSACertificateExtensions]::CopyWithPrivateKey($midRequest.Create($root, $now, $now.AddDays(2), [byte[]](1, 2)), $midKey)
+        $leafKey = [System.Security.Cryptography.RSA]::Create(); $leafKey.KeySize = 2048
+        $leafRequest = New-Object System.Security.Cryptography.X509Certificates.CertificateRequest('CN=ostops-ci.example.com', $leafKey, $sha, $pad)
+        $leaf = [System.Security.Cryptography.X509Certificates.RSACertificateExtensions]::CopyWithPrivateKey($leafRequest.Create($mid, $now, $now.AddDays(1), [byte[]](3, 4)), $leafKey)
+        $bundle = New-Object System.Security.Cryptography.X509Certificates.X509Certificate2Collection
+        $null = $bundle.Add($leaf)
+        $null = $bundle.Add((New-Object System.Security.Cryptography.X509Certificates.X509Certificate2(, $mid.RawData)))
+        $null = $bundle.Add((New-Object System.Security.Cryptography.X509Certificates.X509Certificate2(, $root.RawData)))
+        $script:TlsPfxPassword = 'Pester-Chain-1'
+        $script:TlsPfxBase64 = [Convert]::ToBase64String($bundle.Export('Pfx', $script:TlsPfxPassword))
+        $found = @(Get-PfxIntermediates -Collection (Get-PfxCollection))
+        $found | Should -HaveCount 1
+        $found[0].Subject | Should -Be 'CN=Pester Intermediate'
+    }
+}
+
+Describe 'Invoke-MariaDbSql' {
+    It 'takes a PSCredential and passes its password in the child environment only' {
+        $script:DbRootPassword = 'R00t "pw" & <x> ü'
+        Mock Invoke-Process { [pscustomobject]@{ ExitCode = 0; Output = '1'; Error = '' } }
+        Invoke-MariaDbSql -Sql 'SELECT 1;' | Should -Be '1'
+        Should -Invoke Invoke-Process -Times 1 -ParameterFilter {
+            $Environment['MYSQL_PWD'] -eq 'R00t "pw" & <x> ü' -and $Arguments -like '*--user=root *' -and $Arguments -notlike '*R00t*'
+        }
+        (Get-DbCredential -Account 'app').UserName | Should -Be 'osticket'
     }
 }
 
