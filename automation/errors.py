@@ -1,10 +1,9 @@
 """One exception tree for everything ostops raises on purpose.
 
-The CLI maps it to exit codes in one place (``automation.cli.EXIT_CODES`` and ``automation.cli.main``):
-``UsageError`` and its subclasses (bad input: files, flags, config; nothing was written) exit 2; every other
-``OsTicketError`` (osTicket, its database or this machine failed) exits 1.
+The CLI maps it to exit codes in one place (``automation.cli.EXIT_CODES`` and ``automation.cli.exit_code_for``),
+so that a pipeline can tell "the help desk is wrong" (1) from "the help desk is down" (4):
 
-    OsTicketError                 base of every error ostops raises on purpose (exit 1)
+    OsTicketError                 base of every error ostops raises on purpose (exit 1: an expectation not met)
     ├── UsageError                bad input: a file, a field, a flag; nothing was written (exit 2)
     │   ├── ConfigError           a configuration, instance or output file is missing or invalid
     │   │   └── YamlFileError     a YAML file cannot be read or parsed (``problems``)
@@ -12,26 +11,32 @@ The CLI maps it to exit codes in one place (``automation.cli.EXIT_CODES`` and ``
     │   ├── SeedError             a seed file is invalid (``problems``)
     │   ├── ScenarioError         a scenario file is invalid or names what does not exist (``problems``)
     │   └── EvidenceUnavailable   ``--evidence`` cannot work here
-    ├── EnvironmentProblem        something on this machine is missing or in the way
-    ├── LocalInstanceError        the local osTicket could not be started, installed or stopped
-    ├── DatabaseError             osTicket's database unreachable, or a statement refused
-    │   └── DatabaseNotAnswering  it accepted the connection but did not answer in time (frozen, overloaded)
-    ├── ApiError                  osTicket's HTTP API answered an error status (or nothing)
-    ├── AuthError                 a login or API key was refused
+    ├── EnvironmentFailure        osTicket or the environment failed, not the help desk's answers (exit 4)
+    │   ├── EnvironmentProblem    something on this machine is missing or in the way (a tool, a busy port)
+    │   ├── LocalInstanceError    the local osTicket could not be started, installed or stopped
+    │   ├── DatabaseError         osTicket's database unreachable, or a statement refused
+    │   │   └── DatabaseNotAnswering  it accepted the connection but did not answer in time (frozen, overloaded)
+    │   ├── OsTicketUnavailable   the staff panel or the Support Center gave no answer, or HTTP 5xx
+    │   ├── EvidenceError         the browser could not capture the run's evidence
+    │   ├── HashChangedError      a download no longer matches its pinned SHA-256
+    │   ├── UnreachableError      ``manifest check --online``: some URLs did not answer
+    │   ├── BackupError           a backup cannot be made, decrypted, or does not match its manifest
+    │   ├── UpgradeError          an upgrade step failed; says which, and whether the rollback held
+    │   ├── RotationError         a secret's rotation failed midway (``problems``: what was rolled back)
+    │   ├── DownloadError         (automation.manifest) a download failed or did not verify
+    │   ├── PublisherError        (automation.manifest) a publisher's checksum list or digest cannot be read
+    │   └── DigestMismatchError   (automation.local.source) a release differs from its publisher's digest
+    ├── ApiError                  osTicket's HTTP API answered an error status: 4xx is osTicket's own refusal
+    │                             (exit 1); no answer (status 0) or 5xx is osTicket down (exit 4)
+    ├── AuthError                 a login or API key was refused (the help desk's answer: exit 1)
     ├── CsrfError                 a staff-panel request refused for its CSRF token
-    ├── StepError                 a staff-panel or requester action refused
-    ├── ScenarioStepFailed        a scenario step failed; says where, and what was done before
+    ├── StepError                 osTicket refused a staff-panel or requester action, with its own message
+    ├── ScenarioStepFailed        a scenario step failed; says where, and what was done before; exit 4 when
+    │                             its cause (``__cause__``) is an EnvironmentFailure or an unavailable API
     ├── VerificationError         the database differs from what was expected (``problems``)
     ├── LoadError                 requests of a load run failed (``problems``)
-    ├── EvidenceError             the browser could not capture the run's evidence
-    ├── HashChangedError          a download no longer matches its pinned SHA-256
-    ├── UnreachableError          ``manifest check --online``: some URLs did not answer
-    ├── RotationError             a secret's rotation failed midway (``problems``: what was rolled back)
-    ├── BackupError               a backup cannot be made, decrypted, or does not match its manifest
-    ├── RestoreError              a restore did not prove itself (counts, runs, logins); names what differs
-    ├── UpgradeError              an upgrade step failed; says which, and whether the rollback held
-    ├── DownloadError             (automation.manifest) a download failed or did not verify
-    └── PublisherError            (automation.manifest) a publisher's checksum list or digest cannot be read
+    └── RestoreError              a restore did not prove itself (counts, runs, logins): the re-verification of
+                                  the runs recorded before it failed, names what differs
 
     Interrupted                   SIGINT or SIGTERM stopped the command (exit 130 / 143); a BaseException like
                                   KeyboardInterrupt, so that no ``except OsTicketError`` takes it for a failure
@@ -89,15 +94,22 @@ class EvidenceUnavailable(UsageError):
     before the run starts."""
 
 
-class EnvironmentProblem(OsTicketError):
+class EnvironmentFailure(OsTicketError):
+    """osTicket or the environment failed (unreachable, HTTP 5xx, database down, a tool missing): not an
+    answer of the help desk. A pipeline may retry these."""
+
+    exit_code = 4
+
+
+class EnvironmentProblem(EnvironmentFailure):
     """Something on this machine is missing or in the way (a package, a busy port)."""
 
 
-class LocalInstanceError(OsTicketError):
+class LocalInstanceError(EnvironmentFailure):
     """The local osTicket could not be started, installed or stopped."""
 
 
-class DatabaseError(OsTicketError):
+class DatabaseError(EnvironmentFailure):
     """osTicket's database could not be reached or refused a statement."""
 
 
@@ -118,6 +130,15 @@ class ApiError(OsTicketError):
             super().__init__(f"no answer{where}: {self.body}")
         else:
             super().__init__(f"osTicket answered HTTP {status}{where}: {self.body or '(empty body)'}")
+
+    @property
+    def unavailable(self) -> bool:
+        """No answer, or a server error: osTicket is down rather than refusing."""
+        return self.status == 0 or self.status >= 500
+
+
+class OsTicketUnavailable(EnvironmentFailure):
+    """The staff panel or the Support Center gave no answer, or answered HTTP 5xx."""
 
 
 class AuthError(OsTicketError):
@@ -152,24 +173,24 @@ class LoadError(OsTicketError):
     """Requests of a load run failed on osTicket's side, or verification could not finish."""
 
 
-class EvidenceError(OsTicketError):
+class EvidenceError(EnvironmentFailure):
     """The browser could not capture a page of the run's evidence, or the write-up could not be written."""
 
 
-class HashChangedError(OsTicketError):
+class HashChangedError(EnvironmentFailure):
     """A download no longer matches the SHA-256 pinned in the manifest."""
 
 
-class UnreachableError(OsTicketError):
+class UnreachableError(EnvironmentFailure):
     """``manifest check --online``: some URLs did not answer."""
 
 
-class RotationError(OsTicketError):
+class RotationError(EnvironmentFailure):
     """A secret's rotation failed midway; ``problems`` says which steps were rolled back (and any that could
     not be), so that config, files and osTicket are known to agree again."""
 
 
-class BackupError(OsTicketError):
+class BackupError(EnvironmentFailure):
     """A backup could not be made, or a backup file cannot be decrypted or does not match its manifest
     (``problems`` names each part); nothing was restored from it."""
 
@@ -179,7 +200,7 @@ class RestoreError(OsTicketError):
     differ from the backup's (``problems``)."""
 
 
-class UpgradeError(OsTicketError):
+class UpgradeError(EnvironmentFailure):
     """An upgrade step failed (``step`` names it); the message says whether the rollback brought the old help
     desk back."""
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from automation.errors import ConfigError, OsTicketError
+from automation.errors import ConfigError, EnvironmentFailure
 from automation.files import write_atomic
 from automation.paths import MANIFEST_PATH
 
@@ -256,7 +256,7 @@ def load_manifest(path: Path = MANIFEST_PATH) -> Manifest:
     return _validate(path, _read(path))
 
 
-class DownloadError(OsTicketError):
+class DownloadError(EnvironmentFailure):
     """A manifest URL could not be downloaded (network, TLS, HTTP status)."""
 
     def __init__(self, url: str, reason: str) -> None:
@@ -306,7 +306,7 @@ def write_hashes(hashes: dict[str, str], path: Path = MANIFEST_PATH, sources: di
     return updated
 
 
-class PublisherError(OsTicketError):
+class PublisherError(EnvironmentFailure):
     """The publisher's checksum source could not be read, or does not list the file."""
 
 

@@ -1,9 +1,6 @@
 """The ``ostops`` command line: the one package that imports click.
 
-Exit codes, mapped here and only here (`exit_code_for`): 0 success · 1 osTicket, its database or this machine
-failed (`automation.errors.OsTicketError`) · 2 bad input, nothing written (`automation.errors.UsageError`,
-click's usage errors) · 3 changes pending (``seed --plan --detailed-exitcode``; `Outcome`) · 130 interrupted
-(Ctrl-C, SIGINT) · 143 terminated (SIGTERM; `automation.errors.Interrupted`: 128 + the signal's number)."""
+Exit codes, mapped here and only here (`EXIT_CODES`, `exit_code_for`), from `automation.errors`' tree."""
 
 from __future__ import annotations
 
@@ -13,14 +10,37 @@ import sys
 import click
 
 from automation.cli import instance, lab, load, local, mail, manifest, operations, runs, scenario, seed
-from automation.cli.common import Outcome, console, escape
+from automation.cli.common import Outcome, console, escape, guard_option_values
 from automation.cli.examples import add_examples
 from automation.cli.rotate import rotate_group
-from automation.errors import Interrupted, OsTicketError, UsageError, VerificationError
+from automation.errors import (
+    ApiError,
+    EnvironmentFailure,
+    Interrupted,
+    OsTicketError,
+    ScenarioStepFailed,
+    UsageError,
+    VerificationError,
+)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES_PENDING, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES_PENDING, EXIT_ENVIRONMENT = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+# The table of `ostops --help` and the README: what a pipeline can act on.
+EXIT_CODES = {
+    EXIT_OK: "success: every expectation holds",
+    EXIT_FAILED: "expectations not met: verification mismatches, osTicket refused a step or a login",
+    EXIT_USAGE: "bad input (a file, a field, a flag): nothing was written",
+    EXIT_CHANGES_PENDING: "changes pending (seed --plan --detailed-exitcode)",
+    EXIT_ENVIRONMENT: "osTicket or the environment failed: unreachable, HTTP 5xx, database down, a tool missing",
+    EXIT_INTERRUPTED: "interrupted (SIGINT, Ctrl-C); the run's record, --json-file and --junit are written",
+    EXIT_TERMINATED: "terminated (SIGTERM, a CI timeout); the same",
+}
 SIGNAL_EXIT_CODES = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}  # the shells' 128 + n
-OUTCOME_EXIT_CODES = {Outcome.CHANGES_PENDING: EXIT_CHANGES_PENDING}
+OUTCOME_EXIT_CODES = {Outcome.CHANGES_PENDING: EXIT_CHANGES_PENDING, Outcome.UNHEALTHY: EXIT_ENVIRONMENT}
+
+
+def _exit_code_table() -> str:
+    return "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,6 +66,8 @@ cli.add_command(operations.backup_group)
 cli.add_command(operations.restore_command)
 cli.add_command(operations.upgrade_command)
 add_examples(cli)
+guard_option_values(cli)
+cli.epilog = f"Exit codes:\n\n\b\n{_exit_code_table()}\n\n{cli.epilog}"
 
 
 def exit_code_for(exc: BaseException) -> int:
@@ -55,7 +77,19 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_USAGE
     if isinstance(exc, KeyboardInterrupt | click.exceptions.Abort):
         return EXIT_INTERRUPTED
-    return EXIT_FAILED
+    return EXIT_ENVIRONMENT if is_environment_failure(exc) else EXIT_FAILED
+
+
+def is_environment_failure(exc: BaseException) -> bool:
+    """osTicket or the environment failed (4), not the help desk's answers (1). A failed step is judged by its
+    cause: osTicket's own refusal is an expectation not met, no answer or HTTP 5xx is osTicket down."""
+    if isinstance(exc, EnvironmentFailure):
+        return True
+    if isinstance(exc, ApiError):
+        return exc.unavailable
+    if isinstance(exc, ScenarioStepFailed) and exc.__cause__ is not None:
+        return is_environment_failure(exc.__cause__)
+    return False
 
 
 def exit_code_for_outcome(result: object) -> int:
@@ -87,4 +121,4 @@ def main() -> None:
         sys.exit(exit_code_for(exc))
 
 
-__all__ = ["cli", "exit_code_for", "exit_code_for_outcome", "main"]
+__all__ = ["EXIT_CODES", "cli", "exit_code_for", "exit_code_for_outcome", "is_environment_failure", "main"]

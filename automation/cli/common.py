@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import enum
 import os
 import sys
@@ -69,6 +70,7 @@ class Outcome(enum.Enum):
     """What a command may return instead of exiting itself; ``automation.cli`` maps it to an exit code."""
 
     CHANGES_PENDING = "changes pending"
+    UNHEALTHY = "unhealthy"  # a health check failed: osTicket or the environment (exit 4)
 
 
 def progress(message: str) -> None:
@@ -91,6 +93,37 @@ def running_instance(workspace: Workspace) -> Instance:
                                      f"({', '.join(stopped)} stopped); start it with "
                                      f"`ostops local up --dir {instance.local.dir}`")
     return instance
+
+
+def guard_option_values(command: click.Command) -> None:
+    """No option can swallow the next one: a value that looks like an option (``--junit --seed``, ``--run -y``)
+    is refused, exit 2, naming it, instead of becoming a file called ``--seed``. Given to every option of
+    ``command`` and its subcommands that takes a value; ``./--name`` still names such a file."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            guard_option_values(sub)
+    names = frozenset({name for param in command.params for name in (*param.opts, *param.secondary_opts)}
+                      | {"-h", "--help"})
+    for param in command.params:
+        if isinstance(param, click.Option) and not (param.is_flag or param.count):
+            param.type = _guarded(param.type, names)
+
+
+def _guarded(inner: click.ParamType, names: frozenset[str]) -> click.ParamType:
+    """``inner`` (a copy, every behaviour kept) refusing option-like values before converting them."""
+    if getattr(inner, "guards_options", False):
+        return inner
+    base = type(inner)
+
+    def convert(self: click.ParamType, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and (value.startswith("--") or value in names):
+            self.fail(f"{value!r} looks like an option, not a value for it: give the value (a file name "
+                      f"beginning with '-' is written ./{value})", param, ctx)
+        return base.convert(self, value, param, ctx)
+
+    guarded = copy.copy(inner)
+    guarded.__class__ = type(f"Guarded{base.__name__}", (base,), {"convert": convert, "guards_options": True})
+    return guarded
 
 
 STDOUT = Path("-")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
-from automation.cli.common import escape, instance_option, out, print_json, warn
+from automation.cli.common import Outcome, escape, instance_option, out, print_json, warn
 from automation.errors import ConfigError
 from automation.workspace import Workspace
 
@@ -147,8 +147,8 @@ def instance_add(name: str, url: str, db_host: str, db_port: int, db_name: str, 
         warn("--db-tls-insecure: the database connection is encrypted but the server is not authenticated")
 
 
-def show_health(command: str, health: Health, as_json: bool) -> None:
-    """Print a health report (table or --json) and exit 1 when a check failed."""
+def show_health(command: str, health: Health, as_json: bool) -> Outcome | None:
+    """Print a health report (table or --json); a failed check is osTicket or the environment failing (exit 4)."""
     if as_json:
         print_json(command, health.healthy, **health.about,
                    checks={name: {"ok": ok, "detail": detail} for name, (ok, detail) in health.checks.items()})
@@ -162,14 +162,13 @@ def show_health(command: str, health: Health, as_json: bool) -> None:
             table.add_row(name, "[green]yes[/green]" if ok else "[red]no[/red]", escape(detail))
         out.print(table)
         out.print("healthy" if health.healthy else "UNHEALTHY")
-    if not health.healthy:
-        sys.exit(1)
+    return None if health.healthy else Outcome.UNHEALTHY
 
 
 @instance_group.command("status")
 @instance_option
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def instance_status(instance_path: Path | None, as_json: bool) -> None:
+def instance_status(instance_path: Path | None, as_json: bool) -> Outcome | None:
     """Health of any instance (local, Azure or external): HTTP 200 on its URL, osTicket's tables behind the
     table prefix, the API key active in osTicket, and the release of its database schema; for a local instance
     also the processes `ostops local up` started."""
@@ -180,4 +179,4 @@ def instance_status(instance_path: Path | None, as_json: bool) -> None:
     report = manager.status(instance) if instance.local is not None else health.check(instance)
     kind = {"kind": instance.kind}
     report.about = {**kind, **report.about}
-    show_health("instance status", report, as_json)
+    return show_health("instance status", report, as_json)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from automation.cli.common import escape, instance_option, out, progress, warn
+from automation.cli.common import Outcome, escape, instance_option, out, progress, warn
 from automation.errors import UsageError
 from automation.paths import default_instance_path, local_dir_from_environment
 from automation.workspace import Workspace
@@ -94,12 +94,12 @@ def local_down(base: Path | None) -> None:
 @dir_option
 @instance_option
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def local_status(base: Path | None, instance_path: Path | None, as_json: bool) -> None:
+def local_status(base: Path | None, instance_path: Path | None, as_json: bool) -> Outcome | None:
     """Health: processes, HTTP 200 on /, osTicket's tables, the API key active in osTicket."""
     from automation.cli.instance import show_health
     from automation.local import manager
 
-    show_health("local status", manager.status(_workspace(base, instance_path).instance()), as_json)
+    return show_health("local status", manager.status(_workspace(base, instance_path).instance()), as_json)
 
 
 @local.command("env")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from automation.cli.common import (
+    STDOUT,
     check_writable,
     console,
     escape,
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
 @click.argument("scenario_file", type=click.Path(path_type=Path))
 @click.option("--seed", "with_seed", is_flag=True, help="Apply the seed file the scenario names first.")
 @click.option("--junit", "junit_path", type=click.Path(path_type=Path), default=None, help="Write JUnit XML here (- for standard output).")
-@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the run as JSON here (- for standard output).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON on standard output (the tables go to standard error).")
+@click.option("--json-file", "json_path", type=click.Path(path_type=Path), default=None, help="Write the run as JSON to this file (- for standard output, as --json).")
 @click.option("--evidence", "evidence_dir", type=click.Path(path_type=Path), default=None,
               help="Picture each step in a headless Chromium and write the write-up (README.md, index.html) into this folder.")
 @click.option("--require-mail", is_flag=True,
@@ -50,8 +52,8 @@ if TYPE_CHECKING:
 @click.option("--only", "only", multiple=True, metavar="KEY[,KEY]",
               help="Act out only the tickets of these keys (the final review counts only them).")
 @instance_option
-def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, json_path: Path | None,
-                evidence_dir: Path | None, require_mail: bool, only: tuple[str, ...],
+def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, as_json: bool,
+                json_path: Path | None, evidence_dir: Path | None, require_mail: bool, only: tuple[str, ...],
                 instance_path: Path | None) -> None:
     """Act a scenario out on osTicket, then verify every expectation in its database."""
     from automation.errors import EvidenceError, Interrupted, ScenarioError, ScenarioStepFailed
@@ -67,18 +69,22 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
             write_text(junit_path, junit_xml(result, loaded), "--junit")
         if json_path:
             document = json_document("run", result.passed, **result.to_json())
-            write_text(json_path, json.dumps(document, indent=2, default=str) + "\n", "--json")
+            write_text(json_path, json.dumps(document, indent=2, default=str) + "\n", "--json-file")
 
+    if as_json and json_path is not None:
+        raise click.UsageError("--json prints the run on standard output and --json-file writes it to a file; "
+                               "give one")
+    json_path = STDOUT if as_json else json_path
     loaded = load_scenario(scenario_file)
     if only:
         from automation.scenarios.loader import select_tickets
 
         loaded = select_tickets(loaded, [k.strip() for part in only for k in part.split(",") if k.strip()])
-    for option, output in (("--junit", junit_path), ("--json", json_path)):
+    for option, output in (("--junit", junit_path), ("--json-file", json_path)):
         if output is not None:
             check_writable(output, option)
     if junit_path is not None and json_path is not None and is_stdout(junit_path) and is_stdout(json_path):
-        raise click.UsageError("--junit - and --json - would both go to standard output; send one to a file")
+        raise click.UsageError("--junit - and --json would both go to standard output; send one to a file")
     if evidence_dir is not None:  # all of it before osTicket is touched: exit 2, nothing created
         evidence_dir = run_evidence.check_folder(evidence_dir)
         run_evidence.check()
@@ -148,7 +154,7 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, j
                 document = json_document("run", False, passed=False, error=str(exc),
                                          interrupted=isinstance(exc, Interrupted),
                                          signal=exc.name if isinstance(exc, Interrupted) else None)
-                write_text(json_path, json.dumps(document, indent=2) + "\n", "--json")
+                write_text(json_path, json.dumps(document, indent=2) + "\n", "--json-file")
             raise
         write_outputs(result)
         evidence_problem = None
@@ -261,6 +267,10 @@ def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, requi
         raise ConfigError(f"{workspace.runs_dir}: no run of {scenario_file} recorded; "
                           "pass --run RUN_ID (see `ostops runs`) or run it first")
     record = load_record(workspace, run_id)
+    if record is not None and record.of_another_scenario(loaded.path):
+        raise ConfigError(f"run {run_id} acted out {record.scenario}, not {scenario_file}: verify it with "
+                          f"`ostops verify {record.scenario} --run {run_id}`, or give a run of {scenario_file} "
+                          "(see `ostops runs`)")
     if record is not None and record.planned and set(record.planned) < {t.key for t in loaded.scenario.tickets}:
         from automation.scenarios.loader import select_tickets
 

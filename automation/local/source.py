@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from automation.errors import OsTicketError, SourceError
+from automation.errors import EnvironmentFailure, SourceError
 from automation.manifest import Download, PublisherError, github_release_digest, load_manifest
 from automation.versions import SECURITY_FLOOR, parse_version
 
@@ -137,8 +137,8 @@ def cached_sources(pinned: str) -> list[Path]:
     return versions
 
 
-class DigestMismatchError(OsTicketError):
-    """The downloaded release differs from the digest its publisher lists (exit 1)."""
+class DigestMismatchError(EnvironmentFailure):
+    """The downloaded release differs from the digest its publisher lists (exit 4)."""
 
 
 def _where_else(entry: Download) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 
 import requests
 
-from automation.errors import StepError
+from automation.errors import OsTicketUnavailable, StepError
 from automation.osticket.http import TIMEOUT, new_session, no_answer, osticket_message
 
 _TOKEN = re.compile(r'name="__CSRFToken__"\s+value="([^"]+)"')
@@ -74,9 +74,14 @@ class Portal:
     def _send(self, http: requests.Session, method: str, path: str, **kwargs: Any) -> requests.Response:
         url = self.base_url + path
         try:
-            return http.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
+            response = http.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
         except requests.RequestException as exc:
-            raise StepError(f"{method} {url}: no answer from the Support Center ({no_answer(http, exc)})") from exc
+            raise OsTicketUnavailable(f"{method} {url}: no answer from the Support Center "
+                                      f"({no_answer(http, exc)})") from exc
+        if response.status_code >= 500:  # the Support Center down or broken, not refusing the request
+            raise OsTicketUnavailable(f"{method} {url}: the Support Center answered HTTP {response.status_code}: "
+                                      f"{osticket_message(response.text)}")
+        return response
 
     def _token(self, page: requests.Response, where: str) -> str:
         token = _TOKEN.search(page.text)

@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from automation.errors import AuthError, CsrfError, StepError
+from automation.errors import AuthError, CsrfError, OsTicketUnavailable, StepError
 from automation.osticket.http import TIMEOUT, new_session, no_answer, osticket_message
 
 _HIDDEN_TOKEN = re.compile(r'name="__CSRFToken__"\s+value="([^"]+)"')
@@ -63,9 +63,13 @@ class StaffSession:
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         try:
-            return self.http.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
+            response = self.http.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
         except requests.RequestException as exc:
-            raise StepError(f"{method} {url}: no answer from osTicket ({no_answer(self.http, exc)})") from exc
+            raise OsTicketUnavailable(f"{method} {url}: no answer from osTicket ({no_answer(self.http, exc)})") from exc
+        if response.status_code >= 500:  # osTicket down or broken, not refusing the action
+            raise OsTicketUnavailable(f"{method} {url}: osTicket answered HTTP {response.status_code}: "
+                                      f"{osticket_message(response.text)}")
+        return response
 
     def _call(self, method: str, path: str, data: dict[str, Any] | None = None, ajax: bool = True,
               files: list[tuple[str, tuple[str, bytes, str]]] | None = None) -> requests.Response:

@@ -211,6 +211,15 @@ class RunRecord:
     ledger: Ledger | None
     ticket_numbers: dict[str, str] = field(default_factory=dict)  # key -> the number osTicket gave
     planned: tuple[str, ...] = ()  # the keys the run set out to act (fewer than the scenario's with --only)
+    scenario: str = ""  # the scenario file the run acted out, as it was given
+
+    def of_another_scenario(self, scenario: Path) -> bool:
+        """The run acted out another scenario file than ``scenario`` (the same file, or one of the same name
+        when the run was started from another folder, is this one)."""
+        if not self.scenario:
+            return False
+        recorded = Path(self.scenario)
+        return recorded.resolve() != scenario.resolve() and recorded.name != scenario.name
 
 
 def load_record(workspace: Workspace, run_id: str) -> RunRecord | None:
@@ -241,7 +250,7 @@ def load_record(workspace: Workspace, run_id: str) -> RunRecord | None:
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
         raise ConfigError(f"{path}: not a run record ({type(exc).__name__}: {exc}); move it away to verify by "
                           "subject tag") from None
-    return RunRecord(run_id, ids, id_range, ledger, numbers, planned)
+    return RunRecord(run_id, ids, id_range, ledger, numbers, planned, str(data.get("scenario") or ""))
 
 
 def recorded_runs(workspace: Workspace) -> list[str]:

@@ -166,7 +166,7 @@ def test_php_fpm_workers_killed_during_run_leave_no_ticket_unnamed(osticket: Any
     out = tmp_path / "run.json"
     after = last_id(osticket)
     master = pid_of(osticket, "php-fpm")
-    proc = start(osticket, "run", str(scenario), "--json", str(out))
+    proc = start(osticket, "run", str(scenario), "--json-file", str(out))
     try:
         deadline = time.monotonic() + 60
         while last_id(osticket) < after + 3 and time.monotonic() < deadline and proc.poll() is None:
@@ -180,7 +180,7 @@ def test_php_fpm_workers_killed_during_run_leave_no_ticket_unnamed(osticket: Any
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 1, stdout + stderr
+    assert proc.returncode == 4, stdout + stderr
     result = json.loads(out.read_text())
     run_id = result["run_id"]
     confirmed = {t["number"] for t in result["tickets"].values()}

@@ -35,7 +35,7 @@ def test_status_with_mariadb_frozen_names_it_quickly(osticket: Any) -> None:
         elapsed = time.monotonic() - started
     finally:
         os.kill(pid, signal.SIGCONT)
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 4, result.stdout + result.stderr
     checks = json.loads(result.stdout)["checks"]
     assert checks["process mariadb"] == {"ok": False, "detail": f"pid {pid} is stopped (frozen by SIGSTOP or a "
                                          f"debugger): it answers nothing until `kill -CONT {pid}`"}

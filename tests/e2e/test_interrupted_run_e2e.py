@@ -118,7 +118,7 @@ def skipped_steps(suite: ET.Element) -> list[str]:
 
 
 def run_args(scenario: Path, folder: Path) -> list[str]:
-    return ["run", str(scenario), "--json", str(folder / "run.json"), "--junit", str(folder / "run.xml")]
+    return ["run", str(scenario), "--json-file", str(folder / "run.json"), "--junit", str(folder / "run.xml")]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -165,7 +165,7 @@ def test_mariadb_killed_during_a_run_leaves_a_record_that_reports_and_verifies(o
     wait_for_tickets(osticket, proc, after, 3)
     os.kill(pid_of(osticket, "mariadb"), signal.SIGKILL)
     stdout, stderr = finish(proc)
-    assert proc.returncode == 1, stdout + stderr
+    assert proc.returncode == 4, stdout + stderr
     manager.up(osticket.base)
     document, suite = outputs(tmp_path)
     run_id = document["run_id"]
@@ -191,7 +191,7 @@ def test_php_fpm_killed_during_a_run_leaves_a_record_that_reports_and_verifies(o
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.02)
     stdout, stderr = finish(proc)
-    assert proc.returncode == 1, stdout + stderr
+    assert proc.returncode == 4, stdout + stderr
     manager.up(osticket.base)
     document, suite = outputs(tmp_path)
     run_id = document["run_id"]

@@ -35,7 +35,7 @@ def seeded(osticket: Any) -> None:
 def run_lab(osticket: Any, tmp_path: Path) -> tuple[str, Path, Path]:
     tmp_path.mkdir(parents=True, exist_ok=True)  # output folders are never created by ostops
     junit, as_json = tmp_path / "out.xml", tmp_path / "run.json"
-    result = ostops(osticket, "run", str(LAB), "--seed", "--junit", str(junit), "--json", str(as_json))
+    result = ostops(osticket, "run", str(LAB), "--seed", "--junit", str(junit), "--json-file", str(as_json))
     assert result.returncode == 0, result.stdout + result.stderr
     match = RUN_ID.search(result.stdout)
     assert match, result.stdout
@@ -312,9 +312,9 @@ def test_verify_names_an_unknown_run_as_bad_input(osticket: Any) -> None:
     assert "recent runs recorded here" in result.stderr or "no runs are recorded here" in result.stderr
 
 
-def test_verify_with_another_scenario_of_a_known_run_is_a_failed_verification(osticket: Any, tmp_path: Path) -> None:
+def test_verify_refuses_a_run_of_another_scenario(osticket: Any, tmp_path: Path) -> None:
     run_id, _, _ = run_lab(osticket, tmp_path)
     other = REPO / "tests" / "e2e" / "data" / "all-actions.yaml"
     result = ostops(osticket, "verify", str(other), "--run", run_id)
-    assert result.returncode == 1, result.stderr  # the run exists: its tickets are not this scenario's
-    assert "verification failed" in result.stderr and "no tickets of this run" not in result.stderr
+    assert result.returncode == 2, result.stderr  # the record names the scenario it acted out
+    assert f"run {run_id} acted out {LAB}, not {other}" in " ".join(result.stderr.split())

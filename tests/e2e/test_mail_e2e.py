@@ -128,7 +128,7 @@ def test_without_mail_capture_expect_mail_is_skipped_unless_required(osticket: A
                               text=True, timeout=300, cwd=REPO, check=False)
 
     junit, report = tmp_path / "lab.xml", tmp_path / "lab.json"
-    result = run("--junit", str(junit), "--json", str(report))
+    result = run("--junit", str(junit), "--json-file", str(report))
     assert result.returncode == 0, result.stdout + result.stderr
     output = " ".join((result.stdout + result.stderr).split())
     assert "skipped" in output and "no local SMTP capture: this azure instance" in output

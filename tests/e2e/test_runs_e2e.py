@@ -110,7 +110,7 @@ def test_purge_refuses_a_run_id_that_is_not_one(osticket: Any, tmp_path: Path) -
 
 def test_every_reporting_command_prints_the_one_json_shape(osticket: Any, tmp_path: Path) -> None:
     record = tmp_path / "run.json"
-    ran = ostops(osticket, "run", str(LAB), "--json", str(record))
+    ran = ostops(osticket, "run", str(LAB), "--json-file", str(record))
     assert ran.returncode == 0, ran.stdout + ran.stderr
     run = json.loads(record.read_text())
     assert (run["command"], run["ok"], run["passed"]) == ("run", True, True)

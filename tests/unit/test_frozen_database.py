@@ -15,7 +15,7 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from automation.errors import DatabaseNotAnswering, StepError
+from automation.errors import DatabaseNotAnswering, OsTicketUnavailable
 from automation.instance import DatabaseAccess, Instance, LocalProcesses, Login
 from automation.osticket import db, http
 from automation.osticket.staff import StaffSession
@@ -65,7 +65,7 @@ def test_an_http_timeout_says_whether_the_database_answers(silent_http: tuple[st
     url, _ = silent_http
     session = http.new_session(diagnose=lambda: "osTicket's database at 10.0.0.4:3306 did not answer")
     staff = StaffSession(url, "agent", "pw", session=session, timeout=(2, 0.3))
-    with pytest.raises(StepError) as caught:
+    with pytest.raises(OsTicketUnavailable) as caught:
         staff.login()
     assert "no answer from osTicket (ReadTimeout; osTicket's database at 10.0.0.4:3306 did not answer)" in str(
         caught.value)

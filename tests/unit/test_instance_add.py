@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from automation import external, health
-from automation.cli import cli, exit_code_for
+from automation.cli import cli, exit_code_for, exit_code_for_outcome
 from automation.errors import OsTicketError
 from automation.instance import Instance
 from tests.unit.test_https_pinning import (  # https_server: the fixture, used by name
@@ -148,8 +148,9 @@ def test_https_certificate_is_pinned_and_kept_beside(tmp_path: Path,
     assert Instance.load(target).https_certificate_sha256 == sha256_of(pem)
     assert (target.parent / "https-certificate.pem").read_text() == pem.strip() + "\n"
     # `instance status` reaches it through the pin, and names the database that does not answer.
-    status = CliRunner().invoke(cli, ["instance", "status", "--json", "--instance", str(target)])
-    assert status.exit_code == 1
+    status = CliRunner().invoke(cli, ["instance", "status", "--json", "--instance", str(target)],
+                                standalone_mode=False)
+    assert exit_code_for_outcome(status.return_value) == 4  # the database down: the environment
     doc = json.loads(status.output)
     assert doc["kind"] == "external" and doc["checks"]["http"] == {"ok": True, "detail": f"GET {url} -> 200"}
     assert doc["checks"]["database"]["ok"] is False

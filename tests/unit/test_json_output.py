@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from automation.cli import cli
+from automation.cli import cli, exit_code_for_outcome
 from automation.cli.common import json_document
 from automation.local.manager import Health
 from automation.manifest import MANIFEST_PATH
@@ -20,14 +20,15 @@ def test_the_shape_puts_command_and_ok_first() -> None:
 
 @pytest.mark.parametrize(("checks", "code"), [
     ({"http": (True, "200"), "database": (True, "ok")}, 0),
-    ({"http": (True, "200"), "database": (False, "refused")}, 1),
+    ({"http": (True, "200"), "database": (False, "refused")}, 4),  # the database down: the environment
 ])
 def test_local_status_json(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, checks: dict[str, tuple[bool, str]],
                            code: int) -> None:
     monkeypatch.setattr("automation.workspace.Workspace.instance", lambda self: object())
     monkeypatch.setattr("automation.local.manager.status", lambda instance: Health(checks))
-    result = CliRunner().invoke(cli, ["local", "status", "--json", "--instance", str(tmp_path / "i.json")])
-    assert result.exit_code == code
+    result = CliRunner().invoke(cli, ["local", "status", "--json", "--instance", str(tmp_path / "i.json")],
+                                standalone_mode=False)
+    assert exit_code_for_outcome(result.return_value) == code
     document = json.loads(result.stdout)
     assert document["command"] == "local status" and document["ok"] is (code == 0)
     assert document["checks"]["database"] == {"ok": checks["database"][0], "detail": checks["database"][1]}

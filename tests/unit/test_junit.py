@@ -67,7 +67,7 @@ def test_a_junit_file_is_written_when_osticket_cannot_be_reached(tmp_path: Path)
     junit = tmp_path / "junit.xml"
     proc = subprocess.run([OSTOPS, "run", str(LAB), "--junit", str(junit), "--instance", str(instance)],
                           capture_output=True, text=True, timeout=60, cwd=REPO, check=False)
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 4, proc.stderr
     suite = ET.parse(junit).getroot()
     assert (suite.get("tests"), suite.get("errors")) == ("1", "1")
     assert "cannot connect to osTicket's database" in suite.find("testcase/error").get("message")

@@ -188,7 +188,7 @@ def test_compute_sha256_names_the_url_on_network_failure() -> None:
     session = FakeSession(error=requests.ConnectionError("no route to host"))
     with pytest.raises(DownloadError, match=r"https://example\.test/a\.zip.*no route to host") as info:
         compute_sha256("https://example.test/a.zip", session=session)  # type: ignore[arg-type]
-    assert info.value.exit_code == 1
+    assert info.value.exit_code == 4
 
 
 def test_compute_sha256_refuses_an_http_error() -> None:
@@ -293,7 +293,7 @@ def test_cli_network_failure_is_one_clear_error_naming_the_url(
 
     monkeypatch.setattr("automation.manifest.compute_sha256", offline)
     code, err = run_main(monkeypatch, capsys, "manifest", "hash", "--manifest", str(path), "--write")
-    assert code == 1
+    assert code == 4
     assert "cannot download https://github.com/osTicket/osTicket/releases/download/v1.18.3/" in err
     assert "Traceback" not in err
     assert path.read_bytes() == before
@@ -315,7 +315,7 @@ def test_cli_refuses_to_repin_a_changed_hash_silently(
     path = write_manifest(tmp_path, php={"sha256": GOOD_HASH})
     monkeypatch.setattr("automation.manifest.compute_sha256", lambda url, timeout: "b" * 64)
     code, err = run_main(monkeypatch, capsys, "manifest", "hash", "--manifest", str(path), "--only", "php", "--write")
-    assert code == 1
+    assert code == 4
     assert "differs from the pinned SHA-256" in err
     assert load_manifest(path).downloads["php"].sha256 == GOOD_HASH
     code, _ = run_main(monkeypatch, capsys, "manifest", "hash", "--manifest", str(path), "--only", "php",

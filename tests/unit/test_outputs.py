@@ -50,7 +50,7 @@ def test_a_folder_is_not_a_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [
     ["report", "--output", "{missing}/report.html"],
     ["run", "seed/scenarios/lab.yaml", "--junit", "{missing}/junit.xml"],
-    ["run", "seed/scenarios/lab.yaml", "--json", "{missing}/run.json"],
+    ["run", "seed/scenarios/lab.yaml", "--json-file", "{missing}/run.json"],
 ])
 def test_the_commands_refuse_a_missing_folder_with_exit_2_before_any_work(args: list[str], tmp_path: Path) -> None:
     missing = tmp_path / "no-such-folder"
@@ -63,7 +63,7 @@ def test_the_commands_refuse_a_missing_folder_with_exit_2_before_any_work(args: 
 
 
 def test_a_run_refuses_both_files_on_standard_output(tmp_path: Path) -> None:
-    proc = subprocess.run([OSTOPS, "run", "seed/scenarios/lab.yaml", "--junit", "-", "--json", "-",
+    proc = subprocess.run([OSTOPS, "run", "seed/scenarios/lab.yaml", "--junit", "-", "--json",
                            "--instance", str(tmp_path / "none.json")], capture_output=True, text=True, timeout=60,
                           cwd=REPO, check=False)
     assert proc.returncode == 2

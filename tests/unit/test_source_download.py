@@ -91,12 +91,12 @@ def test_matching_digest_downloads_and_caches(github: FakeGitHub) -> None:
     assert again.webroot == found.webroot and len(github.requests) == 2
 
 
-def test_mismatch_exits_1_showing_both_hashes(github: FakeGitHub) -> None:
+def test_mismatch_exits_4_showing_both_hashes(github: FakeGitHub) -> None:
     published = "0" * 64
     github.digest = f"sha256:{published}"
     with pytest.raises(source.DigestMismatchError) as excinfo:
         source.resolve(None)
-    assert excinfo.value.exit_code == 1
+    assert excinfo.value.exit_code == 4
     message = str(excinfo.value)
     assert published in message and hashlib.sha256(github.asset).hexdigest() in message
     assert not (source.cache_root() / ENTRY.version).exists()
