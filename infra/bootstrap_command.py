@@ -38,6 +38,7 @@ from pulumi_azure_native import compute
 
 from automation.errors import ConfigError
 from automation.manifest import MANIFEST_PATH, load_manifest
+from infra.config import BOOTSTRAP_MODES
 from infra.vm import DATA_DISK_DRIVE_LETTER, DATA_DISK_LABEL, DATA_DISK_LUN
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +54,10 @@ DIGEST_TAG = "bootstrap-sha256"
 RUN_TAG = "bootstrap-run"
 MAX_INLINE_SCRIPT_BYTES = 163_840
 SETTINGS_MODE = "install"
+# settings.mode, the script's $SupportedModes (ostops:bootstrapMode picks one): install; upgrade (osTicket to the
+# manifest's release, rolled back on failure); rotate (Key Vault's current secret versions made live in MariaDB
+# and osTicket); backup (one backup to settings.backup.containerUrl, as the nightly task does). docs/operations.md.
+# BOOTSTRAP_MODES lives with the stack config that picks one.
 # Downloading PHP, MariaDB and osTicket and running the installer on a B-series VM can take a while.
 BOOTSTRAP_TIMEOUT_SECONDS = 3600
 
@@ -172,6 +177,8 @@ def bootstrap_settings(
     certificate_sha256: str,
     hsts_max_age_seconds: int = 0,
     smtp_relay: Mapping[str, Any] | None = None,
+    mode: str = SETTINGS_MODE,
+    backup: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The settings JSON of docs/contract §3, with Key Vault as the secrets' source.
 
@@ -181,8 +188,12 @@ def bootstrap_settings(
 
     ``dataDisk`` says where the data disk is (LUN, drive letter, volume label); ``hsts.maxAgeSeconds`` is 0
     with the stack's self-signed certificate; ``smtpRelay`` is null or the relay (its password named as a Key
-    Vault secret, never the value); ``mode`` is "install" (the bootstrap keeps an existing data directory).
+    Vault secret, never the value); ``mode`` is one of ``BOOTSTRAP_MODES`` ("install" keeps an existing data
+    directory); ``backup`` is null or ``{containerUrl, schedule, retentionDays}``: the nightly backup's Blob
+    container (written with the VM's identity), its time of day ("HH:mm", UTC) and how long blobs are kept.
     """
+    if mode not in BOOTSTRAP_MODES:
+        raise ConfigError(f"bootstrap mode {mode!r}: choose one of {', '.join(BOOTSTRAP_MODES)}")
     return {
         "schema": SETTINGS_SCHEMA,
         "osTicketVersion": osticket_version,
@@ -200,7 +211,8 @@ def bootstrap_settings(
         "dataDisk": {"lun": DATA_DISK_LUN, "driveLetter": DATA_DISK_DRIVE_LETTER, "label": DATA_DISK_LABEL},
         "hsts": {"maxAgeSeconds": hsts_max_age_seconds},
         "smtpRelay": dict(smtp_relay) if smtp_relay is not None else None,
-        "mode": SETTINGS_MODE,
+        "mode": mode,
+        "backup": dict(backup) if backup is not None else None,
     }
 
 

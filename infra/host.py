@@ -117,6 +117,7 @@ class OsTicketHost(pulumi.ComponentResource):
                 certificate_sha256=certificate_sha256,
                 hsts_max_age_seconds=config.hsts_max_age_seconds,
                 smtp_relay=smtp,
+                mode=config.bootstrap_mode,
             )
 
         # The size budget, checked now with the longest values Azure can give (a 24-character vault name),

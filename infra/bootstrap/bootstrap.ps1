@@ -47,9 +47,8 @@ $SettingsPlaceholder = '__OSTOPS_' + 'SETTINGS_JSON__'
 $MinimumOsTicketVersion = '1.18.3'   # security floor: fixes CVE-2026-22200
 $RequiredDownloads = @('osticket', 'php', 'vcredist', 'urlrewrite', 'mariadb')
 $SecretNames = @('adminPassword', 'dbRootPassword', 'dbAppPassword', 'apiKey', 'tlsPfx', 'tlsPfxPassword')
-# settings.mode: what this run does. Every step names the modes it belongs to (Add-Step -Modes); later modes
-# (upgrade, rotate, backup) add their steps and a value here.
-$SupportedModes = @('install')
+# settings.mode: what this run does. Every step names the modes it belongs to (Add-Step -Modes).
+$SupportedModes = @('install', 'upgrade', 'rotate', 'backup')
 # settings.restart: 'auto' restarts Windows when a change needs it (SCHANNEL) and resumes at startup; 'never'
 # leaves the restart to the operator (the Windows CI job: its runner cannot restart).
 $RestartModes = @('auto', 'never')
@@ -1053,6 +1052,313 @@ function Get-OsTicketInstalled {
     return ($null -ne $text -and $text -match "define\('OSTINSTALLED',\s*TRUE\)")
 }
 
+#region ostops-ops: functions
+# settings.mode backup (also nightly), upgrade, rotate: automation/operations/*.py on the VM (docs/operations.md).
+$BackupTaskName = 'osTicket backup'
+$BackupScriptCopy = 'C:\ostops\backup.ps1'   # the bootstrap copy with mode 'backup' (param() takes no mode)
+# mariadb-dump: the client's name since MariaDB 10.5 (mariadb.com/kb "mariadb-dump"), MSI feature Client.
+$MariaDbDumpExe = 'C:\MariaDB\bin\mariadb-dump.exe'
+# IMDS: GET with header Metadata: true ("How to use managed identities for Azure resources on an Azure VM to acquire
+# an access token"); resource https://storage.azure.com/ ("Authorize access to blobs using Microsoft Entra ID").
+$StorageIdentityRoute = '/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://storage.azure.com/'
+# Bearer needs x-ms-version 2017-11-09+ ("Authorize with Microsoft Entra ID"). From 2019-12-12 Put Blob takes up to
+# 5,000 MiB, Put Block 4,000 MiB (their Remarks); a Put Blob body is read into memory, so above 256 MiB: blocks.
+$StorageApiVersion = '2019-12-12'
+$PutBlobMaxBytes = 256MB
+$PutBlockBytes = 100MB
+$script:Backup = $null; $script:LastBackup = $null; $script:Release = $null; $script:UpgradeDone = $false
+$script:UpgradeProblems = @(); $script:UpgradeBackup = $null; $script:UpgradeOld = ''; $script:UpgradeFrom = ''
+$script:OnStepFailure = $null
+
+function Get-OpsOptionProblems {
+    # settings.backup: null or {containerUrl, schedule "HH:mm" (VM clock: UTC), retentionDays}.
+    param([Parameter(Mandatory = $true)]$Settings)
+    $backup = Get-SettingValue $Settings 'backup'
+    if ($null -eq $backup) { return @(if ($script:Mode -eq 'backup') { 'settings.mode is backup but settings.backup is null' }) }
+    $url = "$(Get-SettingValue $backup 'containerUrl')".TrimEnd('/'); $at = "$(Get-SettingValue $backup 'schedule')"
+    $days = "$(Get-SettingValue $backup 'retentionDays')"
+    $problems = @()
+    # Account: 3-24 of a-z0-9; container: 3-63 of a-z0-9 and single dashes.
+    if ($url -notmatch '^https://[a-z0-9]{3,24}\.blob\.core\.windows\.net/[a-z0-9](-?[a-z0-9]){2,62}$') {
+        $problems += "settings.backup.containerUrl must be https://<account>.blob.core.windows.net/<container>, not '$url'"
+    }
+    if ($at -notmatch '^([01]\d|2[0-3]):[0-5]\d$') { $problems += "settings.backup.schedule must be HH:mm, not '$at'" }
+    if ($days -notmatch '^[1-9]\d{0,3}$') { $problems += "settings.backup.retentionDays must be a whole number from 1, not '$days'" }
+    if (-not $problems) { $script:Backup = [pscustomobject]@{ ContainerUrl = $url; Schedule = $at } }
+    return $problems
+}
+
+function ConvertTo-OpsSecureString {
+    param([Parameter(Mandatory = $true)][AllowEmptyString()][string]$Text)
+    $secure = New-Object System.Security.SecureString
+    foreach ($character in $Text.ToCharArray()) { $secure.AppendChar($character) }
+    return $secure
+}
+
+function Invoke-OpsClient {
+    # mysql.exe or mariadb-dump.exe as root; the password in an option file in the private $Folder, never argv.
+    # Values may be double-quoted with \\ and \" ("Configuring MariaDB with Option Files"); it must come first.
+    param([Parameter(Mandatory = $true)][string]$FilePath, [Parameter(Mandatory = $true)][string]$Folder, [Parameter(Mandatory = $true)][string]$Arguments)
+    $secret = (Get-DbCredential -Account 'root').GetNetworkCredential().Password
+    Write-TextFile -Path "$Folder\client.cnf" -Text ("[client]`r`nuser=root`r`n" + 'password="' + $secret.Replace('\', '\\').Replace('"', '\"') + '"')
+    $result = Invoke-Process -FilePath $FilePath -TimeoutSeconds 3600 -Arguments ('--defaults-extra-file="{0}\client.cnf" --protocol=TCP --host=127.0.0.1 --port={1} {2}' -f $Folder, $MariaDbPort, $Arguments)
+    Remove-Item -LiteralPath "$Folder\client.cnf"
+    if ($result.ExitCode -ne 0) { throw ('{0} failed (exit {1}): {2}' -f (Split-Path -Leaf $FilePath), $result.ExitCode, (Protect-Text $result.Error.Trim())) }
+}
+
+function Write-BackupLog {
+    # ostops_ops.backup_log, a row per attempt (`ostops instance status` reads it): no -Id starts one, returns its id.
+    param([long]$Id = 0, [int]$Ok = 0, [string]$BlobName = '', [long]$Bytes = 0, [string]$Sha256 = '', [string]$Message = '')
+    $text = Protect-Text $Message
+    $text = ConvertTo-SqlString $text.Substring(0, [Math]::Min(1000, $text.Length))
+    if ($Id -gt 0) {
+        $null = Invoke-MariaDbSql -Sql ("UPDATE ostops_ops.backup_log SET finished_utc = UTC_TIMESTAMP(), ok = $Ok, blob_name = " + (ConvertTo-SqlString $BlobName) +
+            ", bytes = $Bytes, sha256 = " + (ConvertTo-SqlString $Sha256) + ", message = $text WHERE id = $Id;")
+        return
+    }
+    $grant = if ($script:DbAccessEnabled) { "GRANT SELECT ON ostops_ops.backup_log TO '$DbUser'@'$($script:AutomationIp)';" }
+    return [long](Invoke-MariaDbSql -Sql @"
+CREATE DATABASE IF NOT EXISTS ostops_ops CHARACTER SET utf8mb4;
+CREATE TABLE IF NOT EXISTS ostops_ops.backup_log (id BIGINT AUTO_INCREMENT PRIMARY KEY, started_utc DATETIME, finished_utc DATETIME NULL,
+  ok TINYINT, blob_name VARCHAR(255), bytes BIGINT, sha256 CHAR(64), message VARCHAR(1000)) ENGINE=InnoDB;
+$grant
+INSERT INTO ostops_ops.backup_log (started_utc, ok, message) VALUES (UTC_TIMESTAMP(), 0, $text); SELECT LAST_INSERT_ID();
+"@)
+}
+
+function Invoke-OstSql {
+    # {0}: osTicket's database, {1}: its table prefix.
+    param([Parameter(Mandatory = $true)][string]$Sql)
+    return (Invoke-MariaDbSql -Sql ($Sql -f $DbName, $TablePrefix))
+}
+
+function Get-DbSchemaSignature {
+    return (Invoke-OstSql "SELECT value FROM {0}.{1}config WHERE namespace = 'core' AND ``key`` = 'schema_signature';")
+}
+
+function Get-TableRowCounts {
+    $tables = @((Invoke-MariaDbSql -Sql "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$DbName' AND TABLE_TYPE = 'BASE TABLE';") -split "`r?`n" | Where-Object { $_ })
+    $selects = ($tables | ForEach-Object { "SELECT '$_', COUNT(*) FROM $DbName.``$_``" }) -join ' UNION ALL '
+    $counts = [ordered]@{}
+    foreach ($line in ((Invoke-MariaDbSql -Sql "START TRANSACTION WITH CONSISTENT SNAPSHOT; $selects; COMMIT;") -split "`r?`n" | Where-Object { $_ })) {
+        $name, $count = $line -split "`t"; $counts[$name] = [long]$count
+    }
+    return $counts
+}
+
+function Invoke-Blob {
+    # A Blob REST PUT: Authorization Bearer (the VM's identity; no storage key), x-ms-date, x-ms-version (Put Blob).
+    param([Parameter(Mandatory = $true)][string]$Url, $Body, [hashtable]$Headers = @{}, [string]$ContentType = 'application/octet-stream')
+    $token = (Invoke-WithRetry -What 'managed identity token for Blob storage' -Action {
+        Invoke-RestMethod -Uri ($script:IdentityEndpoint + $StorageIdentityRoute) -Headers @{ Metadata = 'true' } -UseBasicParsing -TimeoutSec 30 }).access_token
+    Add-Secret $token
+    $Headers['Authorization'] = "Bearer $token"; $Headers['x-ms-version'] = $StorageApiVersion; $Headers['x-ms-date'] = [DateTime]::UtcNow.ToString('r')
+    $null = Invoke-WithRetry -What "PUT $Url" -Action { Invoke-WebRequest -Uri $Url -Method Put -Headers $Headers -Body $Body -ContentType $ContentType -UseBasicParsing -TimeoutSec 1800 }
+}
+
+function Send-BlobFile {
+    # Put Blob (x-ms-blob-type: BlockBlob); larger: Put Block (?comp=block&blockid=<base64 of one length, URL-encoded>)
+    # per $PutBlockBytes, then Put Block List (?comp=blocklist, <BlockList><Latest>id</Latest>...</BlockList>).
+    param([Parameter(Mandatory = $true)][string]$Path, [Parameter(Mandatory = $true)][string]$Url)
+    if ((Get-Item -LiteralPath $Path).Length -le $PutBlobMaxBytes) {
+        return (Invoke-Blob -Url $Url -Body ([System.IO.File]::ReadAllBytes($Path)) -Headers @{ 'x-ms-blob-type' = 'BlockBlob' } -ContentType 'application/zip')
+    }
+    $ids = @(); $buffer = New-Object byte[] $PutBlockBytes
+    $stream = [System.IO.File]::OpenRead($Path)
+    try {
+        while (($read = $stream.Read($buffer, 0, $buffer.Length)) -gt 0) {
+            $ids += [Convert]::ToBase64String([Text.Encoding]::ASCII.GetBytes(('{0:d6}' -f $ids.Count)))
+            $chunk = New-Object byte[] $read; [Array]::Copy($buffer, $chunk, $read)
+            Invoke-Blob -Url ('{0}?comp=block&blockid={1}' -f $Url, [Uri]::EscapeDataString($ids[-1])) -Body $chunk
+        }
+    } finally { $stream.Dispose() }
+    $list = '<?xml version="1.0" encoding="utf-8"?><BlockList>' + (($ids | ForEach-Object { "<Latest>$_</Latest>" }) -join '') + '</BlockList>'
+    Invoke-Blob -Url "$Url`?comp=blocklist" -Body $list -Headers @{ 'x-ms-blob-content-type' = 'application/zip' } -ContentType 'application/xml'
+}
+
+function Invoke-OstopsBackup {
+    # A zip of osticket.sql (mariadb-dump --single-transaction: one consistent InnoDB snapshot, no locks),
+    # ost-config.php (SECRET_SALT) and manifest.json (osTicket version, schema signature, rows per table, SHA-256 of
+    # each part, created UTC) put in settings.backup.containerUrl, logged in backup_log. Its private folder is
+    # deleted, unless -Keep (the upgrade's rollback restores from it).
+    param([switch]$Keep, [string]$Reason = 'nightly')
+    $stamp = [DateTime]::UtcNow.ToString('yyyyMMddTHHmmssZ')
+    $name = '{0}/osticket-{1}-{2}.zip' -f $env:COMPUTERNAME.ToLowerInvariant(), $stamp, $Reason
+    $logId = Write-BackupLog -Message "started ($Reason)"
+    $folder = "C:\ostops\ops\$stamp"
+    try {
+        $null = New-Item -ItemType Directory -Path "$folder\parts" -Force
+        Set-HardenedAcl -Path $folder
+        if (@(Get-HardenedAclProblems -Path $folder).Count -gt 0) { throw "$folder is not private" }
+        $dump = "$folder\parts\osticket.sql"
+        Invoke-OpsClient -FilePath $MariaDbDumpExe -Folder $folder -Arguments ('--single-transaction --routines --triggers --hex-blob --default-character-set=utf8mb4 --result-file="{0}" {1}' -f $dump, $DbName)
+        Copy-Item -LiteralPath $OstConfig -Destination "$folder\parts"
+        $hashes = @{}
+        foreach ($part in @('osticket.sql', 'ost-config.php')) { $hashes[$part] = (Get-FileHash -LiteralPath "$folder\parts\$part" -Algorithm SHA256).Hash.ToLowerInvariant() }
+        $manifest = [ordered]@{ createdUtc = [DateTime]::UtcNow.ToString('o'); reason = $Reason; osTicketVersion = (Get-InstalledVersion)
+                                schemaSignature = (Get-DbSchemaSignature); rows = (Get-TableRowCounts); sha256 = $hashes }
+        Write-TextFile -Path "$folder\parts\manifest.json" -Text ($manifest | ConvertTo-Json -Depth 4)
+        # ZipFile: Compress-Archive stops at 2 GB ("the maximum file size that you can compress", its docs).
+        Add-Type -AssemblyName System.IO.Compression.FileSystem
+        [System.IO.Compression.ZipFile]::CreateFromDirectory("$folder\parts", "$folder\backup.zip")
+        $zip = Get-Item -LiteralPath "$folder\backup.zip"
+        $sha = (Get-FileHash -LiteralPath $zip.FullName -Algorithm SHA256).Hash.ToLowerInvariant()
+        Send-BlobFile -Path $zip.FullName -Url "$($script:Backup.ContainerUrl)/$name"
+        Write-BackupLog -Id $logId -Ok 1 -BlobName $name -Bytes $zip.Length -Sha256 $sha -Message "uploaded ($Reason): $($manifest.rows.Count) tables"
+        Write-Log ('backup {0}: {1:N0} bytes, sha256 {2}' -f $name, $zip.Length, $sha)
+        return [pscustomobject]@{ BlobName = $name; Folder = $folder; Dump = $dump }
+    } catch {
+        $failure = $_; $Keep = $false
+        Write-BackupLog -Id $logId -BlobName $name -Message ("failed ($Reason): " + $failure.Exception.Message)
+        throw $failure
+    } finally {
+        if (-not $Keep) { Remove-Item -LiteralPath $folder -Recurse -Force -ErrorAction SilentlyContinue }
+    }
+}
+
+function Get-BackupTaskProblems {
+    # The nightly task runs the copy: this run's script with mode backup (compact JSON: each key once per object).
+    $task = Get-ScheduledTask -TaskName $BackupTaskName -TaskPath $CronTaskPath -ErrorAction SilentlyContinue
+    if ($null -eq $script:Backup) { return @(if ($null -ne $task) { 'a backup task without settings.backup' }) }
+    $parts = [System.IO.File]::ReadAllText($ScriptCopy) -split [regex]::Escape('"mode":"' + $script:Mode + '"')
+    if ($parts.Count -ne 2) { throw "$ScriptCopy does not hold settings.mode once" }
+    $script:BackupScriptText = $parts -join '"mode":"backup"'
+    # The copy holds settings.backup.schedule: a new schedule is a new copy, the task registered again.
+    if ($null -eq $task -or "$(@($task.Actions)[0].Arguments)" -notlike "*$BackupScriptCopy*") { return @('no task runs the copy') }
+    if ((Read-TextFile $BackupScriptCopy) -cne $script:BackupScriptText) { return @("$BackupScriptCopy is not this run's script") }
+}
+
+function Get-InstalledVersion {
+    return "$(Read-TextFile "$StateDir\osticket-version.txt")".Trim()
+}
+
+function Get-Release {
+    # The target from the verified download: upload\, core.sig, the PHP its upgrader needs (include/class.setup.php:
+    # static protected $prereq = array('php' => '8.0', ...)).
+    $zip = Get-Download 'osticket'
+    $upload = "$SourceDir\osTicket-$($script:Downloads.osticket.version)\upload"
+    if (-not (Test-Path -LiteralPath "$upload\manage.php")) { Expand-Archive -LiteralPath $zip -DestinationPath (Split-Path $upload) -Force }
+    $signature = "$(Read-TextFile "$upload\include\upgrader\streams\core.sig")".Trim()
+    if ($signature -notmatch '^[0-9a-f]{32}$') { throw "$zip has no include\upgrader\streams\core.sig" }
+    $php = if ("$(Read-TextFile "$upload\include\class.setup.php")" -match "'php'\s*=>\s*'([0-9.]+)'") { $Matches[1] } else { '0' }
+    return [pscustomobject]@{ Upload = $upload; Signature = $signature; PhpMinimum = $php; Version = "$($script:Downloads.osticket.version)" }
+}
+
+function Get-UpgradeProblems {
+    # Read only: an older osTicket installed, the PHP the release needs, free space (code, backup, growth).
+    $release = $script:Release; $php = Get-PhpVersion
+    if (-not (Get-OsTicketInstalled) -or -not $script:UpgradeFrom) { 'osTicket is not installed; run the install mode first' }
+    elseif ([version]$release.Version -lt [version]$script:UpgradeFrom) { "osTicket $($script:UpgradeFrom) is installed; $($release.Version) is older" }
+    if (-not $php -or [version]$php -lt [version]$release.PhpMinimum) { "PHP '$php' is older than the $($release.PhpMinimum) osTicket $($release.Version) needs" }
+    $database = [long](Invoke-MariaDbSql -Sql "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$DbName';")
+    $needed = (Get-ChildItem -LiteralPath $release.Upload -Recurse -File | Measure-Object -Property Length -Sum).Sum + 3 * $database + 64MB
+    $free = (Get-PSDrive -Name 'C').Free
+    if ($free -lt $needed) { 'C: has {0:N0} MiB free, the upgrade needs {1:N0}' -f ($free / 1MB), ($needed / 1MB) }
+}
+
+function Set-Maintenance {
+    # osTicket refuses mixed code and schema: site, pool (WebAdministration) and cron (ScheduledTasks) stop.
+    param([Parameter(Mandatory = $true)][bool]$On)
+    Import-IisModule
+    $pool = (Get-WebAppPoolState -Name $AppPoolName).Value
+    if ($On) {
+        $null = Disable-ScheduledTask -TaskName $CronTaskName -TaskPath $CronTaskPath
+        Stop-Website -Name $SiteName
+        if ($pool -ne 'Stopped') { Stop-WebAppPool -Name $AppPoolName }
+    } else {
+        if ($pool -ne 'Started') { Start-WebAppPool -Name $AppPoolName }
+        Start-Website -Name $SiteName
+        $null = Enable-ScheduledTask -TaskName $CronTaskName -TaskPath $CronTaskPath
+    }
+}
+
+function Invoke-OsTicketUpgrader {
+    # php manage.php upgrade (include/cli/modules/upgrade.php): "... <version>" before each attempt, "All
+    # finished" at the end; a failing patch is retried forever, so 3 attempts or the timeout fail it.
+    $result = Invoke-Process -FilePath $PhpExe -Arguments 'manage.php upgrade' -WorkingDirectory $Webroot -TimeoutSeconds 900
+    $repeated = @($result.Output -split "`r?`n" | Where-Object { $_ -like '... *' } | Group-Object | Where-Object { $_.Count -ge 3 })
+    if ($repeated -or $result.ExitCode -ne 0 -or $result.Output -notmatch 'All finished') {
+        $detail = ($result.Output + ' ' + $result.Error).Trim()
+        throw ("osTicket's upgrader failed (exit {0}): {1}" -f $result.ExitCode, (Protect-Text $detail.Substring([Math]::Max(0, $detail.Length - 1500))))
+    }
+}
+
+function Invoke-UpgradeRollback {
+    # Any step failing after the backup: old code back, the database restored from that backup, the site started.
+    param([Parameter(Mandatory = $true)][string]$FailedStep)
+    $backup = $script:UpgradeBackup
+    Write-Log "upgrade failed at step '$FailedStep'; rolling back to osTicket $($script:UpgradeFrom) with $($backup.BlobName)" -Level ERROR
+    try {
+        Set-Maintenance -On $true
+        if (Test-Path -LiteralPath $script:UpgradeOld) {
+            if (Test-Path -LiteralPath $Webroot) { Move-Item -LiteralPath $Webroot -Destination ($script:UpgradeOld -replace '\.old-', '.failed-') }
+            Move-Item -LiteralPath $script:UpgradeOld -Destination $Webroot
+        }
+        $null = Invoke-MariaDbSql -Sql "DROP DATABASE IF EXISTS $DbName; CREATE DATABASE $DbName CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
+        Invoke-OpsClient -FilePath $MysqlExe -Folder $backup.Folder -Arguments ('--database={0} --execute="source {1}"' -f $DbName, $backup.Dump.Replace('\', '/'))
+        Write-TextFile -Path "$StateDir\osticket-version.txt" -Text $script:UpgradeFrom
+        Set-Maintenance -On $false
+        Write-Log "rolled back: osTicket $($script:UpgradeFrom), schema signature $(Get-DbSchemaSignature)" -Level ERROR
+        Remove-Item -LiteralPath $backup.Folder -Recurse -Force
+    } catch {
+        Write-Log "the rollback failed too ($($_.Exception.Message)); restore $($backup.BlobName) by hand" -Level ERROR
+    }
+}
+
+function Get-OstConfigDbPass {
+    $text = "$(Read-TextFile $OstConfig)"
+    $match = [regex]::Match($text, "define\('DBPASS',\s*'((?:[^'\\]|\\.)*)'\)")
+    if (-not $match.Success) { throw "$OstConfig has no define('DBPASS', '...')" }
+    return [pscustomobject]@{ Text = $text; Match = $match; Value = $match.Groups[1].Value.Replace("\'", "'").Replace('\\', '\') }
+}
+
+function Set-DbPassword {
+    # ALTER USER of each account of osTicket's user; ost-config.php replaced whole (the same file: ACL kept,
+    # read-only again); the app pool recycled so that PHP reads it afresh.
+    param([Parameter(Mandatory = $true)][System.Security.SecureString]$Secret)
+    $plain = (New-Object System.Management.Automation.PSCredential('x', $Secret)).GetNetworkCredential().Password
+    $accounts = @((Invoke-MariaDbSql -Sql "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user WHERE User = '$DbUser';") -split "`r?`n" | Where-Object { $_ })
+    $null = Invoke-MariaDbSql -Sql ((($accounts | ForEach-Object { "ALTER USER $_ IDENTIFIED BY $(ConvertTo-SqlString $plain);" }) -join "`n") + "`nFLUSH PRIVILEGES;")
+    $config = Get-OstConfigDbPass
+    $text = $config.Text.Remove($config.Match.Index, $config.Match.Length).Insert($config.Match.Index, "define('DBPASS', '" + $plain.Replace('\', '\\').Replace("'", "\'") + "')")
+    Set-ItemProperty -LiteralPath $OstConfig -Name IsReadOnly -Value $false
+    try { Write-TextFile -Path $OstConfig -Text $text } finally { Set-ItemProperty -LiteralPath $OstConfig -Name IsReadOnly -Value $true }
+    Import-IisModule
+    Restart-WebAppPool -Name $AppPoolName
+}
+
+function Test-AppDbLogin {
+    param([Parameter(Mandatory = $true)][System.Security.SecureString]$Secret)
+    return (Test-MariaDbLogin -Credential (New-Object System.Management.Automation.PSCredential($DbUser, $Secret)))
+}
+
+function Invoke-PhpSecret {
+    # php.exe -r $Code with $Payload as JSON on standard input: a secret never reaches argv.
+    param([Parameter(Mandatory = $true)][string]$Code, [Parameter(Mandatory = $true)][hashtable]$Payload)
+    $result = Invoke-Process -FilePath $PhpExe -Arguments "-n -r ""$Code""" -InputText ($Payload | ConvertTo-Json -Compress) -WorkingDirectory $PhpDir -TimeoutSeconds 60
+    if ($result.ExitCode -ne 0) { throw ('php.exe failed (exit {0}): {1}' -f $result.ExitCode, (Protect-Text $result.Error.Trim())) }
+    return $result.Output.Trim()
+}
+
+function Get-AdminRow {
+    $id, $hash = (Invoke-OstSql ('SELECT staff_id, passwd FROM {0}.{1}staff WHERE username = ' + (ConvertTo-SqlString $AdminUsername))) -split "`t"
+    if (-not $hash) { throw "osTicket has no staff account '$AdminUsername' (settings.adminUsername)" }
+    return [pscustomobject]@{ Id = [int]$id; Hash = $hash }
+}
+
+function Test-AdminPassword {
+    # password_verify against the stored hash: crypt(), as osTicket's Passwd::cmp (phpass) checks it.
+    $payload = @{ p = $AdminPassword; h = (Get-AdminRow).Hash }
+    return ((Invoke-PhpSecret -Code '$i = json_decode(stream_get_contents(STDIN)); echo password_verify($i->p, $i->h) ? 1 : 0;' -Payload $payload) -eq '1')
+}
+
+function Get-AutomationKeyRows {
+    foreach ($row in @((Invoke-OstSql "SELECT id, apikey FROM {0}.{1}api_key WHERE ipaddr = '$($script:AutomationIp)'") -split "`r?`n" | Where-Object { $_ })) {
+        $id, $key = $row -split "`t"; [pscustomobject]@{ Id = [int]$id; Key = $key }
+    }
+}
+#endregion
+
 # ---------------------------------------------------------------------------------------------------------
 # The steps: name, the original lab's manual step numbers it replaces (docs/bootstrap.md), check, action.
 # ---------------------------------------------------------------------------------------------------------
@@ -1108,6 +1414,7 @@ Add-Step -Name 'Validate settings' -Lab '' -Modes $SupportedModes -Test {
     $script:AllowUnverified = ($null -ne $settings.PSObject.Properties['allowUnverifiedDownloads'] -and $settings.allowUnverifiedDownloads -eq $true)
     if ($script:AllowUnverified) { Write-Log 'UNSAFE: allowUnverifiedDownloads is true; a download that cannot be verified is used anyway' -Level WARN }
     foreach ($problem in (Get-OptionProblems -Settings $settings)) { $problems.Add($problem) }
+    foreach ($problem in (Get-OpsOptionProblems -Settings $settings)) { $problems.Add($problem) }
     $ip = "$($settings.PSObject.Properties['automationSourceIp'].Value)" -replace '/32$', ''
     if ($ip -eq '') { $ip = '127.0.0.1' }   # no automation source: the API key answers local callers only
     $parsed = $null
@@ -1836,6 +2143,147 @@ Add-Step -Name 'Reload IIS and check osTicket answers' -Lab '8,17' -Test {
     Start-Sleep -Seconds 5
 }
 
+#region ostops-ops: steps
+# upgrade: after the backup any failure rolls back (the runner calls $script:OnStepFailure). rotate: Key Vault's
+# current versions made live in rotate.py's order (where checked, then the file, then the proof; else undone).
+Add-Step -Name 'Schedule nightly backup' -Lab '' -Test {
+    $problems = @(Get-BackupTaskProblems)
+    foreach ($problem in $problems) { Write-Log "backup task: $problem" }
+    return ($problems.Count -eq 0)
+} -Action {
+    Unregister-ScheduledTask -TaskName $BackupTaskName -TaskPath $CronTaskPath -Confirm:$false -ErrorAction SilentlyContinue
+    if ($null -eq $script:Backup) { return }
+    Write-TextFile -Path $BackupScriptCopy -Text $script:BackupScriptText
+    # ScheduledTasks module: New-ScheduledTaskTrigger -Daily -At; Register-ScheduledTask -Force.
+    $action = New-ScheduledTaskAction -Execute "$env:SystemRoot\System32\WindowsPowerShell\v1.0\powershell.exe" `
+        -Argument ('-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{0}" -LogPath "C:\ostops\logs\backup.log"' -f $BackupScriptCopy)
+    $trigger = New-ScheduledTaskTrigger -Daily -At ([DateTime]::ParseExact($script:Backup.Schedule, 'HH:mm', [Globalization.CultureInfo]::InvariantCulture))
+    $principal = New-ScheduledTaskPrincipal -UserId 'NT AUTHORITY\SYSTEM' -LogonType ServiceAccount -RunLevel Highest
+    $settings = New-ScheduledTaskSettingsSet -MultipleInstances IgnoreNew -ExecutionTimeLimit (New-TimeSpan -Hours 4) -StartWhenAvailable
+    $null = Register-ScheduledTask -TaskName $BackupTaskName -TaskPath $CronTaskPath -Action $action -Trigger $trigger `
+        -Principal $principal -Settings $settings -Description 'ostops: osTicket backup to Blob storage' -Force
+}
+
+Add-Step -Name 'Back up to Blob storage' -Lab '' -Modes @('backup') -Test {
+    return ($null -ne $script:LastBackup)
+} -Action {
+    $script:LastBackup = Invoke-OstopsBackup
+}
+
+Add-Step -Name 'Upgrade: check preconditions' -Lab '' -Modes @('upgrade') -Test {
+    $script:Release = Get-Release
+    $script:UpgradeFrom = Get-InstalledVersion
+    # Done already: the target's code and schema signature, no setup\.
+    $script:UpgradeDone = ($script:UpgradeFrom -eq $script:Release.Version -and (Get-DbSchemaSignature) -eq $script:Release.Signature -and
+                           -not (Test-Path -LiteralPath (Join-Path $Webroot 'setup')))
+    $script:UpgradeProblems = @(if (-not $script:UpgradeDone) { Get-UpgradeProblems })
+    return ($script:UpgradeProblems.Count -eq 0)
+} -Action {
+    throw ('the upgrade cannot start; nothing was changed: ' + ($script:UpgradeProblems -join '; '))
+}
+
+Add-Step -Name 'Upgrade: back up first' -Lab '' -Modes @('upgrade') -Test {
+    return ($script:UpgradeDone -or $null -ne $script:UpgradeBackup)
+} -Action {
+    $script:UpgradeBackup = Invoke-OstopsBackup -Keep -Reason "pre-upgrade-$($script:Release.Version)"
+    $script:UpgradeOld = $Webroot + '.old-' + [DateTime]::UtcNow.ToString('yyyyMMddHHmmss')
+    $script:OnStepFailure = { param($failed) Invoke-UpgradeRollback -FailedStep $failed }
+}
+
+Add-Step -Name 'Upgrade: deploy new code' -Lab '' -Modes @('upgrade') -Test {
+    return ($script:UpgradeDone -or (Test-Path -LiteralPath $script:UpgradeOld))
+} -Action {
+    # One maintenance window; the old code kept aside; the new with the old ost-config.php and plugins, the ACLs.
+    Set-Maintenance -On $true
+    Move-Item -LiteralPath $Webroot -Destination $script:UpgradeOld
+    foreach ($copy in @(@($script:Release.Upload, $Webroot, ''), @("$($script:UpgradeOld)\include\plugins", "$Webroot\include\plugins", '/XC /XN /XO'))) {
+        $null = Invoke-Checked -FilePath "$env:SystemRoot\System32\robocopy.exe" -Arguments ('"{0}" "{1}" /E /R:2 /W:2 /NP /NFL /NDL {2}' -f $copy) -SuccessCodes @(0, 1, 2, 3, 4, 5, 6, 7)
+    }
+    Copy-Item -LiteralPath "$($script:UpgradeOld)\include\ost-config.php" -Destination $OstConfig -Force
+    foreach ($name in @('Deploy web.config', 'Set NTFS permissions', 'Make ost-config.php read-only')) { Invoke-InstallStep -Name $name }
+}
+
+Add-Step -Name 'Upgrade: run osTicket upgrader' -Lab '' -Modes @('upgrade') -Test {
+    return ($script:UpgradeDone -or -not (Test-Path -LiteralPath "$Webroot\setup"))
+} -Action {
+    Invoke-OsTicketUpgrader
+    Remove-Item -LiteralPath "$Webroot\setup" -Recurse -Force
+}
+
+Add-Step -Name 'Upgrade: compare schema signature' -Lab '' -Modes @('upgrade') -Test {
+    return ((Get-DbSchemaSignature) -eq $script:Release.Signature)
+} -Action {
+    throw "the database's schema signature $(Get-DbSchemaSignature) is not the release's core.sig $($script:Release.Signature)"
+}
+
+Add-Step -Name 'Upgrade: smoke test' -Lab '' -Modes @('upgrade') -Test {
+    Import-IisModule
+    $answers = "$(Get-HttpStatus 'http://127.0.0.1/') $(Get-HttpStatus 'http://127.0.0.1/scp/login.php')"
+    Write-Log "smoke: / and /scp/login.php answer $answers"
+    return ((Get-Website -Name $SiteName).State -eq 'Started' -and $answers -eq '200 200')
+} -Action {
+    Set-Maintenance -On $false
+    Start-Sleep -Seconds 5
+}
+
+Add-Step -Name 'Upgrade: record the new version' -Lab '' -Modes @('upgrade') -Test {
+    return ((Get-InstalledVersion) -eq $script:Release.Version -and $null -eq $script:OnStepFailure)
+} -Action {
+    Write-TextFile -Path (Join-Path $StateDir 'osticket-version.txt') -Text $script:Release.Version
+    $script:OnStepFailure = $null
+    Remove-Item -LiteralPath $script:UpgradeOld, $script:UpgradeBackup.Folder -Recurse -Force -ErrorAction SilentlyContinue
+}
+
+Add-Step -Name 'Rotate database password' -Lab '' -Modes @('rotate') -Test {
+    $new = Get-DbCredential -Account 'app'
+    return ((Get-OstConfigDbPass).Value -ceq $new.GetNetworkCredential().Password -and (Test-AppDbLogin -Secret $new.Password))
+} -Action {
+    $old = ConvertTo-OpsSecureString (Get-OstConfigDbPass).Value
+    $new = (Get-DbCredential -Account 'app').Password
+    try {
+        Set-DbPassword -Secret $new
+        # Proof: old refused, new accepted, osTicket reaching its database (bootstrap.php's croak answers 500).
+        if ((Test-AppDbLogin -Secret $old) -or -not (Test-AppDbLogin -Secret $new)) { throw 'MariaDB does not refuse the old password and accept the new' }
+        Start-Sleep -Seconds 3
+        $status = Get-HttpStatus 'http://127.0.0.1/scp/login.php'
+        if ($status -ne 200) { throw "/scp/login.php answered $status with the new password" }
+    } catch {
+        Write-Log "database password rotation failed ($($_.Exception.Message)); the old password goes back" -Level ERROR
+        Set-DbPassword -Secret $old
+        throw
+    }
+}
+
+Add-Step -Name 'Rotate API key' -Lab '' -Modes @('rotate') -Test {
+    $rows = @(Get-AutomationKeyRows)
+    return ($rows.Count -eq 1 -and $rows[0].Key -ceq $ApiKey)
+} -Action {
+    $old = @(Get-AutomationKeyRows | Where-Object { $_.Key -cne $ApiKey })
+    if ($old.Count -ne 1) { throw "$($old.Count) other API keys are bound to $($script:AutomationIp); expected the install's one" }
+    # The same row (osTicket looks keys up by apikey and ipaddr); the old key gone.
+    $key = ConvertTo-SqlString $ApiKey
+    $null = Invoke-OstSql "UPDATE {0}.{1}api_key SET apikey = $key, updated = NOW() WHERE id = $($old[0].Id);"
+    if ((Invoke-OstSql ("SELECT COUNT(*) FROM {0}.{1}api_key WHERE apikey = " + (ConvertTo-SqlString $old[0].Key) + ';')) -ne '0') { throw 'the old API key is still there' }
+}
+
+Add-Step -Name 'Rotate admin password' -Lab '' -Modes @('rotate') -Test {
+    return (Test-AdminPassword)
+} -Action {
+    $row = Get-AdminRow
+    # Staff::setPassword (rotate.py): bcrypt at work factor 8 (include/class.passwd.php), tokens and sessions dropped.
+    $payload = @{ p = $AdminPassword }
+    $hash = Invoke-PhpSecret -Code 'echo password_hash(json_decode(stream_get_contents(STDIN))->p, PASSWORD_BCRYPT, array(''cost'' => 8));' -Payload $payload
+    if ($hash -notmatch '^\$2y\$08\$[./A-Za-z0-9]{53}$') { throw 'php.exe returned no bcrypt hash' }
+    $id = $row.Id
+    $null = Invoke-OstSql ("START TRANSACTION; UPDATE {0}.{1}staff SET passwd = " + (ConvertTo-SqlString $hash) + ", change_passwd = 0, passwdreset = NOW() WHERE staff_id = $id; " +
+        "DELETE FROM {0}.{1}config WHERE namespace = 'pwreset' AND value = '$id'; DELETE FROM {0}.{1}session WHERE user_id = '$id'; COMMIT;")
+    if (-not (Test-AdminPassword)) {
+        $null = Invoke-OstSql ("UPDATE {0}.{1}staff SET passwd = " + (ConvertTo-SqlString $row.Hash) + " WHERE staff_id = $id;")
+        throw 'the new password does not verify against the stored hash; the old hash is back'
+    }
+}
+#endregion
+
 Add-Step -Name 'Confirm TLS 1.0 and 1.1 refused' -Lab '' -Test {
     if (-not $script:TlsEnabled) { return $true }
     if (Test-SchannelRestartPending) {
@@ -2028,6 +2476,7 @@ try {
         } catch {
             Write-Log ("FAILED at step '{0}': {1}" -f $step.Name, $_.Exception.Message) -Level ERROR
             Write-Log ("  at {0}" -f $_.InvocationInfo.PositionMessage) -Level ERROR
+            if ($null -ne $script:OnStepFailure) { & $script:OnStepFailure $step.Name }   # the upgrade's rollback
             Write-Log "fix the cause and run the bootstrap again (docs/bootstrap.md); finished steps are skipped" -Level ERROR
             exit 1
         }
