@@ -130,8 +130,8 @@ def azure_rotation_steps(what: str) -> list[str]:
     return [
         f"pulumi config set --secret ostops:{key} {value}",
         "pulumi config set ostops:bootstrapMode rotate",
-        "pulumi config set ostops:bootstrapRun <the current value + 1>   (a new Run Command even when the mode "
-        "is already rotate)",
+        ("pulumi config set ostops:bootstrapRun <the current value + 1>   (a new Run Command even when the mode "
+         "is already rotate)"),
         "pulumi up   (the Run Command fails naming the step, the old secret back, if the new one cannot be proven)",
         "pulumi stack output --json --show-secrets | ostops instance from-stack",
         "ostops runs, then ostops verify SCENARIO_FILE --run RUN_ID for each run recorded before",

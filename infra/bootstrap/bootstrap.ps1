@@ -1097,17 +1097,18 @@ function ConvertTo-OpsSecureString {
 
 function Invoke-OpsClient {
     # mysql.exe or mariadb-dump.exe as root; the password in an option file in the private $Folder, never argv.
-    # Values may be double-quoted with \\ and \" ("Configuring MariaDB with Option Files"); it must come first.
+    # name = value, the value double-quoted with \\ and \" escapes ("Configuring MariaDB with Option Files"); the
+    # option file must be the first option.
     param([Parameter(Mandatory = $true)][string]$FilePath, [Parameter(Mandatory = $true)][string]$Folder, [Parameter(Mandatory = $true)][string]$Arguments)
     $secret = (Get-DbCredential -Account 'root').GetNetworkCredential().Password
-    Write-TextFile -Path "$Folder\client.cnf" -Text ("[client]`r`nuser=root`r`n" + 'password="' + $secret.Replace('\', '\\').Replace('"', '\"') + '"')
+    Write-TextFile -Path "$Folder\client.cnf" -Text ("[client]`r`nuser = root`r`n" + 'password = "' + $secret.Replace('\', '\\').Replace('"', '\"') + '"')
     $result = Invoke-Process -FilePath $FilePath -TimeoutSeconds 3600 -Arguments ('--defaults-extra-file="{0}\client.cnf" --protocol=TCP --host=127.0.0.1 --port={1} {2}' -f $Folder, $MariaDbPort, $Arguments)
     Remove-Item -LiteralPath "$Folder\client.cnf"
     if ($result.ExitCode -ne 0) { throw ('{0} failed (exit {1}): {2}' -f (Split-Path -Leaf $FilePath), $result.ExitCode, (Protect-Text $result.Error.Trim())) }
 }
 
 function Write-BackupLog {
-    # ostops_ops.backup_log, a row per attempt (`ostops instance status` reads it): no -Id starts one, returns its id.
+    # ostops_ops.backup_log (read by `ostops instance status`): without -Id a new row, its id returned.
     param([long]$Id = 0, [int]$Ok = 0, [string]$BlobName = '', [long]$Bytes = 0, [string]$Sha256 = '', [string]$Message = '')
     $text = Protect-Text $Message
     $text = ConvertTo-SqlString $text.Substring(0, [Math]::Min(1000, $text.Length))
@@ -1147,7 +1148,7 @@ function Get-TableRowCounts {
 }
 
 function Invoke-Blob {
-    # A Blob REST PUT: Authorization Bearer (the VM's identity; no storage key), x-ms-date, x-ms-version (Put Blob).
+    # Blob REST PUT with the VM's identity (no storage key); headers as Put Blob's docs list them.
     param([Parameter(Mandatory = $true)][string]$Url, $Body, [hashtable]$Headers = @{}, [string]$ContentType = 'application/octet-stream')
     $token = (Invoke-WithRetry -What 'managed identity token for Blob storage' -Action {
         Invoke-RestMethod -Uri ($script:IdentityEndpoint + $StorageIdentityRoute) -Headers @{ Metadata = 'true' } -UseBasicParsing -TimeoutSec 30 }).access_token
@@ -1157,8 +1158,7 @@ function Invoke-Blob {
 }
 
 function Send-BlobFile {
-    # Put Blob (x-ms-blob-type: BlockBlob); larger: Put Block (?comp=block&blockid=<base64 of one length, URL-encoded>)
-    # per $PutBlockBytes, then Put Block List (?comp=blocklist, <BlockList><Latest>id</Latest>...</BlockList>).
+    # Put Blob; larger: Put Block (blockid: base64, one length, URL-encoded) and Put Block List (their docs).
     param([Parameter(Mandatory = $true)][string]$Path, [Parameter(Mandatory = $true)][string]$Url)
     if ((Get-Item -LiteralPath $Path).Length -le $PutBlobMaxBytes) {
         return (Invoke-Blob -Url $Url -Body ([System.IO.File]::ReadAllBytes($Path)) -Headers @{ 'x-ms-blob-type' = 'BlockBlob' } -ContentType 'application/zip')
@@ -1177,10 +1177,8 @@ function Send-BlobFile {
 }
 
 function Invoke-OstopsBackup {
-    # A zip of osticket.sql (mariadb-dump --single-transaction: one consistent InnoDB snapshot, no locks),
-    # ost-config.php (SECRET_SALT) and manifest.json (osTicket version, schema signature, rows per table, SHA-256 of
-    # each part, created UTC) put in settings.backup.containerUrl, logged in backup_log. Its private folder is
-    # deleted, unless -Keep (the upgrade's rollback restores from it).
+    # Dump (one consistent InnoDB snapshot), ost-config.php (SECRET_SALT), manifest: zipped, put, logged. -Keep: the
+    # private folder stays for the upgrade's rollback.
     param([switch]$Keep, [string]$Reason = 'nightly')
     $stamp = [DateTime]::UtcNow.ToString('yyyyMMddTHHmmssZ')
     $name = '{0}/osticket-{1}-{2}.zip' -f $env:COMPUTERNAME.ToLowerInvariant(), $stamp, $Reason
@@ -1217,13 +1215,13 @@ function Invoke-OstopsBackup {
 }
 
 function Get-BackupTaskProblems {
-    # The nightly task runs the copy: this run's script with mode backup (compact JSON: each key once per object).
+    # The task's copy: this script with mode backup (compact JSON: a key once per object).
     $task = Get-ScheduledTask -TaskName $BackupTaskName -TaskPath $CronTaskPath -ErrorAction SilentlyContinue
     if ($null -eq $script:Backup) { return @(if ($null -ne $task) { 'a backup task without settings.backup' }) }
     $parts = [System.IO.File]::ReadAllText($ScriptCopy) -split [regex]::Escape('"mode":"' + $script:Mode + '"')
     if ($parts.Count -ne 2) { throw "$ScriptCopy does not hold settings.mode once" }
     $script:BackupScriptText = $parts -join '"mode":"backup"'
-    # The copy holds settings.backup.schedule: a new schedule is a new copy, the task registered again.
+    # A new schedule is a new copy: registered again.
     if ($null -eq $task -or "$(@($task.Actions)[0].Arguments)" -notlike "*$BackupScriptCopy*") { return @('no task runs the copy') }
     if ((Read-TextFile $BackupScriptCopy) -cne $script:BackupScriptText) { return @("$BackupScriptCopy is not this run's script") }
 }
@@ -1233,8 +1231,7 @@ function Get-InstalledVersion {
 }
 
 function Get-Release {
-    # The target from the verified download: upload\, core.sig, the PHP its upgrader needs (include/class.setup.php:
-    # static protected $prereq = array('php' => '8.0', ...)).
+    # The verified release: upload\, core.sig, the PHP it needs (include/class.setup.php $prereq['php']).
     $zip = Get-Download 'osticket'
     $upload = "$SourceDir\osTicket-$($script:Downloads.osticket.version)\upload"
     if (-not (Test-Path -LiteralPath "$upload\manage.php")) { Expand-Archive -LiteralPath $zip -DestinationPath (Split-Path $upload) -Force }
@@ -1313,8 +1310,7 @@ function Get-OstConfigDbPass {
 }
 
 function Set-DbPassword {
-    # ALTER USER of each account of osTicket's user; ost-config.php replaced whole (the same file: ACL kept,
-    # read-only again); the app pool recycled so that PHP reads it afresh.
+    # ALTER USER, ost-config.php replaced whole (same file: ACL kept), the pool recycled (opcache holds the old).
     param([Parameter(Mandatory = $true)][System.Security.SecureString]$Secret)
     $plain = (New-Object System.Management.Automation.PSCredential('x', $Secret)).GetNetworkCredential().Password
     $accounts = @((Invoke-MariaDbSql -Sql "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user WHERE User = '$DbUser';") -split "`r?`n" | Where-Object { $_ })
@@ -2144,8 +2140,7 @@ Add-Step -Name 'Reload IIS and check osTicket answers' -Lab '8,17' -Test {
 }
 
 #region ostops-ops: steps
-# upgrade: after the backup any failure rolls back (the runner calls $script:OnStepFailure). rotate: Key Vault's
-# current versions made live in rotate.py's order (where checked, then the file, then the proof; else undone).
+# upgrade: any failure after the backup rolls back ($script:OnStepFailure). rotate: rotate.py's order and undo.
 Add-Step -Name 'Schedule nightly backup' -Lab '' -Test {
     $problems = @(Get-BackupTaskProblems)
     foreach ($problem in $problems) { Write-Log "backup task: $problem" }
@@ -2193,7 +2188,7 @@ Add-Step -Name 'Upgrade: back up first' -Lab '' -Modes @('upgrade') -Test {
 Add-Step -Name 'Upgrade: deploy new code' -Lab '' -Modes @('upgrade') -Test {
     return ($script:UpgradeDone -or (Test-Path -LiteralPath $script:UpgradeOld))
 } -Action {
-    # One maintenance window; the old code kept aside; the new with the old ost-config.php and plugins, the ACLs.
+    # Maintenance on; old code aside; the new with the old ost-config.php, plugins and the install's ACLs.
     Set-Maintenance -On $true
     Move-Item -LiteralPath $Webroot -Destination $script:UpgradeOld
     foreach ($copy in @(@($script:Release.Upload, $Webroot, ''), @("$($script:UpgradeOld)\include\plugins", "$Webroot\include\plugins", '/XC /XN /XO'))) {
