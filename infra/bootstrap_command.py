@@ -15,9 +15,10 @@ pulumi-azure-native#1123) or PUTting the same one again, whose re-execution is d
 far from Azure's 25 managed Run Commands per VM, MicrosoftDocs/azure-docs#117976).
 
 The script goes inline (``source.script``). Microsoft's managed Run Command page documents no size limit for
-an inline script, so the program keeps its own measured budget, ``MAX_INLINE_SCRIPT_BYTES``: the script with
-its settings measured 101,837 bytes (bootstrap.ps1 90,411; the installer 8,480 as base64; the manifest; an SMTP
-relay and HSTS set). The budget, 160 KiB, leaves room for the bootstrap's growth; beyond it the program stops
+an inline script, so the program keeps its own measured budget, ``MAX_INLINE_SCRIPT_BYTES``: with the backup,
+upgrade and rotate modes the script with the longest settings Azure allows measured 162,897 bytes (bootstrap.ps1
+147,024; the installer 8,480 as base64; the manifest; an SMTP relay, HSTS and settings.backup set;
+tests/infra/test_bootstrap_modes.py measures it). The budget is 160 KiB; beyond it the program stops
 with a ConfigError before anything is created, pointing at delivery by ``scriptUri`` from a private Blob container read with the VM's identity
 (``scriptUriManagedIdentity``). Nothing secret is in the script (the secrets stay in Key Vault), so anyone
 who may read the VM reading it learns only the settings.

@@ -1196,9 +1196,10 @@ function Invoke-OstopsBackup {
         $manifest = [ordered]@{ createdUtc = [DateTime]::UtcNow.ToString('o'); reason = $Reason; osTicketVersion = (Get-InstalledVersion)
                                 schemaSignature = (Get-DbSchemaSignature); rows = (Get-TableRowCounts); sha256 = $hashes }
         Write-TextFile -Path "$folder\parts\manifest.json" -Text ($manifest | ConvertTo-Json -Depth 4)
-        # ZipFile: Compress-Archive stops at 2 GB ("the maximum file size that you can compress", its docs).
+        # ZipFile: Compress-Archive stops at 2 GB ("the maximum file size that you can compress", its docs). Named as a
+        # string: the analyzer's type profiles are of a session that has not loaded System.IO.Compression.FileSystem.
         Add-Type -AssemblyName System.IO.Compression.FileSystem
-        [System.IO.Compression.ZipFile]::CreateFromDirectory("$folder\parts", "$folder\backup.zip")
+        ('System.IO.Compression.ZipFile' -as [type])::CreateFromDirectory("$folder\parts", "$folder\backup.zip")
         $zip = Get-Item -LiteralPath "$folder\backup.zip"
         $sha = (Get-FileHash -LiteralPath $zip.FullName -Algorithm SHA256).Hash.ToLowerInvariant()
         Send-BlobFile -Path $zip.FullName -Url "$($script:Backup.ContainerUrl)/$name"
