@@ -1197,7 +1197,7 @@ function Invoke-OstopsBackup {
                                 schemaSignature = (Get-DbSchemaSignature); rows = (Get-TableRowCounts); sha256 = $hashes }
         Write-TextFile -Path "$folder\parts\manifest.json" -Text ($manifest | ConvertTo-Json -Depth 4)
         # ZipFile: Compress-Archive stops at 2 GB ("the maximum file size that you can compress", its docs). Named as a
-        # string: the analyzer's type profiles are of a session that has not loaded System.IO.Compression.FileSystem.
+        # string, its assembly loaded just above (a type literal meets PSUseCompatibleTypes' default-session profiles).
         Add-Type -AssemblyName System.IO.Compression.FileSystem
         ('System.IO.Compression.ZipFile' -as [type])::CreateFromDirectory("$folder\parts", "$folder\backup.zip")
         $zip = Get-Item -LiteralPath "$folder\backup.zip"
