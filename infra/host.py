@@ -19,6 +19,7 @@ from infra.bootstrap_command import (
     check_script_size,
     create_bootstrap_command,
     embed_settings,
+    role_for_mode,
     smtp_relay_settings,
 )
 from infra.config import StackConfig, check_computer_name
@@ -120,11 +121,11 @@ class OsTicketHost(pulumi.ComponentResource):
                 mode=config.bootstrap_mode,
             )
 
-        # The size budget, checked now with the longest values Azure can give (a 24-character vault name),
-        # so an oversized script stops the program before anything is created.
-        check_script_size(
-            embed_settings(files.script, settings(config.fqdn, f"https://{'x' * 24}.vault.azure.net/", "0" * 64))
-        )
+        # The lab VM's script for the mode (upgrade and rotate have a role of their own). The size budget, checked
+        # now with the longest values Azure can give (a 24-character vault name), so an oversized script stops the
+        # program before anything is created.
+        role_script = files.scripts[role_for_mode(config.bootstrap_mode)]
+        check_script_size(embed_settings(role_script, settings(config.fqdn, f"https://{'x' * 24}.vault.azure.net/", "0" * 64)))
 
         self.resource_group = resources.ResourceGroup(
             f"{name}-rg", location=config.location, tags=tags, opts=child
@@ -223,7 +224,7 @@ class OsTicketHost(pulumi.ComponentResource):
 
         script = pulumi.Output.all(self.fqdn, self.vault.vault_uri, self.certificate_pem).apply(
             lambda parts: embed_settings(
-                files.script, settings(parts[0], parts[1], tls.certificate_sha256(parts[2]))
+                role_script, settings(parts[0], parts[1], tls.certificate_sha256(parts[2]))
             )
         )
         self.bootstrap = create_bootstrap_command(
