@@ -23,8 +23,8 @@ far from Azure's 25 managed Run Commands per VM, MicrosoftDocs/azure-docs#117976
 The script goes inline (``source.script``). Microsoft's managed Run Command page documents no size limit for
 an inline script, so the program keeps its own measured budget, ``MAX_INLINE_SCRIPT_BYTES``: with the longest
 settings Azure can give (tests/infra/test_issue20.py ``realistic_script``) the install role's script measured
-137,871 bytes (composed 121,992; the installer as base64; the manifest; an SMTP relay and HSTS set) and the web
-role's 102,557 (composed 85,187). The budget, 160 KiB, leaves room for the bootstrap's growth; beyond it the program stops
+139,249 bytes (composed 123,370; the installer as base64; the manifest; an SMTP relay and HSTS set) and the web
+role's 129,368 (composed 111,611). The budget, 160 KiB, leaves room for the bootstrap's growth; beyond it the program stops
 with a ConfigError before anything is created, pointing at delivery by ``scriptUri`` from a private Blob container read with the VM's identity
 (``scriptUriManagedIdentity``). Nothing secret is in the script (the secrets stay in Key Vault), so anyone
 who may read the VM reading it learns only the settings.

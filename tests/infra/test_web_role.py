@@ -174,6 +174,11 @@ def test_the_installing_instance_gives_osticket_s_installer_tls() -> None:
     if mysqli is None:
         pytest.skip("OSTICKET_SOURCE (an osTicket release zip) is not set")
     assert mysqli.count(original) == 1
+    php = shutil.which("php")
+    assert php
+    lint = subprocess.run([php, "-l"], input=mysqli.replace(original, patched), capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
 def php_programs() -> dict[str, str]:
