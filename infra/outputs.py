@@ -72,7 +72,7 @@ def production_outputs(tier: ProductionTier) -> dict[str, pulumi.Input[Any]]:
         "dbUser": production.DB_USER,
         "tablePrefix": production.TABLE_PREFIX,
         "dbTlsRequired": True,
-        "dbCaCertificates": [url for _, url in MYSQL_CA_CERTIFICATES],
+        "dbCaCertificates": [url for _, url, _ in MYSQL_CA_CERTIFICATES],
         "osticketVersion": tier.config.osticket_version,
         "keyVaultName": tier.vault.vault_name,
         "resourceGroupName": tier.resource_group_name,
