@@ -208,14 +208,10 @@ def bootstrap_settings(
     }
 
 
-# The nightly backup's result, one row per attempt, in a schema of ostops's own beside osTicket's database (the
-# contract between the bootstrap's `backup` mode and `ostops instance status`, automation/scheduled_backups.py).
-BACKUP_LOG_TABLE = "ostops_ops.backup_log"
-
-
 def backup_settings(container_url: str, schedule: str, retention_days: int) -> dict[str, Any]:
     """``settings.backup``: where the scheduled task uploads (the private container, written with the VM's managed
-    identity), when (HH:MM, the VM's local time) and how many days the container keeps a backup.
+    identity), when (HH:MM, the VM's local time) and how many days the container keeps a backup. The task records
+    each attempt in ``automation.scheduled_backups.TABLE`` (its DDL there), which ``ostops instance status`` reads.
 
     The URL is the container's plain address: a query string (a SAS token) or user info would put a credential in
     the script, which anyone who may read the VM can read, so either is refused."""
