@@ -142,6 +142,6 @@ def test_from_stack_copies_the_container_url_and_older_stacks_have_none() -> Non
 @pytest.mark.parametrize("bad", ["https://a.blob.core.windows.net/osticket-backups?sv=1&sig=SECRETSIG",
                                  "http://a.blob.core.windows.net/osticket-backups", "", 42])
 def test_from_stack_refuses_a_container_url_with_a_credential_without_echoing_it(bad: object) -> None:
-    with pytest.raises(ConfigError, match="outputs.json: stack output backupContainerUrl") as caught:
+    with pytest.raises(ConfigError, match=r"outputs\.json: stack output backupContainerUrl") as caught:
         _instance(backupContainerUrl=bad)
     assert "SECRETSIG" not in str(caught.value)
