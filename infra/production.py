@@ -22,6 +22,7 @@ from pulumi_azure_native import authorization, managedidentity, network, resourc
 from infra import tls
 from infra.backup import BackupStorage, BackupStorageArgs, container_url, storage_service_endpoint
 from infra.bootstrap_command import (
+    WEB_ROLE,
     BootstrapFiles,
     backup_settings,
     bootstrap_settings,
@@ -241,7 +242,7 @@ class ProductionTier(pulumi.ComponentResource):
         # The size budget with the longest values Azure can give, before anything is created.
         check_script_size(
             embed_settings(
-                files.script,
+                files.scripts[WEB_ROLE],
                 settings_for(
                     config.fqdn, f"https://{'x' * 24}.vault.azure.net/", "0" * 64, "x" * 90, "0" * 36,
                     container_url("x" * 24),
@@ -254,7 +255,7 @@ class ProductionTier(pulumi.ComponentResource):
         ).apply(
             lambda parts: check_script_size(
                 embed_settings(
-                    files.script,
+                    files.scripts[WEB_ROLE],
                     settings_for(
                         parts[0], parts[1], tls.certificate_sha256(parts[2]), parts[3], parts[4] or "", parts[5]
                     ),
