@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 from pulumi_azure_native import compute
@@ -225,6 +226,7 @@ def bootstrap_settings(
     certificate_sha256: str,
     hsts_max_age_seconds: int = 0,
     smtp_relay: Mapping[str, Any] | None = None,
+    backup: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The settings JSON of docs/contract §3, with Key Vault as the secrets' source.
 
@@ -234,7 +236,8 @@ def bootstrap_settings(
 
     ``dataDisk`` says where the data disk is (LUN, drive letter, volume label); ``hsts.maxAgeSeconds`` is 0
     with the stack's self-signed certificate; ``smtpRelay`` is null or the relay (its password named as a Key
-    Vault secret, never the value); ``mode`` is "install" (the bootstrap keeps an existing data directory).
+    Vault secret, never the value); ``mode`` is "install" (the bootstrap keeps an existing data directory);
+    ``backup`` is null or the nightly backup (``backup_settings``).
     """
     return {
         "schema": SETTINGS_SCHEMA,
@@ -253,8 +256,23 @@ def bootstrap_settings(
         "dataDisk": {"lun": DATA_DISK_LUN, "driveLetter": DATA_DISK_DRIVE_LETTER, "label": DATA_DISK_LABEL},
         "hsts": {"maxAgeSeconds": hsts_max_age_seconds},
         "smtpRelay": dict(smtp_relay) if smtp_relay is not None else None,
+        "backup": dict(backup) if backup is not None else None,
         "mode": SETTINGS_MODE,
     }
+
+
+def backup_settings(container_url: str, schedule: str, retention_days: int) -> dict[str, Any]:
+    """``settings.backup``: where the scheduled task uploads (the private container, written with the VM's managed
+    identity), when (HH:MM, the VM's local time) and how many days the container keeps a backup. The task records
+    each attempt in ``automation.scheduled_backups.TABLE`` (its DDL there), which ``ostops instance status`` reads.
+
+    The URL is the container's plain address: a query string (a SAS token) or user info would put a credential in
+    the script, which anyone who may read the VM can read, so either is refused."""
+    parts = urlsplit(container_url)
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment or parts.username \
+            or parts.password or not parts.path.strip("/"):
+        raise ValueError(f"{container_url!r} is not a plain https:// container URL (no SAS, no credentials)")
+    return {"containerUrl": container_url, "schedule": schedule, "retentionDays": retention_days}
 
 
 # --- the web role (ostops:tier production) -----------------------------------------------------------------
