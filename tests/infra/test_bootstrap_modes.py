@@ -280,8 +280,11 @@ def backup_problems(source: str) -> list[str]:
     log = text(function_body(source, "Write-BackupLog"))
     table = re.search(r"CREATE TABLE IF NOT EXISTS ostops_ops\.backup_log \((.*?)\) ENGINE", log, re.DOTALL)
     columns = [" ".join(c.split()) for c in table.group(1).split(",")] if table else []
-    contract = ["id BIGINT AUTO_INCREMENT PRIMARY KEY", "started_utc DATETIME", "finished_utc DATETIME NULL",
-                "ok TINYINT", "blob_name VARCHAR(255)", "bytes BIGINT", "sha256 CHAR(64)", "message VARCHAR(1000)"]
+    # The contract `ostops instance status` reads (automation/scheduled_backups.py, its DDL).
+    from automation.scheduled_backups import CREATE_TABLE
+
+    shared = re.search(r"\((.*)\)$", CREATE_TABLE)
+    contract = [" ".join(c.split()) for c in shared.group(1).split(",")] if shared else []
     if columns != contract:
         problems.append(f"ostops_ops.backup_log is {columns}, not the shared contract {contract}")
     if "CREATE DATABASE IF NOT EXISTS ostops_ops" not in log:
