@@ -332,7 +332,6 @@ def test_the_embedded_settings_decode_back_to_the_settings(
             "retentionDays": 30,
         },
         "mode": "install",
-        "backup": None,
     }
     script = program_runs["st_marys"].one(RUN_COMMAND).props["source"]["script"]
     assert script.isascii() and "St. Mary's IT \\u2014 Help Desk" in script
