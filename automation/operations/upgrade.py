@@ -336,7 +336,7 @@ def _prepare_code(webroot: Path, new_code: Path, release_webroot: Path) -> None:
                     shutil.copy2(item, target)
 
 
-def _roll_back(workspace: Workspace, instance: Instance, webroot: Path, old_code: Path, database: bytes,
+def _roll_back(workspace: Workspace, instance: Instance, webroot: Path, old_code: Path, database: list[bytes],
                stage: Stage) -> str:
     """The old code back, the database restored from the backup's dump, php-fpm restarted; the runs
     re-verified. Returns what the rollback achieved, for the error."""
@@ -349,7 +349,7 @@ def _roll_back(workspace: Workspace, instance: Instance, webroot: Path, old_code
             if webroot.exists():
                 webroot.rename(webroot.with_name(f"{webroot.name}.failed-{old_code.name.rsplit('-', 1)[-1]}"))
             old_code.rename(webroot)
-        load_database(instance, database)
+        load_database(instance, b"".join(database))
         manager.restart_php(instance)
         instance.save(workspace.instance_file)
         runs = reverify_runs(workspace, instance=instance)
