@@ -106,19 +106,30 @@ class Keys:
         self.encrypt_into([data], buffer)
         return buffer.getvalue()
 
-    def decrypt(self, data: bytes, where: Path) -> bytes:
+    def decrypt(self, source: BinaryIO, where: Path) -> io.BytesIO:
+        """The whole plaintext of an age file (nothing is used before all of it has authenticated). With
+        identities it streams from the file (pyrage.decrypt_io); pyrage's passphrase API takes one buffer."""
         import pyrage
 
-        if not data.startswith(AGE_HEADER):
+        if source.read(len(AGE_HEADER)) != AGE_HEADER:
             raise BackupError(f"{where}: not an ostops backup (no age header); nothing was restored")
+        source.seek(0)
         try:
             if self.identities:
                 ids = [pyrage.x25519.Identity.from_str(i) for i in self.identities]
-                return bytes(pyrage.decrypt(data, ids))
+                plain = io.BytesIO()
+                try:
+                    pyrage.decrypt_io(source, plain, ids)
+                except OSError as exc:  # a chunk failing its authentication surfaces as an I/O error
+                    if exc.errno is not None:  # a real one, from reading the file
+                        raise
+                    raise pyrage.DecryptError(str(exc)) from exc
+                plain.seek(0)
+                return plain
             if not self.passphrase:
                 raise ConfigError(f"{where}: no passphrase: set {PASSPHRASE_ENV} or answer the prompt "
                                   "(or give --identity for a backup made with --recipient)")
-            return bytes(pyrage.passphrase.decrypt(data, self.passphrase))
+            return io.BytesIO(pyrage.passphrase.decrypt(source.read(), self.passphrase))
         except (pyrage.DecryptError, pyrage.IdentityError) as exc:
             raise BackupError(f"{where}: cannot decrypt: wrong passphrase or identity, or the file was altered "
                               f"({exc}); nothing was restored") from exc
@@ -223,14 +234,14 @@ def open_backup(path: Path, keys: Keys) -> Opened:
     """Decrypt, unpack and check a backup; raises `BackupError` (exit 1) naming what is wrong, before anything
     is restored."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as source:
+            plain = keys.decrypt(source, path)
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: no such backup file") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it: {exc.strerror}") from exc
-    plain = keys.decrypt(data, path)
     try:
-        with tarfile.open(fileobj=io.BytesIO(plain), mode="r:") as tar:
+        with tarfile.open(fileobj=plain, mode="r:") as tar:
             members = {m.name: m for m in tar.getmembers() if m.isfile()}
             parts = {}
             for name, member in members.items():
