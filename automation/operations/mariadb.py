@@ -118,7 +118,7 @@ class RowCounter:
             self._carry += block
             return
         # "\n" first: the scan anchors statements at line starts, and the carry starts a line
-        self._scan(b"".join((b"\n", self._carry, block[:cut + 1])))
+        self._scan(b"".join((b"\n", self._carry, memoryview(block)[:cut + 1])))
         self._carry = block[cut + 1:]
 
     def finish(self) -> dict[str, int]:
@@ -181,6 +181,11 @@ class RunningDump:
         self._killed = threading.Event()
         self._timer = threading.Timer(timeout, self._watchdog)
         self._timer.start()
+        try:  # the tool's version for the manifest, asked while the dump runs
+            self._version: subprocess.Popen[str] | None = subprocess.Popen(
+                [binary, "--version"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        except OSError:
+            self._version = None
 
     def _watchdog(self) -> None:
         self._killed.set()
@@ -209,10 +214,23 @@ class RunningDump:
             error = self._errors.read().decode(errors="replace").strip()
             raise DatabaseError(f"mariadb-dump failed (exit {code}): {error or 'no message'}; nothing was written")
         return Dump(blocks, digest.hexdigest(), size, counter.finish(), time.monotonic() - self.started,
-                    version(self.binary))
+                    self._tool_version())
+
+    def _tool_version(self) -> str:
+        out = ""
+        if self._version is not None:
+            try:
+                out = self._version.communicate(timeout=10)[0]
+            except subprocess.TimeoutExpired:
+                self._version.kill()
+                self._version.communicate()
+        return " ".join(out.split()[:6]) or Path(self.binary).name
 
     def stop(self) -> None:
         self._timer.cancel()
+        if self._version is not None and self._version.poll() is None:
+            self._version.kill()
+            self._version.wait()
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -237,14 +255,6 @@ def start_dump(instance: Instance, timeout: float = DUMP_TIMEOUT) -> Iterator[Ru
 def dump(instance: Instance, progress: Progress = lambda _: None, timeout: float = DUMP_TIMEOUT) -> Dump:
     with start_dump(instance, timeout) as running:
         return running.read(progress)
-
-
-def version(binary: str) -> str:
-    try:
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return Path(binary).name
-    return " ".join(out.split()[:6]) or Path(binary).name
 
 
 def drop_tables(conn: object, name: str) -> None:
