@@ -112,6 +112,7 @@ def test_backup_then_restore_into_a_new_instance(desk: LocalOsTicket, tmp_path: 
     assert document["encryption"] == "age passphrase (scrypt)"
     manifest = document["manifest"]
     assert manifest["osticket_version"] == "1.17.5" and manifest["rows"]["ost_ticket"] >= 6
+    assert manifest["dump_tool"].startswith("mariadb-dump") and " Ver " in manifest["dump_tool"]  # asked mid-dump
     assert sorted(manifest["runs"]) == sorted(runs_of(desk.instance_path))
     assert set(manifest["parts"]) >= {"database.sql", "osticket/ost-config.php", "ostops/instance.json"}
     assert output.stat().st_mode & 0o777 == 0o600
