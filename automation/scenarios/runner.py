@@ -438,9 +438,10 @@ def _cut_off(exc: BaseException) -> str:
 
 
 def _errored(exc: BaseException) -> str:
-    """Why a step's error is no answer of osTicket's: the signal that cut it off, or osTicket down."""
+    """Why a step's error is no answer of osTicket's: a signal cut it off (JUnit type ``interrupted``, as the
+    run's own case; the message names the signal), or osTicket down."""
     if isinstance(exc, Interrupted):
-        return exc.name
+        return "interrupted"
     return "environment" if is_environment_failure(exc) else ""
 
 
