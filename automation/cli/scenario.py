@@ -51,10 +51,13 @@ if TYPE_CHECKING:
               help="Fail expect.mail where no mail is captured (default: reported as skipped, with the reason).")
 @click.option("--only", "only", multiple=True, metavar="KEY[,KEY]",
               help="Act out only the tickets of these keys (the final review counts only them).")
+@click.option("--tag-subjects", is_flag=True,
+              help="Also end each subject with [ostops RUN KEY], visible to requesters and agents (default: subjects "
+                   "as written; the run is kept in a hidden ticket field either way).")
 @instance_option
 def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, as_json: bool,
                 json_path: Path | None, evidence_dir: Path | None, require_mail: bool, only: tuple[str, ...],
-                instance_path: Path | None) -> None:
+                tag_subjects: bool, instance_path: Path | None) -> None:
     """Act a scenario out on osTicket, then verify every expectation in its database."""
     from automation.errors import EvidenceError, Interrupted, ScenarioError, ScenarioStepFailed
     from automation.interrupt import Interruptions
@@ -118,7 +121,8 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, a
                 check_before_seed(instance, loaded, seed_file, workspace.credentials())  # nothing is written when the run cannot start
                 seed_summary = _seed(instance, seed_path, workspace, seed_file)
             with ScenarioRunner(instance, workspace, progress=progress, observer=evidence,
-                                require_mail=require_mail, interruptions=interruptions) as runner:
+                                require_mail=require_mail, interruptions=interruptions,
+                                tag_subjects=tag_subjects) as runner:
                 try:
                     result: RunResult = runner.run(loaded, seed_summary=seed_summary)
                 except ScenarioStepFailed as exc:

@@ -12,7 +12,7 @@ from automation.credentials import CredentialStore, agent_password, password_var
 from automation.errors import AuthError, Interrupted, OsTicketError, ScenarioError, ScenarioStepFailed
 from automation.instance import Instance
 from automation.interrupt import Interruptions
-from automation.osticket import db
+from automation.osticket import db, runfield
 from automation.osticket.api import TicketApi
 from automation.osticket.directory import Directory
 from automation.osticket.http import instance_session
@@ -52,8 +52,9 @@ class ScenarioRunner:
     def __init__(self, instance: Instance, workspace: Workspace, conn: Any | None = None,
                  api: TicketApi | None = None, progress: Progress = lambda _: None,
                  observer: RunObserver | None = None, require_mail: bool = False,
-                 interruptions: Interruptions | None = None) -> None:
+                 interruptions: Interruptions | None = None, tag_subjects: bool = False) -> None:
         self.instance = instance
+        self.tag_subjects = tag_subjects  # `[ostops <run> <key>]` after each subject too (the run field is always set)
         self.require_mail = require_mail
         # Signals noted while a request is in flight stop the run once it is answered (`automation.interrupt`).
         self.interruptions = interruptions or Interruptions()
@@ -112,6 +113,7 @@ class ScenarioRunner:
         self.check_credentials(loaded)
         check_agents(self.conn, self.tables, loaded, directory)
         self.log_in_agents(loaded)
+        runfield.ensure(self.conn, self.tables)  # a help desk seeded before the run field: added once, kept
         return directory
 
     def log_in_agents(self, loaded: LoadedScenario) -> None:
@@ -265,7 +267,7 @@ class ScenarioRunner:
     def _act_ticket(self, loaded: LoadedScenario, ti: int, spec: TicketSpec, directory: Directory,
                     result: RunResult) -> None:
         where = f"{loaded.path}:{loaded.located.line(('tickets', ti))}"
-        subject = f"{spec.subject} {run_facts.run_tag(result.run_id, spec.key)}"
+        subject = f"{spec.subject} {run_facts.run_tag(result.run_id, spec.key)}" if self.tag_subjects else spec.subject
         if self.observer:
             self.observer.ticket_creating(spec, subject)
         # Until its id is read, a ticket may exist that the record's range does not reach: the range is open.
@@ -273,7 +275,7 @@ class ScenarioRunner:
         t0 = time.monotonic()
         with self.interruptions.deferred():
             try:
-                number = self.requesters.create(spec, subject, directory)
+                number = self.requesters.create(spec, subject, directory, runfield.mark(result.run_id, spec.key))
             except (OsTicketError, Interrupted) as exc:
                 done = [self._describe(s) for s in result.steps]
                 result.steps.append(StepResult(spec.key, where, spec.requester.name, "create", spec.subject,
