@@ -63,3 +63,9 @@ def run_field(osticket: Any, ticket_id: int) -> str | None:
                               WHERE e.object_type = 'T' AND e.object_id = %s AND f.name = 'ostops_run'""",
                  [ticket_id])
     return rows[0]["value"] if rows else None
+
+
+# The run field's value (``<run id> <key>``) of the ticket ``t`` as a SELECT column: ``{RUN_MARK} AS run_mark``.
+RUN_MARK = """(SELECT mv.value FROM ost_form_entry me JOIN ost_form_entry_values mv ON mv.entry_id = me.id
+               JOIN ost_form_field mf ON mf.id = mv.field_id
+               WHERE me.object_type = 'T' AND me.object_id = t.ticket_id AND mf.name = 'ostops_run' LIMIT 1)"""
