@@ -227,8 +227,8 @@ class ScenarioRunner:
         return {int(t["ticket_id"]) for t in result.tickets.values()}
 
     def _read_run(self, result: RunResult, conn: Any | None = None) -> list[run_facts.TicketFacts]:
-        """The run's tickets by primary key: those it created and any other of its id range that carries its tag
-        or no subject at all; the range's end is the newest ticket now."""
+        """The run's tickets by primary key: those it created and any other of its id range that carries its run
+        field (or tag) or no subject at all; the range's end is the newest ticket now."""
         conn = conn or self.conn
         assert result.id_range is not None
         result.id_range = (result.id_range[0], db.last_ticket_id(conn, self.tables))
