@@ -108,15 +108,28 @@ def column(t: Tables, ticket: str = "tk.ticket_id") -> str:
                    AND v.value <> '' LIMIT 1)""")
 
 
+def _has_column(cur: Any, t: Tables) -> bool:
+    cur.execute("""SELECT COUNT(*) AS n FROM information_schema.COLUMNS
+                   WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s""",
+                [t.ticket__cdata.strip("`"), NAME])
+    return bool(cur.fetchone()["n"])
+
+
 def run_tickets(conn: Any, t: Tables, run_id: str | None = None) -> dict[int, str]:
-    """ticket id -> the run field's value, for every ticket of ``run_id`` (of any run when None): a scan of the
-    field's values, for a run whose record is lost."""
+    """ticket id -> the run field's value, for every ticket of ``run_id`` (of any run when None), for a run whose
+    record is lost: a scan of the field's column in ``ticket__cdata`` (one row a ticket), or, on a help desk
+    whose cdata table lacks it, of the field's answers in ``form_entry_values``."""
+    pattern = _like(mark(run_id, "")) + "%" if run_id else "_%"
     with cursor(conn) as cur:
-        cur.execute(f"""SELECT e.object_id AS ticket_id, v.value FROM {t.form_field} f
-                        JOIN {t.form_entry_values} v ON v.field_id = f.id
-                        JOIN {t.form_entry} e ON e.id = v.entry_id
-                        WHERE f.name = %s AND e.object_type = %s AND v.value LIKE %s""",
-                    [NAME, FORM_ENTRY_TICKET, _like(mark(run_id, "")) + "%" if run_id else "_%"])
+        if _has_column(cur, t):
+            cur.execute(f"SELECT ticket_id, `{NAME}` AS value FROM {t.ticket__cdata} WHERE `{NAME}` LIKE %s",
+                        [pattern])
+        else:
+            cur.execute(f"""SELECT e.object_id AS ticket_id, v.value FROM {t.form_field} f
+                            JOIN {t.form_entry_values} v ON v.field_id = f.id
+                            JOIN {t.form_entry} e ON e.id = v.entry_id
+                            WHERE f.name = %s AND e.object_type = %s AND v.value LIKE %s""",
+                        [NAME, FORM_ENTRY_TICKET, pattern])
         found = {}
         for row in cur.fetchall():
             parsed = parse(row["value"])

@@ -54,13 +54,16 @@ def test_the_field_is_hidden_from_requesters_and_agents() -> None:
 class FakeCursor:
     """Answers the run-field scan with ``marked`` rows and every other SELECT with ``rows``; records the SQL."""
 
-    def __init__(self, log: list[str], marked: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
-        self.log, self.marked, self.rows, self.answer = log, marked, rows, []
+    def __init__(self, log: list[str], marked: list[dict[str, Any]], rows: list[dict[str, Any]],
+                 column: bool) -> None:
+        self.log, self.marked, self.rows, self.answer, self.column = log, marked, rows, [], column
         self.rowcount = 0
 
     def execute(self, sql: str, args: Any = None) -> None:
         self.log.append(" ".join(sql.split()))
-        if "FROM `ost_form_field` f JOIN" in self.log[-1]:
+        if "information_schema.COLUMNS" in self.log[-1]:
+            self.answer = [{"n": int(self.column)}]
+        elif "FROM `ost_form_field` f JOIN" in self.log[-1] or "`ostops_run` LIKE" in self.log[-1]:
             self.answer = self.marked
         elif self.log[-1].startswith("SELECT tk.ticket_id"):
             self.answer = self.rows
@@ -75,13 +78,13 @@ class FakeCursor:
 
 
 class FakeConn:
-    def __init__(self, marked: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    def __init__(self, marked: list[dict[str, Any]], rows: list[dict[str, Any]], column: bool = True) -> None:
         self.log: list[str] = []
-        self.marked, self.rows = marked, rows
+        self.marked, self.rows, self.column = marked, rows, column
 
     @contextmanager
     def cursor(self) -> Iterator[FakeCursor]:
-        yield FakeCursor(self.log, self.marked, self.rows)
+        yield FakeCursor(self.log, self.marked, self.rows, self.column)
 
 
 def _row(ticket_id: int, mark: str | None, subject: str) -> dict[str, Any]:
@@ -110,3 +113,12 @@ def test_read_run_without_a_record_reads_the_marked_tickets_by_id() -> None:
     facts.read_run(conn, Tables("ost_"), RUN)
     selects = [sql for sql in conn.log if sql.startswith("SELECT tk.ticket_id")]
     assert len(selects) == 1 and "tk.ticket_id IN (%s)" in selects[0] and "subject LIKE" not in selects[0]
+
+
+def test_the_lookup_scans_the_cdata_column_and_the_answers_only_without_it() -> None:
+    for column, scanned in ((True, "FROM `ost_ticket__cdata` WHERE `ostops_run` LIKE %s"),
+                            (False, "FROM `ost_form_field` f JOIN `ost_form_entry_values` v")):
+        conn = FakeConn([{"ticket_id": 9, "value": runfield.mark(RUN, "cfo")},
+                         {"ticket_id": 10, "value": runfield.mark(RUN + "0", "cfo")}], [], column)
+        assert runfield.run_tickets(conn, Tables("ost_"), RUN) == {9: runfield.mark(RUN, "cfo")}
+        assert any(scanned in sql for sql in conn.log), conn.log
