@@ -46,6 +46,7 @@ so that a pipeline can tell "the help desk is wrong" (1) from "the help desk is 
 from __future__ import annotations
 
 import signal
+from typing import Any
 
 
 class OsTicketError(Exception):
@@ -211,9 +212,11 @@ class UpgradeError(OsTicketError):
     """An upgrade step failed (``step`` names it); the message says whether the rollback brought the old help
     desk back."""
 
-    def __init__(self, step: str, message: str, problems: list[str] | None = None) -> None:
+    def __init__(self, step: str, message: str, problems: list[str] | None = None,
+                 report: dict[str, Any] | None = None) -> None:
         super().__init__(f"upgrade failed at step '{step}': {message}", problems)
         self.step = step
+        self.report = report  # the steps done, the failed one and the rollback, for `ostops upgrade --json`
 
 
 class Interrupted(BaseException):

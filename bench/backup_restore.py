@@ -57,6 +57,12 @@ PASSPHRASE = "bench passphrase"
 console = Console(highlight=False)
 
 
+def timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
 def median_s(call: Callable[[], object], reps: int) -> float:
     times = []
     for _ in range(reps):
@@ -84,7 +90,9 @@ def main() -> int:
     temp = Path(tempfile.mkdtemp(prefix="ostops-bench-backup-"))
     env = {**os.environ, "OSTOPS_BACKUP_PASSPHRASE": PASSPHRASE}
     figures: dict[str, float] = {}
+    ranges: dict[str, list[float]] = {}
     sizes: dict[str, int] = {}
+    loads = [os.getloadavg()[0]]
     try:
         console.print("bringing up a fresh local osTicket ...")
         up = manager.up(temp / "instance")
@@ -112,32 +120,43 @@ def main() -> int:
             with mariadb.option_file(instance) as cnf, dump_file.open("wb") as out:
                 run([binary, f"--defaults-extra-file={cnf}", *mariadb.DUMP_OPTIONS, instance.db.name], stdout=out)
 
-        figures["dump"] = median_s(dump_alone, args.reps)
-        sizes["dump"] = dump_file.stat().st_size
-        console.print(f"  mariadb-dump alone: {figures['dump']:.2f} s, {sizes['dump'] / 1e6:.0f} MB")
-
         backup_file = temp / "backup.age"
-        figures["backup"] = median_s(lambda: run([OSTOPS, "backup", "--output", str(backup_file), "--instance",
-                                                  str(instance_file)], env=env, cwd=REPO), args.reps)
-        sizes["backup"] = backup_file.stat().st_size
-        console.print(f"  ostops backup (passphrase): {figures['backup']:.2f} s, {sizes['backup'] / 1e6:.0f} MB")
+        recipient_file = temp / "backup-recipient.age"
         import pyrage
 
-        identity = pyrage.x25519.Identity.generate()
-        recipient_file = temp / "backup-recipient.age"
-        figures["backup_recipient"] = median_s(lambda: run(
-            [OSTOPS, "backup", "--output", str(recipient_file), "--recipient", str(identity.to_public()),
-             "--instance", str(instance_file)], cwd=REPO), args.reps)
-        console.print(f"  ostops backup (--recipient): {figures['backup_recipient']:.2f} s")
         from automation.operations.backup import backup
 
+        identity = pyrage.x25519.Identity.generate()
+        recipient = Keys(recipients=[str(identity.to_public())])
         dumped: list[float] = []
-        figures["backup_inproc"] = median_s(lambda: dumped.append(backup(
-            workspace, recipient_file, Keys(recipients=[str(identity.to_public())]), instance=instance).dump_seconds),
-            args.reps)
+        variants: dict[str, Callable[[], object]] = {
+            "dump": dump_alone,
+            "backup": lambda: run([OSTOPS, "backup", "--output", str(backup_file), "--instance", str(instance_file)],
+                                  env=env, cwd=REPO),
+            "backup_recipient": lambda: run([OSTOPS, "backup", "--output", str(recipient_file), "--recipient",
+                                             str(identity.to_public()), "--instance", str(instance_file)],
+                                            env=env, cwd=REPO),
+            "backup_inproc": lambda: dumped.append(backup(workspace, recipient_file, recipient,
+                                                          instance=instance).dump_seconds),
+        }
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # the command as installed: its bytecode compiled once
+        env["PYTHONPYCACHEPREFIX"] = str(temp / "pycache")
+        run([OSTOPS, "backup", "--help"], env=env, cwd=REPO)
+        # Interleaved, one of each per round: the machine's load moves, and each ratio compares neighbours.
+        series = {name: [] for name in variants}  # type: dict[str, list[float]]
+        for _ in range(args.reps):
+            for name, call in variants.items():
+                series[name].append(timed(call))
+        for name, times in series.items():
+            figures[name] = statistics.median(times)
+        ranges["backup"] = [b / d for b, d in zip(series["backup"], series["dump"], strict=True)]
+        ranges["backup_recipient"] = [b / d for b, d in zip(series["backup_recipient"], series["dump"], strict=True)]
+        ranges["backup_inproc"] = [b / d for b, d in zip(series["backup_inproc"], series["dump"], strict=True)]
         figures["backup_inproc_dump"] = statistics.median(dumped)
-        console.print(f"  backup() in-process (--recipient): {figures['backup_inproc']:.2f} s, of which the dump "
-                      f"read, hashed and counted {figures['backup_inproc_dump']:.2f} s")
+        sizes["dump"] = dump_file.stat().st_size
+        sizes["backup"] = backup_file.stat().st_size
+        for name in variants:
+            console.print(f"  {name}: " + ", ".join(f"{t:.2f}" for t in series[name]) + " s")
 
         assert instance.local is not None
         physical = temp / "mariabackup"
@@ -171,17 +190,21 @@ def main() -> int:
                 run([mysql, f"--defaults-extra-file={cnf}", "--default-character-set=utf8mb4", instance.db.name],
                     stdin=handle)
 
-        figures["import"] = median_s(plain_import, args.reps)
-        console.print(f"  plain import: {figures['import']:.2f} s")
-
         def restore_data_path() -> None:
             opened = archive.open_backup(backup_file, Keys(passphrase=PASSPHRASE))
             load_database(instance, opened.parts[archive.DATABASE])
             counts = mariadb.count_rows(instance)
             assert counts == {k: v for k, v in opened.manifest.rows.items() if k in counts}
 
-        figures["restore_data"] = median_s(restore_data_path, args.reps)
-        console.print(f"  restore data path: {figures['restore_data']:.2f} s")
+        imports, restores = [], []
+        for _ in range(args.reps):
+            imports.append(timed(plain_import))
+            restores.append(timed(restore_data_path))
+            loads.append(os.getloadavg()[0])
+        figures["import"], figures["restore_data"] = statistics.median(imports), statistics.median(restores)
+        ranges["restore_data"] = [r / i for r, i in zip(restores, imports, strict=True)]
+        console.print("  plain import: " + ", ".join(f"{t:.2f}" for t in imports) + " s")
+        console.print("  restore data path: " + ", ".join(f"{t:.2f}" for t in restores) + " s")
         del sql
 
         target = temp / "restored"
@@ -198,22 +221,26 @@ def main() -> int:
     ratios = {"backup": figures["backup"] / figures["dump"],
               "backup_recipient": figures["backup_recipient"] / figures["dump"],
               "restore_data": figures["restore_data"] / figures["import"]}
-    table = Table("measure", "seconds", "ratio", "target", title=f"{args.tickets:,} tickets, {rows:,} rows, "
+    loads.append(os.getloadavg()[0])
+    table = Table("measure", "seconds", "ratio (each round)", "target", title=f"{args.tickets:,} tickets, {rows:,} rows, "
                   f"dump {sizes['dump'] / 1e6:.0f} MB; median of {args.reps}")
     table.add_row("mariadb-dump alone", f"{figures['dump']:.2f}", "1.00", "")
-    table.add_row("ostops backup (passphrase)", f"{figures['backup']:.2f}", f"{ratios['backup']:.2f}",
+    def spread(name: str) -> str:
+        return f"{min(ranges[name]):.2f}-{max(ranges[name]):.2f}"
+
+    table.add_row("ostops backup (passphrase)", f"{figures['backup']:.2f}", spread("backup"),
                   f"<= {TARGET} {'yes' if ratios['backup'] <= TARGET else 'NO'}")
     table.add_row("ostops backup (--recipient)", f"{figures['backup_recipient']:.2f}",
-                  f"{ratios['backup_recipient']:.2f}", "")
+                  spread("backup_recipient"), f"<= {TARGET} {'yes' if ratios['backup_recipient'] <= TARGET else 'NO'}")
     table.add_row("  in-process, no interpreter start (dump read, hashed, counted)",
                   f"{figures['backup_inproc']:.2f} ({figures['backup_inproc_dump']:.2f})",
-                  f"{figures['backup_inproc'] / figures['dump']:.2f}", "")
+                  spread("backup_inproc"), "")
     table.add_row("mariabackup --backup (+ --prepare)",
                   f"{figures['mariabackup']:.2f} (+{figures['mariabackup_prepare']:.2f})",
                   f"{figures['mariabackup'] / figures['dump']:.2f}", "")
     table.add_row("plain import (mariadb < dump)", f"{figures['import']:.2f}", "1.00", "")
     table.add_row("restore: decrypt, check, import, count", f"{figures['restore_data']:.2f}",
-                  f"{ratios['restore_data']:.2f}", f"<= {TARGET} {'yes' if ratios['restore_data'] <= TARGET else 'NO'}")
+                  spread("restore_data"), f"<= {TARGET} {'yes' if ratios['restore_data'] <= TARGET else 'NO'}")
     table.add_row("ostops restore --dir (new instance + proof)", f"{figures['restore_whole']:.2f}",
                   f"{figures['restore_whole'] / figures['import']:.2f}", "")
     console.print(table)
@@ -221,6 +248,8 @@ def main() -> int:
     console.print(f"whole benchmark: {total:.0f} s")
     print(json.dumps({"tickets": args.tickets, "rows": rows, "seconds": {k: round(v, 2) for k, v in figures.items()},
                       "bytes": sizes, "ratios": {k: round(v, 3) for k, v in ratios.items()},
+                      "ratio_ranges": {k: [round(min(v), 2), round(max(v), 2)] for k, v in ranges.items()},
+                      "load_average": [round(min(loads), 1), round(max(loads), 1)],
                       "total_s": round(total, 1)}))
     return 0
 

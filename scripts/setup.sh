@@ -67,9 +67,10 @@ fi
 PACKAGES=("php$PHP-cli" "php$PHP-fpm" "php$PHP-mysql" "php$PHP-intl" "php$PHP-gd" "php$PHP-mbstring"
           "php$PHP-xml" "php$PHP-apcu" "php$PHP-curl" "php$PHP-zip" mariadb-server mariadb-client nginx
           apache2-utils haproxy)
-# The test tools' own system packages (scripts/test.sh): shellcheck checks the composite action's scripts.
+# The test tools' own system packages (scripts/test.sh): shellcheck checks the composite action's scripts; the
+# age command line proves a backup opens with the reference age tool (tests/unit/test_backup_archive.py).
 if [[ $profile == dev ]]; then
-  PACKAGES+=(shellcheck)
+  PACKAGES+=(shellcheck age)
 fi
 # Recommended, not required: imap is optional since osTicket 1.18 (PR #6703) and PHP 8.4 no longer bundles it.
 OPTIONAL_PACKAGES=("php$PHP-imap")

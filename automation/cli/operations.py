@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from automation.cli.common import check_writable, console, escape, instance_option, out, print_json, progress
-from automation.errors import ConfigError
+from automation.errors import ConfigError, UpgradeError
 from automation.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -72,9 +72,10 @@ identity_option = click.option("--identity", "-i", type=click.Path(path_type=Pat
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
               help="The backup file (default: backups/ostops-backup-<UTC time>.age beside the instance file).")
 @recipient_option
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON document (tables and progress on standard error).")
 @instance_option
 @click.pass_context
-def backup_group(ctx: click.Context, output: Path | None, recipients: tuple[str, ...],
+def backup_group(ctx: click.Context, output: Path | None, recipients: tuple[str, ...], as_json: bool,
                  instance_path: Path | None) -> None:
     """Back up a local help desk into one encrypted file (age): osTicket's database (mariadb-dump
     --single-transaction), ost-config.php with its SECRET_SALT, attachments kept outside the database, and
@@ -98,6 +99,12 @@ def backup_group(ctx: click.Context, output: Path | None, recipients: tuple[str,
     with _progress() as (stage, dumped):
         result = backup(workspace, target, keys, stage, dumped, instance)
     m = result.manifest
+    if as_json:
+        print_json("backup", True, file=str(result.path), bytes=result.size, seconds=round(result.seconds, 2),
+                   dump_seconds=round(result.dump_seconds, 2),
+                   encryption="age recipients" if keys.recipients else "age passphrase (scrypt)",
+                   manifest=m.model_dump())
+        return
     out.print(f"backup {escape(str(result.path))}: {result.size / 1e6:.1f} MB, osTicket {m.osticket_version}, "
               f"{len(m.rows)} tables, {sum(m.rows.values())} rows, {len(m.runs)} run(s), in {result.seconds:.1f} s "
               f"(dump {result.dump_seconds:.1f} s)")
@@ -140,13 +147,14 @@ def backup_verify_command(file: Path, restore_test: bool, source: Path | None, i
     out.print(f"{escape(str(file))}: the backup is sound")
 
 
-def _print_checks(checks: list[tuple[str, bool, str]], title: object) -> None:
+def _print_checks(checks: list[tuple[str, bool, str]], title: object, to_stderr: bool = False) -> None:
+    """The proof as a table: on standard output, or on standard error beside a JSON document."""
     from rich.table import Table
 
     table = Table("check", "result", "detail", title=escape(str(title)))
     for name, ok, detail in checks:
         table.add_row(escape(name), "[green]ok[/green]" if ok else "[red]failed[/red]", escape(detail))
-    out.print(table)
+    (console if to_stderr else out).print(table)
 
 
 @click.command("restore")
@@ -159,9 +167,10 @@ def _print_checks(checks: list[tuple[str, bool, str]], title: object) -> None:
 @click.option("--port", type=int, default=None, help="HTTP port of a new instance (default: a free one).")
 @click.option("--yes", "-y", is_flag=True, help="Replace the current instance without asking.")
 @identity_option
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON document (tables and progress on standard error).")
 @instance_option
 def restore_command(file: Path, directory: Path | None, source: Path | None, port: int | None, yes: bool,
-                    identity: Path | None, instance_path: Path | None) -> None:
+                    identity: Path | None, as_json: bool, instance_path: Path | None) -> None:
     """Restore a backup onto a new local instance (--dir) or over the current one (asked; --yes otherwise; the
     instance it replaces is backed up first). Nothing is touched unless the backup decrypts and every part
     matches its manifest. Ends with the proof: rows per table equal the manifest, every run recorded before the
@@ -191,12 +200,21 @@ def restore_command(file: Path, directory: Path | None, source: Path | None, por
                 return click.confirm(question, err=True)
 
             result = restoring.restore_over(opened, workspace, keys, source, stage, confirm)
-    _print_checks(result.proof.checks, f"restored {file} into {result.folder}")
+    if as_json:
+        print_json("restore", result.proof.passed, file=str(file), folder=str(result.folder),
+                   instance_file=str(Path(result.folder) / "instance.json"), url=result.instance.base_url,
+                   osticket_version=opened.manifest.osticket_version, backup_created=opened.manifest.created,
+                   seconds=round(result.seconds, 2),
+                   previous_backup=str(result.previous_backup) if result.previous_backup else None,
+                   **result.proof.to_dict())
+    _print_checks(result.proof.checks, f"restored {file} into {result.folder}", to_stderr=as_json)
     if not result.proof.passed:
         from automation.errors import RestoreError
 
         raise RestoreError(f"the restored help desk in {result.folder} does not match the backup",
                            result.proof.problems)
+    if as_json:
+        return
     if result.previous_backup is not None:
         out.print(f"the instance it replaced was backed up first: {escape(str(result.previous_backup))}")
     out.print(f"restored osTicket {opened.manifest.osticket_version} at {result.instance.base_url} "
@@ -210,9 +228,10 @@ def restore_command(file: Path, directory: Path | None, source: Path | None, por
 @click.option("--backup-output", type=click.Path(path_type=Path), default=None,
               help="Where the backup taken first goes (default: backups/ beside the instance file).")
 @recipient_option
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON document (tables and progress on standard error).")
 @instance_option
 def upgrade_command(version: str, source: Path | None, backup_output: Path | None, recipients: tuple[str, ...],
-                    instance_path: Path | None) -> None:
+                    as_json: bool, instance_path: Path | None) -> None:
     """Upgrade the local osTicket with osTicket's own upgrader: a backup first; preconditions (PHP version,
     plugins, free space); the new code in place (ost-config.php kept, setup/ removed); `php manage.php upgrade`;
     the schema signature checked against the release's; a smoke test (API ticket, staff login, portal); every
@@ -230,8 +249,17 @@ def upgrade_command(version: str, source: Path | None, backup_output: Path | Non
     if backup_output is not None:
         check_writable(backup_output, "--backup-output")
     keys = _keys(recipients, None, confirm=True)
-    with _progress() as (stage, _):
-        result = upgrade(workspace, instance, version, source, keys, backup_output, stage)
-    _print_checks(result.checks, f"upgrade to osTicket {version}")
+    try:
+        with _progress() as (stage, _):
+            result = upgrade(workspace, instance, version, source, keys, backup_output, stage)
+    except UpgradeError as exc:
+        if as_json and exc.report is not None:  # steps ran: what they did and the rollback are the report
+            print_json("upgrade", False, **exc.report)
+        raise
+    if as_json:
+        print_json("upgrade", True, **result.to_dict())
+    _print_checks(result.checks, f"upgrade to osTicket {version}", to_stderr=as_json)
+    if as_json:
+        return
     out.print(f"upgraded osTicket {result.from_version} -> {result.to_version} in {result.seconds:.1f} s; the "
               f"backup taken first: {escape(str(result.backup))}")

@@ -55,10 +55,13 @@ if TYPE_CHECKING:
               help="A step osTicket refuses fails its ticket (its later steps are skipped) and the run goes on with "
                    "the next ticket, then verifies; or the run stops there. osTicket or the environment failing "
                    "stops it either way.")
+@click.option("--tag-subjects", is_flag=True,
+              help="Also end each subject with [ostops RUN KEY], visible to requesters and agents (default: subjects "
+                   "as written; the run is kept in a hidden ticket field either way).")
 @instance_option
 def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, as_json: bool,
                 json_path: Path | None, evidence_dir: Path | None, require_mail: bool, only: tuple[str, ...],
-                keep_going: bool, instance_path: Path | None) -> None:
+                keep_going: bool, tag_subjects: bool, instance_path: Path | None) -> None:
     """Act a scenario out on osTicket, then verify every expectation in its database."""
     from automation.errors import EvidenceError, Interrupted, ScenarioError, ScenarioStepFailed
     from automation.interrupt import Interruptions
@@ -123,7 +126,7 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, a
                 seed_summary = _seed(instance, seed_path, workspace, seed_file)
             with ScenarioRunner(instance, workspace, progress=progress, observer=evidence,
                                 require_mail=require_mail, interruptions=interruptions,
-                                keep_going=keep_going) as runner:
+                                keep_going=keep_going, tag_subjects=tag_subjects) as runner:
                 try:
                     result: RunResult = runner.run(loaded, seed_summary=seed_summary)
                 except ScenarioStepFailed as exc:

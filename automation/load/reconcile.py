@@ -1,5 +1,5 @@
-"""After a load run, whatever happened to it: every ticket of the run's id range carrying its tag (or no subject
-at all: written half-way) that the run was not answered for is named, as `verify.unconfirmed_line` names it.
+"""After a load run, whatever happened to it: every ticket of the run's id range that is the run's (its run field,
+or the subject tag of a run made before the field) or has no subject at all: written half-way) that the run was not answered for is named, as `verify.unconfirmed_line` names it.
 
 The database may be down when the run ends (MariaDB killed mid-run): it is asked again, a bounded number of
 times within a bounded wait, and when it never answers the result says so and how to reconcile later."""
@@ -11,8 +11,8 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from automation.errors import OsTicketError
-from automation.osticket import db
-from automation.scenarios.facts import TAG_PATTERN, read_run
+from automation.osticket import db, runfield
+from automation.scenarios.facts import read_run, run_key
 from automation.scenarios.verify import unconfirmed_line
 
 ATTEMPTS = 10
@@ -24,14 +24,13 @@ def unconfirmed_in_range(conn: Any, t: db.Tables, run_id: str, id_range: tuple[i
                          confirmed: Collection[str]) -> list[str]:
     """One line per ticket of (first, last] that is the run's but not among the ``confirmed`` numbers."""
     with db.cursor(conn) as cur:
-        cur.execute(f"""SELECT tk.ticket_id, tk.number, cd.subject FROM {t.ticket} tk
+        cur.execute(f"""SELECT tk.ticket_id, tk.number, cd.subject, {runfield.column(t)} AS run_mark FROM {t.ticket} tk
                         LEFT JOIN {t.ticket__cdata} cd ON cd.ticket_id = tk.ticket_id
                         WHERE tk.ticket_id > %s AND tk.ticket_id <= %s ORDER BY tk.ticket_id""", list(id_range))
         rows = cur.fetchall()
     stray = []
     for row in rows:
-        match = TAG_PATTERN.search(row["subject"] or "")
-        ours = row["subject"] is None or (match is not None and match.group("run") == run_id)
+        ours = row["subject"] is None or run_key(run_id, row["run_mark"], row["subject"]) is not None
         if ours and str(row["number"]) not in confirmed:
             stray.append(row)
     lines = []

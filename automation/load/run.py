@@ -17,11 +17,11 @@ from automation.instance import Instance
 from automation.load.plan import Planned, Variety, by_user_id, load_message, plan_tickets
 from automation.load.reconcile import reconcile
 from automation.load.verification import Created, LoadVerdict, RunVerifier
-from automation.osticket import db
+from automation.osticket import db, runfield
 from automation.osticket.api import NewTicket
 from automation.osticket.directory import Directory, User
 from automation.osticket.http import check_transport
-from automation.scenarios.facts import read_run, run_tag
+from automation.scenarios.facts import read_run
 from automation.scenarios.loader import LoadedScenario
 from automation.scenarios.models import Requester, TicketSpec
 from automation.scenarios.record import RunResult, new_run_id, save_record
@@ -112,7 +112,7 @@ class LoadResult:
 def new_ticket(item: Planned, run_id: str) -> NewTicket:
     return NewTicket(
         name=item.requester.name, email=item.requester.email,
-        subject=f"Load ticket {item.index} {run_tag(run_id, item.key)}",
+        subject=f"Load ticket {item.index}", extra={runfield.NAME: runfield.mark(run_id, item.key)},
         message=load_message(item.index, run_id),
         topic_id=item.topic.topic_id if item.topic else None, priority_id=item.priority_id,
         alert=False, autorespond=False,
@@ -230,7 +230,7 @@ def act_on_sample(runner: ScenarioRunner, loaded: LoadedScenario, directory: Dir
             "topic": item.topic.name if item.topic else None, "subject": f"Load ticket {item.index}",
             "message": load_message(item.index, result.run_id)})
         number = numbers[item.key]
-        subject = f"Load ticket {item.index} {run_tag(result.run_id, item.key)}"
+        subject = f"Load ticket {item.index}"
         # The load's plan varies priorities, so a sample may already have the one a step sets: osTicket refuses
         # a change to the value a ticket has ("Unable to update field", include/class.ticket.php updateField),
         # and an agent would not make it. Such a step is left out of the acting and of what is verified.
@@ -313,7 +313,8 @@ def _run_load(instance: Instance, conn: Any, count: int, concurrency: int, on_do
         finally:
             runner.close_sessions()
     if acted:
-        by_key = {f.key: f for f in read_run(conn, tables, result.run_id)}
+        # By primary key within the run's range (the run field names each ticket's key), not by a scan.
+        by_key = {f.key: f for f in read_run(conn, tables, result.run_id, result.recorded_range) if f.key}
         now = db.server_now(conn)
         for act in acted:
             found = by_key.get(act.item.key)

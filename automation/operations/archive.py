@@ -19,8 +19,10 @@ import io
 import os
 import re
 import tarfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -82,7 +84,10 @@ class Keys:
     recipients: list[str] = field(default_factory=list)
     identities: list[str] = field(default_factory=list)
 
-    def encrypt(self, data: bytes) -> bytes:
+    def encrypt_into(self, blocks: Iterable[bytes], handle: BinaryIO) -> None:
+        """The archive's blocks, age-encrypted into ``handle``. To recipients it streams (pyrage.encrypt_io pulls
+        the blocks as it encrypts); pyrage's passphrase API takes one buffer, so with a passphrase the blocks
+        are joined first."""
         import pyrage
 
         if self.recipients:
@@ -90,24 +95,41 @@ class Keys:
                 keys = [pyrage.x25519.Recipient.from_str(r) for r in self.recipients]
             except pyrage.RecipientError as exc:
                 raise ConfigError(f"--recipient: not an age public key (age1…): {exc}") from exc
-            return bytes(pyrage.encrypt(data, keys))
+            pyrage.encrypt_io(_BlockReader(blocks), handle, keys)
+            return
         if not self.passphrase:
             raise ConfigError(f"no passphrase: set {PASSPHRASE_ENV}, answer the prompt, or give --recipient")
-        return bytes(pyrage.passphrase.encrypt(data, self.passphrase))
+        handle.write(pyrage.passphrase.encrypt(b"".join(blocks), self.passphrase))
 
-    def decrypt(self, data: bytes, where: Path) -> bytes:
+    def encrypt(self, data: bytes) -> bytes:
+        buffer = io.BytesIO()
+        self.encrypt_into([data], buffer)
+        return buffer.getvalue()
+
+    def decrypt(self, source: BinaryIO, where: Path) -> io.BytesIO:
+        """The whole plaintext of an age file (nothing is used before all of it has authenticated). With
+        identities it streams from the file (pyrage.decrypt_io); pyrage's passphrase API takes one buffer."""
         import pyrage
 
-        if not data.startswith(AGE_HEADER):
+        if source.read(len(AGE_HEADER)) != AGE_HEADER:
             raise BackupRejected(f"{where}: not an ostops backup (no age header); nothing was restored")
+        source.seek(0)
         try:
             if self.identities:
                 ids = [pyrage.x25519.Identity.from_str(i) for i in self.identities]
-                return bytes(pyrage.decrypt(data, ids))
+                plain = io.BytesIO()
+                try:
+                    pyrage.decrypt_io(source, plain, ids)
+                except OSError as exc:  # a chunk failing its authentication surfaces as an I/O error
+                    if exc.errno is not None:  # a real one, from reading the file
+                        raise
+                    raise pyrage.DecryptError(str(exc)) from exc
+                plain.seek(0)
+                return plain
             if not self.passphrase:
                 raise ConfigError(f"{where}: no passphrase: set {PASSPHRASE_ENV} or answer the prompt "
                                   "(or give --identity for a backup made with --recipient)")
-            return bytes(pyrage.passphrase.decrypt(data, self.passphrase))
+            return io.BytesIO(pyrage.passphrase.decrypt(source.read(), self.passphrase))
         except (pyrage.DecryptError, pyrage.IdentityError) as exc:
             raise BackupRejected(f"{where}: cannot decrypt: wrong passphrase or identity, or the file was altered "
                               f"({exc}); nothing was restored") from exc
@@ -121,33 +143,77 @@ class Keys:
         return Keys(passphrase=self.passphrase)
 
 
-def pack(manifest: Manifest, parts: dict[str, bytes]) -> bytes:
-    """The tar of the manifest and the parts (not compressed: SQL compresses well, but gzip would cost more
-    time than the dump itself; see bench/backup.py)."""
-    buffer = io.BytesIO()
-    now = dt.datetime.now(dt.UTC).timestamp()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in [(MANIFEST, manifest.model_dump_json(indent=2).encode()), *sorted(parts.items())]:
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), int(now), 0o600
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+class _BlockReader(io.RawIOBase):
+    """A readable file over blocks produced on demand (what pyrage.encrypt_io reads from)."""
+
+    def __init__(self, blocks: Iterable[bytes]) -> None:
+        self._blocks = iter(blocks)
+        self._view = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._view:
+            block = next(self._blocks, None)
+            if block is None:
+                return 0
+            self._view = memoryview(block)
+        size = min(len(buffer), len(self._view))
+        buffer[:size] = self._view[:size]
+        self._view = self._view[size:]
+        return size
 
 
-def write(path: Path, ciphertext: bytes) -> None:
-    """Write the encrypted archive with mode 0600 from the first byte, whole or not at all."""
+Content = bytes | Sequence[bytes]  # a part's bytes, or its blocks (the dump, as read)
+
+
+def tar_blocks(manifest: Manifest, parts: Mapping[str, Content]) -> Iterator[bytes]:
+    """The tar of the manifest (first) and the parts, block by block, without copying the parts: byte for byte
+    what `tarfile` writes (headers from `TarInfo.tobuf`, data padded to 512 bytes, two zero blocks, the last
+    record filled). Not compressed: SQL compresses well, but gzip would cost more time than the dump itself."""
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    offset = 0
+    members: list[tuple[str, Content]] = [(MANIFEST, manifest.model_dump_json(indent=2).encode()),
+                                          *sorted(parts.items())]
+    for name, content in members:
+        blocks = [content] if isinstance(content, bytes) else content
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime, info.mode = sum(len(b) for b in blocks), now, 0o600
+        header = info.tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape")
+        yield header
+        yield from blocks
+        padding = -info.size % tarfile.BLOCKSIZE
+        yield tarfile.NUL * padding
+        offset += len(header) + info.size + padding
+    offset += 2 * tarfile.BLOCKSIZE
+    yield tarfile.NUL * (2 * tarfile.BLOCKSIZE + -offset % tarfile.RECORDSIZE)
+
+
+def pack(manifest: Manifest, parts: Mapping[str, Content]) -> bytes:
+    return b"".join(tar_blocks(manifest, parts))
+
+
+def write(path: Path, keys: Keys, blocks: Iterable[bytes]) -> int:
+    """Encrypt the archive's blocks into ``path``, mode 0600 from the first byte, whole or not at all (a
+    temporary file beside it, flushed and fsync'd once, then renamed); its size."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(ciphertext)
+        with os.fdopen(fd, "wb", buffering=_WRITE_BUFFER) as handle:
+            keys.encrypt_into(blocks, handle)
             handle.flush()
             os.fsync(handle.fileno())
+            size = handle.tell()
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return size
+
+
+_WRITE_BUFFER = 1 << 20  # pyrage writes in 8 KiB pieces; the file takes them a MiB at a time
 
 
 @dataclass
@@ -168,14 +234,14 @@ def open_backup(path: Path, keys: Keys) -> Opened:
     """Decrypt, unpack and check a backup; raises `BackupRejected` (exit 1) naming what is wrong, before anything
     is restored."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as source:
+            plain = keys.decrypt(source, path)
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: no such backup file") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it: {exc.strerror}") from exc
-    plain = keys.decrypt(data, path)
     try:
-        with tarfile.open(fileobj=io.BytesIO(plain), mode="r:") as tar:
+        with tarfile.open(fileobj=plain, mode="r:") as tar:
             members = {m.name: m for m in tar.getmembers() if m.isfile()}
             parts = {}
             for name, member in members.items():

@@ -8,7 +8,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -35,7 +35,7 @@ class BackupResult:
     size: int
     seconds: float
     dump_seconds: float
-    database: bytes = b""  # the dump, kept for a rollback (`ostops upgrade`)
+    database: list[bytes] = field(default_factory=list)  # the dump's blocks, kept for a rollback (`ostops upgrade`)
 
 
 def default_output(workspace: Workspace) -> Path:
@@ -45,7 +45,10 @@ def default_output(workspace: Workspace) -> Path:
 
 def backup(workspace: Workspace, output: Path, keys: Keys, stage: Stage = _quiet, dumped: Bytes = _quiet,
            instance: Instance | None = None) -> BackupResult:
-    """Dump, collect, pack, encrypt and write. Nothing is written until the whole archive is encrypted."""
+    """Dump, collect, pack, encrypt and write in one pass over the dump: mariadb-dump starts first and runs
+    while the rest is collected; its output is hashed and its rows counted as it streams; the tar is then
+    produced block by block straight into age and the file (no copy of the dump but the one read). Nothing
+    is written under ``output`` until the whole archive is encrypted and synced."""
     started = time.monotonic()
     instance = instance or workspace.instance()
     if instance.local is None:
@@ -56,34 +59,33 @@ def backup(workspace: Workspace, output: Path, keys: Keys, stage: Stage = _quiet
     if not archive.secret_salt_present(config_php):
         raise BackupError(f"{webroot / CONFIG_FILE}: no SECRET_SALT defined; a backup without it could not bring "
                           "back osTicket's stored mail passwords or links")
-    stage("reading osTicket's schema signature and attachment storage")
-    signature, upload_paths = _osticket_facts(instance)
     stage("dumping osTicket's database (mariadb-dump --single-transaction)")
-    dump = mariadb.dump(instance, dumped)
-    stage("collecting ost-config.php, attachments and ostops's records")
-    parts: dict[str, bytes] = {archive.DATABASE: dump.sql, archive.CONFIG: config_php}
-    attachments = "database"
-    for folder in upload_paths:
-        attachments = f"filesystem: {folder}"
-        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-            parts[archive.ATTACHMENTS + file.relative_to(folder).as_posix()] = _read(file)
-    parts.update(ostops_records(workspace))
+    with mariadb.start_dump(instance) as running:
+        signature, upload_paths = _osticket_facts(instance)
+        parts: dict[str, archive.Content] = {archive.CONFIG: config_php}
+        attachments = "database"
+        for folder in upload_paths:
+            attachments = f"filesystem: {folder}"
+            for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+                parts[archive.ATTACHMENTS + file.relative_to(folder).as_posix()] = _read(file)
+        parts.update(ostops_records(workspace))
+        dump = running.read(dumped)
+    parts[archive.DATABASE] = dump.blocks
     runs = sorted(name[len(archive.OSTOPS + "runs/"):-5] for name in parts
                   if name.startswith(archive.OSTOPS + "runs/") and name.endswith(".json"))
+    described = {name: Part(sha256=archive.sha256(data), size=len(data))
+                 for name, data in parts.items() if isinstance(data, bytes)}
+    described[archive.DATABASE] = Part(sha256=dump.sha256, size=dump.size)
     manifest = Manifest(
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), ostops_version=_ostops_version(),
         osticket_version=instance.osticket_version, schema_signature=signature,
         table_prefix=instance.db.table_prefix, database=instance.db.name, dump_tool=dump.tool,
-        instance_kind=instance.kind, instance_url=instance.base_url, rows=dump.rows,
-        parts={name: Part(sha256=dump.sha256 if name == archive.DATABASE else archive.sha256(data), size=len(data))
-               for name, data in parts.items()},
+        instance_kind=instance.kind, instance_url=instance.base_url, rows=dump.rows, parts=described,
         runs=runs, attachments=attachments)
-    stage("encrypting (age)")
-    ciphertext = keys.encrypt(archive.pack(manifest, parts))
-    stage(f"writing {output}")
+    stage(f"encrypting (age) into {output}")
     output.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    archive.write(output, ciphertext)
-    return BackupResult(output, manifest, len(ciphertext), time.monotonic() - started, dump.seconds, dump.sql)
+    size = archive.write(output, keys, archive.tar_blocks(manifest, parts))
+    return BackupResult(output, manifest, size, time.monotonic() - started, dump.seconds, dump.blocks)
 
 
 def ostops_records(workspace: Workspace) -> dict[str, bytes]:

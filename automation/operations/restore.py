@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from automation.errors import ConfigError, OsTicketError, UsageError
 from automation.files import write_private
@@ -37,6 +38,12 @@ def _quiet(_: str) -> None:
 class Proof:
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # table, rows in the manifest and restored, ok
+    runs: list[dict[str, Any]] = field(default_factory=list)  # every recorded run re-verified (RunVerdict.to_dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"checks": [{"check": name, "ok": ok, "detail": detail} for name, ok, detail in self.checks],
+                "rows": self.rows, "runs": self.runs, "problems": self.problems}
 
     @property
     def passed(self) -> bool:
@@ -269,6 +276,8 @@ def prove(opened: Opened, instance: Instance, workspace: Workspace, counts: dict
         proof.add("rows per table", False, counts)
     else:
         actual = counts
+        proof.rows = [{"table": table, "manifest": wanted.get(table), "restored": actual.get(table),
+                       "ok": wanted.get(table) == actual.get(table)} for table in sorted(set(wanted) | set(actual))]
         differ = [f"{table}: {rows} in the backup, {actual.get(table, 'no table')} restored"
                   for table, rows in sorted(wanted.items()) if actual.get(table) != rows]
         differ += [f"{table}: not in the backup" for table in sorted(set(actual) - set(wanted))]
@@ -276,6 +285,7 @@ def prove(opened: Opened, instance: Instance, workspace: Workspace, counts: dict
                   f"{len(wanted)} tables, {sum(wanted.values())} rows, as in the manifest" if not differ
                   else f"{len(differ)} table(s) differ", differ)
     runs = reverify_runs(workspace, opened.manifest.runs, instance)
+    proof.runs = [run.to_dict() for run in runs.runs]
     proof.add("recorded runs", runs.passed, runs.summary() + " against their ledgers", runs.problems())
     staff = StaffSession(instance.base_url, instance.admin.username, instance.admin.password.get_secret_value())
     try:

@@ -182,8 +182,10 @@ def _scenario_of(scenario: str) -> tuple[Any, str]:
 
 def _load_run_problems(conn: Any, t: Tables, run_id: str, data: dict[str, Any],
                        tickets: dict[str, Any]) -> list[str]:
-    """A load run: every ticket it recorded is in osTicket with its number, whole, tagged with the run."""
-    from automation.scenarios.facts import TAG_PATTERN
+    """A load run: every ticket it recorded is in osTicket with its number, whole, marked with the run (its run
+    field, or the subject tag of a run made before the field)."""
+    from automation.osticket import runfield
+    from automation.scenarios.facts import run_key
 
     numbers = {str(key): str(value.get("number")) for key, value in tickets.items()
                if isinstance(value, dict) and value.get("number")}
@@ -197,7 +199,7 @@ def _load_run_problems(conn: Any, t: Tables, run_id: str, data: dict[str, Any],
         seen: dict[str, dict[str, Any]] = {}
         for start in range(0, len(wanted), 1000):
             chunk = wanted[start:start + 1000]
-            cur.execute(f"""SELECT tk.ticket_id, tk.number, tk.status_id, cd.subject,
+            cur.execute(f"""SELECT tk.ticket_id, tk.number, tk.status_id, cd.subject, {runfield.column(t)} AS run_mark,
                                    (SELECT COUNT(*) FROM {t.thread} th WHERE th.object_type = 'T'
                                     AND th.object_id = tk.ticket_id) AS threads
                             FROM {t.ticket} tk LEFT JOIN {t.ticket__cdata} cd ON cd.ticket_id = tk.ticket_id
@@ -209,10 +211,9 @@ def _load_run_problems(conn: Any, t: Tables, run_id: str, data: dict[str, Any],
         if row is None:
             problems.append(f"ticket {key} (#{number}): not in osTicket")
             continue
-        match = TAG_PATTERN.search(row["subject"] or "")
-        if match is None or match.group("run") != run_id:
-            problems.append(f"ticket {key} (#{number}): subject no longer carries the run's tag "
-                            f"(now {row['subject']!r})")
+        if run_key(run_id, row["run_mark"], row["subject"]) != key:
+            problems.append(f"ticket {key} (#{number}): no longer marked as this run's ticket {key} (run field "
+                            f"{row['run_mark']!r}, subject {row['subject']!r})")
         if not row["threads"] or not row["status_id"]:
             problems.append(f"ticket {key} (#{number}): no longer whole (thread or status missing)")
     return problems

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from automation.errors import ConfigError, Interrupted, OsTicketError, UpgradeError, UsageError
 from automation.instance import Instance
@@ -48,12 +49,39 @@ def _quiet(_: str) -> None:
 
 
 @dataclass
+class Steps:
+    """Each step as it ran: its name, whether it passed, how long it took."""
+
+    done: list[dict[str, Any]] = field(default_factory=list)
+    current: str = ""  # the step started last (the failed one, when one fails)
+    _started: float | None = None
+
+    def start(self, name: str) -> None:
+        self.current, self._started = name, time.monotonic()
+
+    def end(self, ok: bool = True) -> None:
+        if self._started is not None:
+            self.done.append({"step": self.current, "ok": ok,
+                              "seconds": round(time.monotonic() - self._started, 2)})
+            self._started = None
+
+
+@dataclass
 class UpgradeResult:
     from_version: str
     to_version: str
     backup: Path
     seconds: float
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    schema_signature: str = ""
+    runs: list[dict[str, Any]] = field(default_factory=list)  # every recorded run re-verified after it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"from_version": self.from_version, "to_version": self.to_version, "backup": str(self.backup),
+                "seconds": round(self.seconds, 2), "schema_signature": self.schema_signature, "steps": self.steps,
+                "checks": [{"check": n, "ok": ok, "detail": d} for n, ok, d in self.checks], "runs": self.runs,
+                "rollback": None}
 
 
 @dataclass
@@ -259,64 +287,83 @@ def upgrade(workspace: Workspace, instance: Instance, version: str, source: Path
         raise UsageError(f"{workspace.instance_file}: an {instance.kind} instance; `ostops upgrade` upgrades local "
                          "instances (on Azure the bootstrap's upgrade mode does)")
     local = instance.local
+    steps = Steps()
     stage("checking the release and the preconditions")
+    steps.start("preconditions")
     release = read_release(sources.resolve(source))
     checks = preconditions(instance, release, version)
     before = reverify_runs(workspace, instance=instance)
     if not before.passed:
         raise UsageError("recorded runs do not verify before the upgrade; nothing was changed (an upgrade "
                          "could not prove itself against them)", before.problems())
+    steps.end()
     stage("backing up first")
+    steps.start("backup")
     target = backup_output or default_output(workspace).with_name(
         f"pre-upgrade-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.age")
     saved = backup(workspace, target, keys, stage, instance=instance)
     checks.append(("backup", True, f"{saved.path} ({saved.size / 1e6:.1f} MB)"))
+    steps.end()
     webroot = Path(local.webroot)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
     old_code = webroot.with_name(f"{webroot.name}.old-{stamp}")
     new_code = webroot.with_name(f"{webroot.name}.new-{stamp}")
     old_version = instance.osticket_version
-    step = "new code"
+    runs: list[dict[str, Any]] = []
     try:
         stage(f"putting osTicket {release.source.version} in place (ost-config.php kept)")
+        steps.start("new code")
         _prepare_code(webroot, new_code, release.source.webroot)
         webroot.rename(old_code)
         new_code.rename(webroot)
         manager.restart_php(instance)
-        step = "upgrader"
+        steps.end()
         stage("running osTicket's upgrader (php manage.php upgrade)")
+        steps.start("upgrader")
         run_upgrader(instance)
         shutil.rmtree(webroot / "setup", ignore_errors=True)
         checks.append(("upgrader", True, "php manage.php upgrade: all finished; setup/ removed"))
-        step = "schema signature"
+        steps.end()
+        steps.start("schema signature")
         found = _signature(instance)
         if found != release.signature:
             raise OsTicketError(f"the database's schema signature is {found}, the release's core.sig "
                                 f"{release.signature}")
         checks.append(("schema signature", True, f"{found} = include/upgrader/streams/core.sig"))
-        step = "smoke"
+        steps.end()
         stage("smoke test: API ticket, staff login, portal")
+        steps.start("smoke")
         instance.osticket_version = release.source.version
         checks += smoke(instance)
-        step = "runs"
+        steps.end()
         stage("re-verifying every recorded run")
+        steps.start("runs")
         after = reverify_runs(workspace, instance=instance)
+        runs = [run.to_dict() for run in after.runs]
         if not after.passed:
             raise OsTicketError(after.summary(), after.problems())
         checks.append(("recorded runs", True, after.summary()))
+        steps.end()
     except BaseException as exc:
+        steps.end(ok=False)
         instance.osticket_version = old_version
         shutil.rmtree(new_code, ignore_errors=True)  # prepared but never swapped in
-        note = _roll_back(workspace, instance, webroot, old_code, saved.database, stage)
+        rollback = _roll_back(workspace, instance, webroot, old_code, saved.database, stage)
         if isinstance(exc, KeyboardInterrupt | Interrupted):  # rolled back; still a stop, not a failure
             raise
         problems = list(exc.problems) if isinstance(exc, OsTicketError) else []
-        raise UpgradeError(step, f"{exc}; {note}", problems) from exc
+        report = {"from_version": old_version, "to_version": release.source.version, "backup": str(saved.path),
+                  "seconds": round(time.monotonic() - started, 2), "failed_step": steps.current,
+                  "error": str(exc), "steps": steps.done,
+                  "checks": [{"check": n, "ok": ok, "detail": d} for n, ok, d in checks], "runs": runs,
+                  "rollback": rollback}
+        raise UpgradeError(steps.current, f"{exc}; {rollback['detail']}", problems, report) from exc
     local.source = str(release.source.webroot)
     local.source_origin = release.source.origin
     instance.save(workspace.instance_file)
     shutil.rmtree(old_code, ignore_errors=True)
-    return UpgradeResult(old_version, release.source.version, saved.path, time.monotonic() - started, checks)
+    return UpgradeResult(old_version, release.source.version, saved.path, time.monotonic() - started, checks,
+                         steps.done, found, runs)
 
 
 def _prepare_code(webroot: Path, new_code: Path, release_webroot: Path) -> None:
@@ -336,10 +383,15 @@ def _prepare_code(webroot: Path, new_code: Path, release_webroot: Path) -> None:
                     shutil.copy2(item, target)
 
 
-def _roll_back(workspace: Workspace, instance: Instance, webroot: Path, old_code: Path, database: bytes,
-               stage: Stage) -> str:
+def _roll_back(workspace: Workspace, instance: Instance, webroot: Path, old_code: Path, database: list[bytes],
+               stage: Stage) -> dict[str, Any]:
     """The old code back, the database restored from the backup's dump, php-fpm restarted; the runs
-    re-verified. Returns what the rollback achieved, for the error."""
+    re-verified. Returns what the rollback achieved: ``ok``, ``detail`` (for the error), ``seconds``, ``runs``."""
+    started = time.monotonic()
+
+    def outcome(ok: bool, detail: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"ok": ok, "detail": detail, "seconds": round(time.monotonic() - started, 2), "runs": runs}
+
     from automation.operations.restore import load_database
     from automation.operations.reverify import reverify_runs
 
@@ -349,12 +401,15 @@ def _roll_back(workspace: Workspace, instance: Instance, webroot: Path, old_code
             if webroot.exists():
                 webroot.rename(webroot.with_name(f"{webroot.name}.failed-{old_code.name.rsplit('-', 1)[-1]}"))
             old_code.rename(webroot)
-        load_database(instance, database)
+        load_database(instance, b"".join(database))
         manager.restart_php(instance)
         instance.save(workspace.instance_file)
         runs = reverify_runs(workspace, instance=instance)
     except OsTicketError as exc:
-        return f"the rollback failed too ({exc}); restore the backup taken first with `ostops restore`"
+        return outcome(False, f"the rollback failed too ({exc}); restore the backup taken first with "
+                       "`ostops restore`", [])
+    verdicts = [run.to_dict() for run in runs.runs]
     if not runs.passed:
-        return f"rolled back to osTicket {instance.osticket_version}, but {runs.summary()}"
-    return f"rolled back to osTicket {instance.osticket_version} (old code, database restored); {runs.summary()}"
+        return outcome(False, f"rolled back to osTicket {instance.osticket_version}, but {runs.summary()}", verdicts)
+    return outcome(True, f"rolled back to osTicket {instance.osticket_version} (old code, database restored); "
+                   f"{runs.summary()}", verdicts)

@@ -54,3 +54,25 @@ SCHEMA_RELEASES = {
     "83a22ba22b1a6a624fcb1da03882ac1b": ("1.17.5",),
     "5fb92bef17f3b603659e024c01cc7a59": ("1.18.1",),
 }
+
+# The run field: where a ticket keeps the ostops run (and the scenario's ticket key) that opened it, out of the
+# subject. A text field of the Ticket Details form (``form.type`` 'T'), found by its ``name``. Its value lands in
+# ``form_entry_values`` and, under a column of that name, in ``ticket__cdata`` (osTicket's
+# ``DynamicForm::updateDynamicDataView`` writes that column on every answer; the table's columns are the form's
+# named fields, include/class.dynamic_forms.php of 1.18.1). ``form_field.flags`` bits (``DynamicFormField``):
+FIELD_ENABLED = 0x00001
+FIELD_CLIENT_VIEW, FIELD_CLIENT_EDIT, FIELD_CLIENT_REQUIRED = 0x00100, 0x00200, 0x00400
+FIELD_AGENT_VIEW, FIELD_AGENT_EDIT, FIELD_AGENT_REQUIRED = 0x01000, 0x02000, 0x04000
+FIELD_MASK_NAME = 0x40000  # the admin panel may not rename it (osTicket's own fields carry it)
+# Enabled with neither view bit: osTicket lists it as "Hidden" (``getVisibilityDescription``): the Support Center
+# never renders it and the staff panel neither shows nor edits it (``isVisibleToStaff``/``isEditableToStaff``
+# need FIELD_AGENT_VIEW/EDIT, and a staff edit saves only editable answers, so it keeps the value). The ticket
+# API still sets it by name (include/api.tickets.php ``getRequestStructure`` takes every Ticket Details field's
+# name; ``Ticket::create`` parses it for the api origin).
+RUN_FIELD_FLAGS = FIELD_ENABLED | FIELD_MASK_NAME
+TICKET_FORM_TYPE = "T"
+RUN_FIELD_NAME, RUN_FIELD_LABEL, RUN_FIELD_TYPE = "ostops_run", "ostops run", "text"
+RUN_FIELD_CONFIGURATION = '{"size":40,"length":120}'
+RUN_FIELD_HINT = "Set by ostops: the run and the scenario's ticket key that opened this ticket"
+FORM_ENTRY_TICKET = "T"  # form_entry.object_type of a ticket's answers
+CDATA_COLUMN_TYPE = "mediumtext"  # what osTicket's CREATE TABLE ... AS crosstab gives a text field in 1.18.1

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from automation.errors import StepError
-from automation.osticket import clock, db
+from automation.osticket import clock, db, runfield
 from automation.osticket.api import NewTicket, TicketApi, requester_email
 from automation.osticket.directory import Directory
 from automation.osticket.portal import Portal, PortalTicket
 from automation.osticket.schema import Tables
+from automation.osticket.text import normal, shown
 from automation.scenarios import attachments
-from automation.scenarios.facts import TAG_PATTERN
 from automation.scenarios.models import AGENT_ONLY, REQUESTER, REQUESTER_ONLY, Scenario, TicketSpec
 from automation.yamlfile import Located
 
@@ -67,13 +67,16 @@ class Requesters:
     def files(self, names: list[str]) -> list[Path]:
         return [attachments.resolve(self.folder, name) for name in names]
 
-    def create(self, spec: TicketSpec, subject: str, directory: Directory) -> str:
-        """Open the ticket by the spec's channel; returns its number."""
+    def create(self, spec: TicketSpec, subject: str, directory: Directory, mark: str) -> str:
+        """Open the ticket by the spec's channel, its run field holding ``mark`` (`automation.osticket.runfield`);
+        returns its number."""
         email = str(spec.requester.email)
         if spec.channel == "email":
-            return self.api.post_email(requester_email(spec.requester.name, email, directory.helpdesk_email,
-                                                       subject, spec.message, [str(c) for c in spec.cc],
-                                                       self.files(spec.attachments)))
+            number = self.api.post_email(requester_email(spec.requester.name, email, directory.helpdesk_email,
+                                                         subject, spec.message, [str(c) for c in spec.cc],
+                                                         self.files(spec.attachments)))
+            self._mark(number, mark)
+            return number
         if spec.channel == "portal":
             assert spec.topic is not None  # channel_problems
             before = db.last_ticket_id(self.conn, self.tables)
@@ -81,28 +84,40 @@ class Requesters:
                                                  message=spec.message, topic_id=directory.topics[spec.topic],
                                                  phone=spec.requester.phone, fields=dict(spec.fields)),
                                     self.files(spec.attachments))
-            return self._number_by_subject(subject, before)
+            return self._claim_portal_ticket(email, subject, before, mark)
         return self.api.create_ticket(NewTicket(
             name=spec.requester.name, email=email, phone=spec.requester.phone, subject=subject,
             message=spec.message, topic_id=directory.topics[spec.topic] if spec.topic else None,
             priority_id=directory.priorities[spec.priority] if spec.priority else None,
             autorespond=False, alert=False, attachments=self.files(spec.attachments),
+            extra={runfield.NAME: mark},
         ))
 
-    def _number_by_subject(self, subject: str, above_id: int) -> str:
-        """The ticket by the run's tag that ends its subject: osTicket keeps a subject decoded and stripped of
-        markup (`automation.osticket.text`), not always as it was sent."""
+    def _mark(self, number: str, mark: str) -> None:
+        """A mail carries no form field: the run field is written as soon as osTicket names the ticket."""
+        ticket_id = db.ticket_ids(self.conn, self.tables, [number]).get(number)
+        if ticket_id is None or not runfield.claim(self.conn, self.tables, ticket_id, mark):
+            raise StepError(f"osTicket made ticket #{number} from the mail, but its run field could not be written "
+                            "(is the field on the Ticket Details form? seed again)")
+
+    def _claim_portal_ticket(self, email: str, subject: str, above_id: int, mark: str) -> str:
+        """A guest is shown no number: the ticket is the newest one from this requester through the Support
+        Center that no run has claimed (the one with the subject as osTicket keeps it first: decoded and stripped
+        of markup, `automation.osticket.text`); claiming it writes the run field, so two runs never take one."""
         t = self.tables
-        tag = TAG_PATTERN.search(subject)
-        like = (tag.group(0).strip() if tag else subject).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         with db.cursor(self.conn) as cur:
-            cur.execute(f"SELECT tk.number FROM {t.ticket} tk JOIN {t.ticket__cdata} cd ON cd.ticket_id = tk.ticket_id "
-                        "WHERE tk.ticket_id > %s AND cd.subject LIKE %s ORDER BY tk.ticket_id LIMIT 1",
-                        (above_id, f"%{like}%"))
-            row = cur.fetchone()
-        if row is None:
-            raise StepError(f"the Support Center confirmed the ticket, but osTicket holds no ticket {subject!r}")
-        return str(row["number"])
+            cur.execute(f"""SELECT tk.ticket_id, tk.number, cd.subject FROM {t.ticket} tk
+                            LEFT JOIN {t.ticket__cdata} cd ON cd.ticket_id = tk.ticket_id
+                            JOIN {t.user_email} ue ON ue.user_id = tk.user_id AND ue.address = %s
+                            WHERE tk.ticket_id > %s AND tk.source = %s AND {runfield.column(t)} IS NULL
+                            ORDER BY tk.ticket_id""", (email, above_id, SOURCES["portal"]))
+            rows = list(cur.fetchall())
+        wanted = normal(subject)
+        for row in sorted(rows, key=lambda r: shown(r["subject"]) != wanted):
+            if runfield.claim(self.conn, t, int(row["ticket_id"]), mark):
+                return str(row["number"])
+        raise StepError(f"the Support Center confirmed the ticket, but osTicket holds no new ticket from {email} "
+                        f"{subject!r}")
 
     def act(self, step: Any, ticket_id: int, number: str, spec: TicketSpec, subject: str,
             directory: Directory) -> str:

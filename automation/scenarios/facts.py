@@ -1,7 +1,10 @@
 """What osTicket's database says about one run: six batched queries, whatever the number of tickets.
 
 A run whose record keeps its ticket ids and id range is read by primary key, so the cost does not grow with the
-help desk; the subject tag (``[ostops <run> <key>]``) is the fallback for a run whose record is lost."""
+help desk. A ticket is the run's by its run field (`automation.osticket.runfield`: ``<run> <key>`` in a hidden
+field of the ticket form), which also finds the run's tickets when its record is lost; the subject tag
+(``[ostops <run> <key>]``, which runs made before the field carry, and ``run --tag-subjects`` still adds) is
+the fallback for a ticket without the field."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from automation.osticket import runfield
 from automation.osticket.db import cursor
 from automation.osticket.directory import department_paths
 from automation.osticket.schema import ENTRY_SYSTEM, Tables
@@ -23,6 +27,16 @@ TAG_PATTERN = re.compile(r"\[ostops (?P<run>[A-Za-z0-9-]+) (?P<key>[a-z0-9-]+)\]
 
 def run_tag(run_id: str, key: str) -> str:
     return f"[ostops {run_id} {key}]"
+
+
+def run_key(run_id: str, mark: str | None, subject: str | None) -> str | None:
+    """The ticket's key in run ``run_id``, or None when the ticket is not the run's: by its run field when it
+    has one (a field naming another run wins over any subject), else by the subject's tag."""
+    marked = runfield.parse(mark)
+    if marked is not None:
+        return marked[1] if marked[0] == run_id else None
+    match = TAG_PATTERN.search(subject or "")
+    return match.group("key") if match is not None and match.group("run") == run_id else None
 
 
 @dataclass
@@ -89,7 +103,7 @@ class TicketFacts:
     entries: list[Entry] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)  # not annulled, in order of (timestamp, id)
     history: list[Event] = field(default_factory=list)  # every event, annulled ones too
-    full_subject: str | None = None  # as osTicket holds it, with the tag
+    full_subject: str | None = None  # as osTicket holds it, with the tag if it has one
     sla_id: int = 0
     has_thread: bool = True
     has_user: bool = True
@@ -147,20 +161,23 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int | None]
 
     With ``id_range`` (the newest ticket id before the run, the newest after it, from the run record) the
     tickets are read by primary key: those of the range carrying the run's tag, those in ``ticket_ids``, and
-    those with no subject at all (written half-way: their key is ""). Without it, subjects are searched for
-    the run's tag (a scan of the help desk, for a run whose record is lost). An open range (end None, a run
-    stopped while a creation was unanswered) reads up to the newest ticket."""
+    those with no subject at all (written half-way: their key is ""). Without it, the run field's values are
+    searched for the run (a scan, for a run whose record is lost), and when none names it, the subjects for its
+    tag (a run made before the field). An open range (end None, a run stopped while a creation was unanswered)
+    reads up to the newest ticket."""
     args: list[Any]
     if id_range is not None and id_range[1] is None:
         where, args = "tk.ticket_id > %s", [id_range[0]]
     elif id_range is not None:
         where, args = "tk.ticket_id > %s AND tk.ticket_id <= %s", [id_range[0], id_range[1]]
+    elif marked := sorted(runfield.run_tickets(conn, t, run_id)):
+        where, args = f"tk.ticket_id IN ({', '.join(['%s'] * len(marked))})", list(marked)
     else:
         where, args = "cd.subject LIKE %s", [run_like(run_id)]
     with cursor(conn) as cur:
         cur.execute(
             f"""SELECT tk.ticket_id, tk.number, tk.created, tk.closed, tk.isoverdue, tk.user_id, tk.sla_id, tk.source, tk.dept_id,
-                       COALESCE(tk.duedate, tk.est_duedate) AS due, cd.subject,
+                       COALESCE(tk.duedate, tk.est_duedate) AS due, cd.subject, {runfield.column(t)} AS run_mark,
                        st.name AS status, st.state, sla.name AS sla, d.name AS department,
                        s.username AS agent, tm.name AS team, tp.topic, pr.priority_desc AS priority,
                        u.id AS user_found, u.name AS requester, ue.address AS requester_email,
@@ -181,12 +198,12 @@ def read_run(conn: Any, t: Tables, run_id: str, id_range: tuple[int, int | None]
                 ORDER BY tk.ticket_id""",
             args,
         )
-        # LIKE is a coarse filter ("_" and a longer id with the same start); the tag's own pattern decides.
+        # LIKE is a coarse filter ("_" and a longer id with the same start); `run_key` decides.
         rows = []
         for row in cur.fetchall():
-            match = TAG_PATTERN.search(row["subject"] or "")
-            if match is not None and match.group("run") == run_id:
-                rows.append((row, match.group("key")))
+            key = run_key(run_id, row["run_mark"], row["subject"])
+            if key is not None:
+                rows.append((row, key))
             elif id_range is not None and (row["subject"] is None or row["ticket_id"] in ticket_ids):
                 rows.append((row, ""))
         ids = [row["ticket_id"] for row, _ in rows]

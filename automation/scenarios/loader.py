@@ -150,8 +150,7 @@ def text_problems(scenario: Scenario, located: Located) -> list[str]:
         for path, value, kind in texts:
             reason = unkept(value, kind)
             if reason is None and kind in ("subject", "name") and (ticket.channel != "email" or path[0] == "steps"):
-                # the run's tag follows a subject after a space
-                reason = formula(value + " [tag]" if kind == "subject" else value, kind)
+                reason = formula(value, kind)  # the subject as written: no tag follows it by default
             if reason is not None:
                 problems.append(f"{located.where(('tickets', ti, *path))}: {reason}")
     return problems

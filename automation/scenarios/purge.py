@@ -17,9 +17,9 @@ from typing import Any
 
 from automation.errors import DatabaseError
 from automation.instance import Instance
-from automation.osticket import db
+from automation.osticket import db, runfield
 from automation.osticket.schema import Tables
-from automation.scenarios.facts import TAG_PATTERN, run_like
+from automation.scenarios.facts import TAG_PATTERN, run_key, run_like
 
 
 @dataclass(frozen=True)
@@ -30,53 +30,63 @@ class RunTicket:
     thread_id: int | None
 
 
+_SELECT = """SELECT tk.ticket_id, tk.number, tk.ticket_pid, cd.subject, th.id AS thread_id, {mark} AS run_mark
+              FROM {ticket} tk LEFT JOIN {cdata} cd ON cd.ticket_id = tk.ticket_id
+              LEFT JOIN {thread} th ON th.object_type = 'T' AND th.object_id = tk.ticket_id
+              WHERE {where} ORDER BY tk.ticket_id"""
+
+
+def _select(cur: Any, t: Tables, where: str, args: list[Any]) -> list[dict[str, Any]]:
+    cur.execute(_SELECT.format(mark=runfield.column(t), ticket=t.ticket, cdata=t.ticket__cdata, thread=t.thread,
+                               where=where), args)
+    return list(cur.fetchall())
+
+
+def _merged(row: dict[str, Any], run_id: str | None = None) -> DatabaseError:
+    return DatabaseError(f"{f'run {run_id}: ' if run_id else ''}ticket #{row['number']} is merged into another "
+                         "ticket; delete it in the staff panel, which re-links its parent")
+
+
 def run_tickets(conn: Any, t: Tables, run_id: str) -> list[RunTicket]:
-    """The tickets carrying this run's tag in their subject (and only this run's)."""
+    """The tickets of this run (and only this run's): by their run field; for a run made before the field, by
+    the tag in their subjects."""
     with db.cursor(conn) as cur:
-        cur.execute(f"""SELECT tk.ticket_id, tk.number, tk.ticket_pid, cd.subject, th.id AS thread_id
-                        FROM {t.ticket} tk JOIN {t.ticket__cdata} cd ON cd.ticket_id = tk.ticket_id
-                        LEFT JOIN {t.thread} th ON th.object_type = 'T' AND th.object_id = tk.ticket_id
-                        WHERE cd.subject LIKE %s ORDER BY tk.ticket_id""", [run_like(run_id)])
-        found = []
-        for row in cur.fetchall():
-            match = TAG_PATTERN.search(row["subject"] or "")
-            if match is None or match.group("run") != run_id:
-                continue
-            if row["ticket_pid"]:
-                raise DatabaseError(f"run {run_id}: ticket #{row['number']} is merged into another ticket; "
-                                    "delete it in the staff panel, which re-links its parent")
-            found.append(RunTicket(int(row["ticket_id"]), str(row["number"]), match.group("key"),
-                                   int(row["thread_id"]) if row["thread_id"] else None))
-        return found
+        marked = sorted(runfield.run_tickets(conn, t, run_id))
+        if marked:
+            rows = _select(cur, t, f"tk.ticket_id IN {_in(marked)}", list(marked))
+        else:
+            rows = _select(cur, t, "cd.subject LIKE %s", [run_like(run_id)])
+    found = []
+    for row in rows:
+        key = run_key(run_id, row["run_mark"], row["subject"])
+        if key is None:
+            continue
+        if row["ticket_pid"]:
+            raise _merged(row, run_id)
+        found.append(RunTicket(int(row["ticket_id"]), str(row["number"]), key,
+                               int(row["thread_id"]) if row["thread_id"] else None))
+    return found
 
 
 def every_run_ticket(conn: Any, t: Tables, ticket_ids: set[int] | None = None) -> list[RunTicket]:
-    """Every ticket any run left: those whose subject carries a run's tag, and ``ticket_ids`` (the tickets the
-    run records name, found by id even where a subject lost its tag)."""
-    ticket_ids = ticket_ids or set()
+    """Every ticket any run left: those with a run field, those whose subject carries a run's tag (runs made
+    before the field), and ``ticket_ids`` (the tickets the run records name, found by id whatever they hold)."""
+    wanted = set(ticket_ids or set()) | set(runfield.run_tickets(conn, t))
     with db.cursor(conn) as cur:
-        cur.execute(f"""SELECT tk.ticket_id, tk.number, tk.ticket_pid, cd.subject, th.id AS thread_id
-                        FROM {t.ticket} tk JOIN {t.ticket__cdata} cd ON cd.ticket_id = tk.ticket_id
-                        LEFT JOIN {t.thread} th ON th.object_type = 'T' AND th.object_id = tk.ticket_id
-                        WHERE cd.subject LIKE %s ORDER BY tk.ticket_id""", ["%[ostops %]%"])
-        rows = list(cur.fetchall())
-        if ticket_ids:
-            ids = sorted(ticket_ids)
-            cur.execute(f"""SELECT tk.ticket_id, tk.number, tk.ticket_pid, cd.subject, th.id AS thread_id
-                            FROM {t.ticket} tk LEFT JOIN {t.ticket__cdata} cd ON cd.ticket_id = tk.ticket_id
-                            LEFT JOIN {t.thread} th ON th.object_type = 'T' AND th.object_id = tk.ticket_id
-                            WHERE tk.ticket_id IN {_in(ids)}""", ids)
-            rows += cur.fetchall()
+        rows = _select(cur, t, "cd.subject LIKE %s", ["%[ostops %]%"])
+        if wanted:
+            ids = sorted(wanted)
+            rows += _select(cur, t, f"tk.ticket_id IN {_in(ids)}", ids)
     found: dict[int, RunTicket] = {}
     for row in rows:
+        marked = runfield.parse(row["run_mark"])
         match = TAG_PATTERN.search(row["subject"] or "")
-        if match is None and int(row["ticket_id"]) not in ticket_ids:
+        if marked is None and match is None and int(row["ticket_id"]) not in wanted:
             continue
         if row["ticket_pid"]:
-            raise DatabaseError(f"ticket #{row['number']} is merged into another ticket; delete it in the staff "
-                                "panel, which re-links its parent")
-        found[int(row["ticket_id"])] = RunTicket(int(row["ticket_id"]), str(row["number"]),
-                                                 match.group("key") if match else "",
+            raise _merged(row)
+        key = marked[1] if marked else match.group("key") if match else ""
+        found[int(row["ticket_id"])] = RunTicket(int(row["ticket_id"]), str(row["number"]), key,
                                                  int(row["thread_id"]) if row["thread_id"] else None)
     return [found[i] for i in sorted(found)]
 

@@ -260,7 +260,7 @@ class RunRecord:
 
 
 def load_record(workspace: Workspace, run_id: str) -> RunRecord | None:
-    """The run's record; None when there is none (the subject tag is then the fallback). A record that cannot
+    """The run's record; None when there is none (the run field then finds its tickets). A record that cannot
     be read is bad input, named."""
     path = workspace.run_file(run_id)
     try:
@@ -268,7 +268,7 @@ def load_record(workspace: Workspace, run_id: str) -> RunRecord | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the run record ({exc}); move it away to verify by subject tag") from exc
+        raise ConfigError(f"{path}: cannot read the run record ({exc}); move it away to verify by the run field") from exc
     try:
         data = json.loads(text)
         ids = {str(k): int(v["ticket_id"]) for k, v in (data.get("tickets") or {}).items()
@@ -289,7 +289,7 @@ def load_record(workspace: Workspace, run_id: str) -> RunRecord | None:
                           for s in data.get("steps") or [] if isinstance(s, dict) and s.get("error"))
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
         raise ConfigError(f"{path}: not a run record ({type(exc).__name__}: {exc}); move it away to verify by "
-                          "subject tag") from None
+                          "the run field") from None
     return RunRecord(run_id, ids, id_range, ledger, numbers, planned, str(data.get("scenario") or ""), failed)
 
 

@@ -19,7 +19,7 @@ from automation.errors import (
 )
 from automation.instance import Instance
 from automation.interrupt import Interruptions
-from automation.osticket import db
+from automation.osticket import db, runfield
 from automation.osticket.api import TicketApi
 from automation.osticket.directory import Directory
 from automation.osticket.http import instance_session
@@ -59,11 +59,13 @@ class ScenarioRunner:
     def __init__(self, instance: Instance, workspace: Workspace, conn: Any | None = None,
                  api: TicketApi | None = None, progress: Progress = lambda _: None,
                  observer: RunObserver | None = None, require_mail: bool = False,
-                 interruptions: Interruptions | None = None, keep_going: bool = True) -> None:
+                 interruptions: Interruptions | None = None, keep_going: bool = True,
+                 tag_subjects: bool = False) -> None:
         self.instance = instance
         # A step osTicket refuses fails its ticket and the run goes on with the next one; False: the run stops
         # there. osTicket or the environment failing stops the run either way.
         self.keep_going = keep_going
+        self.tag_subjects = tag_subjects  # `[ostops <run> <key>]` after each subject too (the run field is always set)
         self.require_mail = require_mail
         # Signals noted while a request is in flight stop the run once it is answered (`automation.interrupt`).
         self.interruptions = interruptions or Interruptions()
@@ -122,6 +124,7 @@ class ScenarioRunner:
         self.check_credentials(loaded)
         check_agents(self.conn, self.tables, loaded, directory)
         self.log_in_agents(loaded)
+        runfield.ensure(self.conn, self.tables)  # a help desk seeded before the run field: added once, kept
         return directory
 
     def log_in_agents(self, loaded: LoadedScenario) -> None:
@@ -276,8 +279,8 @@ class ScenarioRunner:
         return {int(t["ticket_id"]) for t in result.tickets.values()}
 
     def _read_run(self, result: RunResult, conn: Any | None = None) -> list[run_facts.TicketFacts]:
-        """The run's tickets by primary key: those it created and any other of its id range that carries its tag
-        or no subject at all; the range's end is the newest ticket now."""
+        """The run's tickets by primary key: those it created and any other of its id range that carries its run
+        field (or tag) or no subject at all; the range's end is the newest ticket now."""
         conn = conn or self.conn
         assert result.id_range is not None
         result.id_range = (result.id_range[0], db.last_ticket_id(conn, self.tables))
@@ -316,7 +319,7 @@ class ScenarioRunner:
     def _act_ticket(self, loaded: LoadedScenario, ti: int, spec: TicketSpec, directory: Directory,
                     result: RunResult) -> None:
         where = f"{loaded.path}:{loaded.located.line(('tickets', ti))}"
-        subject = f"{spec.subject} {run_facts.run_tag(result.run_id, spec.key)}"
+        subject = f"{spec.subject} {run_facts.run_tag(result.run_id, spec.key)}" if self.tag_subjects else spec.subject
         names = case_names(spec)
         if self.observer:
             self.observer.ticket_creating(spec, subject)
@@ -325,7 +328,7 @@ class ScenarioRunner:
         t0 = time.monotonic()
         with self.interruptions.deferred():
             try:
-                number = self.requesters.create(spec, subject, directory)
+                number = self.requesters.create(spec, subject, directory, runfield.mark(result.run_id, spec.key))
             except (OsTicketError, Interrupted) as exc:
                 done = [self._describe(s) for s in result.steps]
                 result.steps.append(StepResult(spec.key, where, spec.requester.name, "create", spec.subject,
@@ -438,9 +441,10 @@ def _cut_off(exc: BaseException) -> str:
 
 
 def _errored(exc: BaseException) -> str:
-    """Why a step's error is no answer of osTicket's: the signal that cut it off, or osTicket down."""
+    """Why a step's error is no answer of osTicket's: a signal cut it off (JUnit type ``interrupted``, as the
+    run's own case; the message names the signal), or osTicket down."""
     if isinstance(exc, Interrupted):
-        return exc.name
+        return "interrupted"
     return "environment" if is_environment_failure(exc) else ""
 
 

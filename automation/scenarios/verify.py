@@ -280,7 +280,7 @@ def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.da
         if confirmed is None:
             confirmed = {t.ticket_id for t in ledger.tickets.values()}
         key_of = {t.ticket_id: key for key, t in ledger.tickets.items()}
-        for f in facts:  # a ticket whose subject lost its tag is still the run's, by its id
+        for f in facts:  # a ticket that lost its run field (or tag) is still the run's, by its id
             if not f.key and f.ticket_id in key_of:
                 f.key = key_of[f.ticket_id]
     if confirmed is None:
@@ -336,7 +336,8 @@ def verify_past_run(instance: Instance, scenario: Scenario, run_id: str,
 
     With the run record's ``id_range`` and ``ticket_ids`` the tickets are read by primary key and any other
     ticket of the range is named unconfirmed; with its ``ledger`` every entry, event and SLA the run left is
-    compared too. Without a record the subject tag finds the run's tickets."""
+    compared too. Without a record the run field (the subject tag, for a run made before it) finds the run's
+    tickets."""
     conn = connect(instance)
     try:
         t = Tables(instance.db.table_prefix)

@@ -22,6 +22,7 @@ from automation.credentials import CredentialStore
 from automation.errors import ConfigError
 from automation.instance import Instance
 from automation.newsecrets import new_api_key, new_password
+from automation.osticket import runfield
 from automation.osticket.db import CONNECT_TIMEOUT, DatabaseError, connect
 from automation.osticket.schema import (
     ALERTS,
@@ -490,6 +491,9 @@ def apply_seed(instance: Instance, seed: SeedFile, credentials_path: Path | None
                     _before_commit(cur)
             store.save()  # before the commit: a stored, unused password is harmless; a lost one is not
             conn.commit()
+            # The ticket form's hidden run field (`automation.osticket.runfield`) after the commit: its column in
+            # ticket__cdata is DDL, which would commit the transaction half-way.
+            runfield.ensure(conn, tables)
         except pymysql.MySQLError as exc:
             _rollback(conn)
             raise DatabaseError(f"seeding failed: {_refused(exc)}") from exc

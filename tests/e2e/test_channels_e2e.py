@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.osticket import REPO, ostops, query
+from tests.helpers.osticket import REPO, RUN_MARK, RUN_TICKETS, ostops, query, run_arg
 
 pytestmark = pytest.mark.e2e
 
@@ -32,12 +32,12 @@ def run(osticket: Any, scenario: Path) -> str:
 
 
 def tickets(osticket: Any, run_id: str) -> dict[str, dict[str, Any]]:
-    rows = query(osticket, """
+    rows = query(osticket, f"""
         SELECT t.ticket_id, t.number, t.source, t.isoverdue, t.created, t.est_duedate, cd.subject,
-               TIMESTAMPDIFF(MINUTE, t.created, NOW()) AS age_min
-        FROM ost_ticket t JOIN ost_ticket__cdata cd ON cd.ticket_id = t.ticket_id WHERE cd.subject LIKE %s""",
-                 [f"%[ostops {run_id} %"])
-    return {re.search(r" (\S+)\]$", r["subject"]).group(1): r for r in rows}
+               TIMESTAMPDIFF(MINUTE, t.created, NOW()) AS age_min, {RUN_MARK} AS run_mark
+        FROM ost_ticket t JOIN ost_ticket__cdata cd ON cd.ticket_id = t.ticket_id WHERE t.ticket_id IN {RUN_TICKETS}""",
+                 [run_arg(run_id)])
+    return {r["run_mark"].split(" ")[1]: r for r in rows}
 
 
 def requester_entries(osticket: Any, ticket_id: int) -> list[str]:

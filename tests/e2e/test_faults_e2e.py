@@ -23,7 +23,7 @@ from automation.osticket import db
 from automation.scenarios.record import load_record
 from automation.workspace import Workspace
 from tests.conftest import LocalOsTicket, bring_up
-from tests.helpers.osticket import OSTOPS, REPO, ostops, query
+from tests.helpers.osticket import OSTOPS, REPO, RUN_TICKETS, ostops, query, run_arg
 
 pytestmark = pytest.mark.e2e
 
@@ -52,10 +52,10 @@ def last_id(osticket: Any) -> int:
 
 def tickets_in_db(osticket: Any, run_id: str, after: int) -> set[str]:
     """The run's tickets as the database holds them: its tag, or no subject at all, above ``after``."""
-    rows = query(osticket, """SELECT t.number FROM ost_ticket t LEFT JOIN ost_ticket__cdata cd
+    rows = query(osticket, f"""SELECT t.number FROM ost_ticket t LEFT JOIN ost_ticket__cdata cd
                               ON cd.ticket_id = t.ticket_id
-                              WHERE t.ticket_id > %s AND (cd.subject LIKE %s OR cd.subject IS NULL)""",
-                 [after, f"%[ostops {run_id} %"])
+                              WHERE t.ticket_id > %s AND (t.ticket_id IN {RUN_TICKETS} OR cd.subject IS NULL)""",
+                 [after, run_arg(run_id)])
     return {str(r["number"]) for r in rows}
 
 

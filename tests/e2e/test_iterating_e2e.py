@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.conftest import LocalOsTicket, bring_up
-from tests.helpers.osticket import REPO, ostops, query
+from tests.helpers.osticket import REPO, RUN_TICKETS, ostops, query, run_arg
 
 pytestmark = pytest.mark.e2e
 
@@ -31,9 +31,17 @@ def seeded(osticket: Any) -> None:
 
 
 def tagged(osticket: Any, run_id: str = "") -> list[str]:
-    rows = query(osticket, "SELECT subject FROM ost_ticket__cdata WHERE subject LIKE %s ORDER BY ticket_id",
-                 [f"%[ostops {run_id}%"])
+    """The subjects of one run's tickets (of every run's without ``run_id``), by their run field."""
+    rows = query(osticket, f"SELECT t.ticket_id, cd.subject FROM ost_ticket t JOIN ost_ticket__cdata cd ON "
+                           f"cd.ticket_id = t.ticket_id WHERE t.ticket_id IN {RUN_TICKETS} ORDER BY t.ticket_id",
+                 [run_arg(run_id) if run_id else "_%"])
     return [r["subject"] for r in rows]
+
+
+def untagged(osticket: Any) -> int:
+    """How many tickets no run made."""
+    return query(osticket, f"SELECT COUNT(*) AS n FROM ost_ticket t WHERE t.ticket_id NOT IN {RUN_TICKETS}",
+                 ["_%"])[0]["n"]
 
 
 def test_only_acts_and_verifies_the_named_tickets(osticket: Any) -> None:
@@ -43,7 +51,7 @@ def test_only_acts_and_verifies_the_named_tickets(osticket: Any) -> None:
     assert match, result.stdout
     run_id = match.group(1)
     subjects = tagged(osticket, run_id)
-    assert len(subjects) == 1 and subjects[0].endswith(f"[ostops {run_id} excel-wont-launch]")
+    assert subjects == ["Microsoft Excel won't launch"]
     assert "online-banking-down" not in result.stdout and "cfo-laptop-dead" not in result.stdout
     # verify knows the run was limited: the other tickets are not reported missing
     verified = ostops(osticket, "verify", str(LAB), "--run", run_id, "--json")
@@ -74,9 +82,8 @@ def test_lab_reset_purges_every_run_and_reapplies_the_seed(osticket: Any) -> Non
                          json={"name": "Zoë Ångström", "email": "zoe@example.com",
                                "subject": "Printer & scanner <3F> — not a run's", "message": "Keep me"})
     assert mine.status_code == 201, mine.text
-    untagged = query(osticket, "SELECT COUNT(*) AS n FROM ost_ticket__cdata WHERE subject NOT LIKE %s",
-                     ["%[ostops %"])[0]["n"]
-    assert untagged >= 1
+    others = untagged(osticket)
+    assert others >= 1
     runs_before = json.loads(ostops(osticket, "runs", "--json").stdout)["runs"]
     assert len(runs_before) >= 2
     # the learner changed an SLA in the staff panel: the reset puts the seed's value back
@@ -93,8 +100,7 @@ def test_lab_reset_purges_every_run_and_reapplies_the_seed(osticket: Any) -> Non
     assert reset.returncode == 0, reset.stdout + reset.stderr
     assert f"lab reset: {tickets} ticket(s) deleted, helpdesk.yaml re-applied" in reset.stdout
     assert tagged(osticket) == []
-    assert query(osticket, "SELECT COUNT(*) AS n FROM ost_ticket__cdata WHERE subject NOT LIKE %s",
-                 ["%[ostops %"])[0]["n"] == untagged
+    assert untagged(osticket) == others
     assert query(osticket, "SELECT grace_period FROM ost_sla WHERE name = 'Sev-B'")[0]["grace_period"] == 4
     assert json.loads(ostops(osticket, "runs", "--json").stdout)["runs"] == []
     # the same instance goes on: the lab runs again on it
@@ -119,7 +125,7 @@ def test_the_learners_template_runs_and_verifies(osticket: Any) -> None:
     match = RUN_ID.search(result.stdout)
     assert match, result.stdout
     subjects = tagged(osticket, match.group(1))
-    assert subjects == [f"Printer on floor 3 prints blank pages & jams [ostops {match.group(1)} my-ticket]"]
+    assert subjects == ["Printer on floor 3 prints blank pages & jams"]
 
 
 def test_the_lab_guide_s_exercises(osticket: Any, tmp_path: Any) -> None:

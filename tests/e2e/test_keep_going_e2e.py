@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.osticket import REPO, ostops, query
+from tests.helpers.osticket import REPO, RUN_MARK, RUN_TICKETS, ostops, query, run_arg
 
 pytestmark = pytest.mark.e2e
 
@@ -77,11 +77,11 @@ tickets:
 
 
 def statuses(osticket: Any, run_id: str) -> dict[str, tuple[str, str | None]]:
-    rows = query(osticket, """
-        SELECT cd.subject, st.name AS status, s.username AS agent FROM ost_ticket t
-        JOIN ost_ticket__cdata cd ON cd.ticket_id = t.ticket_id JOIN ost_ticket_status st ON st.id = t.status_id
-        LEFT JOIN ost_staff s ON s.staff_id = t.staff_id WHERE cd.subject LIKE %s""", [f"%[ostops {run_id} %"])
-    return {re.search(r" (\S+)\]$", r["subject"]).group(1): (r["status"], r["agent"]) for r in rows}
+    rows = query(osticket, f"""
+        SELECT {RUN_MARK} AS run_mark, st.name AS status, s.username AS agent FROM ost_ticket t
+        JOIN ost_ticket_status st ON st.id = t.status_id
+        LEFT JOIN ost_staff s ON s.staff_id = t.staff_id WHERE t.ticket_id IN {RUN_TICKETS}""", [run_arg(run_id)])
+    return {r["run_mark"].split(" ")[1]: (r["status"], r["agent"]) for r in rows}
 
 
 def test_a_failing_first_ticket_leaves_the_others_acted_verified_and_reported(osticket: Any, tmp_path: Path) -> None:

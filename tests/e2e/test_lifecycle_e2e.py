@@ -16,7 +16,7 @@ from automation.credentials import agent_password
 from automation.osticket.api import NewTicket, TicketApi
 from automation.osticket.staff import StaffSession
 from automation.workspace import Workspace
-from tests.helpers.osticket import OSTOPS, REPO, ostops, query, staff_login
+from tests.helpers.osticket import OSTOPS, REPO, RUN_MARK, RUN_TICKETS, ostops, query, run_arg, staff_login
 
 pytestmark = pytest.mark.e2e
 
@@ -43,14 +43,14 @@ def run_lab(osticket: Any, tmp_path: Path) -> tuple[str, Path, Path]:
 
 
 def tickets_of(osticket: Any, run_id: str) -> dict[str, dict[str, Any]]:
-    rows = query(osticket, """
+    rows = query(osticket, f"""
         SELECT t.ticket_id, t.number, st.name AS status, sla.name AS sla, tm.name AS team, s.username AS agent,
-               cd.subject
+               cd.subject, {RUN_MARK} AS run_mark
         FROM ost_ticket t JOIN ost_ticket__cdata cd ON cd.ticket_id = t.ticket_id
         JOIN ost_ticket_status st ON st.id = t.status_id LEFT JOIN ost_sla sla ON sla.id = t.sla_id
         LEFT JOIN ost_team tm ON tm.team_id = t.team_id LEFT JOIN ost_staff s ON s.staff_id = t.staff_id
-        WHERE cd.subject LIKE %s""", [f"%[ostops {run_id} %"])
-    return {re.search(r" (\S+)\]$", r["subject"]).group(1): r for r in rows}
+        WHERE t.ticket_id IN {RUN_TICKETS}""", [run_arg(run_id)])
+    return {r["run_mark"].split(" ")[1]: r for r in rows}
 
 
 def thread(osticket: Any, ticket_id: int) -> tuple[list[tuple[str, str]], list[str]]:

@@ -19,7 +19,7 @@ from automation.load.verification import RunVerifier
 from automation.osticket import db
 from automation.osticket.api import NewTicket, TicketApi
 from automation.scenarios.record import new_run_id
-from tests.helpers.osticket import OSTOPS, REPO, ostops, query
+from tests.helpers.osticket import OSTOPS, REPO, RUN_TICKETS, ostops, query, run_arg
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +36,7 @@ def test_load_command_creates_and_verifies_every_ticket(osticket: Any) -> None:
     assert 0 < summary["latency_ms"]["p50"] <= summary["latency_ms"]["p95"] <= summary["latency_ms"]["p99"]
     rows = query(osticket, "SELECT COUNT(*) AS n, COUNT(DISTINCT t.user_id) AS users, COUNT(DISTINCT t.topic_id) "
                            "AS topics FROM ost_ticket t JOIN ost_ticket__cdata cd ON cd.ticket_id = t.ticket_id "
-                           "WHERE cd.subject LIKE %s", [f"%[ostops {summary['run_id']} %"])
+                           f"WHERE t.ticket_id IN {RUN_TICKETS}", [run_arg(summary['run_id'])])
     assert rows[0]["n"] == 40
     assert rows[0]["users"] > 1 and rows[0]["topics"] > 1  # requesters and topics vary
 
@@ -53,8 +53,8 @@ def test_load_on_two_locust_workers_verifies_every_ticket(osticket: Any) -> None
     first, last = summary["id_range"]
     rows = query(osticket, "SELECT COUNT(*) AS n, COUNT(DISTINCT t.number) AS numbers FROM ost_ticket t "
                            "JOIN ost_ticket__cdata cd ON cd.ticket_id = t.ticket_id "
-                           "WHERE t.ticket_id > %s AND t.ticket_id <= %s AND cd.subject LIKE %s",
-                 [first, last, f"%[ostops {summary['run_id']} %"])
+                           f"WHERE t.ticket_id > %s AND t.ticket_id <= %s AND t.ticket_id IN {RUN_TICKETS}",
+                 [first, last, run_arg(summary['run_id'])])
     assert (rows[0]["n"], rows[0]["numbers"]) == (30, 30)  # each planned ticket sent once, by one worker
 
 

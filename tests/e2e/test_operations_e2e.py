@@ -104,8 +104,17 @@ class _Desk:
 
 def test_backup_then_restore_into_a_new_instance(desk: LocalOsTicket, tmp_path: Path) -> None:
     output = tmp_path / "desk.age"
-    made = cli("backup", "--output", str(output), instance=desk.instance_path)
+    made = cli("backup", "--output", str(output), "--json", instance=desk.instance_path)
     assert made.returncode == 0, made.stdout + made.stderr
+    document = json.loads(made.stdout)  # the whole of standard output: one document, progress on stderr
+    assert list(document)[:2] == ["command", "ok"] and document["command"] == "backup" and document["ok"] is True
+    assert document["file"] == str(output) and document["bytes"] == output.stat().st_size
+    assert document["encryption"] == "age passphrase (scrypt)"
+    manifest = document["manifest"]
+    assert manifest["osticket_version"] == "1.17.5" and manifest["rows"]["ost_ticket"] >= 6
+    assert manifest["dump_tool"].startswith("mariadb-dump") and " Ver " in manifest["dump_tool"]  # asked mid-dump
+    assert sorted(manifest["runs"]) == sorted(runs_of(desk.instance_path))
+    assert set(manifest["parts"]) >= {"database.sql", "osticket/ost-config.php", "ostops/instance.json"}
     assert output.stat().st_mode & 0o777 == 0o600
     data = output.read_bytes()
     assert data.startswith(b"age-encryption.org/v1\n")
@@ -120,11 +129,20 @@ def test_backup_then_restore_into_a_new_instance(desk: LocalOsTicket, tmp_path: 
     assert "the backup is sound" in checked.stdout
 
     target = tmp_path / "restored"
-    restored = cli("restore", str(output), "--dir", str(target))
+    restored = cli("restore", str(output), "--dir", str(target), "--json")
     try:
         assert restored.returncode == 0, restored.stdout + restored.stderr
         for check in ("rows per table", "recorded runs", "staff login", "API key", "portal"):
-            assert re.search(rf"{check}\s*│ ok", restored.stdout), restored.stdout
+            assert re.search(rf"{check}\s*│ ok", restored.stderr), restored.stderr  # the table, beside the JSON
+        proof = json.loads(restored.stdout)
+        assert proof["command"] == "restore" and proof["ok"] is True and proof["folder"] == str(target)
+        assert [c["check"] for c in proof["checks"]] == ["rows per table", "recorded runs", "staff login",
+                                                         "API key", "portal"]
+        assert all(c["ok"] for c in proof["checks"]) and proof["problems"] == []
+        assert {r["table"]: r["manifest"] for r in proof["rows"]} == manifest["rows"]
+        assert all(r["restored"] == r["manifest"] and r["ok"] for r in proof["rows"])
+        assert sorted(r["run_id"] for r in proof["runs"]) == sorted(manifest["runs"])
+        assert all(r["passed"] for r in proof["runs"]) and len(proof["runs"]) == 3
         new_file = target / "instance.json"
         new = Instance.load(new_file)
         assert new.base_url != desk.instance.base_url and new.osticket_version == "1.17.5"
@@ -213,13 +231,22 @@ def test_an_upgrade_failing_mid_way_rolls_back_to_a_help_desk_where_the_runs_ver
                                                                                     tmp_path: Path) -> None:
     old_signature = signature(desk.instance)
     tickets = query(desk, "SELECT COUNT(*) AS n FROM ost_ticket")[0]["n"]
-    result = cli("upgrade", "--to", "1.18.1", "--source", str(broken_release(tmp_path)),
+    result = cli("upgrade", "--to", "1.18.1", "--source", str(broken_release(tmp_path)), "--json",
                  instance=desk.instance_path)
     assert result.returncode == 1, result.stdout + result.stderr
     said = result.stdout + result.stderr
-    assert "upgrade failed at step 'upgrader'" in said
+    assert "upgrade failed at step 'upgrader'" in result.stderr
     assert "no_such_table" in said  # osTicket's own message
     assert "rolled back to osTicket 1.17.5" in said and "3 run(s) re-verified, all pass" in said
+    report = json.loads(result.stdout)
+    assert report["command"] == "upgrade" and report["ok"] is False and report["failed_step"] == "upgrader"
+    assert (report["from_version"], report["to_version"]) == ("1.17.5", "1.18.1")
+    assert [(s["step"], s["ok"]) for s in report["steps"]] == [("preconditions", True), ("backup", True),
+                                                                ("new code", True), ("upgrader", False)]
+    assert all(s["seconds"] >= 0 for s in report["steps"]) and "no_such_table" in report["error"]
+    rollback = report["rollback"]
+    assert rollback["ok"] is True and rollback["detail"].startswith("rolled back to osTicket 1.17.5")
+    assert len(rollback["runs"]) == 3 and all(r["passed"] for r in rollback["runs"])
     instance = Instance.load(desk.instance_path)
     assert instance.osticket_version == "1.17.5"
     assert signature(instance) == old_signature
@@ -229,13 +256,25 @@ def test_an_upgrade_failing_mid_way_rolls_back_to_a_help_desk_where_the_runs_ver
 
 
 def test_upgrade_from_1_17_5_to_1_18_1_keeps_every_run(desk: LocalOsTicket) -> None:
-    result = cli("upgrade", "--to", "1.18.1", "--source", str(release("1.18.1")), instance=desk.instance_path)
+    result = cli("upgrade", "--to", "1.18.1", "--source", str(release("1.18.1")), "--json",
+                 instance=desk.instance_path)
     assert result.returncode == 0, result.stdout + result.stderr
     instance = Instance.load(desk.instance_path)
     assert instance.osticket_version == "1.18.1"
     with zipfile.ZipFile(release("1.18.1")) as zf:
         core_sig = zf.read("upload/include/upgrader/streams/core.sig").decode().strip()
     assert signature(instance) == core_sig
+    report = json.loads(result.stdout)
+    assert report["command"] == "upgrade" and report["ok"] is True and report["rollback"] is None
+    assert (report["from_version"], report["to_version"], report["schema_signature"]) == ("1.17.5", "1.18.1",
+                                                                                          core_sig)
+    assert [s["step"] for s in report["steps"]] == ["preconditions", "backup", "new code", "upgrader",
+                                                    "schema signature", "smoke", "runs"]
+    assert all(s["ok"] and s["seconds"] >= 0 for s in report["steps"])
+    assert sum(s["seconds"] for s in report["steps"]) <= report["seconds"]
+    assert {c["check"] for c in report["checks"]} >= {"API ticket", "staff login", "portal", "recorded runs"}
+    assert len(report["runs"]) == 3 and all(r["passed"] for r in report["runs"])
+    assert Path(report["backup"]).is_file()
     webroot = Path(instance.local.webroot)  # type: ignore[union-attr]
     assert not (webroot / "setup").exists()
     assert (webroot / "include" / "ost-config.php").stat().st_mode & 0o222 == 0

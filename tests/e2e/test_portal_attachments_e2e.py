@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.osticket import REPO, ostops, query
+from tests.helpers.osticket import REPO, RUN_TICKETS, ostops, query, run_arg
 
 pytestmark = pytest.mark.e2e
 
@@ -53,14 +53,14 @@ def test_a_portal_ticket_and_a_portal_reply_carry_their_files(osticket: Any, tmp
     assert result.returncode == 0, result.stdout + result.stderr
     run_id = RUN_ID.search(result.stdout)
     assert run_id, result.stdout
-    rows = query(osticket, """
+    rows = query(osticket, f"""
         SELECT f.name, f.size, e.type, e.poster FROM ost_ticket t
         JOIN ost_ticket__cdata cd ON cd.ticket_id = t.ticket_id
         JOIN ost_thread th ON th.object_type = 'T' AND th.object_id = t.ticket_id
         JOIN ost_thread_entry e ON e.thread_id = th.id
         JOIN ost_attachment a ON a.type = 'H' AND a.object_id = e.id
         JOIN ost_file f ON f.id = a.file_id
-        WHERE cd.subject LIKE %s AND t.source = 'Web' ORDER BY e.id, a.id""", [f"%[ostops {run_id.group(1)} %"])
+        WHERE t.ticket_id IN {RUN_TICKETS} AND t.source = 'Web' ORDER BY e.id, a.id""", [run_arg(run_id.group(1))])
     # the two files on the requester's first message (the form), the third on her reply (the reply form)
     assert sorted((r["name"], r["type"]) for r in rows[:2]) == [("error-42.log", "M"), ("écran d'erreur.txt", "M")]
     assert [(r["name"], r["type"]) for r in rows[2:]] == [("settings 設定.txt", "M")]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.osticket import REPO, ostops, query
+from tests.helpers.osticket import REPO, RUN_TICKETS, ostops, query, run_arg
 
 pytestmark = pytest.mark.e2e
 
@@ -32,8 +32,8 @@ def run_lab(osticket: Any) -> str:
 
 def rows_of(osticket: Any, run_id: str) -> dict[str, int]:
     """How many rows of each table osTicket's ticket delete touches belong to the run's tickets."""
-    ids = [r["ticket_id"] for r in query(osticket, "SELECT ticket_id FROM ost_ticket__cdata WHERE subject LIKE %s",
-                                          [f"%[ostops {run_id} %"])]
+    ids = [r["ticket_id"] for r in query(osticket, f"SELECT t.ticket_id FROM ost_ticket t WHERE t.ticket_id IN "
+                                          f"{RUN_TICKETS}", [run_arg(run_id)])]
     if not ids:
         ids = [-1]
     marks = ", ".join(["%s"] * len(ids))
@@ -129,8 +129,8 @@ def test_every_reporting_command_prints_the_one_json_shape(osticket: Any, tmp_pa
         assert (document["command"], document["ok"]) == (command, True), document
     assert json.loads(documents["verify"].stdout)["tickets"][0]["passed"] is True
     assert json.loads(documents["report"].stdout)["by_status"] == {"Closed": 3}
-    query(osticket, "UPDATE ost_ticket t JOIN ost_ticket__cdata cd ON cd.ticket_id = t.ticket_id "
-                    "SET t.sla_id = 1 WHERE cd.subject LIKE %s", [f"%[ostops {run['run_id']} online-banking-down]%"])
+    query(osticket, f"UPDATE ost_ticket t SET t.sla_id = 1 WHERE t.ticket_id IN {RUN_TICKETS}",
+          [f"{run['run_id']} online-banking-down"])
     failed = ostops(osticket, "verify", str(LAB), "--run", run["run_id"], "--json")
     assert failed.returncode == 1
     document = json.loads(failed.stdout)

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from automation.osticket.text import STRIPPED, unkept
-from tests.helpers.osticket import REPO, ostops, query
+from tests.helpers.osticket import REPO, RUN_TICKETS, ostops, query, run_arg
 
 pytestmark = pytest.mark.e2e
 
@@ -70,9 +70,9 @@ def test_a_quoted_message_verifies_through_every_channel(osticket: Any, tmp_path
                       reply='Re-sync of the "library" & reboot.', answer='Thanks & "cheers" <3',
                       comment='On it: "library" & pumps') for c in CHANNELS]
     _, run_id = run(osticket, tmp_path, tickets)
-    stored = query(osticket, """SELECT e.body, e.format FROM ost_thread_entry e JOIN ost_thread th ON th.id = e.thread_id
+    stored = query(osticket, f"""SELECT e.body, e.format FROM ost_thread_entry e JOIN ost_thread th ON th.id = e.thread_id
                                 JOIN ost_ticket__cdata cd ON cd.ticket_id = th.object_id AND th.object_type = 'T'
-                                WHERE cd.subject LIKE %s AND e.type = 'M' ORDER BY e.id""", [f"%[ostops {run_id} %"])
+                                WHERE th.object_id IN {RUN_TICKETS} AND e.type = 'M' ORDER BY e.id""", [run_arg(run_id)])
     # The case the verifier reads: osTicket keeps the plain-text message escaped.
     assert any(r["format"] == "text" and "&quot;drug library missing&quot;" in r["body"] for r in stored), stored
 
@@ -149,10 +149,10 @@ def test_any_text_osticket_keeps_round_trips_and_a_one_character_change_is_caugh
     path, run_id = run(osticket, tmp_path_factory.mktemp("text"), tickets)
     assert ostops(osticket, "verify", str(path), "--run", run_id).returncode == 0
 
-    rows = query(osticket, """SELECT th.object_id AS ticket_id, e.id, e.body, cd.subject FROM ost_thread_entry e
+    rows = query(osticket, f"""SELECT th.object_id AS ticket_id, e.id, e.body, cd.subject FROM ost_thread_entry e
                               JOIN ost_thread th ON th.id = e.thread_id AND th.object_type = 'T'
                               JOIN ost_ticket__cdata cd ON cd.ticket_id = th.object_id
-                              WHERE cd.subject LIKE %s AND e.type = 'M' ORDER BY e.id""", [f"%[ostops {run_id} %"])
+                              WHERE th.object_id IN {RUN_TICKETS} AND e.type = 'M' ORDER BY e.id""", [run_arg(run_id)])
     first = list({r["ticket_id"]: r for r in reversed(rows)}.values())  # each ticket's first message
     assert len(first) == 3  # text (API), html (Support Center), text (e-mail)
     tagged = first[0]["subject"]

@@ -20,7 +20,7 @@ from automation.osticket import db
 from automation.osticket.api import NewTicket, TicketApi
 from automation.osticket.staff import StaffSession
 from tests.conftest import LocalOsTicket, bring_up
-from tests.helpers.osticket import OSTOPS, REPO, ostops, query
+from tests.helpers.osticket import OSTOPS, REPO, RUN_TICKETS, ostops, query, run_arg
 
 pytestmark = pytest.mark.e2e
 
@@ -209,7 +209,7 @@ def test_a_node_killed_during_load_is_routed_around_and_every_ticket_accounted_f
     # for one of them listed as unconfirmed); the exit code says which.
     assert summary["verified"] + failed == tickets, summary
     landed = query(osticket, "SELECT COUNT(*) AS n FROM ost_ticket t JOIN ost_ticket__cdata cd ON cd.ticket_id = "
-                             "t.ticket_id WHERE cd.subject LIKE %s", [f"%[ostops {summary['run_id']} %"])[0]["n"]
+                             f"t.ticket_id WHERE t.ticket_id IN {RUN_TICKETS}", [run_arg(summary['run_id'])])[0]["n"]
     assert landed == summary["verified"] + len(summary["unconfirmed"]), summary
     assert load.returncode == (0 if summary["ok"] else 1), err
     assert summary["ok"] == (failed == 0)

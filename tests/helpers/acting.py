@@ -44,7 +44,7 @@ class Acting:
         [path] = self.workspace.runs_dir.glob("*.json")
         return dict(json.loads(path.read_text(encoding="utf-8")))
 
-    def create(self, spec: TicketSpec, subject: str, directory: Any) -> str:
+    def create(self, spec: TicketSpec, subject: str, directory: Any, mark: str) -> str:
         self.seen.append(self.record())
         action = self.on_create.get(self.attempts)
         self.attempts += 1
@@ -86,6 +86,7 @@ def acting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **runner_options: An
     monkeypatch.setattr(runner_module.Directory, "read", classmethod(lambda cls, conn, tables: object()))
     monkeypatch.setattr(runner_module, "check_names", lambda loaded, directory: None)
     monkeypatch.setattr(runner_module, "check_agents", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner_module.runfield, "ensure", lambda conn, tables: False)
     monkeypatch.setattr(ScenarioRunner, "log_in_agents", lambda self, loaded: None)
     monkeypatch.setattr(ScenarioRunner, "check_credentials", lambda self, loaded: None)
     monkeypatch.setattr(runner_module.db, "last_ticket_id", lambda conn, tables: BEFORE)

@@ -4,13 +4,18 @@ its hashes, encryption, the restored config file, the database password kept off
 from __future__ import annotations
 
 import io
+import itertools
+import shutil
 import stat
+import subprocess
 import tarfile
 from pathlib import Path
 
 import pyrage
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from automation.cli import cli, exit_code_for
@@ -47,6 +52,25 @@ def test_rows_are_counted_from_the_dump_one_row_a_line_and_in_one_line_statement
     assert mariadb.count_dump_rows(b"".join(dump)) == {"ost_empty": 0, "ost_thread_entry": 3, "ost_sla": 3}
 
 
+DUMP = (b"-- MariaDB dump 10.19\nCREATE TABLE `ost_empty` (\n  `id` int\n);\nCREATE TABLE `ost_thread_entry` (\n);\n"
+        b"INSERT INTO `ost_thread_entry` VALUES\n(1,'M','Karen said \\'it\\'s down\\'),(2,\\nagain;'),\n"
+        b"(2,'N','Zo\xc3\xab & <Co>: \"quoted\"; \xe6\xbc\xa2\xe5\xad\x97'),\n(3,'R','done');\n"
+        b"INSERT INTO `ost_sla` VALUES (1,'a),(b'),(2,'c\\'),(d'),(3,NULL);\n"
+        b"INSERT INTO `ost_thread_entry` VALUES\n(4,'S','x'),\n(5,'T','y');\n-- Dump completed\n")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(DUMP)), max_size=12))
+def test_rows_counted_as_the_dump_streams_equal_the_rows_of_the_whole_dump(cuts: list[int]) -> None:
+    """The dump arrives in pipe-sized blocks cut anywhere (mid-statement, mid-row, mid-header): each table's
+    rows are the same as counted over the whole dump."""
+    counter = mariadb.RowCounter()
+    edges = [0, *sorted(cuts), len(DUMP)]
+    for start, end in itertools.pairwise(edges):
+        counter.feed(DUMP[start:end])
+    assert counter.finish() == {"ost_empty": 0, "ost_thread_entry": 5, "ost_sla": 3}
+
+
 def sample_manifest(parts: dict[str, bytes]) -> Manifest:
     return Manifest(created="2026-12-06T10:00:00+00:00", ostops_version="0.1.0", osticket_version="1.18.1",
                     schema_signature="5fb92bef17f3b603659e024c01cc7a59", table_prefix="ost_", database="osticket",
@@ -67,7 +91,7 @@ KEYS = Keys(identities=[str(IDENTITY)])
 
 def write_backup(path: Path, parts: dict[str, bytes], manifest: Manifest, keys: Keys | None = None) -> None:
     keys = keys or Keys(recipients=[str(IDENTITY.to_public())])
-    archive.write(path, keys.encrypt(archive.pack(manifest, parts)))
+    archive.write(path, keys, archive.tar_blocks(manifest, parts))
 
 
 def test_a_backup_round_trips_mode_0600_and_every_part_matches(tmp_path: Path) -> None:
@@ -117,8 +141,7 @@ def test_a_config_without_secret_salt_is_refused(tmp_path: Path) -> None:
 def test_recipients_encrypt_and_the_identity_decrypts_and_re_encrypts_to_itself(tmp_path: Path) -> None:
     identity = pyrage.x25519.Identity.generate()
     path = tmp_path / "b.age"
-    archive.write(path, Keys(recipients=[str(identity.to_public())]).encrypt(archive.pack(sample_manifest(PARTS),
-                                                                                         PARTS)))
+    archive.write(path, Keys(recipients=[str(identity.to_public())]), archive.tar_blocks(sample_manifest(PARTS), PARTS))
     keys = Keys(identities=[str(identity)])
     assert archive.open_backup(path, keys).parts == PARTS
     assert keys.public().recipients == [str(identity.to_public())]
@@ -167,3 +190,44 @@ def test_the_tar_holds_the_manifest_first(tmp_path: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         names = tar.getnames()
     assert names[0] == archive.MANIFEST and set(names[1:]) == set(PARTS)
+
+
+def test_the_streamed_tar_is_byte_for_byte_what_tarfile_writes_with_the_dump_in_blocks() -> None:
+    """The archive is produced block by block (the dump as it was read, never joined): a name with accents and
+    CJK, an empty part and a part of exactly 512 bytes, and still the same bytes `tarfile` writes."""
+    parts: dict[str, bytes] = {**PARTS, "ostops/runs/Zoë-漢字.json": "{\"é\": 1}".encode(), "ostops/mail/empty.eml": b"",
+                               "ostops/mail/full.eml": b"x" * 512}
+    manifest = sample_manifest(parts)
+    streamed = archive.pack(manifest, {**parts, archive.DATABASE: [b"INSERT INTO `ost_ticket` VALUES\n", b"(1),\n",
+                                                                  b"(2);\n"]})
+    expected = io.BytesIO()
+    with tarfile.open(fileobj=expected, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in [(archive.MANIFEST, manifest.model_dump_json(indent=2).encode()), *sorted(parts.items())]:
+            info = tarfile.TarInfo(name)
+            with tarfile.open(fileobj=io.BytesIO(streamed)) as check:
+                info.mtime = check.getmember(name).mtime
+            info.size, info.mode = len(data), 0o600
+            tar.addfile(info, io.BytesIO(data))
+    assert streamed == expected.getvalue()
+
+
+def test_a_streamed_backup_to_a_recipient_opens_with_the_age_command_line(tmp_path: Path) -> None:
+    """The format stays age's own: the reference `age` tool decrypts a backup written by streaming to a recipient
+    (pyrage.encrypt_io), and the result is a plain tar with the manifest first."""
+    age = shutil.which("age")
+    assert age is not None, "the age command line is a test tool: scripts/setup.sh installs it"
+    identity = pyrage.x25519.Identity.generate()
+    key = tmp_path / "key.txt"
+    key.write_text(f"{identity}\n")
+    big = {**PARTS, archive.DATABASE: b"INSERT INTO `ost_ticket` VALUES\n" + b"(1,'\xc3\xa9 & <b>'),\n" * 50_000 + b"(2);\n"}
+    path = tmp_path / "b.age"
+    size = archive.write(path, Keys(recipients=[str(identity.to_public())]),
+                         archive.tar_blocks(sample_manifest(big), {**big, archive.DATABASE: [big[archive.DATABASE]]}))
+    assert size == path.stat().st_size and stat.S_IMODE(path.stat().st_mode) == 0o600
+    plain = subprocess.run([age, "--decrypt", "--identity", str(key), str(path)], capture_output=True, timeout=60,
+                           check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(plain)) as tar:
+        assert tar.getnames()[0] == archive.MANIFEST
+        handle = tar.extractfile(archive.DATABASE)
+        assert handle is not None and handle.read() == big[archive.DATABASE]
+    assert archive.open_backup(path, Keys(identities=[str(identity)])).parts == big

@@ -55,6 +55,7 @@ def fake_runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Scenar
     monkeypatch.setattr(runner_module.Directory, "read", classmethod(lambda cls, conn, tables: object()))
     monkeypatch.setattr(runner_module, "check_names", lambda loaded, directory: None)
     monkeypatch.setattr(runner_module, "check_agents", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner_module.runfield, "ensure", lambda conn, tables: False)
     monkeypatch.setenv("OSTOPS_PASSWORD_JOHN_DOE", "johns-password")
     monkeypatch.setenv("OSTOPS_PASSWORD_JANE_DOE", "janes-password")
     instance = Instance(kind="local", url="http://127.0.0.1:9", osticket_version="1.18.1", api_key=SecretStr("A" * 32),
