@@ -24,7 +24,8 @@ The script goes inline (``source.script``). Microsoft's managed Run Command page
 an inline script, so the program keeps its own measured budget, ``MAX_INLINE_SCRIPT_BYTES``: with the longest
 settings Azure can give (tests/infra/test_issue20.py ``realistic_script``) the install role's script measured
 139,249 bytes (composed 123,370; the installer as base64; the manifest; an SMTP relay and HSTS set) and the web
-role's 129,368 (composed 111,611). The budget, 160 KiB, leaves room for the bootstrap's growth; beyond it the program stops
+role's 129,368 (composed 111,611); with the backup module the install role measured 153,944 and the ops role
+(settings.mode upgrade and rotate) 131,834 (tests/infra/test_bootstrap_modes.py). The budget, 160 KiB, leaves room for the bootstrap's growth; beyond it the program stops
 with a ConfigError before anything is created, pointing at delivery by ``scriptUri`` from a private Blob container read with the VM's identity
 (``scriptUriManagedIdentity``). Nothing secret is in the script (the secrets stay in Key Vault), so anyone
 who may read the VM reading it learns only the settings.
@@ -46,6 +47,7 @@ from pulumi_azure_native import compute
 
 from automation.errors import ConfigError
 from automation.manifest import MANIFEST_PATH, load_manifest
+from infra.config import BOOTSTRAP_MODES
 from infra.vm import DATA_DISK_DRIVE_LETTER, DATA_DISK_LABEL, DATA_DISK_LUN
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -62,25 +64,41 @@ DIGEST_TAG = "bootstrap-sha256"
 RUN_TAG = "bootstrap-run"
 MAX_INLINE_SCRIPT_BYTES = 163_840
 SETTINGS_MODE = "install"
+# settings.mode, the script's $SupportedModes (ostops:bootstrapMode picks one): install; upgrade (osTicket to the
+# manifest's release, rolled back on failure); rotate (Key Vault's current secret versions made live in MariaDB
+# and osTicket); backup (one backup to settings.backup.containerUrl, as the nightly task does). docs/operations.md.
+# BOOTSTRAP_MODES lives with the stack config that picks one.
 # Downloading PHP, MariaDB and osTicket and running the installer on a B-series VM can take a while.
 BOOTSTRAP_TIMEOUT_SECONDS = 3600
 
 
 INSTALL_ROLE = "install"
 WEB_ROLE = "web"
+OPS_ROLE = "ops"
 # The modules of each role, in the order the composed script holds them (the order of the steps: each module
 # adds its steps with Add-Step, and the runner, last, runs them top to bottom).
 ROLE_MODULES: dict[str, tuple[str, ...]] = {
     INSTALL_ROLE: (
         "00-settings", "10-common", "15-downloads", "20-steps", "25-data-disk", "30-iis-php", "40-database-client",
         "45-mariadb-server", "50-osticket-files", "55-osticket-installer", "58-osticket-lockdown", "60-tls",
-        "70-firewall", "75-cron", "80-hsts", "85-check", "90-tls-confirm", "99-run",
+        "70-firewall", "75-cron", "80-hsts", "85-check", "86-backup", "90-tls-confirm", "99-run",
+    ),
+    # settings.mode upgrade or rotate on the lab VM: what those steps need (the install role plus the upgrade and
+    # rotate modules would not fit the inline budget). The nightly backup runs the install role's copy.
+    OPS_ROLE: (
+        "00-settings", "10-common", "15-downloads", "20-steps", "30-iis-php", "40-database-client",
+        "50-osticket-files", "58-osticket-lockdown", "86-backup", "87-upgrade-rotate", "99-run",
     ),
     WEB_ROLE: (
         "00-settings", "10-common", "15-downloads", "20-steps", "30-iis-php", "46-database-tls", "50-osticket-files",
         "56-osticket-web", "58-osticket-lockdown", "70-firewall", "76-cron-elected", "85-check", "99-run",
     ),
 }
+
+
+def role_for_mode(mode: str) -> str:
+    """The lab VM's script for ``settings.mode``: the ops role for upgrade and rotate, else the install role."""
+    return OPS_ROLE if mode in ("upgrade", "rotate") else INSTALL_ROLE
 
 
 @dataclass(frozen=True)
@@ -226,6 +244,7 @@ def bootstrap_settings(
     certificate_sha256: str,
     hsts_max_age_seconds: int = 0,
     smtp_relay: Mapping[str, Any] | None = None,
+    mode: str = SETTINGS_MODE,
     backup: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The settings JSON of docs/contract §3, with Key Vault as the secrets' source.
@@ -236,9 +255,12 @@ def bootstrap_settings(
 
     ``dataDisk`` says where the data disk is (LUN, drive letter, volume label); ``hsts.maxAgeSeconds`` is 0
     with the stack's self-signed certificate; ``smtpRelay`` is null or the relay (its password named as a Key
-    Vault secret, never the value); ``mode`` is "install" (the bootstrap keeps an existing data directory);
-    ``backup`` is null or the nightly backup (``backup_settings``).
+    Vault secret, never the value); ``mode`` is one of ``BOOTSTRAP_MODES`` ("install" keeps an existing data
+    directory); ``backup`` is null or the nightly backup (``backup_settings``: ``{containerUrl, schedule,
+    retentionDays}``, the Blob container the VM writes with its identity, the time of day, the days kept).
     """
+    if mode not in BOOTSTRAP_MODES:
+        raise ConfigError(f"bootstrap mode {mode!r}: choose one of {', '.join(BOOTSTRAP_MODES)}")
     return {
         "schema": SETTINGS_SCHEMA,
         "osTicketVersion": osticket_version,
@@ -257,7 +279,7 @@ def bootstrap_settings(
         "hsts": {"maxAgeSeconds": hsts_max_age_seconds},
         "smtpRelay": dict(smtp_relay) if smtp_relay is not None else None,
         "backup": dict(backup) if backup is not None else None,
-        "mode": SETTINGS_MODE,
+        "mode": mode,
     }
 
 

@@ -118,6 +118,8 @@ LAB_ONLY_KEYS = {
     "dataDiskSku": "production keeps its data in the Flexible Server",
     "allowVmReplace": "scale-set instances are replaced by the scale set itself",
     "adminSourceCidr": "no RDP is opened to the web instances; use Azure Bastion or a Run Command",
+    "bootstrapMode": "the web instances run the install mode only; the Flexible Server keeps its own backups "
+    "(ostops:mysqlBackupRetentionDays) and rotation and upgrades replace the instances",
     "azureBackup": "Azure Backup protects the lab's single VM; production's data is in the Flexible Server, whose "
     "own backups ostops:mysqlBackupRetentionDays keeps",
     "dbRootPassword": "there is no MariaDB root; the Flexible Server's administrator password is generated "
@@ -280,6 +282,7 @@ KNOWN_KEYS = frozenset(
         "tlsPfxBase64",
         "tlsPfxPassword",
         "bootstrapRun",
+        "bootstrapMode",
         "allowVmReplace",
         "dataDiskSizeGb",
         "dataDiskSku",
@@ -386,6 +389,8 @@ class StackConfig:
     tls_pfx_password: SecretStr | None = None
     # Folded into the bootstrap Run Command's name: a new value runs the bootstrap again.
     bootstrap_run: int = 0
+    # settings.mode of the bootstrap (infra/bootstrap_command.py BOOTSTRAP_MODES): what the next run does.
+    bootstrap_mode: str = "install"
     allow_vm_replace: bool = False
     data_disk_size_gb: int = DEFAULT_DATA_DISK_GB
     data_disk_sku: str = DEFAULT_DATA_DISK_SKU
@@ -496,6 +501,10 @@ def _integer(value: str, low: int, high: int, what: str) -> int:
     if not low <= number <= high:
         raise ValueError(f"{number} is outside {low}-{high} ({what})")
     return number
+
+
+# ostops:bootstrapMode: install | upgrade | rotate | backup (the script's $SupportedModes; docs/operations.md).
+BOOTSTRAP_MODES = ("install", "upgrade", "rotate", "backup")
 
 
 def check_bootstrap_run(value: str) -> int:
@@ -943,6 +952,7 @@ def load_config(config: pulumi.Config | None = None, stack: str | None = None) -
         "tls_pfx_base64": tls_pfx,
         "tls_pfx_password": tls_password,
         "bootstrap_run": read.text("bootstrapRun", check_bootstrap_run, 0),
+        "bootstrap_mode": read.text("bootstrapMode", _choice({m: m for m in BOOTSTRAP_MODES}), "install"),
         "allow_vm_replace": read.flag("allowVmReplace"),
         "data_disk_size_gb": read.text("dataDiskSizeGb", check_data_disk_size, DEFAULT_DATA_DISK_GB),
         "data_disk_sku": read.text("dataDiskSku", check_data_disk_sku, DEFAULT_DATA_DISK_SKU),

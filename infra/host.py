@@ -28,6 +28,7 @@ from infra.bootstrap_command import (
     check_script_size,
     create_bootstrap_command,
     embed_settings,
+    role_for_mode,
     smtp_relay_settings,
 )
 from infra.config import StackConfig, check_computer_name
@@ -127,13 +128,16 @@ class OsTicketHost(pulumi.ComponentResource):
                 hsts_max_age_seconds=config.hsts_max_age_seconds,
                 smtp_relay=smtp,
                 backup=backup_settings(backup_url, config.backup.schedule, config.backup.retention_days),
+                mode=config.bootstrap_mode,
             )
 
-        # The size budget, checked now with the longest values Azure can give (24-character vault and storage
-        # account names), so an oversized script stops the program before anything is created.
+        # The lab VM's script for the mode (upgrade and rotate have a role of their own). The size budget, checked
+        # now with the longest values Azure can give (24-character vault and storage account names), so an
+        # oversized script stops the program before anything is created.
+        role_script = files.scripts[role_for_mode(config.bootstrap_mode)]
         check_script_size(
             embed_settings(
-                files.script,
+                role_script,
                 settings(config.fqdn, f"https://{'x' * 24}.vault.azure.net/", "0" * 64, container_url("x" * 24)),
             )
         )
@@ -269,7 +273,7 @@ class OsTicketHost(pulumi.ComponentResource):
             self.fqdn, self.vault.vault_uri, self.certificate_pem, self.backup.container_url
         ).apply(
             lambda parts: embed_settings(
-                files.script, settings(parts[0], parts[1], tls.certificate_sha256(parts[2]), parts[3])
+                role_script, settings(parts[0], parts[1], tls.certificate_sha256(parts[2]), parts[3])
             )
         )
         self.bootstrap = create_bootstrap_command(

@@ -9,8 +9,9 @@ connection). Every step that has been done registers how to undo it; a failure a
 first, and the `RotationError` says what was rolled back. New secrets are never logged, printed or put on a
 command line: they go over the database protocol as statement parameters and into 0600 files.
 
-On Azure only the agents' passwords rotate here: the API key, the admin's and the database's passwords also live
-in Key Vault and the bootstrap's settings (docs/operations.md, Rotation)."""
+On Azure only the agents' passwords rotate here: the API key, the admin's and the database's passwords live in
+Key Vault, set from the stack config, and the bootstrap's ``rotate`` mode applies them on the VM; for those this
+module prints the steps instead (docs/operations.md, "Rotation on Azure")."""
 
 from __future__ import annotations
 
@@ -113,11 +114,40 @@ def _replace_file(undo: Undo, path: Path, text: str, keep_mode: bool = False) ->
 
 
 # -- checks --------------------------------------------------------------------------------------------------
+# On Azure: the stack config key of each secret (infra/config.py KNOWN_KEYS; Pulumi writes it to Key Vault) and a
+# shell expression for a new value the config accepts (SAFE_SECRET; an API key is 32 upper-case hex characters).
+AZURE_SECRET_KEYS = {
+    "api-key": ("apiKey", '"$(openssl rand -hex 16 | tr a-f A-F)"'),
+    "admin-password": ("osticketAdminPassword", '"$(openssl rand -hex 16)"'),
+    "db-password": ("dbAppPassword", '"$(openssl rand -hex 16)"'),
+}
+
+
+def azure_rotation_steps(what: str) -> list[str]:
+    """What rotates ``what`` on an Azure instance: Key Vault gets the new value from the stack, the bootstrap's
+    rotate mode makes it live on the VM and proves it, then the instance file follows and the runs re-verify."""
+    key, value = AZURE_SECRET_KEYS[what]
+    return [
+        f"pulumi config set --secret ostops:{key} {value}",
+        "pulumi config set ostops:bootstrapMode rotate",
+        ("pulumi config set ostops:bootstrapRun <the current value + 1>   (a new Run Command even when the mode "
+         "is already rotate)"),
+        "pulumi up   (the Run Command fails naming the step, the old secret back, if the new one cannot be proven)",
+        "pulumi stack output --json --show-secrets | ostops instance from-stack",
+        "ostops runs, then ostops verify SCENARIO_FILE --run RUN_ID for each run recorded before",
+        "pulumi config set ostops:bootstrapMode install   (the next pulumi up installs as before)",
+    ]
+
+
 def _local_only(instance: Instance, workspace: Workspace, what: str) -> None:
+    if instance.kind == "azure":
+        raise UsageError(f"{workspace.instance_file}: on Azure the {what} lives in Key Vault and the bootstrap "
+                         "applies it on the VM, so it rotates through the stack; nothing was changed. The steps "
+                         "(docs/operations.md, \"Rotation on Azure\"):", azure_rotation_steps(what))
     if instance.local is None:
-        raise UsageError(f"{workspace.instance_file}: rotate {what} works on local instances only: on Azure the "
-                         "secret also lives in Key Vault and the bootstrap's settings, which must change with it "
-                         "(the design: docs/operations.md, Rotation); nothing was changed")
+        raise UsageError(f"{workspace.instance_file}: rotate {what} works on local and Azure instances only: "
+                         f"this {instance.kind} instance's secrets are kept where ostops cannot change them; "
+                         "nothing was changed")
 
 
 def _env_override(username: str) -> None:
@@ -461,4 +491,5 @@ def _prepare_db_password(workspace: Workspace, instance: Instance) -> Rotation:
     return Rotation("db-password", question, apply)
 
 
-__all__ = ["KINDS", "Rotated", "Rotation", "prepare", "refused_by_mariadb", "staff_login"]
+__all__ = ["AZURE_SECRET_KEYS", "KINDS", "Rotated", "Rotation", "azure_rotation_steps", "prepare", "refused_by_mariadb",
+           "staff_login"]

@@ -45,6 +45,8 @@ OPTIONAL_WITH_DEFAULT = {"LogPath"}
 # PowerShell functions of the script that may receive a secret: they build SQL or JSON for a child's stdin
 # or put the password in the child's environment. Everything else (Write-*, native programs, msiexec,
 # Invoke-Process/Invoke-Checked arguments) must never see one.
+# settings.mode values (infra/config.py BOOTSTRAP_MODES; tests/infra/test_bootstrap_modes.py checks each).
+MODES = ("install", "upgrade", "rotate", "backup")
 # The web role's: a PHP program's stdin (Invoke-DatabasePhp) and ost-config.php's literals (ConvertTo-PhpLiteral).
 SECRET_SINKS = {"convertto-sqlstring", "invoke-mariadbsql", "test-mariadblogin", "invoke-databasephp",
                 "convertto-phpliteral"}
@@ -713,8 +715,8 @@ def _issue20_problems(source: str) -> list[str]:
     settings = assignments(source)
     order = [s.name for s in steps(source)]
     # Settings: mode is validated against the supported set, which is 'install' only for now.
-    if set(re.findall(r"'(\w+)'", settings.get("supportedmodes", ""))) != {"install"}:
-        problems.append("mode: $SupportedModes is not exactly @('install')")
+    if set(re.findall(r"'(\w+)'", settings.get("supportedmodes", ""))) != set(MODES):
+        problems.append(f"mode: $SupportedModes is not exactly {sorted(MODES)}")
     options = text(function_body(source, "Get-OptionProblems"))
     for key in ("settings.mode", "settings.dataDisk.lun", "settings.dataDisk.driveLetter", "settings.dataDisk.label",
                 "settings.hsts.maxAgeSeconds", "settings.smtpRelay.host", "settings.smtpRelay.port",
@@ -1235,7 +1237,8 @@ BROKEN: list[tuple[str, Callable[[], str], str, str]] = [
     ("existing data re-created", lambda: mutate("$MariaDbFeaturesWithoutInstance = 'MYSQLSERVER,Client,SharedLibraries'",
                                                 "$MariaDbFeaturesWithoutInstance = 'DBInstance,MYSQLSERVER,Client,SharedLibraries'"),
      "issue 20", "creates a new instance"),
-    ("mode not validated", lambda: mutate("$SupportedModes = @('install')", "$SupportedModes = @('install', 'upgrade')"),
+    ("mode not validated", lambda: mutate("$SupportedModes = @('install', 'upgrade', 'rotate', 'backup')",
+                                          "$SupportedModes = @('install', 'upgrade')"),
      "issue 20", "mode"),
     ("cron as SYSTEM", lambda: mutate("-UserId 'NT AUTHORITY\\LOCAL SERVICE'", "-UserId 'SYSTEM'"), "defects", "LOCAL SERVICE"),
     ("PATH expanded", lambda: mutate("    Add-MachinePathEntry -Entry $PhpDir\n",

@@ -17,6 +17,7 @@ from infra.bootstrap_command import (
     INSTALL_ROLE,
     MAX_INLINE_SCRIPT_BYTES,
     MODULES_DIR,
+    OPS_ROLE,
     PLACEHOLDER,
     ROLE_MODULES,
     WEB_ROLE,
@@ -90,8 +91,9 @@ def test_the_steps_both_roles_share_run_in_the_same_order() -> None:
 
 
 def test_the_install_role_is_every_module_and_passes_every_check() -> None:
+    # Every module but those only the web role (the Flexible Server) or the ops role (upgrade, rotate) holds.
     assert set(ROLE_MODULES[INSTALL_ROLE]) == {path.stem for path in MODULES_DIR.glob("*.ps1")} - {
-        name for name in ROLE_MODULES[WEB_ROLE] if name not in ROLE_MODULES[INSTALL_ROLE]}
+        name for role in (WEB_ROLE, OPS_ROLE) for name in ROLE_MODULES[role] if name not in ROLE_MODULES[INSTALL_ROLE]}
     assert all_problems(scripts()[INSTALL_ROLE]) == {}
 
 
@@ -107,7 +109,7 @@ def test_a_function_missing_from_a_role_is_caught() -> None:
 
 def test_an_unknown_role_and_a_placeholder_in_a_module_are_refused(tmp_path: Path) -> None:
     modules = read_modules()
-    with pytest.raises(ConfigError, match="bootstrap role 'db' is not one of install, web"):
+    with pytest.raises(ConfigError, match="bootstrap role 'db' is not one of install, ops, web"):
         compose_script("", modules, "db")
     folder = tmp_path / "modules"
     folder.mkdir()

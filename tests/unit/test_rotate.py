@@ -112,10 +112,41 @@ def test_a_failed_rotation_says_what_was_rolled_back_and_exits_1() -> None:
 
 
 # -- refused before anything changes (exit 2) ----------------------------------------------------------------
+AZURE_KEYS = {"api-key": "apiKey", "admin-password": "osticketAdminPassword", "db-password": "dbAppPassword"}
+
+
 @pytest.mark.parametrize("kind", ["api-key", "admin-password", "db-password"])
-def test_secrets_kept_in_key_vault_are_not_rotated_on_azure_here(tmp_path: Path, kind: str) -> None:
-    with pytest.raises(UsageError, match=f"rotate {kind} works on local instances only.*Key Vault"):
-        rotate.prepare(kind, Workspace.at(tmp_path / "instance.json"), make_instance("azure"))
+def test_on_azure_a_key_vault_secret_is_not_changed_here_and_the_steps_are_given(tmp_path: Path, kind: str) -> None:
+    workspace = Workspace.at(tmp_path / "instance.json")
+    with pytest.raises(UsageError, match=f"on Azure the {kind} lives in Key Vault.*nothing was changed") as caught:
+        rotate.prepare(kind, workspace, make_instance("azure"))
+    steps = caught.value.problems
+    assert steps[0].startswith(f"pulumi config set --secret ostops:{AZURE_KEYS[kind]} ")
+    assert "pulumi config set ostops:bootstrapMode rotate" in steps
+    order = [next(i for i, s in enumerate(steps) if s.startswith(p)) for p in
+             ("pulumi config set --secret", "pulumi config set ostops:bootstrapMode rotate", "pulumi config set ostops:bootstrapRun",
+              "pulumi up", "pulumi stack output --json --show-secrets | ostops instance from-stack", "ostops runs, then ostops verify",
+              "pulumi config set ostops:bootstrapMode install")]
+    assert order == sorted(order)
+    assert caught.value.exit_code == 2 and list(tmp_path.iterdir()) == []
+
+
+def test_the_azure_steps_name_stack_keys_that_exist_and_values_the_config_accepts() -> None:
+    import subprocess
+
+    from infra.config import KNOWN_KEYS, check_api_key, check_password
+
+    for kind, (key, expression) in rotate.AZURE_SECRET_KEYS.items():
+        assert key in KNOWN_KEYS and key == AZURE_KEYS[kind]
+        value = subprocess.run(["bash", "-c", f"printf %s {expression}"], capture_output=True, text=True, timeout=30,
+                               check=True).stdout
+        (check_api_key if kind == "api-key" else check_password)(value)
+    assert "bootstrapMode" in KNOWN_KEYS and "bootstrapRun" in KNOWN_KEYS
+
+
+def test_an_external_instance_is_still_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="works on local and Azure instances only"):
+        rotate.prepare("db-password", Workspace.at(tmp_path / "instance.json"), make_instance("external"))
 
 
 def test_agents_to_rotate_are_the_seeded_ones_and_never_the_admin(tmp_path: Path) -> None:

@@ -8,9 +8,12 @@ $RequiredDownloads = @('osticket', 'php', 'vcredist', 'urlrewrite', 'mariadb')
 # The role this script was composed for (infra/bootstrap_command.py ROLE_MODULES); a role's own module sets it.
 $ScriptRole = 'install'
 $SecretNames = @('adminPassword', 'dbRootPassword', 'dbAppPassword', 'apiKey', 'tlsPfx', 'tlsPfxPassword')
-# settings.mode: what this run does. Every step names the modes it belongs to (Add-Step -Modes); later modes
-# (upgrade, rotate, backup) add their steps and a value here.
-$SupportedModes = @('install')
+# settings.mode: what this run does. Every step names the modes it belongs to (Add-Step -Modes); upgrade, rotate
+# and backup are module 88-ops (the install role's; the Pulumi program gives the web role install only).
+$SupportedModes = @('install', 'upgrade', 'rotate', 'backup')
+# Modules add checks of their own settings ('Validate settings' runs each) and a failing step's hook (the runner).
+$script:OptionChecks = @()
+$script:OnStepFailure = $null
 # settings.restart: 'auto' restarts Windows when a change needs it (SCHANNEL) and resumes at startup; 'never'
 # leaves the restart to the operator (the Windows CI job: its runner cannot restart).
 $RestartModes = @('auto', 'never')

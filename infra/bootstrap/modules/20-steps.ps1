@@ -58,6 +58,7 @@ Add-Step -Name 'Validate settings' -Lab '' -Modes $SupportedModes -Test {
     $script:AllowUnverified = ($null -ne $settings.PSObject.Properties['allowUnverifiedDownloads'] -and $settings.allowUnverifiedDownloads -eq $true)
     if ($script:AllowUnverified) { Write-Log 'UNSAFE: allowUnverifiedDownloads is true; a download that cannot be verified is used anyway' -Level WARN }
     foreach ($problem in (Get-OptionProblems -Settings $settings)) { $problems.Add($problem) }
+    foreach ($check in $script:OptionChecks) { foreach ($problem in @(& $check $settings)) { $problems.Add($problem) } }
     $ip = "$($settings.PSObject.Properties['automationSourceIp'].Value)" -replace '/32$', ''
     if ($ip -eq '') { $ip = '127.0.0.1' }   # no automation source: the API key answers local callers only
     $parsed = $null

@@ -66,6 +66,7 @@ try {
         } catch {
             Write-Log ("FAILED at step '{0}': {1}" -f $step.Name, $_.Exception.Message) -Level ERROR
             Write-Log ("  at {0}" -f $_.InvocationInfo.PositionMessage) -Level ERROR
+            if ($null -ne $script:OnStepFailure) { & $script:OnStepFailure $step.Name }   # the upgrade's rollback
             Write-Log "fix the cause and run the bootstrap again (docs/bootstrap.md); finished steps are skipped" -Level ERROR
             exit 1
         }

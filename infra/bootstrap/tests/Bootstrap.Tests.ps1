@@ -22,7 +22,7 @@ BeforeAll {
     $script:WorkDir = $TestDrive
     $script:DownloadDir = Join-Path $TestDrive 'downloads'
     $null = New-Item -ItemType Directory -Path $script:DownloadDir -Force
-    $script:SupportedModes = @('install')
+    $script:SupportedModes = @('install', 'upgrade', 'rotate', 'backup')
     $script:RestartModes = @('auto', 'never')
     $script:HstsMaxAgeLimit = 63072000
     $script:ImdsEndpoint = 'http://169.254.169.254'
@@ -159,7 +159,7 @@ Describe 'Get-OptionProblems (settings mode, restart, dataDisk, hsts, smtpRelay,
         Get-DesiredHstsValue | Should -BeNullOrEmpty
     }
     It 'lists every bad value at once, each naming its key' {
-        $bad = '{"mode":"upgrade","restart":"sometimes","dataDisk":{"lun":64,"driveLetter":"C","label":"a b"},"hsts":{"maxAgeSeconds":-1},' +
+        $bad = '{"mode":"restore","restart":"sometimes","dataDisk":{"lun":64,"driveLetter":"C","label":"a b"},"hsts":{"maxAgeSeconds":-1},' +
             '"smtpRelay":{"host":"smtp example","port":0,"username":"","passwordSecretName":"x/y"},' +
             '"secrets":{"source":"keyvault","vaultUri":"http://evil.example.com/","identityEndpoint":"http://10.0.0.5:80"}}'
         $problems = @(Get-OptionProblems -Settings ($bad | ConvertFrom-Json))
@@ -183,6 +183,51 @@ Describe 'Get-OptionProblems (settings mode, restart, dataDisk, hsts, smtpRelay,
         $script:IdentityEndpoint | Should -Be 'http://127.0.0.1:50342'
         $settings.secrets.identityEndpoint = 'http://169.254.169.254'
         @(Get-OptionProblems -Settings $settings) | Should -HaveCount 1
+    }
+}
+
+Describe 'Get-OpsOptionProblems (settings.backup)' {
+    It 'accepts the stack''s container, schedule and retention, and names each bad value''s key' {
+        $script:Mode = 'install'
+        $good = '{"backup":{"containerUrl":"https://ostopsbkabc123.blob.core.windows.net/osticket-backups","schedule":"02:30","retentionDays":30}}'
+        @(Get-OpsOptionProblems -Settings ($good | ConvertFrom-Json)) | Should -HaveCount 0
+        $script:Backup.Schedule | Should -Be '02:30'
+        $bad = '{"backup":{"containerUrl":"https://evil.example.com/x?sig=1","schedule":"25:00","retentionDays":0}}'
+        $problems = @(Get-OpsOptionProblems -Settings ($bad | ConvertFrom-Json))
+        foreach ($key in @('settings.backup.containerUrl', 'settings.backup.schedule', 'settings.backup.retentionDays')) {
+            @($problems | Where-Object { $_ -like "$key *" }) | Should -HaveCount 1 -Because $key
+        }
+        $script:Mode = 'backup'
+        @(Get-OpsOptionProblems -Settings ('{}' | ConvertFrom-Json)) | Should -HaveCount 1
+    }
+}
+
+Describe 'Send-BlobFile' {
+    BeforeEach {
+        $script:IdentityEndpoint = 'http://169.254.169.254'
+        $script:StorageIdentityRoute = '/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://storage.azure.com/'
+        $script:StorageApiVersion = '2019-12-12'
+        Mock Invoke-RestMethod { [pscustomobject]@{ access_token = 'eyJ.token' } }
+        Mock Invoke-WebRequest { }
+        $script:Zip = Join-Path $TestDrive 'backup.zip'
+        [System.IO.File]::WriteAllBytes($script:Zip, [byte[]](1..200))
+    }
+    It 'puts a small archive in one Put Blob with the identity''s token' {
+        $script:PutBlobMaxBytes = 1MB; $script:PutBlockBytes = 64
+        Send-BlobFile -Path $script:Zip -Url 'https://ostopsbkabc123.blob.core.windows.net/osticket-backups/vm/a.zip'
+        Should -Invoke Invoke-RestMethod -Exactly 1 -ParameterFilter { "$Uri" -like '*resource=https://storage.azure.com/' -and $Headers['Metadata'] -eq 'true' }
+        Should -Invoke Invoke-WebRequest -Exactly 1 -ParameterFilter {
+            $Method -eq 'Put' -and $Headers['x-ms-blob-type'] -eq 'BlockBlob' -and $Headers['Authorization'] -eq 'Bearer eyJ.token' -and
+            $Headers['x-ms-version'] -eq '2019-12-12' -and $Body.Length -eq 200
+        }
+    }
+    It 'sends a larger one as Put Blocks and a Put Block List naming them in order' {
+        $script:PutBlobMaxBytes = 100; $script:PutBlockBytes = 64
+        Send-BlobFile -Path $script:Zip -Url 'https://ostopsbkabc123.blob.core.windows.net/osticket-backups/vm/a.zip'
+        Should -Invoke Invoke-WebRequest -Exactly 4 -ParameterFilter { "$Uri" -like '*?comp=block&blockid=*' }
+        Should -Invoke Invoke-WebRequest -Exactly 1 -ParameterFilter {
+            "$Uri" -like '*?comp=blocklist' -and $Body -like '*<Latest>MDAwMDAw</Latest><Latest>MDAwMDAx</Latest>*'
+        }
     }
 }
 
