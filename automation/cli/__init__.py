@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from automation.cli import instance, lab, load, local, mail, manifest, operations, runs, scenario, seed
+from automation.cli import instance, lab, load, local, mail, manifest, operations, runs, scenario, seed, validate
 from automation.cli.common import Outcome, console, escape, guard_option_values
 from automation.cli.examples import add_examples
 from automation.cli.rotate import rotate_group
@@ -51,6 +51,7 @@ def cli() -> None:
 
 cli.add_command(local.local)
 cli.add_command(seed.seed_command)
+cli.add_command(validate.validate_command)
 cli.add_command(scenario.run_command)
 cli.add_command(scenario.verify_command)
 cli.add_command(scenario.report_command)

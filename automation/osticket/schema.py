@@ -54,3 +54,17 @@ SCHEMA_RELEASES = {
     "83a22ba22b1a6a624fcb1da03882ac1b": ("1.17.5",),
     "5fb92bef17f3b603659e024c01cc7a59": ("1.18.1",),
 }
+
+# The names a fresh osTicket 1.18.1 install holds before any seed: the installer's fixtures in
+# include/i18n/en_US/{department,sla,team,help_topic,ticket_status,priority}.yaml of osTicket-v1.18.1.zip
+# (OSTICKET_FACTS.md §2), and the admin `ostops local up` and `instance add` name by default. A scenario may use
+# them without a seed defining them; `ostops validate` checks names offline against these and the seed file's.
+FRESH_INSTALL_NAMES: dict[str, tuple[str, ...]] = {
+    "agents": ("ostadmin",),
+    "teams": ("Level I Support",),
+    "slas": ("Default SLA",),
+    "departments": ("Support", "Sales", "Maintenance"),
+    "topics": ("General Inquiry", "Feedback", "Report a Problem", "Access Issue"),
+    "statuses": ("Open", "Resolved", "Closed", "Archived", "Deleted"),
+    "priorities": ("Low", "Normal", "High", "Emergency"),
+}
