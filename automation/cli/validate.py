@@ -42,7 +42,7 @@ def validate_command(scenario_files: tuple[Path, ...], seed_path: Path | None, a
         raise failed[0][1]
     if failed:
         problems: list[str] = []
-        for _, exc in failed:
-            problems += exc.problems or [str(exc)]
+        for _, error in failed:
+            problems += error.problems or [str(error)]
         raise ScenarioError(f"{len(failed)} of {len(failed) + len(done)} scenario files are invalid: "
                             f"{', '.join(str(path) for path, _ in failed)}", list(dict.fromkeys(problems)))
