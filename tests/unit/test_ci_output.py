@@ -21,7 +21,7 @@ from automation.scenarios.record import RunResult, StepResult
 from automation.scenarios.report import Report, TicketRow
 from automation.scenarios.verify import TicketVerdict, Verdict
 
-TEXTS = ['Printer "on fire"', "Tom & Jerry's", "a < b > c", "café crème, déjà vu", "打印机坏了：请帮忙",
+TEXTS = ['Printer "on fire"', "Tom & Jerry's", "a < b > c", "café crème, déjà vu", "打印机坏了, 请帮忙",
          "line one\nline two\r\nline three", "100% done: yes, really", "::error::not a command"]
 GITHUB = {"GITHUB_ACTIONS": "true"}
 
