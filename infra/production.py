@@ -21,6 +21,7 @@ from pulumi_azure_native import authorization, managedidentity, network, resourc
 
 from infra import tls
 from infra.bootstrap_command import (
+    WEB_ROLE,
     BootstrapFiles,
     bootstrap_settings,
     check_script_size,
@@ -220,7 +221,7 @@ class ProductionTier(pulumi.ComponentResource):
         # The size budget with the longest values Azure can give, before anything is created.
         check_script_size(
             embed_settings(
-                files.script,
+                files.scripts[WEB_ROLE],
                 settings_for(config.fqdn, f"https://{'x' * 24}.vault.azure.net/", "0" * 64, "x" * 90, "0" * 36),
             )
         )
@@ -229,7 +230,7 @@ class ProductionTier(pulumi.ComponentResource):
         ).apply(
             lambda parts: check_script_size(
                 embed_settings(
-                    files.script,
+                    files.scripts[WEB_ROLE],
                     settings_for(parts[0], parts[1], tls.certificate_sha256(parts[2]), parts[3], parts[4] or ""),
                 )
             )
