@@ -23,10 +23,10 @@ Where each pair is tested ("here": this file; u: tests/unit, e: tests/e2e):
 | instance status    | e test_external        | -                        | here                         | -            | here                              | -                         |
 | instance from-stack| u test_stack_outputs   | -                        | u test_input_stack, here     | -            | -                                 | -                         |
 | manifest check/hash| u test_json_output, test_manifest | -             | u test_manifest, here        | -            | u test_source_download            | -                         |
-| rotate *           | e test_rotate          | -                        | e test_rotate, here          | -            | e test_rotate, here               | -                         |
-| backup [verify]    | e test_operations      | e test_operations        | here                         | -            | here                              | -                         |
-| restore            | e test_operations      | -                        | here                         | -            | e test_operations (a damaged file)| -                         |
-| upgrade            | e test_operations      | -                        | here                         | -            | here                              | -                         |
+| rotate *           | e test_rotate          | e test_rotate (rolled back) | e test_rotate, here       | -            | here                              | -                         |
+| backup [verify]    | e test_operations      | e test_operations (a damaged file) | here               | -            | here                              | -                         |
+| restore            | e test_operations      | e test_operations (a damaged file) | here               | -            | -                                 | -                         |
+| upgrade            | e test_operations      | e test_operations (rolled back) | here                  | -            | here                              | -                         |
 
 "here (generic)": every command is run through the one mapping (`automation.cli.main`), so an Interrupted raised
 anywhere gives 130/143; the two commands tested here stand for the rest."""
