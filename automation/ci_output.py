@@ -95,12 +95,19 @@ def report_error(exc: OsTicketError, environ: Mapping[str, str] = os.environ, st
 
 
 def located_mismatches(loaded: LoadedScenario, verdict: Verdict | None, result: RunResult | None = None) -> list[str]:
-    """What a run failed on, each at the scenario's file:line (as its JUnit file gives them): failed steps at the
-    step, a ticket's mismatches at its ``expect``, the review's at ``review``; the rest at the file."""
+    """What a run failed on, each at the scenario's file:line (as its JUnit file gives them): a ticket that failed
+    at a step at that step, a ticket's mismatches at its ``expect``, the review's at ``review``; the rest at the
+    file."""
     keys = [ticket.key for ticket in loaded.scenario.tickets]
-    lines = [f"{step.where}: {step.error}" for step in result.steps if step.error] if result is not None else []
+    # A ticket that failed at a step has that failure as its verdict, already at the step's file:line.
+    failed = {t.key: t.failed for t in verdict.tickets if t.failed} if verdict is not None else {}
+    lines = [f"{step.where}: {step.error}" for step in result.steps
+             if step.error and step.ticket not in failed] if result is not None else []
     if verdict is not None:
         for ticket in verdict.tickets:
+            if ticket.failed:
+                lines.append(ticket.failed)
+                continue
             where = loaded.located.where(("tickets", keys.index(ticket.key), "expect")) \
                 if ticket.key in keys else str(loaded.path)
             number = f" (#{ticket.number})" if ticket.number else ""

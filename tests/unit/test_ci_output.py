@@ -106,6 +106,24 @@ def test_failed_expectations_carry_the_scenario_s_file_and_line(tmp_path: Path) 
     assert message == lines[0]
 
 
+def test_a_ticket_failed_at_a_step_is_one_failure_at_the_step_s_line(tmp_path: Path) -> None:
+    from automation.scenarios.record import failures
+
+    path = lab_file(tmp_path)
+    loaded = load_scenario(path)
+    step = StepResult("printer", loaded.step_where(0, 0), "john.doe", "reply", "", 0.1,
+                      error="osTicket refused: Access denied «é» & <x>", number=1)
+    why = failures([step])["printer"]
+    verdict = Verdict("r1", [TicketVerdict("printer", "123456", [why], failed=why)], [])
+    result = RunResult("r1", str(path), tickets={"printer": {"number": "123456"}}, steps=[step], verdict=verdict)
+    for lines in (ci_output.located_mismatches(loaded, verdict, result), ci_output.located_mismatches(loaded, verdict)):
+        assert lines == [why]
+        properties, message = parse(ci_output.annotation(lines[0], "t", {"GITHUB_WORKSPACE": str(tmp_path)}))
+        assert properties["file"] == "lab.yaml" and properties["line"] == str(loaded.located.line(
+            ("tickets", 0, "steps", 0)))
+        assert message.endswith("the ticket's expectations were not checked") and "«é» & <x>" in message
+
+
 def test_the_cli_annotates_bad_input_only_on_github_actions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.yaml"
