@@ -92,6 +92,9 @@ class Instance(BaseModel):
     https_certificate_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     # Set only by `ostops instance from-stack --allow-plain-http`: secrets may cross the network in clear.
     allow_plain_http: bool = False
+    # The private Blob container the VM's nightly backup writes to (stack output backupContainerUrl); with it,
+    # `ostops instance status` checks the last scheduled backup (automation/scheduled_backups.py).
+    backup_container_url: str | None = Field(default=None, pattern=r"^https://[^?#@\s]+$")
 
     @property
     def base_url(self) -> str:

@@ -13,8 +13,17 @@ import pulumi
 from pulumi_azure_native import compute, maintenance, network, resources
 
 from infra import tls
+from infra.backup import (
+    AzureVmBackup,
+    AzureVmBackupArgs,
+    BackupStorage,
+    BackupStorageArgs,
+    container_url,
+    storage_service_endpoint,
+)
 from infra.bootstrap_command import (
     BootstrapFiles,
+    backup_settings,
     bootstrap_settings,
     check_script_size,
     create_bootstrap_command,
@@ -102,7 +111,7 @@ class OsTicketHost(pulumi.ComponentResource):
             else None
         )
 
-        def settings(fqdn: str, vault_uri: str, certificate_sha256: str) -> dict[str, Any]:
+        def settings(fqdn: str, vault_uri: str, certificate_sha256: str, backup_url: str) -> dict[str, Any]:
             return bootstrap_settings(
                 files=files,
                 osticket_version=config.osticket_version,
@@ -117,12 +126,16 @@ class OsTicketHost(pulumi.ComponentResource):
                 certificate_sha256=certificate_sha256,
                 hsts_max_age_seconds=config.hsts_max_age_seconds,
                 smtp_relay=smtp,
+                backup=backup_settings(backup_url, config.backup.schedule, config.backup.retention_days),
             )
 
-        # The size budget, checked now with the longest values Azure can give (a 24-character vault name),
-        # so an oversized script stops the program before anything is created.
+        # The size budget, checked now with the longest values Azure can give (24-character vault and storage
+        # account names), so an oversized script stops the program before anything is created.
         check_script_size(
-            embed_settings(files.script, settings(config.fqdn, f"https://{'x' * 24}.vault.azure.net/", "0" * 64))
+            embed_settings(
+                files.script,
+                settings(config.fqdn, f"https://{'x' * 24}.vault.azure.net/", "0" * 64, container_url("x" * 24)),
+            )
         )
 
         self.resource_group = resources.ResourceGroup(
@@ -220,9 +233,43 @@ class OsTicketHost(pulumi.ComponentResource):
             child,
         )
 
-        script = pulumi.Output.all(self.fqdn, self.vault.vault_uri, self.certificate_pem).apply(
+        self.backup = BackupStorage(
+            f"{name}-backup",
+            BackupStorageArgs(
+                resource_group_name=self.resource_group_name,
+                location=config.location,
+                tags=tags,
+                subnet_ids=[self.subnet.id],
+                writers={"vm": principal_id(self.vm)},
+                retention_days=config.backup.retention_days,
+                soft_delete_days=config.backup.soft_delete_days,
+                allowed_addresses=[config.automation_source_ip],
+            ),
+            child,
+        )
+        self.vm_backup = (
+            AzureVmBackup(
+                f"{name}-vm-backup",
+                AzureVmBackupArgs(
+                    resource_group_name=self.resource_group_name,
+                    location=config.location,
+                    tags=tags,
+                    vm_id=self.vm.id,
+                    vm_name=self.vm.name,
+                    schedule=config.backup.schedule,
+                    retention_days=config.backup.retention_days,
+                ),
+                child,
+            )
+            if config.backup.azure_backup
+            else None
+        )
+
+        script = pulumi.Output.all(
+            self.fqdn, self.vault.vault_uri, self.certificate_pem, self.backup.container_url
+        ).apply(
             lambda parts: embed_settings(
-                files.script, settings(parts[0], parts[1], tls.certificate_sha256(parts[2]))
+                files.script, settings(parts[0], parts[1], tls.certificate_sha256(parts[2]), parts[3])
             )
         )
         self.bootstrap = create_bootstrap_command(
@@ -243,6 +290,7 @@ class OsTicketHost(pulumi.ComponentResource):
                     *self.vault.secrets.values(),
                     self.patch_assignment,
                     self.data_disk,
+                    *self.backup.writer_roles.values(),
                 ],
                 deleted_with=self.vm,
             ),
@@ -271,6 +319,8 @@ class OsTicketHost(pulumi.ComponentResource):
                 "certificatePem": self.certificate_pem,
                 "bootstrapDigest": self.bootstrap_digest,
                 "dataDiskId": self.data_disk.id,
+                "backupContainerUrl": self.backup.container_url,
+                "backupStorageAccount": self.backup.account_name,
             }
         )
 
@@ -353,6 +403,8 @@ class OsTicketHost(pulumi.ComponentResource):
             virtual_network_name=self.virtual_network.name,
             address_prefix=SUBNET_PREFIX,
             network_security_group=network.NetworkSecurityGroupArgs(id=self.network_security_group.id),
+            # The backup storage admits this subnet through its virtual network rule (infra/backup.py).
+            service_endpoints=storage_service_endpoint(),
             opts=child,
         )
         self.public_ip, self.network_interface = public_endpoint(

@@ -89,3 +89,10 @@ def test_a_server_with_another_stacks_certificate_is_refused(stack: ProgramRun,
     with serve(other.outputs["certificatePem"], only_key(other), tmp_path) as url, \
             pytest.raises(requests.exceptions.SSLError, match=r"[Ff]ingerprint"):
         instance_session(instance).get(url, timeout=5)
+
+
+def test_from_stack_copies_the_backup_container_url(stack: ProgramRun) -> None:
+    instance = read_stack_outputs(stack_output_json(stack), "outputs.json").instance
+    assert instance.backup_container_url == stack.outputs["backupContainerUrl"]
+    assert instance.backup_container_url.startswith("https://ostopsbk")
+    assert instance.backup_container_url.endswith(".blob.core.windows.net/osticket-backups")
