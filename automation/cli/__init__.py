@@ -9,7 +9,19 @@ import sys
 
 import click
 
-from automation.cli import instance, lab, load, local, mail, manifest, operations, runs, scenario, seed
+from automation.cli import (
+    instance,
+    lab,
+    load,
+    local,
+    mail,
+    manifest,
+    operations,
+    runs,
+    scenario,
+    seed,
+    validate,
+)
 from automation.cli.common import Outcome, console, escape, guard_option_values
 from automation.cli.examples import add_examples
 from automation.cli.rotate import rotate_group
@@ -50,6 +62,7 @@ def cli() -> None:
 
 cli.add_command(local.local)
 cli.add_command(seed.seed_command)
+cli.add_command(validate.validate_command)
 cli.add_command(scenario.run_command)
 cli.add_command(scenario.verify_command)
 cli.add_command(scenario.report_command)
@@ -95,6 +108,9 @@ def main() -> None:
         exc.show()
         sys.exit(exit_code_for(exc))
     except OsTicketError as exc:
+        from automation import ci_output
+
+        ci_output.report_error(exc)  # GitHub Actions: an annotation per problem, at its file:line
         label = "verification failed" if isinstance(exc, VerificationError) else "error"
         console.print(f"[red]{label}:[/red] {escape(str(exc))}")
         for problem in exc.problems:

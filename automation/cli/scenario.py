@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from automation import ci_output
+from automation.ci_output import located_mismatches
 from automation.cli.common import (
     STDOUT,
     check_writable,
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
     from automation.instance import Instance
     from automation.scenarios.evidence import Evidence
+    from automation.scenarios.loader import LoadedScenario
     from automation.scenarios.record import RunResult
     from automation.scenarios.report import Report
     from automation.scenarios.verify import Verdict
@@ -71,7 +74,9 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, a
     from automation.scenarios.record import RunResult
     from automation.scenarios.runner import ScenarioRunner
 
-    def write_outputs(result: RunResult) -> None:
+    def write_outputs(result: RunResult, error: str = "") -> None:
+        if ci_output.wants_summary():
+            _step_summary(loaded, instance, result, error)
         if junit_path:
             write_text(junit_path, junit_xml(result, loaded), "--junit")
         if json_path:
@@ -135,7 +140,7 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, a
                         for line in exc.done:
                             console.print(f"  ✓ {escape(line)}")
                     if isinstance(exc.result, RunResult):
-                        write_outputs(exc.result)
+                        write_outputs(exc.result, str(exc))
                     if evidence is not None:
                         try:
                             _finish_evidence(evidence, None, None, str(exc))
@@ -153,9 +158,11 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, a
             if isinstance(exc, Interrupted):
                 _print_interrupted(exc, stopped, scenario_file)
             if stopped is not None:  # the run had begun: its record, and the files, say how far it got
-                write_outputs(stopped)
+                write_outputs(stopped, str(exc))
                 raise
             # Before the first ticket: no run to record, but CI must see why.
+            if ci_output.wants_summary():
+                _step_summary(loaded, None, None, str(exc))
             if junit_path:
                 write_text(junit_path, junit_error_xml(loaded.scenario.name, str(exc)), "--junit")
             if json_path:
@@ -174,13 +181,30 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, a
             finally:
                 evidence.close()
         try:
-            _print_verdict(result.verdict, result.run_id, result.seconds, tables)
+            _print_verdict(result.verdict, result.run_id, result.seconds, tables,
+                           located_mismatches(loaded, result.verdict, result))
         except VerificationError:
             if evidence_problem is not None:
                 warn(str(evidence_problem))
             raise
         if evidence_problem is not None:
             raise evidence_problem
+
+
+def _step_summary(loaded: LoadedScenario, instance: Instance | None, result: RunResult | None,
+                  error: str = "") -> None:
+    """GitHub Actions: the run's final review appended to the job's summary (``$GITHUB_STEP_SUMMARY``), from the
+    report `ostops report` prints (`read_report`); without it when the database cannot give it."""
+    from automation.scenarios.report import read_report
+
+    report = None
+    if instance is not None and result is not None and result.tickets:
+        try:
+            report = read_report(instance, result.run_id, order=list(result.tickets))
+        except OsTicketError as exc:
+            warn(f"the job summary has no ticket table: {exc}")
+    failures = located_mismatches(loaded, result.verdict, result) if result is not None else []
+    ci_output.append_summary(ci_output.summary_markdown(loaded.scenario.name, result, report, failures, error))
 
 
 def _print_interrupted(exc: BaseException, result: RunResult | None, scenario_file: Path) -> None:
@@ -232,7 +256,9 @@ def _seed(instance: object, seed_path: Path, workspace: Workspace, seed_file: ob
 
 
 def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None = None,
-                   target: Console = out) -> None:
+                   target: Console = out, problems: list[str] | None = None) -> None:
+    """The verdict's table; a failed one raises `VerificationError` with ``problems`` (the mismatches at the
+    scenario's file:line, `ci_output.located_mismatches`), else the verdict's own mismatch lines."""
     from rich.table import Table
 
     assert verdict is not None
@@ -251,7 +277,7 @@ def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None =
         unmet = len(verdict.mismatches()) - failed
         said = ", ".join(part for part in (f"{failed} ticket(s) failed at a step" if failed else "",
                                            f"{unmet} expectation(s) not met" if unmet or not failed else "") if part)
-        raise VerificationError(f"run {run_id}: {said}{timing}", verdict.mismatches())
+        raise VerificationError(f"run {run_id}: {said}{timing}", problems or verdict.mismatches())
     target.print(f"run {run_id}: every expectation holds in osTicket's database{timing}")
 
 
@@ -302,9 +328,10 @@ def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, requi
                    tickets=[t.to_dict() for t in verdict.tickets],
                    review=verdict.review, mismatches=verdict.mismatches(), skipped=verdict.skipped())
         if not verdict.passed:
-            raise VerificationError(f"run {run_id}: {len(verdict.mismatches())} expectation(s) not met")
+            raise VerificationError(f"run {run_id}: {len(verdict.mismatches())} expectation(s) not met",
+                                    located_mismatches(loaded, verdict))
         return
-    _print_verdict(verdict, run_id)
+    _print_verdict(verdict, run_id, problems=located_mismatches(loaded, verdict))
 
 
 @click.command("report")

@@ -76,3 +76,17 @@ RUN_FIELD_CONFIGURATION = '{"size":40,"length":120}'
 RUN_FIELD_HINT = "Set by ostops: the run and the scenario's ticket key that opened this ticket"
 FORM_ENTRY_TICKET = "T"  # form_entry.object_type of a ticket's answers
 CDATA_COLUMN_TYPE = "mediumtext"  # what osTicket's CREATE TABLE ... AS crosstab gives a text field in 1.18.1
+
+# The names a fresh osTicket 1.18.1 install holds before any seed: the installer's fixtures in
+# include/i18n/en_US/{department,sla,team,help_topic,ticket_status,priority}.yaml of osTicket-v1.18.1.zip
+# (OSTICKET_FACTS.md §2), and the admin `ostops local up` and `instance add` name by default. A scenario may use
+# them without a seed defining them; `ostops validate` checks names offline against these and the seed file's.
+FRESH_INSTALL_NAMES: dict[str, tuple[str, ...]] = {
+    "agents": ("ostadmin",),
+    "teams": ("Level I Support",),
+    "slas": ("Default SLA",),
+    "departments": ("Support", "Sales", "Maintenance"),
+    "topics": ("General Inquiry", "Feedback", "Report a Problem", "Access Issue"),
+    "statuses": ("Open", "Resolved", "Closed", "Archived", "Deleted"),
+    "priorities": ("Low", "Normal", "High", "Emergency"),
+}

@@ -89,6 +89,8 @@ def test_the_workflow_runs_the_lab_as_a_pipeline_needs_it() -> None:
     assert lab["runs-on"] == "ubuntu-latest"
     runs = "\n".join(step.get("run", "") for step in lab["steps"])
     assert "scripts/setup.sh --lab" in runs
+    # the cheap offline check first: no PHP, no MariaDB, no osTicket before a bad scenario fails the job
+    assert runs.index("ostops validate seed/scenarios/*.yaml") < runs.index("scripts/setup.sh --lab")
     assert "ostops local up" in runs
     assert "ostops run seed/scenarios/lab.yaml --seed --junit results/junit.xml --evidence results/evidence" in runs
     assert "ostops report --format html --output results/report.html" in runs

@@ -117,3 +117,23 @@ def test_the_instance_s_own_source_is_not_reported_as_ignored(tmp_path: Path, mo
     result = CliRunner().invoke(cli, ["local", "up", "--dir", str(base), "--source", str(archive)])
     assert result.exit_code == 0, result.output
     assert "ignored" not in result.output
+
+
+@pytest.mark.parametrize("stopped", [False, True])
+def test_the_security_floor_warning_is_not_repeated_on_an_existing_instance(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stopped: bool) -> None:
+    """Issue 23: osTicket 1.18.1 is below the security floor; the warning belongs to the `up` that installs it
+    (tests/e2e/test_local_e2e.py checks that one says it), not to every later `up` that finds or restarts it."""
+    from automation.versions import below_security_floor
+
+    base = tmp_path / "inst"
+    instance = _existing(base)
+    assert below_security_floor(instance.osticket_version)
+    monkeypatch.setattr(manager, "running_services", lambda _: dict.fromkeys(manager.SERVICES, not stopped))
+    monkeypatch.setattr(manager, "down", lambda *_: [])
+    monkeypatch.setattr(manager, "_start_services", lambda *_: None)
+    monkeypatch.setattr(manager, "_wait_healthy", lambda *_: None)
+    result = CliRunner().invoke(cli, ["local", "up", "--dir", str(base)])
+    assert result.exit_code == 0, result.output
+    assert ("restarted" if stopped else "already running") in result.output
+    assert "security floor" not in result.output and "warning" not in result.output
