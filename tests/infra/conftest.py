@@ -133,6 +133,8 @@ class RegisteredOptions:
     ignore_changes: tuple[str, ...]
     deleted_with: str  # the URN of the resource this one is deleted with, or ""
     dependencies: tuple[str, ...]  # URNs
+    # The URNs the resource's aliases name, as the monitor would resolve them (the mock monitor's URN scheme).
+    alias_urns: tuple[str, ...] = ()
 
 
 @dataclass
@@ -259,8 +261,21 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             ignore_changes=tuple(request.ignoreChanges),
             deleted_with=request.deletedWith,
             dependencies=tuple(request.dependencies),
+            alias_urns=tuple(self.alias_urns(request)),
         )
         return response
+
+    def alias_urns(self, request: Any) -> list[str]:
+        """Each alias as a URN: a spec keeps the resource's own name and type unless it names others."""
+        found = []
+        for alias in request.aliases:
+            if alias.urn:
+                found.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            found.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
+        return found
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         self.component_outputs[request.urn] = rpc.deserialize_properties(request.outputs)
