@@ -77,7 +77,9 @@ class Bastion(pulumi.ComponentResource):
             resource_group_name=args.resource_group_name,
             location=args.location,
             sku=network.SkuArgs(name=args.sku),
-            enable_tunneling=self.tunneling or None,
+            enable_tunneling=self.tunneling,
+            # A shareable link lets whoever holds it reach a VM without a sign-in to Azure: never.
+            enable_shareable_link=False,
             ip_configurations=[
                 network.BastionHostIPConfigurationArgs(
                     name="bastion",

@@ -1,7 +1,7 @@
 """The optional lab client: a Windows desktop VM beside the help-desk server, as in the original two-machine lab.
 
 Off by default (``ostops:labClient``). It shares the server's subnet, so the subnet's security group
-applies: RDP only from ``adminSourceCidr``. It signs in with the same VM admin credentials. It takes what it
+applies: RDP only from ``adminSourceCidr``, or only through Azure Bastion (``ostops:bastion``). It signs in with the same VM admin credentials. It takes what it
 needs from the server as plain inputs, so neither module imports the other (both import ``infra.vm``).
 """
 

@@ -191,12 +191,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         state.setdefault("name", f"{args.name}-az")
         if args.typ == "azure-native:network:PublicIPAddress":
-            label = unwrap_secrets(args.inputs)["dnsSettings"]["domainNameLabel"]
             state["ipAddress"] = MOCK_PUBLIC_IP
-            state["dnsSettings"] = {
-                "domainNameLabel": label,
-                "fqdn": f"{label}.{args.inputs['location']}.cloudapp.azure.com",
-            }
+            label = unwrap_secrets(args.inputs).get("dnsSettings", {}).get("domainNameLabel")
+            if label is not None:  # Bastion's address has no DNS label
+                state["dnsSettings"] = {
+                    "domainNameLabel": label,
+                    "fqdn": f"{label}.{args.inputs['location']}.cloudapp.azure.com",
+                }
         if args.typ == "random:index/randomPassword:RandomPassword":
             # Deliberately not marked secret: the program must not rely on the provider for that.
             result = mock_random_result(args.name)
