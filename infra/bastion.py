@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 from pulumi_azure_native import network
 
-from infra.network import BASTION_SUBNET_NAME, BASTION_SUBNET_PREFIX
+from infra.network import BASTION_SUBNET_NAME, BASTION_SUBNET_PREFIX, standard_public_ip
 
 COMPONENT_TYPE = "ostops:infra:Bastion"
 TUNNELING_SKUS = frozenset({network.BastionHostSkuName.STANDARD.value, network.BastionHostSkuName.PREMIUM.value})
@@ -61,15 +61,9 @@ class Bastion(pulumi.ComponentResource):
             address_prefix=BASTION_SUBNET_PREFIX,
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
         )
-        self.public_ip = network.PublicIPAddress(
-            f"{name}-pip",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            sku=network.PublicIPAddressSkuArgs(name="Standard", tier="Regional"),
-            public_ip_allocation_method=network.IPAllocationMethod.STATIC,
-            public_ip_address_version="IPv4",
-            tags=args.tags,
-            opts=child,
+        self.public_ip = standard_public_ip(
+            f"{name}-pip", resource_group_name=args.resource_group_name, location=args.location, tags=args.tags,
+            parent=self,
         )
         self.tunneling = args.sku.value in TUNNELING_SKUS
         self.host = network.BastionHost(

@@ -6,7 +6,7 @@ pure lets the tests check it without Pulumi, and the policy predicates check the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -207,4 +207,30 @@ def virtual_network(
         address_space=network.AddressSpaceArgs(address_prefixes=[VNET_PREFIX]),
         tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def standard_public_ip(
+    name: str,
+    *,
+    resource_group_name: pulumi.Input[str],
+    location: str,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+    dns_label: str | None = None,
+    zones: Sequence[str] | None = None,
+    aliases: Sequence[pulumi.Alias] = (),
+) -> network.PublicIPAddress:
+    """A static IPv4 address of the Standard SKU (what the VMs, the gateway and Bastion each need)."""
+    return network.PublicIPAddress(
+        name,
+        resource_group_name=resource_group_name,
+        location=location,
+        sku=network.PublicIPAddressSkuArgs(name="Standard", tier="Regional"),
+        public_ip_allocation_method=network.IPAllocationMethod.STATIC,
+        public_ip_address_version="IPv4",
+        dns_settings=network.PublicIPAddressDnsSettingsArgs(domain_name_label=dns_label) if dns_label else None,
+        zones=list(zones) if zones else None,
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent, aliases=list(aliases)),
     )

@@ -13,6 +13,7 @@ import pulumi
 from pulumi_azure_native import compute, network
 
 from infra.config import ImageReference
+from infra.network import standard_public_ip
 
 MACHINE_COMPONENT_TYPE = "ostops:infra:WindowsMachine"
 OS_DISK_GB = 128
@@ -173,16 +174,14 @@ def public_endpoint(
 ) -> tuple[network.PublicIPAddress, network.NetworkInterface]:
     """A static Standard public IP with a DNS label (``{name}-pip``) and the NIC that carries it (``{name}-nic``)."""
     child = pulumi.ResourceOptions(parent=parent, aliases=list(aliases))
-    public_ip = network.PublicIPAddress(
+    public_ip = standard_public_ip(
         f"{name}-pip",
         resource_group_name=resource_group_name,
         location=location,
-        sku=network.PublicIPAddressSkuArgs(name="Standard", tier="Regional"),
-        public_ip_allocation_method=network.IPAllocationMethod.STATIC,
-        public_ip_address_version="IPv4",
-        dns_settings=network.PublicIPAddressDnsSettingsArgs(domain_name_label=dns_label),
-        tags=dict(tags),
-        opts=child,
+        dns_label=dns_label,
+        tags=tags,
+        parent=parent,
+        aliases=aliases,
     )
     nic = network.NetworkInterface(
         f"{name}-nic",
