@@ -89,7 +89,7 @@ class OsTicketHost(pulumi.ComponentResource):
         # The size budget, checked now with the longest values Azure can give (a 24-character vault name),
         # so an oversized script stops the program before anything is created.
         check_script_size(
-            embed_settings(files.script, settings(config.fqdn, f"https://{'x' * 24}.vault.azure.net/", "0" * 64))
+            embed_settings(files.script, settings(config.fqdn, site.LONGEST_VAULT_URI, site.LONGEST_SHA256))
         )
 
         self.resource_group = resources.ResourceGroup(

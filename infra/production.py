@@ -199,7 +199,7 @@ class ProductionTier(pulumi.ComponentResource):
         check_script_size(
             embed_settings(
                 files.script,
-                settings_for(config.fqdn, f"https://{'x' * 24}.vault.azure.net/", "0" * 64, "x" * 90, "0" * 36),
+                settings_for(config.fqdn, site.LONGEST_VAULT_URI, site.LONGEST_SHA256, "x" * 90, "0" * 36),
             )
         )
         script = pulumi.Output.all(

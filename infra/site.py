@@ -21,6 +21,10 @@ from infra.vault import SMTP_RELAY_PASSWORD
 DB_NAME = "osticket"
 DB_USER = "osticket"
 TABLE_PREFIX = "ost_"
+# The longest values Azure can give for what the settings embed (a 24-character vault name; a SHA-256 in hex),
+# so the script's size budget is checked before anything is created.
+LONGEST_VAULT_URI = f"https://{'x' * 24}.vault.azure.net/"
+LONGEST_SHA256 = "0" * 64
 
 
 @dataclass(frozen=True)
