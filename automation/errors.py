@@ -20,9 +20,7 @@ so that a pipeline can tell "the help desk is wrong" (1) from "the help desk is 
     │   ├── EvidenceError         the browser could not capture the run's evidence
     │   ├── HashChangedError      a download no longer matches its pinned SHA-256
     │   ├── UnreachableError      ``manifest check --online``: some URLs did not answer
-    │   ├── BackupError           a backup cannot be made, decrypted, or does not match its manifest
-    │   ├── UpgradeError          an upgrade step failed; says which, and whether the rollback held
-    │   ├── RotationError         a secret's rotation failed midway (``problems``: what was rolled back)
+    │   ├── BackupError           a backup cannot be made (a part unreadable, osTicket's schema unknown)
     │   ├── DownloadError         (automation.manifest) a download failed or did not verify
     │   ├── PublisherError        (automation.manifest) a publisher's checksum list or digest cannot be read
     │   └── DigestMismatchError   (automation.local.source) a release differs from its publisher's digest
@@ -35,6 +33,9 @@ so that a pipeline can tell "the help desk is wrong" (1) from "the help desk is 
     │                             its cause (``__cause__``) is an EnvironmentFailure or an unavailable API
     ├── VerificationError         the database differs from what was expected (``problems``)
     ├── LoadError                 requests of a load run failed (``problems``)
+    ├── BackupRejected            a backup file cannot be decrypted or does not match its manifest: nothing restored
+    ├── RotationError             a secret's rotation failed midway and was undone (``problems``: what was rolled back)
+    ├── UpgradeError              an upgrade step failed and was rolled back; says which, and whether the rollback held
     └── RestoreError              a restore did not prove itself (counts, runs, logins): the re-verification of
                                   the runs recorded before it failed, names what differs
 
@@ -185,14 +186,20 @@ class UnreachableError(EnvironmentFailure):
     """``manifest check --online``: some URLs did not answer."""
 
 
-class RotationError(EnvironmentFailure):
+class RotationError(OsTicketError):
     """A secret's rotation failed midway; ``problems`` says which steps were rolled back (and any that could
     not be), so that config, files and osTicket are known to agree again."""
 
 
+class BackupRejected(OsTicketError):
+    """A backup file cannot be decrypted (a wrong passphrase or identity, a flipped byte) or does not match its
+    manifest (``problems`` names each part); nothing was restored from it. Exit 1: the file is not what it
+    claims, which is an answer, not an outage."""
+
+
 class BackupError(EnvironmentFailure):
-    """A backup could not be made, or a backup file cannot be decrypted or does not match its manifest
-    (``problems`` names each part); nothing was restored from it."""
+    """A backup could not be made: a part cannot be read, osTicket's schema is unknown, a run's record is
+    missing (``problems`` names each); nothing was written."""
 
 
 class RestoreError(OsTicketError):
@@ -200,7 +207,7 @@ class RestoreError(OsTicketError):
     differ from the backup's (``problems``)."""
 
 
-class UpgradeError(EnvironmentFailure):
+class UpgradeError(OsTicketError):
     """An upgrade step failed (``step`` names it); the message says whether the rollback brought the old help
     desk back."""
 

@@ -1,4 +1,10 @@
-"""The managed Run Command that installs osTicket on the help-desk VM with ``infra/bootstrap/bootstrap.ps1``.
+"""The managed Run Command that installs osTicket on the help-desk VM with the composed bootstrap script.
+
+The script is composed per role (``compose_script``): the entry ``infra/bootstrap/bootstrap.ps1`` (help, the
+param() block, the settings placeholder) followed by the modules of ``ROLE_MODULES[role]`` from
+``infra/bootstrap/modules`` (one file per concern), in that fixed order. The ``install`` role (the lab VM) has
+every module; the ``web`` role (the production scale set) has no local MariaDB server, no site certificate and
+no per-machine cron, and adds the modules that connect osTicket to the Flexible Server.
 
 Nothing travels on a command line (docs/contract): Windows runs a managed Run Command's script as
 ``script.ps1 -name value ...`` (Microsoft's managed Run Command page), so the Run Command gets no parameters
@@ -15,9 +21,10 @@ pulumi-azure-native#1123) or PUTting the same one again, whose re-execution is d
 far from Azure's 25 managed Run Commands per VM, MicrosoftDocs/azure-docs#117976).
 
 The script goes inline (``source.script``). Microsoft's managed Run Command page documents no size limit for
-an inline script, so the program keeps its own measured budget, ``MAX_INLINE_SCRIPT_BYTES``: the script with
-its settings measured 101,837 bytes (bootstrap.ps1 90,411; the installer 8,480 as base64; the manifest; an SMTP
-relay and HSTS set). The budget, 160 KiB, leaves room for the bootstrap's growth; beyond it the program stops
+an inline script, so the program keeps its own measured budget, ``MAX_INLINE_SCRIPT_BYTES``: with the longest
+settings Azure can give (tests/infra/test_issue20.py ``realistic_script``) the install role's script measured
+137,871 bytes (composed 121,992; the installer as base64; the manifest; an SMTP relay and HSTS set) and the web
+role's 102,557 (composed 85,187). The budget, 160 KiB, leaves room for the bootstrap's growth; beyond it the program stops
 with a ConfigError before anything is created, pointing at delivery by ``scriptUri`` from a private Blob container read with the VM's identity
 (``scriptUriManagedIdentity``). Nothing secret is in the script (the secrets stay in Key Vault), so anyone
 who may read the VM reading it learns only the settings.
@@ -42,6 +49,7 @@ from infra.vm import DATA_DISK_DRIVE_LETTER, DATA_DISK_LABEL, DATA_DISK_LUN
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BOOTSTRAP_SCRIPT_PATH = REPO_ROOT / "infra" / "bootstrap" / "bootstrap.ps1"
+MODULES_DIR = REPO_ROOT / "infra" / "bootstrap" / "modules"
 INSTALLER_PATH = REPO_ROOT / "automation" / "local" / "installer.php"
 
 PLACEHOLDER = "__OSTOPS_SETTINGS_JSON__"
@@ -57,13 +65,35 @@ SETTINGS_MODE = "install"
 BOOTSTRAP_TIMEOUT_SECONDS = 3600
 
 
+INSTALL_ROLE = "install"
+WEB_ROLE = "web"
+# The modules of each role, in the order the composed script holds them (the order of the steps: each module
+# adds its steps with Add-Step, and the runner, last, runs them top to bottom).
+ROLE_MODULES: dict[str, tuple[str, ...]] = {
+    INSTALL_ROLE: (
+        "00-settings", "10-common", "15-downloads", "20-steps", "25-data-disk", "30-iis-php", "40-database-client",
+        "45-mariadb-server", "50-osticket-files", "55-osticket-installer", "58-osticket-lockdown", "60-tls",
+        "70-firewall", "75-cron", "80-hsts", "85-check", "90-tls-confirm", "99-run",
+    ),
+    WEB_ROLE: (
+        "00-settings", "10-common", "15-downloads", "20-steps", "30-iis-php", "40-database-client",
+        "50-osticket-files", "58-osticket-lockdown", "70-firewall", "85-check", "99-run",
+    ),
+}
+
+
 @dataclass(frozen=True)
 class BootstrapFiles:
-    """What the VM needs from this repository, read once at program time."""
+    """What the VM needs from this repository, read once at program time: the composed script of each role."""
 
-    script: str
+    scripts: Mapping[str, str]
     manifest: Mapping[str, Any]
     installer_base64: str
+
+    @property
+    def script(self) -> str:
+        """The install role's script (the lab VM)."""
+        return self.scripts[INSTALL_ROLE]
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -101,15 +131,38 @@ def require_pinned_downloads(manifest: Mapping[str, Any], manifest_path: Path | 
             "review the change, then `pulumi up` again")
 
 
+def read_modules(modules_dir: Path | None = None) -> dict[str, str]:
+    """Every module any role names, by name (a missing one is a ConfigError naming its path)."""
+    folder = modules_dir or MODULES_DIR
+    names = sorted({name for modules in ROLE_MODULES.values() for name in modules})
+    return {name: _read(folder / f"{name}.ps1", "bootstrap module").decode("utf-8-sig") for name in names}
+
+
+def compose_script(entry: str, modules: Mapping[str, str], role: str = INSTALL_ROLE) -> str:
+    """The entry script, then the role's modules in ``ROLE_MODULES`` order, one blank line between them."""
+    if role not in ROLE_MODULES:
+        raise ConfigError(f"bootstrap role {role!r} is not one of {', '.join(sorted(ROLE_MODULES))}")
+    parts = [entry, *(modules[name] for name in ROLE_MODULES[role])]
+    return "\n".join(part if part.endswith("\n") else part + "\n" for part in parts)
+
+
 def read_bootstrap_files(
     script_path: Path | None = None,
     manifest_path: Path | None = None,
     installer_path: Path | None = None,
+    modules_dir: Path | None = None,
 ) -> BootstrapFiles:
-    """Read the script, manifest and installer (by default from this checkout) at program time."""
+    """Read the entry script and modules, manifest and installer (by default from this checkout) at program
+    time, and compose the script of every role."""
     script_file = script_path or BOOTSTRAP_SCRIPT_PATH
-    script = _read(script_file, "bootstrap script").decode("utf-8-sig")
-    check_placeholder(script, script_file)
+    entry = _read(script_file, "bootstrap script").decode("utf-8-sig")
+    check_placeholder(entry, script_file)
+    modules = read_modules(modules_dir)
+    for name, module in modules.items():
+        if PLACEHOLDER in module:
+            raise ConfigError(f"{(modules_dir or MODULES_DIR) / (name + '.ps1')}: the settings placeholder {PLACEHOLDER} "
+                              f"belongs in {script_file} only")
+    scripts = {role: compose_script(entry, modules, role) for role in ROLE_MODULES}
     manifest_file = manifest_path or MANIFEST_PATH
     # Validated as `ostops manifest check` does (ConfigError naming the file, line and key); the VM gets the
     # file's own JSON, as the Windows CI job does.
@@ -117,7 +170,7 @@ def read_bootstrap_files(
     manifest = json.loads(_read(manifest_file, "download manifest"))
     installer = _read(installer_path or INSTALLER_PATH, "shared PHP installer")
     return BootstrapFiles(
-        script=script, manifest=manifest, installer_base64=base64.b64encode(installer).decode("ascii")
+        scripts=scripts, manifest=manifest, installer_base64=base64.b64encode(installer).decode("ascii")
     )
 
 
@@ -206,7 +259,6 @@ def bootstrap_settings(
 
 # --- the web role (ostops:tier production) -----------------------------------------------------------------
 
-WEB_ROLE = "web"
 # The CA file osTicket's DBSSLCA names on a web instance. Microsoft's page for Flexible Server gives
 # DigiCertGlobalRootCA and, for the root CA rotation, asks clients to trust a combined file holding
 # DigiCertGlobalRootCA and DigiCertGlobalRootG2 ("Create a combined CA certificate", MicrosoftDocs/

@@ -21,7 +21,13 @@ from pulumi_azure_native import authorization, managedidentity, network, resourc
 
 from infra import site, tls
 from infra.bastion import Bastion, BastionArgs
-from infra.bootstrap_command import BootstrapFiles, check_script_size, embed_settings, web_role_settings
+from infra.bootstrap_command import (
+    WEB_ROLE,
+    BootstrapFiles,
+    check_script_size,
+    embed_settings,
+    web_role_settings,
+)
 from infra.config import ProductionSettings, StackConfig
 from infra.database import FlexibleDatabase, FlexibleDatabaseArgs, delegation, server_name
 from infra.monitoring import Monitoring, MonitoringArgs
@@ -198,7 +204,7 @@ class ProductionTier(pulumi.ComponentResource):
         # The size budget with the longest values Azure can give, before anything is created.
         check_script_size(
             embed_settings(
-                files.script,
+                files.scripts[WEB_ROLE],
                 settings_for(config.fqdn, site.LONGEST_VAULT_URI, site.LONGEST_SHA256, "x" * 90, "0" * 36),
             )
         )
@@ -207,7 +213,7 @@ class ProductionTier(pulumi.ComponentResource):
         ).apply(
             lambda parts: check_script_size(
                 embed_settings(
-                    files.script,
+                    files.scripts[WEB_ROLE],
                     settings_for(parts[0], parts[1], tls.certificate_sha256(parts[2]), parts[3], parts[4] or ""),
                 )
             )

@@ -28,7 +28,8 @@ EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 # The table of `ostops --help` and the README: what a pipeline can act on.
 EXIT_CODES = {
     EXIT_OK: "success: every expectation holds",
-    EXIT_FAILED: "expectations not met: verification mismatches, osTicket refused a step or a login",
+    EXIT_FAILED: ("expectations not met: verification mismatches, osTicket refused a step or a login, an "
+                  "operation rolled back, a backup file refused"),
     EXIT_USAGE: "bad input (a file, a field, a flag): nothing was written",
     EXIT_CHANGES_PENDING: "changes pending (seed --plan --detailed-exitcode)",
     EXIT_ENVIRONMENT: "osTicket or the environment failed: unreachable, HTTP 5xx, database down, a tool missing",

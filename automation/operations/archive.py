@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from automation.errors import BackupError, ConfigError
+from automation.errors import BackupRejected, ConfigError
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -99,7 +99,7 @@ class Keys:
         import pyrage
 
         if not data.startswith(AGE_HEADER):
-            raise BackupError(f"{where}: not an ostops backup (no age header); nothing was restored")
+            raise BackupRejected(f"{where}: not an ostops backup (no age header); nothing was restored")
         try:
             if self.identities:
                 ids = [pyrage.x25519.Identity.from_str(i) for i in self.identities]
@@ -109,7 +109,7 @@ class Keys:
                                   "(or give --identity for a backup made with --recipient)")
             return bytes(pyrage.passphrase.decrypt(data, self.passphrase))
         except (pyrage.DecryptError, pyrage.IdentityError) as exc:
-            raise BackupError(f"{where}: cannot decrypt: wrong passphrase or identity, or the file was altered "
+            raise BackupRejected(f"{where}: cannot decrypt: wrong passphrase or identity, or the file was altered "
                               f"({exc}); nothing was restored") from exc
 
     def public(self) -> Keys:
@@ -165,7 +165,7 @@ class Opened:
 
 
 def open_backup(path: Path, keys: Keys) -> Opened:
-    """Decrypt, unpack and check a backup; raises `BackupError` (exit 1) naming what is wrong, before anything
+    """Decrypt, unpack and check a backup; raises `BackupRejected` (exit 1) naming what is wrong, before anything
     is restored."""
     try:
         data = path.read_bytes()
@@ -183,15 +183,15 @@ def open_backup(path: Path, keys: Keys) -> Opened:
                 assert handle is not None
                 parts[name] = handle.read()
     except tarfile.TarError as exc:
-        raise BackupError(f"{path}: decrypted, but not an ostops backup archive ({exc})") from exc
+        raise BackupRejected(f"{path}: decrypted, but not an ostops backup archive ({exc})") from exc
     raw = parts.pop(MANIFEST, None)
     if raw is None:
-        raise BackupError(f"{path}: no {MANIFEST} in the archive; not an ostops backup")
+        raise BackupRejected(f"{path}: no {MANIFEST} in the archive; not an ostops backup")
     try:
         manifest = Manifest.model_validate_json(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise BackupError(f"{path}: {MANIFEST}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+        raise BackupRejected(f"{path}: {MANIFEST}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
     problems = [f"{name}: in the archive but not in the manifest" for name in sorted(set(parts) - set(manifest.parts))]
     for name, part in sorted(manifest.parts.items()):
         found = parts.get(name)
@@ -206,5 +206,5 @@ def open_backup(path: Path, keys: Keys) -> Opened:
         if required not in manifest.parts:
             problems.append(f"{required}: missing from the backup")
     if problems:
-        raise BackupError(f"{path}: the backup does not match its manifest; nothing was restored", problems)
+        raise BackupRejected(f"{path}: the backup does not match its manifest; nothing was restored", problems)
     return Opened(path, manifest, parts)

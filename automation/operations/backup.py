@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from automation.errors import BackupError, UsageError
+from automation.errors import BackupError, BackupRejected, UsageError
 from automation.instance import Instance
 from automation.operations import archive, mariadb
 from automation.operations.archive import Keys, Manifest, Part
@@ -160,7 +160,7 @@ def verify_backup(path: Path, keys: Keys) -> VerifyResult:
     ]
     for run_id in m.runs:
         if f"{archive.OSTOPS}runs/{run_id}.json" not in opened.parts:
-            raise BackupError(f"{path}: run {run_id} is listed but its record is not in the archive")
+            raise BackupRejected(f"{path}: run {run_id} is listed but its record is not in the archive")
     return VerifyResult(opened, checks)
 
 

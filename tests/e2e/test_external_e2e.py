@@ -98,7 +98,7 @@ def test_instance_status_names_a_wrong_table_prefix(target: Target, tmp_path: Pa
     wrong.write_text(json.dumps(data))
     wrong.chmod(0o600)
     result = target.ostops("instance", "status", "--instance", str(wrong))
-    assert result.returncode == 1
+    assert result.returncode == 4
     assert "UNHEALTHY" in result.stdout and "'ost_'" in result.stdout
 
 

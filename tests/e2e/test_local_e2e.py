@@ -113,7 +113,7 @@ def test_up_down_restart_fresh(scratch: Path) -> None:
         assert processes.port_is_free(port), port
     report = subprocess.run([OSTOPS, "report", "--instance", str(manager.instance_file(scratch))],
                             capture_output=True, text=True, timeout=60, check=False)
-    assert report.returncode == 1
+    assert report.returncode == 4
     assert f"start it with `ostops local up --dir {scratch}`" in " ".join(report.stderr.split())
 
     restarted = manager.up(scratch)
@@ -144,7 +144,7 @@ def test_bad_source_and_busy_port_are_clear_errors(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         result = subprocess.run([OSTOPS, "local", "up", "--dir", str(tmp_path / "y"), "--port", str(port)],
                                 capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 1
+    assert result.returncode == 4
     assert f"port {port} on 127.0.0.1 is busy; choose another with --port" in result.stderr
 
 

@@ -74,6 +74,6 @@ def test_the_login_card_needs_the_database_and_says_so_when_it_is_missing(ostick
     path.chmod(0o600)
     result = subprocess.run([OSTOPS, "local", "logins", "--instance", str(path)], capture_output=True, text=True,
                             timeout=60, check=False)
-    assert result.returncode == 1
+    assert result.returncode == 4
     assert "cannot connect to osTicket's database" in words(result.stderr)
     assert "Traceback" not in result.stderr

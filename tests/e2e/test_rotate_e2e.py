@@ -286,7 +286,7 @@ def test_db_password_rolled_back_when_ost_config_cannot_be_written(osticket: Loc
     old = current(osticket).db.password.get_secret_value()
     with unwritable(config):
         result = rotate(osticket, "db-password", "--yes")
-    assert result.returncode == 4, result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr
     assert f"cannot write {config}" in result.stderr
     assert "every step was rolled back" in result.stderr
     assert "rolled back: the MariaDB password of osticket@" in result.stderr
@@ -304,7 +304,7 @@ def test_api_key_rolled_back_when_the_instance_file_cannot_be_written(osticket: 
     key = instance.api_key.get_secret_value()
     with unwritable(osticket.instance_path):
         result = rotate(osticket, "api-key", "--yes")
-    assert result.returncode == 4, result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr
     assert f"cannot write {osticket.instance_path}" in result.stderr
     assert "rolled back: API key" in result.stderr
     assert snapshot(osticket) == before
@@ -317,7 +317,7 @@ def test_agent_passwords_rolled_back_when_credentials_cannot_be_written(osticket
     passwords = credentials(osticket)["agents"]
     with unwritable(osticket.base / "credentials.json"):
         result = rotate(osticket, "agent-passwords", "--yes")
-    assert result.returncode == 4, result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr
     assert "rolled back: the old password hashes" in result.stderr
     assert snapshot(osticket) == before
     base = current(osticket).base_url

@@ -1,5 +1,6 @@
-"""Offline checks of the Windows bootstrap (infra/bootstrap/bootstrap.ps1): it cannot run here, so everything
-that can be checked without Windows is checked here, on the real script and on broken copies of it.
+"""Offline checks of the Windows bootstrap (infra/bootstrap/bootstrap.ps1 and its modules, composed by
+infra/bootstrap_command.py): it cannot run here, so everything that can be checked without Windows is checked
+here, on the composed script of the install role (the lab VM) and on broken copies of it.
 
 Each ``*_problems(source)`` function returns a list of human-readable problems (empty means fine); the
 tests assert the real script has none and that a deliberately broken copy is caught by the right check.
@@ -106,7 +107,10 @@ def unquote(literal: str) -> str:
 
 @cache
 def real_source() -> str:
-    return SCRIPT.read_text(encoding="utf-8")
+    """The install role's composed script, as the Run Command receives it before the settings go in."""
+    from infra.bootstrap_command import read_bootstrap_files
+
+    return read_bootstrap_files().script
 
 
 def parse_problems(source: str) -> list[str]:

@@ -263,7 +263,9 @@ def test_the_run_command_carries_the_script_with_the_settings_and_no_parameters(
     default_run: ProgramRun, bootstrap_paths: dict[str, Path]
 ) -> None:
     command = default_run.one(RUN_COMMAND).props
-    template = bootstrap_paths["script"].read_text(encoding="utf-8-sig")
+    from infra.bootstrap_command import read_bootstrap_files
+
+    template = read_bootstrap_files(bootstrap_paths["script"], installer_path=bootstrap_paths["installer"]).script
     script = command["source"]["script"]
     assert PLACEHOLDER not in script
     settings_line = json.dumps(settings_of(default_run), separators=(",", ":"), ensure_ascii=True, sort_keys=True)

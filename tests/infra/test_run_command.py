@@ -75,7 +75,9 @@ def test_the_script_parameters_are_the_contract() -> None:
 
 def test_files_are_read_with_the_bom_dropped_and_the_manifest_parsed(files: dict[str, Path]) -> None:
     bootstrap = read(files)
-    assert bootstrap.script == SCRIPT
+    # The entry (BOM dropped) comes first, then the install role's modules.
+    assert bootstrap.script.startswith(SCRIPT + "\n")
+    assert bootstrap.scripts["install"].count(PLACEHOLDER) == bootstrap.scripts["web"].count(PLACEHOLDER) == 1
     assert bootstrap.manifest == json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
 
 

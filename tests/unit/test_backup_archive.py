@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from pydantic import SecretStr
 
 from automation.cli import cli, exit_code_for
-from automation.errors import BackupError, ConfigError
+from automation.errors import BackupRejected, ConfigError
 from automation.instance import DatabaseAccess, Instance, Login
 from automation.operations import archive, mariadb
 from automation.operations.archive import Keys, Manifest, Part
@@ -82,26 +82,26 @@ def test_a_part_unlike_its_manifest_is_named_and_nothing_is_returned(tmp_path: P
     path = tmp_path / "b.age"
     changed = {**PARTS, archive.DATABASE: PARTS[archive.DATABASE].replace(b"(2)", b"(3)")}
     write_backup(path, changed, sample_manifest(PARTS))
-    with pytest.raises(BackupError) as caught:
+    with pytest.raises(BackupRejected) as caught:
         archive.open_backup(path, KEYS)
     assert "does not match its manifest" in str(caught.value)
     assert any(p.startswith("database.sql: SHA-256") for p in caught.value.problems)
-    assert caught.value.exit_code == 4  # the backup file, not the help desk
+    assert caught.value.exit_code == 1  # the file is refused, nothing restored: exit 1 as the restore contract says
 
 
 def test_a_wrong_passphrase_a_flipped_byte_or_another_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "b.age"
     write_backup(path, PARTS, sample_manifest(PARTS), Keys(passphrase="pw"))
-    with pytest.raises(BackupError, match="cannot decrypt"):
+    with pytest.raises(BackupRejected, match="cannot decrypt"):
         archive.open_backup(path, Keys(passphrase="other"))
     write_backup(path, PARTS, sample_manifest(PARTS))
     data = bytearray(path.read_bytes())
     data[-20] ^= 0x40
     path.write_bytes(bytes(data))
-    with pytest.raises(BackupError, match="cannot decrypt"):
+    with pytest.raises(BackupRejected, match="cannot decrypt"):
         archive.open_backup(path, KEYS)
     path.write_bytes(b"-- MariaDB dump\n")
-    with pytest.raises(BackupError, match="not an ostops backup"):
+    with pytest.raises(BackupRejected, match="not an ostops backup"):
         archive.open_backup(path, KEYS)
 
 
@@ -109,7 +109,7 @@ def test_a_config_without_secret_salt_is_refused(tmp_path: Path) -> None:
     parts = {**PARTS, archive.CONFIG: CONFIG.replace(b"define('SECRET_SALT','s4lt-K33p-M3');\n", b"")}
     path = tmp_path / "b.age"
     write_backup(path, parts, sample_manifest(parts))
-    with pytest.raises(BackupError) as caught:
+    with pytest.raises(BackupRejected) as caught:
         archive.open_backup(path, KEYS)
     assert any("SECRET_SALT" in p for p in caught.value.problems)
 

@@ -22,7 +22,7 @@ from tests.windows.fake_azure import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "infra" / "bootstrap" / "bootstrap.ps1"
+BOOTSTRAP = REPO / "infra" / "bootstrap"
 # Values as people type them: quotes, &, <, accents, CJK.
 VALUES = {"osticket-admin-password": "P\"a'ss & <wörd> 密码", "tls-pfx": "MIIK" + "A" * 4000}
 
@@ -38,8 +38,8 @@ def server(tmp_path: Path) -> Iterator[FakeAzure]:
 
 
 def bootstrap_routes() -> tuple[str, str]:
-    """The identity route and the secret URL format exactly as bootstrap.ps1 writes them."""
-    source = SCRIPT.read_text(encoding="utf-8")
+    """The identity route and the secret URL format exactly as the bootstrap's modules write them."""
+    source = "".join(path.read_text(encoding="utf-8") for path in sorted((BOOTSTRAP / "modules").glob("*.ps1")))
     route = source.split("$ImdsIdentityRoute = '", 1)[1].split("'", 1)[0]
     secret = source.split("$url = '", 1)[1].split("'", 1)[0]
     version = source.split("$KeyVaultApiVersion = '", 1)[1].split("'", 1)[0]

@@ -98,7 +98,7 @@ def test_undo_runs_newest_first_and_names_a_step_it_could_not_undo() -> None:
     assert undo.unwind() == []
 
 
-def test_a_failed_rotation_says_what_was_rolled_back_and_exits_4_as_an_environment_failure() -> None:
+def test_a_failed_rotation_says_what_was_rolled_back_and_exits_1() -> None:
     def steps(undo: rotate.Undo) -> rotate.Rotated:
         undo.push("the MariaDB password", lambda: None)
         raise RotationError("cannot write /w/include/ost-config.php: Operation not permitted")
@@ -108,7 +108,7 @@ def test_a_failed_rotation_says_what_was_rolled_back_and_exits_4_as_an_environme
     assert str(caught.value) == ("rotate db-password failed: cannot write /w/include/ost-config.php: Operation not "
                                  "permitted; every step was rolled back")
     assert caught.value.problems == ["rolled back: the MariaDB password"]
-    assert exit_code_for(caught.value) == 4
+    assert exit_code_for(caught.value) == 1
 
 
 # -- refused before anything changes (exit 2) ----------------------------------------------------------------

@@ -1,15 +1,16 @@
 #Requires -Version 5.1
 # Pester 5 unit tests of the bootstrap's download, verification and installer helpers. The helper functions
-# are loaded from bootstrap.ps1 (parsed, never run); Invoke-Process and the network are mocked.
+# are loaded from the bootstrap's modules (parsed, never run); Invoke-Process and the network are mocked.
 
 BeforeAll {
-    $scriptPath = Join-Path $PSScriptRoot '..\bootstrap.ps1'
-    $tokens = $null
-    $errors = $null
-    $ast = [System.Management.Automation.Language.Parser]::ParseFile($scriptPath, [ref]$tokens, [ref]$errors)
-    if ($errors.Count -gt 0) { throw "bootstrap.ps1 does not parse: $($errors[0].Message)" }
-    foreach ($function in $ast.FindAll({ param($node) $node -is [System.Management.Automation.Language.FunctionDefinitionAst] }, $false)) {
-        . ([scriptblock]::Create($function.Extent.Text))
+    foreach ($module in @(Get-ChildItem -LiteralPath (Join-Path $PSScriptRoot '..\modules') -Filter '*.ps1' | Sort-Object Name)) {
+        $tokens = $null
+        $errors = $null
+        $ast = [System.Management.Automation.Language.Parser]::ParseFile($module.FullName, [ref]$tokens, [ref]$errors)
+        if ($errors.Count -gt 0) { throw "$($module.Name) does not parse: $($errors[0].Message)" }
+        foreach ($function in $ast.FindAll({ param($node) $node -is [System.Management.Automation.Language.FunctionDefinitionAst] }, $false)) {
+            . ([scriptblock]::Create($function.Extent.Text))
+        }
     }
     # The settings the helpers read, as the script's top sets them.
     $script:DownloadTries = 3

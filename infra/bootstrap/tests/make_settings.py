@@ -9,6 +9,9 @@ endpoint are the loopback stand-in (tests/windows/fake_azure.py), there is no da
 restart (``restart: never``).
 
 ``OUT`` alone writes a settings file for ``-SettingsPath`` with the "environment" secrets source (manual runs).
+
+``--composed OUT [--role ROLE]`` writes the composed script of a role (default install) without settings: the
+entry script and the role's modules (infra/bootstrap_command.py ``ROLE_MODULES``), for a run with -SettingsPath.
 """
 
 from __future__ import annotations
@@ -115,10 +118,18 @@ def main(argv: list[str]) -> None:
     elif argv[:1] == ["--embedded"] and len(argv) == 4 and argv[2] == "--azure":
         # ASCII only (settings_json escapes the rest), so Windows PowerShell 5.1 reads it right without a BOM.
         Path(argv[1]).write_text(embedded_script(argv[3]), encoding="ascii", newline="")
+    elif argv[:1] == ["--composed"] and (len(argv) == 2 or (len(argv) == 4 and argv[2] == "--role")):
+        from infra.bootstrap_command import INSTALL_ROLE, read_bootstrap_files
+
+        role = argv[3] if len(argv) == 4 else INSTALL_ROLE
+        scripts = read_bootstrap_files().scripts
+        if role not in scripts:
+            raise SystemExit(f"make_settings: --role {role}: not one of {', '.join(sorted(scripts))}")
+        Path(argv[1]).write_text(scripts[role], encoding="ascii", newline="")
     elif len(argv) == 1 and not argv[0].startswith("-"):
         Path(argv[0]).write_text(json.dumps(settings(), separators=(",", ":"), sort_keys=True), encoding="utf-8")
     else:
-        raise SystemExit("usage: make_settings.py OUT | --embedded OUT --azure URL | --instance OUT")
+        raise SystemExit("usage: make_settings.py OUT | --embedded OUT --azure URL | --composed OUT [--role ROLE] | --instance OUT")
 
 
 if __name__ == "__main__":
