@@ -225,3 +225,15 @@ class Interrupted(BaseException):
         self.name = signal.Signals(signum).name
         super().__init__(f"interrupted by {self.name}")
         self.result: object | None = None
+
+
+def is_environment_failure(exc: BaseException) -> bool:
+    """osTicket or the environment failed (exit 4), not the help desk's answers (1). A failed step is judged by
+    its cause: osTicket's own refusal is an expectation not met, no answer or HTTP 5xx is osTicket down."""
+    if isinstance(exc, EnvironmentFailure):
+        return True
+    if isinstance(exc, ApiError):
+        return exc.unavailable
+    if isinstance(exc, ScenarioStepFailed) and exc.__cause__ is not None:
+        return is_environment_failure(exc.__cause__)
+    return False

@@ -8,8 +8,9 @@ from __future__ import annotations
 import ipaddress
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from automation import scheduled_backups
 from automation.osticket import db
 from automation.osticket.http import instance_session
 from automation.osticket.schema import SCHEMA_RELEASES
@@ -103,8 +104,11 @@ def database_checks(instance: Instance) -> tuple[dict[str, tuple[bool, str]], st
             cur.execute(f"SELECT value FROM {t.config} WHERE namespace = 'core' AND `key` = 'schema_signature'")
             signature = cur.fetchone()
     except db.DatabaseError as exc:
+        conn.close()
         return {"database": (False, f"{where}: {exc}; is the table prefix {instance.db.table_prefix!r} right?"),
                 "api key": (False, "not checked: osTicket's tables were not found")}, None
+    try:
+        backups = backup_check(instance, conn) if schedules_backups(instance) else None
     finally:
         conn.close()
     database = (True, f"{where}: osTicket's tables found (prefix {instance.db.table_prefix})")
@@ -123,7 +127,25 @@ def database_checks(instance: Instance) -> tuple[dict[str, tuple[bool, str]], st
         key = (True, f"active for {row['ipaddr']}, creates tickets" + (
             ", runs cron" if row["can_exec_cron"] else
             "; may not run cron, so `do: cron` and `advance` steps fail (allow \"Can Execute Cron\" on the key)"))
-    return {"database": database, "api key": key}, str(signature["value"]) if signature else None
+    found = {"database": database, "api key": key}
+    if backups is not None:
+        found["scheduled backup"] = backups
+    return found, str(signature["value"]) if signature else None
+
+
+def schedules_backups(instance: Instance) -> bool:
+    """An Azure instance backs itself up nightly (the bootstrap's task); any instance whose file names a backup
+    container (``from-stack`` copies the stack's) is held to it too."""
+    return instance.kind == "azure" or instance.backup_container_url is not None
+
+
+def backup_check(instance: Instance, conn: Any) -> tuple[bool, str]:
+    """The last scheduled backup as ``ostops_ops.backup_log`` records it, over the instance's own connection."""
+    try:
+        with db.cursor(conn) as cur:
+            return scheduled_backups.read(cur)
+    except db.DatabaseError as exc:
+        return False, scheduled_backups.problem(exc, instance.db.user)
 
 
 def _differs(bound: str, seen_from: str) -> bool:

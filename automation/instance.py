@@ -115,6 +115,9 @@ class Instance(BaseModel):
     # From the stack's outputs (`ostops instance from-stack`); None for other instances and older stacks.
     tier: Literal["lab", "production"] | None = None
     management_route: ManagementRoute | None = None
+    # The private Blob container the VM's nightly backup writes to (stack output backupContainerUrl); with it,
+    # `ostops instance status` checks the last scheduled backup (automation/scheduled_backups.py).
+    backup_container_url: str | None = Field(default=None, pattern=r"^https://[^?#@\s]+$")
 
     @property
     def base_url(self) -> str:

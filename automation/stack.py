@@ -101,6 +101,22 @@ def check_db_ca(db_ca: str, hint: str = AZURE_DB_CA_HINT) -> None:
         raise ConfigError(f"{db_ca}: --db-ca is not a usable certificate file ({exc})") from None
 
 
+def _backup_container_url(value: Any, source: str) -> str | None:
+    """The stack's backup container (absent from stacks made before scheduled backups): a plain https:// URL,
+    never one carrying a SAS token or credentials."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{source}: stack output backupContainerUrl: must be the container's https:// URL, not "
+                          f"{_kind(value) if not isinstance(value, str) else 'empty text'}; {HINT}")
+    parts = urlsplit(value.strip())
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment or "@" in parts.netloc:
+        # Not echoed: a URL with a query could hold a SAS token.
+        raise ConfigError(f"{source}: stack output backupContainerUrl: must be a plain https:// container URL "
+                          f"without a query or credentials; {HINT}")
+    return value.strip()
+
+
 @dataclass(frozen=True)
 class StackInstance:
     """What the stack's outputs give: the instance, and the web server's certificate (PEM) it pins."""
@@ -181,6 +197,7 @@ def read_stack_outputs(text: str | bytes, source: str, db_ca: str | None = None,
     if pem is not None and (not isinstance(pem, str) or not pem.strip()):
         raise ConfigError(f"{source}: stack output certificatePem: must be the PEM text of a certificate; {HINT}")
     sha256 = certificate_sha256(pem, source) if pem else None
+    backup_url = _backup_container_url(outputs.get("backupContainerUrl"), source)
     check_transport(outputs["helpdeskUrl"], allow_plain_http, where="stack output helpdeskUrl")
     if db_ca is not None:
         check_db_ca(db_ca)
@@ -203,6 +220,7 @@ def read_stack_outputs(text: str | bytes, source: str, db_ca: str | None = None,
             allow_plain_http=allow_plain_http,
             tier=outputs.get("tier"),
             management_route=route,
+            backup_container_url=backup_url,
         )
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -23,8 +23,8 @@ far from Azure's 25 managed Run Commands per VM, MicrosoftDocs/azure-docs#117976
 The script goes inline (``source.script``). Microsoft's managed Run Command page documents no size limit for
 an inline script, so the program keeps its own measured budget, ``MAX_INLINE_SCRIPT_BYTES``: with the longest
 settings Azure can give (tests/infra/test_issue20.py ``realistic_script``) the install role's script measured
-137,871 bytes (composed 121,992; the installer as base64; the manifest; an SMTP relay and HSTS set) and the web
-role's 102,557 (composed 85,187). The budget, 160 KiB, leaves room for the bootstrap's growth; beyond it the program stops
+139,249 bytes (composed 123,370; the installer as base64; the manifest; an SMTP relay and HSTS set) and the web
+role's 129,368 (composed 111,611). The budget, 160 KiB, leaves room for the bootstrap's growth; beyond it the program stops
 with a ConfigError before anything is created, pointing at delivery by ``scriptUri`` from a private Blob container read with the VM's identity
 (``scriptUriManagedIdentity``). Nothing secret is in the script (the secrets stay in Key Vault), so anyone
 who may read the VM reading it learns only the settings.
@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 from pulumi_azure_native import compute
@@ -76,8 +77,8 @@ ROLE_MODULES: dict[str, tuple[str, ...]] = {
         "70-firewall", "75-cron", "80-hsts", "85-check", "90-tls-confirm", "99-run",
     ),
     WEB_ROLE: (
-        "00-settings", "10-common", "15-downloads", "20-steps", "30-iis-php", "40-database-client",
-        "50-osticket-files", "58-osticket-lockdown", "70-firewall", "85-check", "99-run",
+        "00-settings", "10-common", "15-downloads", "20-steps", "30-iis-php", "46-database-tls", "50-osticket-files",
+        "56-osticket-web", "58-osticket-lockdown", "70-firewall", "76-cron-elected", "85-check", "99-run",
     ),
 }
 
@@ -225,6 +226,7 @@ def bootstrap_settings(
     certificate_sha256: str,
     hsts_max_age_seconds: int = 0,
     smtp_relay: Mapping[str, Any] | None = None,
+    backup: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The settings JSON of docs/contract §3, with Key Vault as the secrets' source.
 
@@ -234,7 +236,8 @@ def bootstrap_settings(
 
     ``dataDisk`` says where the data disk is (LUN, drive letter, volume label); ``hsts.maxAgeSeconds`` is 0
     with the stack's self-signed certificate; ``smtpRelay`` is null or the relay (its password named as a Key
-    Vault secret, never the value); ``mode`` is "install" (the bootstrap keeps an existing data directory).
+    Vault secret, never the value); ``mode`` is "install" (the bootstrap keeps an existing data directory);
+    ``backup`` is null or the nightly backup (``backup_settings``).
     """
     return {
         "schema": SETTINGS_SCHEMA,
@@ -253,21 +256,45 @@ def bootstrap_settings(
         "dataDisk": {"lun": DATA_DISK_LUN, "driveLetter": DATA_DISK_DRIVE_LETTER, "label": DATA_DISK_LABEL},
         "hsts": {"maxAgeSeconds": hsts_max_age_seconds},
         "smtpRelay": dict(smtp_relay) if smtp_relay is not None else None,
+        "backup": dict(backup) if backup is not None else None,
         "mode": SETTINGS_MODE,
     }
 
 
+def backup_settings(container_url: str, schedule: str, retention_days: int) -> dict[str, Any]:
+    """``settings.backup``: where the scheduled task uploads (the private container, written with the VM's managed
+    identity), when (HH:MM, the VM's local time) and how many days the container keeps a backup. The task records
+    each attempt in ``automation.scheduled_backups.TABLE`` (its DDL there), which ``ostops instance status`` reads.
+
+    The URL is the container's plain address: a query string (a SAS token) or user info would put a credential in
+    the script, which anyone who may read the VM can read, so either is refused."""
+    parts = urlsplit(container_url)
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment or parts.username \
+            or parts.password or not parts.path.strip("/"):
+        raise ValueError(f"{container_url!r} is not a plain https:// container URL (no SAS, no credentials)")
+    return {"containerUrl": container_url, "schedule": schedule, "retentionDays": retention_days}
+
+
 # --- the web role (ostops:tier production) -----------------------------------------------------------------
 
-# The CA file osTicket's DBSSLCA names on a web instance. Microsoft's page for Flexible Server gives
-# DigiCertGlobalRootCA and, for the root CA rotation, asks clients to trust a combined file holding
-# DigiCertGlobalRootCA and DigiCertGlobalRootG2 ("Create a combined CA certificate", MicrosoftDocs/
-# azure-databases-docs articles/mysql/flexible-server/concepts-root-certificate-rotation.md; the download links
-# are that page's and how-to-connect-tls-ssl.md's). The PowerShell side downloads both and pins their SHA-256
-# in downloads.json before it consumes this.
-MYSQL_CA_CERTIFICATES: tuple[tuple[str, str], ...] = (
-    ("DigiCertGlobalRootCA", "https://dl.cacerts.digicert.com/DigiCertGlobalRootCA.crt.pem"),
-    ("DigiCertGlobalRootG2", "https://cacerts.digicert.com/DigiCertGlobalRootG2.crt.pem"),
+# The CA file osTicket's DBSSLCA names on a web instance. Microsoft's "Connect using TLS/SSL in Azure Database for
+# MySQL - Flexible Server" (MicrosoftDocs/azure-databases-docs articles/mysql/flexible-server/how-to-connect-tls-ssl.md)
+# and its root CA rotation page (concepts-root-certificate-rotation.md, "Create a combined CA certificate") have
+# clients trust DigiCert Global Root CA, DigiCert Global Root G2 and Microsoft RSA Root Certificate Authority 2017
+# together. The bootstrap downloads each from its publisher and refuses it unless the SHA-256 of the certificate
+# (its DER bytes) is the one pinned here, as the publishers document them: DigiCert's "DigiCert Trusted Root
+# Authority Certificates" page (digicert.com/kb/digicert-root-certificates.htm, "SHA256 Fingerprint") for the two
+# DigiCert roots, Microsoft's "Azure Certificate Authority details" (learn.microsoft.com/azure/security/
+# fundamentals/azure-ca-details, "SHA-256 Thumbprint") for Microsoft's. tests/infra/test_web_role.py checks them
+# against Debian's ca-certificates too.
+MYSQL_CA_CERTIFICATES: tuple[tuple[str, str, str], ...] = (
+    ("DigiCertGlobalRootCA", "https://dl.cacerts.digicert.com/DigiCertGlobalRootCA.crt.pem",
+     "4348a0e9444c78cb265e058d5e8944b4d84f9662bd26db257f8934a443c70161"),
+    ("DigiCertGlobalRootG2", "https://cacerts.digicert.com/DigiCertGlobalRootG2.crt.pem",
+     "cb3ccbb76031e5e0138f8dd39a23f9de47ffc35e43c1144cea27d46a5ab1cb5f"),
+    ("MicrosoftRSARootCertificateAuthority2017",
+     "https://www.microsoft.com/pkiops/certs/Microsoft%20RSA%20Root%20Certificate%20Authority%202017.crt",
+     "c741f70f4b2a8d88bf2e71c14122ef53ef10eba0cfa5e64cfa20f418853073e0"),
 )
 MYSQL_CA_FILE = "C:\\ostops\\tls\\azure-mysql-ca-bundle.pem"
 # The instances serve HTTP on this port to the gateway only (TLS ends at the gateway).
@@ -330,7 +357,7 @@ def web_role_settings(
                 "tls": {
                     "required": True,
                     "caFile": MYSQL_CA_FILE,
-                    "caCertificates": [{"name": n, "url": u} for n, u in MYSQL_CA_CERTIFICATES],
+                    "caCertificates": [{"name": n, "url": u, "sha256": h} for n, u, h in MYSQL_CA_CERTIFICATES],
                 },
             },
             "ostConfig": {

@@ -87,6 +87,17 @@ DEFAULT_BACKUP_RETENTION_DAYS = 7
 MIN_WEB_INSTANCES = 2
 MAX_WEB_INSTANCES = 10
 DEFAULT_WEB_INSTANCES = 2
+# Scheduled backups (infra/backup.py): the VM's nightly task writes to a private Blob container. The schedule is
+# the VM's local time, which is UTC unless changed (Azure VMs are created in UTC). Blob soft delete keeps
+# "between 1 and 365 days" (Soft delete for blobs, https://learn.microsoft.com/azure/storage/blobs/soft-delete-blob-overview).
+# Retention is at least 7 days (the project's floor, not Azure's): fewer would leave a bad week of nights with
+# nothing older to go back to. ostops:azureBackup keeps its daily recovery points as many days.
+DEFAULT_BACKUP_SCHEDULE = "02:30"
+DEFAULT_SCHEDULED_RETENTION_DAYS = 30
+MIN_SCHEDULED_RETENTION_DAYS = 7
+MAX_SCHEDULED_RETENTION_DAYS = 3650
+DEFAULT_SOFT_DELETE_DAYS = 14
+MAX_SOFT_DELETE_DAYS = 365
 # Keys that only mean something with ostops:tier production.
 PRODUCTION_KEYS = (
     "mysqlSku",
@@ -107,6 +118,8 @@ LAB_ONLY_KEYS = {
     "dataDiskSku": "production keeps its data in the Flexible Server",
     "allowVmReplace": "scale-set instances are replaced by the scale set itself",
     "adminSourceCidr": "no RDP is opened to the web instances; use Azure Bastion or a Run Command",
+    "azureBackup": "Azure Backup protects the lab's single VM; production's data is in the Flexible Server, whose "
+    "own backups ostops:mysqlBackupRetentionDays keeps",
     "dbRootPassword": "there is no MariaDB root; the Flexible Server's administrator password is generated "
     "and kept in Key Vault (mysql-admin-password)",
 }
@@ -278,6 +291,10 @@ KNOWN_KEYS = frozenset(
         "tier",
         "bastion",
         "bastionSku",
+        "backupSchedule",
+        "backupRetentionDays",
+        "backupSoftDeleteDays",
+        "azureBackup",
         *PRODUCTION_KEYS,
     }
 )
@@ -312,6 +329,16 @@ class SmtpRelay:
     port: int = DEFAULT_SMTP_RELAY_PORT
     username: str | None = None
     password: SecretStr | None = None
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """The nightly backup to Blob storage (both tiers) and, on the lab tier, Azure Backup of the VM."""
+
+    schedule: str = DEFAULT_BACKUP_SCHEDULE  # HH:MM, the VM's local time
+    retention_days: int = DEFAULT_SCHEDULED_RETENTION_DAYS
+    soft_delete_days: int = DEFAULT_SOFT_DELETE_DAYS
+    azure_backup: bool = False
 
 
 @dataclass(frozen=True)
@@ -372,6 +399,7 @@ class StackConfig:
     smtp_relay: SmtpRelay | None = None
     bastion: bool = False
     bastion_sku: str = DEFAULT_BASTION_SKU
+    backup: BackupSettings = field(default_factory=BackupSettings)
     tier: str = DEFAULT_TIER
     # Set exactly when tier == "production".
     production: ProductionSettings | None = None
@@ -515,6 +543,22 @@ def check_backup_retention(value: str) -> int:
 
 def check_web_instances(value: str) -> int:
     return _integer(value, MIN_WEB_INSTANCES, MAX_WEB_INSTANCES, "web instances, spread across zones")
+
+
+def check_backup_schedule(value: str) -> str:
+    text = value.strip()
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text)
+    if not match:
+        raise ValueError(f"{value!r} is not a time of day HH:MM (24-hour, the VM's local time), e.g. 02:30")
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def check_scheduled_retention(value: str) -> int:
+    return _integer(value, MIN_SCHEDULED_RETENTION_DAYS, MAX_SCHEDULED_RETENTION_DAYS, "days a backup is kept")
+
+
+def check_soft_delete_days(value: str) -> int:
+    return _integer(value, 1, MAX_SOFT_DELETE_DAYS, "days a deleted backup stays recoverable")
 
 
 def check_hsts_max_age(value: str) -> int:
@@ -924,6 +968,12 @@ def load_config(config: pulumi.Config | None = None, stack: str | None = None) -
         "bastion": bastion,
         "bastion_sku": read.text(
             "bastionSku", _choice({sku: sku for sku in BASTION_SKUS}), DEFAULT_BASTION_SKU
+        ),
+        "backup": BackupSettings(
+            schedule=read.text("backupSchedule", check_backup_schedule, DEFAULT_BACKUP_SCHEDULE),
+            retention_days=read.text("backupRetentionDays", check_scheduled_retention, DEFAULT_SCHEDULED_RETENTION_DAYS),
+            soft_delete_days=read.text("backupSoftDeleteDays", check_soft_delete_days, DEFAULT_SOFT_DELETE_DAYS),
+            azure_backup=read.flag("azureBackup"),
         ),
         **_tier(read),
     }

@@ -13,6 +13,13 @@ import pulumi
 from pulumi_azure_native import compute, maintenance, network, resources
 
 from infra import site, tls
+from infra.backup import (
+    AzureVmBackup,
+    AzureVmBackupArgs,
+    BackupStorage,
+    BackupStorageArgs,
+    storage_service_endpoint,
+)
 from infra.bastion import Bastion, BastionArgs
 from infra.bootstrap_command import (
     BootstrapFiles,
@@ -75,7 +82,7 @@ class OsTicketHost(pulumi.ComponentResource):
 
         files = args.bootstrap_files
 
-        def settings(fqdn: str, vault_uri: str, certificate_sha256: str) -> dict[str, Any]:
+        def settings(fqdn: str, vault_uri: str, certificate_sha256: str, backup_url: str) -> dict[str, Any]:
             return site.settings(
                 config,
                 files,
@@ -84,12 +91,16 @@ class OsTicketHost(pulumi.ComponentResource):
                 certificate_sha256=certificate_sha256,
                 secret_names=CONTRACT_SECRET_NAMES,
                 enable_db_access=config.enable_db_access,
+                backup_container_url=backup_url,
             )
 
-        # The size budget, checked now with the longest values Azure can give (a 24-character vault name),
-        # so an oversized script stops the program before anything is created.
+        # The size budget, checked now with the longest values Azure can give (24-character vault and storage
+        # account names), so an oversized script stops the program before anything is created.
         check_script_size(
-            embed_settings(files.script, settings(config.fqdn, site.LONGEST_VAULT_URI, site.LONGEST_SHA256))
+            embed_settings(
+                files.script,
+                settings(config.fqdn, site.LONGEST_VAULT_URI, site.LONGEST_SHA256, site.LONGEST_CONTAINER_URL),
+            )
         )
 
         self.resource_group = resources.ResourceGroup(
@@ -169,9 +180,43 @@ class OsTicketHost(pulumi.ComponentResource):
             child,
         )
 
-        script = pulumi.Output.all(self.fqdn, self.vault.vault_uri, self.certificate_pem).apply(
+        self.backup = BackupStorage(
+            f"{name}-backup",
+            BackupStorageArgs(
+                resource_group_name=self.resource_group_name,
+                location=config.location,
+                tags=tags,
+                subnet_ids=[self.subnet.id],
+                writers={"vm": self.machine.principal_id},
+                retention_days=config.backup.retention_days,
+                soft_delete_days=config.backup.soft_delete_days,
+                allowed_addresses=[config.automation_source_ip],
+            ),
+            child,
+        )
+        self.vm_backup = (
+            AzureVmBackup(
+                f"{name}-vm-backup",
+                AzureVmBackupArgs(
+                    resource_group_name=self.resource_group_name,
+                    location=config.location,
+                    tags=tags,
+                    vm_id=self.vm.id,
+                    vm_name=self.vm.name,
+                    schedule=config.backup.schedule,
+                    retention_days=config.backup.retention_days,
+                ),
+                child,
+            )
+            if config.backup.azure_backup
+            else None
+        )
+
+        script = pulumi.Output.all(
+            self.fqdn, self.vault.vault_uri, self.certificate_pem, self.backup.container_url
+        ).apply(
             lambda parts: embed_settings(
-                files.script, settings(parts[0], parts[1], tls.certificate_sha256(parts[2]))
+                files.script, settings(parts[0], parts[1], tls.certificate_sha256(parts[2]), parts[3])
             )
         )
         self.bootstrap = create_bootstrap_command(
@@ -192,6 +237,7 @@ class OsTicketHost(pulumi.ComponentResource):
                     *self.vault.secrets.values(),
                     self.patch_assignment,
                     self.data_disk,
+                    *self.backup.writer_roles.values(),
                 ],
                 deleted_with=self.vm,
             ),
@@ -221,6 +267,8 @@ class OsTicketHost(pulumi.ComponentResource):
                 "bootstrapDigest": self.bootstrap_digest,
                 "dataDiskId": self.data_disk.id,
                 "managementRoute": self.management_route,
+                "backupContainerUrl": self.backup.container_url,
+                "backupStorageAccount": self.backup.account_name,
             }
         )
 
@@ -308,6 +356,8 @@ class OsTicketHost(pulumi.ComponentResource):
             virtual_network_name=self.virtual_network.name,
             address_prefix=SUBNET_PREFIX,
             network_security_group=network.NetworkSecurityGroupArgs(id=self.network_security_group.id),
+            # The backup storage admits this subnet through its virtual network rule (infra/backup.py).
+            service_endpoints=storage_service_endpoint(),
             opts=child,
         )
         self.bastion = (

@@ -41,6 +41,9 @@ def stack_outputs(host: OsTicketHost, lab_client: LabClient | None = None) -> di
         "resourceGroupName": host.resource_group_name,
         "vmName": host.vm.name,
         "managementRoute": host.management_route,
+        # The container's plain URL and the account's name: never a key or a SAS (the account allows neither).
+        "backupContainerUrl": host.backup.container_url,
+        "backupStorageAccount": host.backup.account_name,
     }
     if lab_client is not None:
         outputs["labClientPublicIp"] = lab_client.public_ip_address
@@ -73,11 +76,13 @@ def production_outputs(tier: ProductionTier) -> dict[str, pulumi.Input[Any]]:
         "dbUser": DB_USER,
         "tablePrefix": TABLE_PREFIX,
         "dbTlsRequired": True,
-        "dbCaCertificates": [url for _, url in MYSQL_CA_CERTIFICATES],
+        "dbCaCertificates": [url for _, url, _ in MYSQL_CA_CERTIFICATES],
         "osticketVersion": tier.config.osticket_version,
         "keyVaultName": tier.vault.vault_name,
         "resourceGroupName": tier.resource_group_name,
         "scaleSetName": tier.web.scale_set.name,
         "mysqlServerName": tier.database.server.name,
         "managementRoute": tier.management_route,
+        "backupContainerUrl": tier.backup.container_url,
+        "backupStorageAccount": tier.backup.account_name,
     }

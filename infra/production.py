@@ -20,6 +20,7 @@ import pulumi
 from pulumi_azure_native import authorization, managedidentity, network, resources
 
 from infra import site, tls
+from infra.backup import BackupStorage, BackupStorageArgs, storage_service_endpoint
 from infra.bastion import Bastion, BastionArgs
 from infra.bootstrap_command import (
     WEB_ROLE,
@@ -175,11 +176,29 @@ class ProductionTier(pulumi.ComponentResource):
             child,
         )
         self.fqdn = self.gateway.fqdn
+        # The web instances write the nightly backup (the bootstrap's own election decides which one); the
+        # automation subnet may read it for a restore drill.
+        self.backup = BackupStorage(
+            f"{name}-backup",
+            BackupStorageArgs(
+                resource_group_name=self.resource_group_name,
+                location=config.location,
+                tags=tags,
+                subnet_ids=[self.subnets["web"].id, self.subnets["automation"].id],
+                writers={"web-instances": self.web_identity.principal_id},
+                retention_days=config.backup.retention_days,
+                soft_delete_days=config.backup.soft_delete_days,
+                allowed_addresses=[config.automation_source_ip],
+            ),
+            child,
+        )
 
         files = args.bootstrap_files
         names = {key: SECRET_NAMES[key] for key in secrets}
 
-        def settings_for(fqdn: str, vault_uri: str, certificate_sha256: str, db_host: str, client_id: str) -> dict[str, Any]:
+        def settings_for(
+            fqdn: str, vault_uri: str, certificate_sha256: str, db_host: str, client_id: str, backup_url: str
+        ) -> dict[str, Any]:
             base = site.settings(
                 config,
                 files,
@@ -188,6 +207,7 @@ class ProductionTier(pulumi.ComponentResource):
                 certificate_sha256=certificate_sha256,
                 secret_names=names,
                 enable_db_access=False,
+                backup_container_url=backup_url,
             )
             return web_role_settings(
                 base,
@@ -205,16 +225,22 @@ class ProductionTier(pulumi.ComponentResource):
         check_script_size(
             embed_settings(
                 files.scripts[WEB_ROLE],
-                settings_for(config.fqdn, site.LONGEST_VAULT_URI, site.LONGEST_SHA256, "x" * 90, "0" * 36),
+                settings_for(
+                    config.fqdn, site.LONGEST_VAULT_URI, site.LONGEST_SHA256, "x" * 90, "0" * 36,
+                    site.LONGEST_CONTAINER_URL,
+                ),
             )
         )
         script = pulumi.Output.all(
-            self.fqdn, self.vault.vault_uri, self.certificate_pem, self.database.fqdn, self.web_identity.client_id
+            self.fqdn, self.vault.vault_uri, self.certificate_pem, self.database.fqdn, self.web_identity.client_id,
+            self.backup.container_url,
         ).apply(
             lambda parts: check_script_size(
                 embed_settings(
                     files.scripts[WEB_ROLE],
-                    settings_for(parts[0], parts[1], tls.certificate_sha256(parts[2]), parts[3], parts[4] or ""),
+                    settings_for(
+                        parts[0], parts[1], tls.certificate_sha256(parts[2]), parts[3], parts[4] or "", parts[5]
+                    ),
                 )
             )
         )
@@ -238,6 +264,7 @@ class ProductionTier(pulumi.ComponentResource):
                     *self.database.parameters.values(),
                     self.database.database,
                     self.gateway.gateway,
+                    *self.backup.writer_roles.values(),
                 ],
             ),
             child,
@@ -275,6 +302,8 @@ class ProductionTier(pulumi.ComponentResource):
                 "keyVaultName": self.vault.vault_name,
                 "scaleSetName": self.web.scale_set.name,
                 "managementRoute": self.management_route,
+                "backupContainerUrl": self.backup.container_url,
+                "backupStorageAccount": self.backup.account_name,
             }
         )
 
@@ -303,12 +332,23 @@ class ProductionTier(pulumi.ComponentResource):
         layout: list[tuple[str, str, dict[str, Any]]] = [
             # Application Gateway alone in its subnet, no NSG on it (the gateway's own management ports).
             ("gateway", GATEWAY_SUBNET_PREFIX, {}),
-            ("web", WEB_SUBNET_PREFIX, {"network_security_group": network.NetworkSecurityGroupArgs(id=self.web_security_group.id)}),
+            # web and automation reach the backup storage through its virtual network rules (infra/backup.py).
+            (
+                "web",
+                WEB_SUBNET_PREFIX,
+                {
+                    "network_security_group": network.NetworkSecurityGroupArgs(id=self.web_security_group.id),
+                    "service_endpoints": storage_service_endpoint(),
+                },
+            ),
             ("database", DATABASE_SUBNET_PREFIX, {"delegations": [delegation()]}),
             (
                 "automation",
                 AUTOMATION_SUBNET_PREFIX,
-                {"network_security_group": network.NetworkSecurityGroupArgs(id=self.automation_security_group.id)},
+                {
+                    "network_security_group": network.NetworkSecurityGroupArgs(id=self.automation_security_group.id),
+                    "service_endpoints": storage_service_endpoint(),
+                },
             ),
         ]
         self.subnets = {}

@@ -13,7 +13,8 @@ from typing import Any
 import pulumi
 
 from infra import tls
-from infra.bootstrap_command import BootstrapFiles, bootstrap_settings, smtp_relay_settings
+from infra.backup import container_url
+from infra.bootstrap_command import BootstrapFiles, backup_settings, bootstrap_settings, smtp_relay_settings
 from infra.config import StackConfig
 from infra.passwords import random_api_key, secret_or_random
 from infra.vault import SMTP_RELAY_PASSWORD
@@ -21,9 +22,10 @@ from infra.vault import SMTP_RELAY_PASSWORD
 DB_NAME = "osticket"
 DB_USER = "osticket"
 TABLE_PREFIX = "ost_"
-# The longest values Azure can give for what the settings embed (a 24-character vault name; a SHA-256 in hex),
-# so the script's size budget is checked before anything is created.
+# The longest values Azure can give for what the settings embed (24-character vault and storage account names;
+# a SHA-256 in hex), so the script's size budget is checked before anything is created.
 LONGEST_VAULT_URI = f"https://{'x' * 24}.vault.azure.net/"
+LONGEST_CONTAINER_URL = container_url("x" * 24)
 LONGEST_SHA256 = "0" * 64
 
 
@@ -85,6 +87,7 @@ def settings(
     certificate_sha256: str,
     secret_names: Mapping[str, str],
     enable_db_access: bool,
+    backup_container_url: str,
 ) -> dict[str, Any]:
     """The bootstrap settings of one machine of the site (the production tier adds its web role to them)."""
     relay = config.smtp_relay
@@ -108,6 +111,7 @@ def settings(
             if relay is not None
             else None
         ),
+        backup=backup_settings(backup_container_url, config.backup.schedule, config.backup.retention_days),
     )
 
 

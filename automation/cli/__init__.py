@@ -14,13 +14,11 @@ from automation.cli.common import Outcome, console, escape, guard_option_values
 from automation.cli.examples import add_examples
 from automation.cli.rotate import rotate_group
 from automation.errors import (
-    ApiError,
-    EnvironmentFailure,
     Interrupted,
     OsTicketError,
-    ScenarioStepFailed,
     UsageError,
     VerificationError,
+    is_environment_failure,
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES_PENDING, EXIT_ENVIRONMENT = 0, 1, 2, 3, 4
@@ -79,18 +77,6 @@ def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, KeyboardInterrupt | click.exceptions.Abort):
         return EXIT_INTERRUPTED
     return EXIT_ENVIRONMENT if is_environment_failure(exc) else EXIT_FAILED
-
-
-def is_environment_failure(exc: BaseException) -> bool:
-    """osTicket or the environment failed (4), not the help desk's answers (1). A failed step is judged by its
-    cause: osTicket's own refusal is an expectation not met, no answer or HTTP 5xx is osTicket down."""
-    if isinstance(exc, EnvironmentFailure):
-        return True
-    if isinstance(exc, ApiError):
-        return exc.unavailable
-    if isinstance(exc, ScenarioStepFailed) and exc.__cause__ is not None:
-        return is_environment_failure(exc.__cause__)
-    return False
 
 
 def exit_code_for_outcome(result: object) -> int:

@@ -51,10 +51,14 @@ if TYPE_CHECKING:
               help="Fail expect.mail where no mail is captured (default: reported as skipped, with the reason).")
 @click.option("--only", "only", multiple=True, metavar="KEY[,KEY]",
               help="Act out only the tickets of these keys (the final review counts only them).")
+@click.option("--keep-going/--stop-on-failure", "keep_going", default=True, show_default=True,
+              help="A step osTicket refuses fails its ticket (its later steps are skipped) and the run goes on with "
+                   "the next ticket, then verifies; or the run stops there. osTicket or the environment failing "
+                   "stops it either way.")
 @instance_option
 def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, as_json: bool,
                 json_path: Path | None, evidence_dir: Path | None, require_mail: bool, only: tuple[str, ...],
-                instance_path: Path | None) -> None:
+                keep_going: bool, instance_path: Path | None) -> None:
     """Act a scenario out on osTicket, then verify every expectation in its database."""
     from automation.errors import EvidenceError, Interrupted, ScenarioError, ScenarioStepFailed
     from automation.interrupt import Interruptions
@@ -118,7 +122,8 @@ def run_command(scenario_file: Path, with_seed: bool, junit_path: Path | None, a
                 check_before_seed(instance, loaded, seed_file, workspace.credentials())  # nothing is written when the run cannot start
                 seed_summary = _seed(instance, seed_path, workspace, seed_file)
             with ScenarioRunner(instance, workspace, progress=progress, observer=evidence,
-                                require_mail=require_mail, interruptions=interruptions) as runner:
+                                require_mail=require_mail, interruptions=interruptions,
+                                keep_going=keep_going) as runner:
                 try:
                     result: RunResult = runner.run(loaded, seed_summary=seed_summary)
                 except ScenarioStepFailed as exc:
@@ -231,15 +236,19 @@ def _print_verdict(verdict: Verdict | None, run_id: str, seconds: float | None =
     table = Table("ticket", "number", "verified")
     for ticket in verdict.tickets:
         table.add_row(ticket.key, f"#{ticket.number}" if ticket.number else "-",
-                      "[green]yes[/green]" if ticket.passed else f"[red]no[/red] ({len(ticket.mismatches)})")
+                      "[green]yes[/green]" if ticket.passed else "[red]no[/red] (failed at a step)" if ticket.failed
+                      else f"[red]no[/red] ({len(ticket.mismatches)})")
     table.add_row("final review", "", "[green]yes[/green]" if not verdict.review else "[red]no[/red]")
     target.print(table)
     for line in verdict.skipped():
         target.print(f"[yellow]skipped[/yellow] {escape(line)}")
     timing = f" in {seconds:.1f} s" if seconds is not None else ""
     if not verdict.passed:
-        raise VerificationError(f"run {run_id}: {len(verdict.mismatches())} expectation(s) not met{timing}",
-                                verdict.mismatches())
+        failed = sum(1 for t in verdict.tickets if t.failed)
+        unmet = len(verdict.mismatches()) - failed
+        said = ", ".join(part for part in (f"{failed} ticket(s) failed at a step" if failed else "",
+                                           f"{unmet} expectation(s) not met" if unmet or not failed else "") if part)
+        raise VerificationError(f"run {run_id}: {said}{timing}", verdict.mismatches())
     target.print(f"run {run_id}: every expectation holds in osTicket's database{timing}")
 
 
@@ -279,15 +288,15 @@ def verify_command(scenario_file: Path, run_id: str | None, as_json: bool, requi
         verdict = verify_past_run(instance, loaded.scenario, run_id, mailbox=mailbox_of(instance, require_mail))
     else:
         verdict = verify_past_run(instance, loaded.scenario, run_id, record.id_range,
-                                  sorted(record.ticket_ids.values()), record.ledger, mailbox_of(instance, require_mail))
+                                  sorted(record.ticket_ids.values()), record.ledger, mailbox_of(instance, require_mail),
+                                  record.failed)
     # No ticket of this run at all: an unknown run id is bad input; a known run of other tickets is a
     # verification failure (the wrong scenario file, or keys renamed since the run).
     if verdict is None:
         raise ConfigError(unknown_run(run_id, instance.base_url, workspace))
     if as_json:
         print_json("verify", verdict.passed, run_id=run_id, passed=verdict.passed,
-                   tickets=[{"key": t.key, "number": t.number, "passed": t.passed, "mismatches": t.mismatches,
-                             "skipped": t.skipped} for t in verdict.tickets],
+                   tickets=[t.to_dict() for t in verdict.tickets],
                    review=verdict.review, mismatches=verdict.mismatches(), skipped=verdict.skipped())
         if not verdict.passed:
             raise VerificationError(f"run {run_id}: {len(verdict.mismatches())} expectation(s) not met")

@@ -147,7 +147,7 @@ def _scenario_run(workspace: Workspace, instance: Instance, conn: Any, t: Tables
         from automation.scenarios.mail import mailbox_of
 
         verdict = verify(loaded, run_id, facts, db.server_now(conn), set(ticket_ids), record.ledger,
-                         read_slas(conn, t), mailbox_of(instance))
+                         read_slas(conn, t), mailbox_of(instance), record.failed)
         return RunVerdict(run_id, "scenario", scenario, count, "ledger + scenario", tuple(verdict.mismatches()))
     problems: list[str] = []
     found = {f.ticket_id: f for f in facts}

@@ -84,6 +84,7 @@ def _load_scenario(path: Path) -> LoadedScenario:
                 problems.append(f"{located.where(('tickets', t_index, 'steps', s_index, 'as'))}: "
                                 f"'{step.do}' is an agent's action; the requester can only reply")
     problems += duplicate_keys(scenario, located)
+    problems += duplicate_step_ids(scenario, located)
     problems += channel_problems(scenario, located)
     problems += text_problems(scenario, located)
     problems += attachments.problems(scenario, located, path.parent)
@@ -109,6 +110,25 @@ def duplicate_keys(scenario: Scenario, located: Located) -> list[str]:
         earlier = located.line(("tickets", first[ticket.key], "key"))
         problems.append(f"{located.where(('tickets', index, 'key'))}: duplicate ticket key {ticket.key!r}: ticket "
                         f"{first[ticket.key] + 1} at line {earlier} has it already; give each ticket a key of its own")
+    return problems
+
+
+def duplicate_step_ids(scenario: Scenario, located: Located) -> list[str]:
+    """Each step whose `id:` an earlier step of the same ticket has, at its own line, naming the first one's: two
+    steps of one ticket would have one test name."""
+    problems = []
+    for ti, ticket in enumerate(scenario.tickets):
+        first: dict[str, int] = {}
+        for si, step in enumerate(ticket.steps):
+            if step.id is None:
+                continue
+            if step.id not in first:
+                first[step.id] = si
+                continue
+            earlier = located.line(("tickets", ti, "steps", first[step.id], "id"))
+            problems.append(f"{located.where(('tickets', ti, 'steps', si, 'id'))}: duplicate step id {step.id!r} in "
+                            f"ticket {ticket.key!r}: step {first[step.id] + 1} at line {earlier} has it already; give "
+                            "each step of a ticket an id of its own (ids may repeat in other tickets)")
     return problems
 
 

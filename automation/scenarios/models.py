@@ -27,8 +27,15 @@ class Requester(Strict):
     phone: str | None = None
 
 
+STEP_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"  # no space, no dot: never one of the names `case_names` builds
+
+
 class StepBase(Strict):
     actor: str = Field(alias="as", min_length=1, description="An agent's username, or 'requester'.")
+    id: str | None = Field(default=None, pattern=STEP_ID, max_length=100, description=(
+        "The step's test name in JUnit and JSON, '<ticket key> / <id>', unique within its ticket: it stays the same "
+        "however the steps around it change (letters, digits, '-' and '_'). Without it: '<ticket key> / <as> <do>', "
+        "then ' #2', ' #3'... for the later steps of the same as and do in that ticket."))
 
 
 class AssignAgent(StepBase):
@@ -207,6 +214,24 @@ class TicketSpec(Strict):
     attachments: list[str] = _attachments()
     steps: list[Step] = Field(default_factory=list)
     expect: Expect = Field(default_factory=Expect)
+
+
+def case_names(ticket: TicketSpec) -> list[str]:
+    """The ticket's test names, its creation's first, then each step's: ``<key> / requester create``, then
+    ``<key> / <id>`` for a step with an id, else ``<key> / <as> <do>`` with `` #k`` when it is the k-th (k > 1)
+    step of that ``as`` and ``do`` in the ticket (steps with an id counted too). So a step inserted, removed or
+    moved elsewhere renames no other step, unless it has the same ``as`` and ``do`` and comes before it; giving a
+    step an id renames none of the others."""
+    names = [f"{ticket.key} / {REQUESTER} create"]
+    seen: dict[tuple[str, str], int] = {}
+    for step in ticket.steps:
+        kind = (step.actor, step.do)
+        seen[kind] = seen.get(kind, 0) + 1
+        if step.id is not None:
+            names.append(f"{ticket.key} / {step.id}")
+        else:
+            names.append(f"{ticket.key} / {step.actor} {step.do}" + (f" #{seen[kind]}" if seen[kind] > 1 else ""))
+    return names
 
 
 class Review(Strict):

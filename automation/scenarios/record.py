@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,37 @@ class StepResult:
     seconds: float
     error: str = ""
     number: int = 0  # the step's place in its ticket: 0 for the creation, 1 for the first step
+    name: str = ""  # its test name (`models.case_names`): the same from run to run
+    # Why the step's error is not osTicket's answer: "environment" (osTicket down, the database gone) or the
+    # signal that cut it off; JUnit then has an error where a refusal is a failure.
+    errored: str = ""
+
+    @property
+    def label(self) -> str:
+        """The name without its ticket key: ``john.doe note #2``."""
+        return self.name.split(" / ", 1)[-1] if self.name else f"{self.actor} {self.action}"
+
+
+@dataclass(frozen=True)
+class SkippedStep:
+    """A planned step (or creation) the run did not act, and why: an earlier step of its ticket failed, or the
+    run stopped before it."""
+
+    ticket: str
+    name: str
+    where: str
+    reason: str
+
+
+def failures(steps: Iterable[StepResult]) -> dict[str, str]:
+    """Each ticket that failed during the run (its first step with an error) -> the failure, as the run's verdict
+    and every later `verify` of its record give it: the ticket's expectations were not checked."""
+    found: dict[str, str] = {}
+    for step in steps:
+        if step.error and step.ticket not in found:
+            found[step.ticket] = (f"{step.where} step '{step.label}' failed in the run: {step.error}; the ticket's "
+                                  "expectations were not checked")
+    return found
 
 
 @dataclass
@@ -54,6 +86,8 @@ class RunResult:
     plan: dict[str, int] = field(default_factory=dict)  # the scenario's ticket keys -> their number of steps
     pending: dict[str, str] = field(default_factory=dict)  # key -> number osTicket answered, id never read
     interrupted: str = ""  # the signal that stopped the run (SIGINT, SIGTERM)
+    stopped: str = ""  # why the run ended before its verdict (a signal, osTicket down, --stop-on-failure)
+    skipped: list[SkippedStep] = field(default_factory=list)  # every planned step not acted, with why
 
     @property
     def passed(self) -> bool:
@@ -65,6 +99,7 @@ class RunResult:
                 "scenario": self.scenario, "passed": self.passed, "seconds": self.seconds,
                 "tickets": self.tickets, "steps": [asdict(s) for s in self.steps], "seed": self.seed_summary,
                 "id_range": list(self.id_range) if self.id_range else None, "id_range_open": self.id_range_open,
+                "skipped_steps": [asdict(s) for s in self.skipped], "stopped": self.stopped or None,
                 "unconfirmed": self.unconfirmed, "interrupted": bool(self.interrupted),
                 "signal": self.interrupted or None}
         if self.plan:
@@ -73,7 +108,8 @@ class RunResult:
             data["ledger"] = self.ledger.to_json()
         if self.verdict is not None:
             data["verification"] = {"passed": self.verdict.passed, "mismatches": self.verdict.mismatches(),
-                                    "skipped": self.verdict.skipped()}
+                                    "skipped": self.verdict.skipped(),
+                                    "tickets": [t.to_dict() for t in self.verdict.tickets]}
         return data
 
 
@@ -212,6 +248,7 @@ class RunRecord:
     ticket_numbers: dict[str, str] = field(default_factory=dict)  # key -> the number osTicket gave
     planned: tuple[str, ...] = ()  # the keys the run set out to act (fewer than the scenario's with --only)
     scenario: str = ""  # the scenario file the run acted out, as it was given
+    failed: dict[str, str] = field(default_factory=dict)  # keys of the tickets that failed at a step (`failures`)
 
     def of_another_scenario(self, scenario: Path) -> bool:
         """The run acted out another scenario file than ``scenario`` (the same file, or one of the same name
@@ -247,10 +284,13 @@ def load_record(workspace: Workspace, run_id: str) -> RunRecord | None:
         ledger = Ledger.from_json(data["ledger"]) if data.get("ledger") else None
         numbers = {str(k): str(v["number"]) for k, v in (data.get("tickets") or {}).items() if v.get("number")}
         planned = tuple(str(state["key"]) for state in data.get("ticket_states") or [])
+        failed = failures(StepResult(str(s.get("ticket", "")), str(s.get("where", "")), str(s.get("actor", "")),
+                                     str(s.get("action", "")), "", 0.0, str(s["error"]), name=str(s.get("name", "")))
+                          for s in data.get("steps") or [] if isinstance(s, dict) and s.get("error"))
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
         raise ConfigError(f"{path}: not a run record ({type(exc).__name__}: {exc}); move it away to verify by "
                           "subject tag") from None
-    return RunRecord(run_id, ids, id_range, ledger, numbers, planned, str(data.get("scenario") or ""))
+    return RunRecord(run_id, ids, id_range, ledger, numbers, planned, str(data.get("scenario") or ""), failed)
 
 
 def recorded_runs(workspace: Workspace) -> list[str]:

@@ -9,7 +9,14 @@ from collections.abc import Callable
 from typing import Any, Protocol, Self
 
 from automation.credentials import CredentialStore, agent_password, password_variable
-from automation.errors import AuthError, Interrupted, OsTicketError, ScenarioError, ScenarioStepFailed
+from automation.errors import (
+    AuthError,
+    Interrupted,
+    OsTicketError,
+    ScenarioError,
+    ScenarioStepFailed,
+    is_environment_failure,
+)
 from automation.instance import Instance
 from automation.interrupt import Interruptions
 from automation.osticket import db
@@ -26,9 +33,9 @@ from automation.scenarios.channels import Requesters, is_agent_step
 from automation.scenarios.collaborators import lookup as collaborator_lookup
 from automation.scenarios.loader import LoadedScenario, check_names, seed_password_envs
 from automation.scenarios.mail import mailbox_of
-from automation.scenarios.models import TicketSpec
+from automation.scenarios.models import TicketSpec, case_names
 from automation.scenarios.reactions import reopened
-from automation.scenarios.record import RunResult, StepResult, new_run_id
+from automation.scenarios.record import RunResult, SkippedStep, StepResult, failures, new_run_id
 from automation.scenarios.verify import unconfirmed_line, verify
 from automation.workspace import Workspace
 
@@ -52,8 +59,11 @@ class ScenarioRunner:
     def __init__(self, instance: Instance, workspace: Workspace, conn: Any | None = None,
                  api: TicketApi | None = None, progress: Progress = lambda _: None,
                  observer: RunObserver | None = None, require_mail: bool = False,
-                 interruptions: Interruptions | None = None) -> None:
+                 interruptions: Interruptions | None = None, keep_going: bool = True) -> None:
         self.instance = instance
+        # A step osTicket refuses fails its ticket and the run goes on with the next one; False: the run stops
+        # there. osTicket or the environment failing stops the run either way.
+        self.keep_going = keep_going
         self.require_mail = require_mail
         # Signals noted while a request is in flight stop the run once it is answered (`automation.interrupt`).
         self.interruptions = interruptions or Interruptions()
@@ -165,6 +175,8 @@ class ScenarioRunner:
             return self._run(loaded, result)
         except Interrupted as exc:
             result.interrupted = exc.name
+            if result.id_range is not None:
+                self._skip_unreached(loaded, result, f"not reached: the run was interrupted by {exc.name}")
             if result.id_range_open:
                 result.unconfirmed.append(
                     f"a ticket creation was cut off by {exc.name}: the ticket may exist unnamed; `ostops report "
@@ -189,10 +201,18 @@ class ScenarioRunner:
             self.observer.run_started(result.run_id)
         try:
             for ti, spec in enumerate(loaded.scenario.tickets):
-                self._act_ticket(loaded, ti, spec, directory, result)
+                try:
+                    self._act_ticket(loaded, ti, spec, directory, result)
+                except ScenarioStepFailed as exc:
+                    if not self.keep_going or is_environment_failure(exc):
+                        raise
+                    later = len(spec.steps) + 1 - sum(1 for s in result.steps if s.ticket == spec.key)
+                    self.progress(f"✗ {exc}; {later} later step(s) of {spec.key} skipped, the run goes on")
+            self._skip_unreached(loaded, result, "")
         except OsTicketError as exc:
             self.reconcile(result)
             exc.problems.extend(result.unconfirmed)
+            self._skip_unreached(loaded, result, self._stop_reason(result, exc))
             raise
         finally:
             result.seconds = time.monotonic() - started
@@ -200,7 +220,7 @@ class ScenarioRunner:
         facts = self._read_run(result)
         confirmed = self._confirmed(result)
         result.verdict = verify(loaded.scenario, result.run_id, facts, db.server_now(self.conn), confirmed,
-                                mailbox=mailbox_of(self.instance, self.require_mail))
+                                mailbox=mailbox_of(self.instance, self.require_mail), failed=failures(result.steps))
         result.unconfirmed = result.verdict.unconfirmed
         names = {s.sla for t in loaded.scenario.tickets for s in t.steps if s.do == "change_sla"}
         names |= {t.expect.sla for t in loaded.scenario.tickets if t.expect.sla}
@@ -209,6 +229,37 @@ class ScenarioRunner:
         result.seconds = time.monotonic() - started
         record.save(self.workspace, result)
         return result
+
+    def _skip_unreached(self, loaded: LoadedScenario, result: RunResult, stopped: str) -> None:
+        """Every planned creation and step the run did not act, with why: an earlier step of its ticket failed,
+        else the run stopped (``stopped``)."""
+        result.stopped = stopped
+        acted = {(s.ticket, s.number) for s in result.steps}
+        first_error: dict[str, StepResult] = {}
+        for s in result.steps:
+            if s.error:
+                first_error.setdefault(s.ticket, s)
+        result.skipped = []
+        for ti, spec in enumerate(loaded.scenario.tickets):
+            failed = first_error.get(spec.key)
+            why = (f"not run: step '{failed.label}' of this ticket failed before it ({failed.where})" if failed
+                   else stopped)
+            for number, name in enumerate(case_names(spec)):
+                if (spec.key, number) in acted:
+                    continue
+                where = (f"{loaded.path}:{loaded.located.line(('tickets', ti))}" if number == 0
+                         else loaded.step_where(ti, number - 1))
+                result.skipped.append(SkippedStep(spec.key, name, where, why or "not run"))
+
+    @staticmethod
+    def _stop_reason(result: RunResult, exc: OsTicketError) -> str:
+        failed = result.steps[-1] if result.steps and result.steps[-1].error else None
+        if failed is None or not isinstance(exc, ScenarioStepFailed):
+            return f"not reached: the run stopped: {exc}"
+        if is_environment_failure(exc):
+            return (f"not reached: the run stopped when osTicket or its environment failed at '{failed.name}' "
+                    f"({failed.where})")
+        return f"not reached: the run stopped at the failure of '{failed.name}' ({failed.where}): --stop-on-failure"
 
     def _save_acting(self, result: RunResult) -> None:
         """The record as the run goes: open on disk, since the next creation may be under way if the process is
@@ -266,6 +317,7 @@ class ScenarioRunner:
                     result: RunResult) -> None:
         where = f"{loaded.path}:{loaded.located.line(('tickets', ti))}"
         subject = f"{spec.subject} {run_facts.run_tag(result.run_id, spec.key)}"
+        names = case_names(spec)
         if self.observer:
             self.observer.ticket_creating(spec, subject)
         # Until its id is read, a ticket may exist that the record's range does not reach: the range is open.
@@ -277,7 +329,8 @@ class ScenarioRunner:
             except (OsTicketError, Interrupted) as exc:
                 done = [self._describe(s) for s in result.steps]
                 result.steps.append(StepResult(spec.key, where, spec.requester.name, "create", spec.subject,
-                                               time.monotonic() - t0, _cut_off(exc)))
+                                               time.monotonic() - t0, _cut_off(exc), name=names[0],
+                                               errored=_errored(exc)))
                 if isinstance(exc, Interrupted):
                     raise
                 raise ScenarioStepFailed(f"{where} ticket {spec.key}: creating it failed: {exc}", done) from exc
@@ -286,7 +339,8 @@ class ScenarioRunner:
             except (OsTicketError, Interrupted) as exc:
                 result.pending[spec.key] = number  # osTicket made it; the record names its number
                 result.steps.append(StepResult(spec.key, where, spec.requester.name, "create", f"#{number}",
-                                               time.monotonic() - t0, _cut_off(exc)))
+                                               time.monotonic() - t0, _cut_off(exc), name=names[0],
+                                               errored=_errored(exc)))
                 record.save(self.workspace, result)
                 if isinstance(exc, OsTicketError) and not isinstance(exc, ScenarioStepFailed):
                     raise ScenarioStepFailed(f"{where} ticket {spec.key} (#{number}): created, but its id could "
@@ -295,7 +349,7 @@ class ScenarioRunner:
                 raise
             result.ticket_created(spec.key, number, ticket_id)
             step_result = StepResult(spec.key, where, spec.requester.name, "create", f"#{number} {spec.subject}",
-                                     time.monotonic() - t0)
+                                     time.monotonic() - t0, name=names[0])
             result.steps.append(step_result)
             self._save_acting(result)
             self.progress(self._describe(step_result))
@@ -309,7 +363,7 @@ class ScenarioRunner:
                     detail = self.act_step(step, ticket_id, number, spec, subject, directory)
                 except (OsTicketError, Interrupted) as exc:
                     failed = StepResult(spec.key, where, step.actor, step.do, "", time.monotonic() - t0,
-                                        _cut_off(exc), si + 1)
+                                        _cut_off(exc), si + 1, names[si + 1], _errored(exc))
                     done = [self._describe(s) for s in result.steps]
                     result.steps.append(failed)
                     if isinstance(exc, Interrupted):
@@ -317,7 +371,7 @@ class ScenarioRunner:
                     raise ScenarioStepFailed(f"{where} ticket {spec.key} (#{number}), step {si + 1} "
                                              f"({step.actor}: {step.do}) failed: {exc}", done) from exc
                 step_result = StepResult(spec.key, where, step.actor, step.do, detail, time.monotonic() - t0,
-                                         number=si + 1)
+                                         number=si + 1, name=names[si + 1])
                 result.steps.append(step_result)
                 self.progress(self._describe(step_result))
             if self.observer:
@@ -381,6 +435,13 @@ def _cut_off(exc: BaseException) -> str:
     if isinstance(exc, Interrupted):
         return f"cut off by {exc.name} before osTicket answered: it may or may not have taken effect"
     return str(exc)
+
+
+def _errored(exc: BaseException) -> str:
+    """Why a step's error is no answer of osTicket's: the signal that cut it off, or osTicket down."""
+    if isinstance(exc, Interrupted):
+        return exc.name
+    return "environment" if is_environment_failure(exc) else ""
 
 
 def _files(names: list[str]) -> str:

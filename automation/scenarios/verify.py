@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,10 +31,17 @@ class TicketVerdict:
     # Expectations not checked here, with the reason (expect.mail without mail capture): never a failure.
     skipped: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)  # every expectation checked that holds, as a checklist line
+    # The ticket failed at a step during the run (`record.failures`): that is its one mismatch, and its
+    # expectations, which its later steps were to bring about, were not checked.
+    failed: str = ""
 
     @property
     def passed(self) -> bool:
         return not self.mismatches
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "number": self.number, "passed": self.passed, "failed": self.failed or None,
+                "mismatches": self.mismatches, "skipped": self.skipped}
 
 
 @dataclass
@@ -258,11 +265,16 @@ def check_ticket(spec: TicketSpec, facts: TicketFacts, now: dt.datetime, held: l
 
 def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.datetime | None = None,
            confirmed: set[int] | None = None, ledger: Ledger | None = None,
-           slas: dict[int, SlaDefinition] | None = None, mailbox: Mailbox | None = None) -> Verdict:
+           slas: dict[int, SlaDefinition] | None = None, mailbox: Mailbox | None = None,
+           failed: Mapping[str, str] | None = None) -> Verdict:
     """``confirmed`` are the ticket ids the run was answered for: any other ticket of the run is named as
     created but not confirmed. Without them (a run whose record is lost) the first whole ticket of each key
     counts as the run's. ``ledger`` (from the run record) holds osTicket to what the run left, ``slas`` (every
-    SLA now) to the SLA definitions the run used; ``mailbox`` holds ``expect.mail`` to what osTicket sent."""
+    SLA now) to the SLA definitions the run used; ``mailbox`` holds ``expect.mail`` to what osTicket sent.
+    ``failed``: the tickets that failed at a step during the run (`record.failures`), key -> why; that failure is
+    their verdict, and the final review leaves them out (they stay open because their later steps never ran), so
+    that the run and every later `verify` of its record report the same failures."""
+    failed = failed or {}
     now = now or dt.datetime.now()
     if ledger is not None:
         if confirmed is None:
@@ -282,6 +294,10 @@ def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.da
     verdicts = []
     for spec in scenario.tickets:
         found = by_key.get(spec.key)
+        if spec.key in failed:
+            verdicts.append(TicketVerdict(spec.key, found.number if found else None, [failed[spec.key]],
+                                          failed=failed[spec.key]))
+            continue
         if found is None:
             verdicts.append(TicketVerdict(spec.key, None, [f"no ticket of run {run_id} in osTicket"]))
             continue
@@ -299,7 +315,8 @@ def verify(scenario: Scenario, run_id: str, facts: list[TicketFacts], now: dt.da
     sla_problems = run_ledger.compare_slas(ledger.slas, slas) if ledger is not None and slas is not None else []
     review = []
     allowed = scenario.review.open_tickets
-    still_open = [f for f in facts if f.state == "open"]
+    left_out = {f.ticket_id for f in by_key.values() if f.key in failed}
+    still_open = [f for f in facts if f.state == "open" and f.ticket_id not in left_out]
     if allowed is not None and len(still_open) > allowed:
         numbers = ", ".join(f"#{f.number} ({f.key})" for f in still_open)
         review.append(f"open tickets: expected at most {allowed}, actual {len(still_open)}: {numbers}")
@@ -313,7 +330,8 @@ def verify_run(conn: Any, t: Tables, scenario: Scenario, run_id: str) -> Verdict
 
 def verify_past_run(instance: Instance, scenario: Scenario, run_id: str,
                     id_range: tuple[int, int | None] | None = None, ticket_ids: Sequence[int] = (),
-                    ledger: Ledger | None = None, mailbox: Mailbox | None = None) -> Verdict | None:
+                    ledger: Ledger | None = None, mailbox: Mailbox | None = None,
+                    failed: Mapping[str, str] | None = None) -> Verdict | None:
     """Verify a past run; None when osTicket holds no ticket of that run at all (an unknown run id).
 
     With the run record's ``id_range`` and ``ticket_ids`` the tickets are read by primary key and any other
@@ -327,6 +345,6 @@ def verify_past_run(instance: Instance, scenario: Scenario, run_id: str,
             return None
         confirmed = set(ticket_ids) if id_range is not None and ticket_ids else None
         slas = read_slas(conn, t) if ledger is not None else None
-        return verify(scenario, run_id, facts, server_now(conn), confirmed, ledger, slas, mailbox)
+        return verify(scenario, run_id, facts, server_now(conn), confirmed, ledger, slas, mailbox, failed)
     finally:
         conn.close()

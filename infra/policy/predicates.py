@@ -31,6 +31,8 @@ MYSQL_SERVER = "azure-native:dbformysql:Server"
 APPLICATION_GATEWAY = "azure-native:network:ApplicationGateway"
 MYSQL_FIREWALL_RULE = "azure-native:dbformysql:FirewallRule"
 MYSQL_CONFIGURATION = "azure-native:dbformysql:Configuration"
+STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
+BLOB_CONTAINER = "azure-native:storage:BlobContainer"
 TAGGABLE_TYPES = frozenset(
     {
         MYSQL_SERVER,
@@ -49,6 +51,10 @@ TAGGABLE_TYPES = frozenset(
         VM_EXTENSION,
         "azure-native:compute:Disk",
         "azure-native:maintenance:MaintenanceConfiguration",
+        STORAGE_ACCOUNT,
+        "azure-native:recoveryservices:Vault",
+        "azure-native:recoveryservices:ProtectionPolicy",
+        "azure-native:recoveryservices:ProtectedItem",
     }
 )
 RDP_PORT = 3389
@@ -473,6 +479,30 @@ def mysql_private_and_tls(resource_type: str, props: Props) -> list[str]:
     return []
 
 
+def storage_private_and_keyless(resource_type: str, props: Props) -> list[str]:
+    """A storage account takes HTTPS only with TLS 1.2 or later, no anonymous blob access and no shared-key (or
+    SAS) authorization, and its public endpoint denies by default; a blob container is never public
+    (infra/backup.py gives the evidence for each)."""
+    if resource_type == BLOB_CONTAINER:
+        access = str(props.get("publicAccess") or "None")
+        return [] if access == "None" else [f"blob container publicAccess is {access!r}: it must be 'None'"]
+    if resource_type != STORAGE_ACCOUNT:
+        return []
+    found = []
+    if props.get("enableHttpsTrafficOnly") is not True:
+        found.append("storage account must set enableHttpsTrafficOnly true")
+    if str(props.get("minimumTlsVersion") or "") not in {"TLS1_2", "TLS1_3"}:
+        found.append(f"storage account minimumTlsVersion is {props.get('minimumTlsVersion')!r}: it must be TLS1_2")
+    if props.get("allowBlobPublicAccess") is not False:
+        found.append("storage account must set allowBlobPublicAccess false (no anonymous reads)")
+    if props.get("allowSharedKeyAccess") is not False:
+        found.append("storage account must set allowSharedKeyAccess false: Entra ID only, no account keys or SAS")
+    if str(_get(props, "networkRuleSet", "defaultAction") or "") != "Deny":
+        found.append("storage account networkRuleSet.defaultAction must be 'Deny' (only the listed subnets and "
+                     "addresses reach it)")
+    return found
+
+
 # Reported, not blocking: a hash cannot be computed without network access, and the bootstrap warns too.
 ADVISORY = frozenset({"downloads-hash-pinned"})
 
@@ -511,6 +541,13 @@ POLICIES: dict[str, tuple[str, Predicate]] = {
     "mysql-private-and-tls": (
         "A MySQL Flexible Server has no public endpoint and requires TLS (require_secure_transport ON).",
         mysql_private_and_tls,
+    ),
+    "storage-private-and-keyless": (
+        (
+            "Storage accounts take HTTPS with TLS 1.2+, no anonymous access, no shared keys, and deny by default; "
+            "blob containers are private."
+        ),
+        storage_private_and_keyless,
     ),
     "downloads-hash-pinned": (
         "Every download of the bootstrap is verified by its publisher or pinned by SHA-256 in the manifest.",

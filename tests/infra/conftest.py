@@ -166,6 +166,7 @@ class ProgramRun:
     component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     random_results: list[str] = field(default_factory=list)
     private_keys: list[str] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)  # the token of every function (invoke) the program called
 
     def of_type(self, resource_type: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == resource_type]
@@ -185,6 +186,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.resources: list[RecordedResource] = []
         self.random_results: list[str] = []
         self.private_keys: list[str] = []
+        self.calls: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(RecordedResource(args.typ, args.name, copy.deepcopy(args.inputs)))
@@ -220,6 +222,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "azure-native:keyvault:Vault":
             state["name"] = args.inputs["vaultName"]
             state["properties"] = {**args.inputs["properties"], "vaultUri": f"https://{args.inputs['vaultName']}.vault.azure.net/"}
+        if args.typ == "azure-native:storage:StorageAccount":
+            state["name"] = args.inputs["accountName"]
         if args.typ == "azure-native:compute:VirtualMachineRunCommandByVirtualMachine":
             state["name"] = args.inputs["runCommandName"]
         if args.typ == "tls:index/privateKey:PrivateKey":
@@ -237,6 +241,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return f"/subscriptions/mock/{args.typ}/{args.name}", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        self.calls.append(args.token)
         if args.token == "azure-native:authorization:getClientConfig":
             return {
                 "clientId": "mock-client",
@@ -343,6 +348,7 @@ def run_program(config: Mapping[str, str], secrets: Mapping[str, str] | None = N
         component_outputs=monitor.component_outputs,
         random_results=recording.random_results,
         private_keys=recording.private_keys,
+        calls=recording.calls,
     )
 
 

@@ -36,7 +36,7 @@ README = REPO / "README.md"  # holds the lab-step mapping table
 
 OSTICKET_FLOOR = (1, 18, 3)  # CVE-2026-22200
 SECRETS = {"AdminPassword", "DbRootPassword", "DbAppPassword", "ApiKey", "TlsPfxBase64", "TlsPfxPassword",
-           "SmtpPassword"}
+           "SmtpPassword", "MysqlAdminPassword", "SecretSalt"}
 # The contract (docs/bootstrap.md): only these parameters; settings are embedded, secrets fetched.
 CONTRACT_PARAMETERS = {"SettingsPath": False, "LogPath": True}
 PLACEHOLDER = "__OSTOPS_SETTINGS_JSON__"
@@ -45,7 +45,9 @@ OPTIONAL_WITH_DEFAULT = {"LogPath"}
 # PowerShell functions of the script that may receive a secret: they build SQL or JSON for a child's stdin
 # or put the password in the child's environment. Everything else (Write-*, native programs, msiexec,
 # Invoke-Process/Invoke-Checked arguments) must never see one.
-SECRET_SINKS = {"convertto-sqlstring", "invoke-mariadbsql", "test-mariadblogin"}
+# The web role's: a PHP program's stdin (Invoke-DatabasePhp) and ost-config.php's literals (ConvertTo-PhpLiteral).
+SECRET_SINKS = {"convertto-sqlstring", "invoke-mariadbsql", "test-mariadblogin", "invoke-databasephp",
+                "convertto-phpliteral"}
 OUTPUT_COMMANDS = {"write-log", "write-host", "write-output", "write-verbose", "write-warning", "write-information",
                    "write-debug", "write-error", "out-file", "add-content", "set-content", "out-host"}
 

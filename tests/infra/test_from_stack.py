@@ -117,3 +117,11 @@ def test_the_unit_fixture_is_what_the_production_program_outputs(bootstrap_paths
     from_fixture = read_stack_outputs(json.dumps(fixture), "fixture.json").instance
     assert from_program.management_route == from_fixture.management_route
     assert from_program.tier == from_fixture.tier == "production"
+    assert from_fixture.backup_container_url == fixture["backupContainerUrl"]
+
+
+def test_from_stack_copies_the_backup_container_url(stack: ProgramRun) -> None:
+    instance = read_stack_outputs(stack_output_json(stack), "outputs.json").instance
+    assert instance.backup_container_url == stack.outputs["backupContainerUrl"]
+    assert instance.backup_container_url.startswith("https://ostopsbk")
+    assert instance.backup_container_url.endswith(".blob.core.windows.net/osticket-backups")

@@ -272,6 +272,16 @@ BAD_RESOURCES: list[tuple[str, str, dict[str, Any], str]] = [
         "mysql-private-and-tls",
     ),
     (
+        "storage-with-shared-keys",
+        "azure-native:storage:StorageAccount",
+        {
+            "tags": dict(TAGS), "enableHttpsTrafficOnly": True, "minimumTlsVersion": "TLS1_2",
+            "allowBlobPublicAccess": False, "networkRuleSet": {"defaultAction": "Deny"},
+        },
+        "storage-private-and-keyless",
+    ),
+    ("public-container", "azure-native:storage:BlobContainer", {"publicAccess": "Blob"}, "storage-private-and-keyless"),
+    (
         "gateway-without-https",
         "azure-native:network:ApplicationGateway",
         {"tags": dict(TAGS), "httpListeners": [{"name": "http", "protocol": "Http"}]},

@@ -260,7 +260,7 @@ def test_instances_get_the_bootstrap_in_the_web_role(run: ProgramRun) -> None:
     database = settings["database"]
     assert database["host"] == run.outputs["dbHost"]
     assert database["tls"]["required"] is True
-    assert [c["url"] for c in database["tls"]["caCertificates"]] == [u for _, u in MYSQL_CA_CERTIFICATES]
+    assert [c["url"] for c in database["tls"]["caCertificates"]] == [u for _, u, _ in MYSQL_CA_CERTIFICATES]
     config = settings["ostConfig"]
     assert config["DBSSLCA"] == {"value": MYSQL_CA_FILE}
     assert config["TRUSTED_PROXIES"] == {"value": GATEWAY_SUBNET_PREFIX}

@@ -1,7 +1,9 @@
 """Refactoring keeps every resource of an existing stack: the URNs the mocks saw before the shared components
 (``WindowsMachine``, infra/site.py, infra/network.py's helpers) were introduced are in
 tests/infra/data/tier_resources.json; each is still a URN of the program, or is named by an alias of the
-resource that moved (so ``pulumi up`` on an existing stack renames it in state instead of replacing it)."""
+resource that moved (so ``pulumi up`` on an existing stack renames it in state instead of replacing it).
+The backup storage (``BackupStorage`` and its children, infra/backup.py) came from another branch at the same
+time: its URNs were appended to the snapshot as they are, the URNs taken before left as they were."""
 
 from __future__ import annotations
 

@@ -54,7 +54,9 @@ def test_a_verdict_with_skipped_mail_passes_and_says_so() -> None:
     result = RunResult("r", str(LAB), verdict=verdict)
     document = json.loads(json.dumps(result.to_json(), default=str))
     assert document["passed"] is True
-    assert document["verification"] == {"passed": True, "mismatches": [], "skipped": verdict.skipped()}
+    assert document["verification"] == {"passed": True, "mismatches": [], "skipped": verdict.skipped(), "tickets": [
+        {"key": key, "number": "123456", "passed": True, "failed": None, "mismatches": [],
+         "skipped": [f"mail[0] to k@example.com: skipped: {REASON}"]}]}
 
 
 def test_junit_reports_skipped_mail_as_skipped_not_failed() -> None:

@@ -4,23 +4,19 @@ interrupted and names every ticket with its state."""
 
 from __future__ import annotations
 
-import json
 import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from automation.errors import ApiError, DatabaseError, Interrupted, ScenarioStepFailed
-from automation.instance import DatabaseAccess, Instance, Login
 from automation.scenarios import runner as runner_module
 from automation.scenarios.loader import load_scenario
 from automation.scenarios.record import RunResult, load_record, save, save_record
-from automation.scenarios.runner import ScenarioRunner
 from automation.workspace import Workspace
-
-BEFORE = 100  # the newest ticket id before the run
+from tests.helpers.acting import BEFORE, Acting
+from tests.helpers.acting import acting as in_memory
 
 
 def scenario(folder: Path) -> Path:
@@ -37,61 +33,9 @@ def scenario(folder: Path) -> Path:
     return path
 
 
-class Acting:
-    """The help desk the runner acts on: creation answers ticket numbers (ids from 101); ``on_create`` may
-    raise or signal, for the ticket about to be created."""
-
-    def __init__(self, runner: ScenarioRunner, workspace: Workspace) -> None:
-        self.runner = runner
-        self.workspace = workspace
-        self.created = 0
-        self.seen: list[dict[str, Any]] = []  # the record on disk as each creation request goes out
-        self.on_create: dict[int, Any] = {}
-        self.steps: list[int] = []
-
-    def record(self) -> dict[str, Any]:
-        [path] = self.workspace.runs_dir.glob("*.json")
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-
-    def create(self, spec: Any, subject: str, directory: Any) -> str:
-        self.seen.append(self.record())
-        action = self.on_create.get(self.created)
-        if action is not None:
-            action()
-        self.created += 1
-        return f"{self.created:06d}"
-
-    def ticket_id(self, number: str) -> int:
-        return BEFORE + int(number)
-
-    def act_step(self, step: Any, ticket_id: int, *args: Any) -> str:
-        self.steps.append(ticket_id)
-        return ""
-
-
 @pytest.fixture
 def acting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Acting:
-    monkeypatch.setattr(runner_module.Directory, "read", classmethod(lambda cls, conn, tables: object()))
-    monkeypatch.setattr(runner_module, "check_names", lambda loaded, directory: None)
-    monkeypatch.setattr(runner_module, "check_agents", lambda *args, **kwargs: None)
-    monkeypatch.setattr(ScenarioRunner, "log_in_agents", lambda self, loaded: None)
-    monkeypatch.setattr(ScenarioRunner, "check_credentials", lambda self, loaded: None)
-    monkeypatch.setattr(runner_module.db, "last_ticket_id", lambda conn, tables: BEFORE)
-
-    def no_database(*args: Any) -> Any:
-        raise DatabaseError("Can't connect to MySQL server on '127.0.0.1' ([Errno 111] Connection refused)")
-
-    monkeypatch.setattr(runner_module.db, "connect", no_database)
-    instance = Instance(kind="local", url="http://127.0.0.1:9", osticket_version="1.18.1", api_key=SecretStr("A" * 32),
-                        admin=Login(username="admin", password=SecretStr("b")),
-                        db=DatabaseAccess(host="127.0.0.1", name="osticket", user="osticket", password=SecretStr("c")))
-    workspace = Workspace(tmp_path / "instance.json")
-    runner = ScenarioRunner(instance, workspace, conn=object(), api=object())  # type: ignore[arg-type]
-    fake = Acting(runner, workspace)
-    monkeypatch.setattr(runner.requesters, "create", fake.create)
-    monkeypatch.setattr(runner, "_ticket_id", fake.ticket_id)
-    monkeypatch.setattr(runner, "act_step", fake.act_step)
-    return fake
+    return in_memory(monkeypatch, tmp_path)
 
 
 def stop_at_the_database(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,8 @@
 $SettingsPlaceholder = '__OSTOPS_' + 'SETTINGS_JSON__'
 $MinimumOsTicketVersion = '1.18.3'   # security floor: fixes CVE-2026-22200
 $RequiredDownloads = @('osticket', 'php', 'vcredist', 'urlrewrite', 'mariadb')
+# The role this script was composed for (infra/bootstrap_command.py ROLE_MODULES); a role's own module sets it.
+$ScriptRole = 'install'
 $SecretNames = @('adminPassword', 'dbRootPassword', 'dbAppPassword', 'apiKey', 'tlsPfx', 'tlsPfxPassword')
 # settings.mode: what this run does. Every step names the modes it belongs to (Add-Step -Modes); later modes
 # (upgrade, rotate, backup) add their steps and a value here.
@@ -100,6 +102,7 @@ $DbTlsCert = 'C:\MariaDB\data\ostops-server-cert.pem'
 $DbTlsKey = 'C:\MariaDB\data\ostops-server-key.pem'
 
 $HttpFirewallRule = 'ostops-http'
+$HttpPorts = @(80, 443)
 $DbFirewallRule = 'ostops-mariadb'
 $CronTaskName = 'osTicket cron'
 $CronTaskPath = '\ostops\'

@@ -214,6 +214,13 @@ function Get-OptionProblems {
     # The secrets' endpoints: Azure's, or a stand-in on loopback (never another host: the token is a credential).
     $secrets = Get-SettingValue $Settings 'secrets'
     $script:IdentityEndpoint = "$(Get-SettingValue $secrets 'identityEndpoint' $ImdsEndpoint)".TrimEnd('/')
+    # A user-assigned identity (the web role's scale set): IMDS takes its client_id ("Required, if your VM has
+    # multiple user-assigned managed identities", Microsoft, "How to use managed identities for Azure resources
+    # on an Azure VM to acquire an access token"); always given when the settings name one.
+    $script:IdentityClientId = "$(Get-SettingValue $secrets 'identityClientId' '')"
+    if ($script:IdentityClientId -notmatch '^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$') {
+        $problems.Add("settings.secrets.identityClientId must be the identity's client id (a GUID), not '$($script:IdentityClientId)'")
+    }
     $loopback = '^http://127\.0\.0\.1:\d{1,5}$'
     if ($script:IdentityEndpoint -ne $ImdsEndpoint -and $script:IdentityEndpoint -notmatch $loopback) {
         $problems.Add("settings.secrets.identityEndpoint must be $ImdsEndpoint or http://127.0.0.1:<port> (a stand-in), not '$($script:IdentityEndpoint)'")
@@ -237,7 +244,9 @@ function Get-KeyVaultSecret {
     $delay = 5
     for ($try = 1; ; $try++) {
         try {
-            $token = (Invoke-RestMethod -Uri ($script:IdentityEndpoint + $ImdsIdentityRoute) -Headers @{ Metadata = 'true' } -UseBasicParsing -TimeoutSec 30).access_token
+            $route = $ImdsIdentityRoute
+            if ($script:IdentityClientId) { $route += '&client_id=' + $script:IdentityClientId }
+            $token = (Invoke-RestMethod -Uri ($script:IdentityEndpoint + $route) -Headers @{ Metadata = 'true' } -UseBasicParsing -TimeoutSec 30).access_token
             $secret = Invoke-RestMethod -Uri $url -Headers @{ Authorization = "Bearer $token" } -UseBasicParsing -TimeoutSec 30
             return [string]$secret.value
         } catch {
@@ -377,6 +386,14 @@ function Get-ExtraGrants {
     $result = @{}
     foreach ($sid in $Grants.Keys) { if (@($SidSystem, $SidAdministrators) -notcontains $sid) { $result[$sid] = $Grants[$sid] } }
     return $result
+}
+
+function Get-CertificateSha256 {
+    # SHA-256 of the certificate's DER bytes (RawData), lower-case hex: settings.tls.certificateSha256's form.
+    param([Parameter(Mandatory = $true)]$Certificate)
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    try { $hash = $sha.ComputeHash($Certificate.RawData) } finally { $sha.Dispose() }
+    return (($hash | ForEach-Object { $_.ToString('x2') }) -join '')
 }
 
 function Get-HttpStatus {

@@ -43,6 +43,11 @@ Add-Step -Name 'Validate settings' -Lab '' -Modes $SupportedModes -Test {
     foreach ($key in @('manifest', 'secrets')) {
         if ($null -eq $settings.PSObject.Properties[$key]) { $problems.Add("settings.$key is missing") }
     }
+    $role = 'install'
+    if ($null -ne $settings.PSObject.Properties['role']) { $role = "$($settings.role)" }
+    if ($role -ne $ScriptRole) {
+        $problems.Add("settings.role '$role': this script was composed for the '$ScriptRole' role (infra/bootstrap_command.py ROLE_MODULES)")
+    }
     if ($problems.Count -gt 0) { $script:SettingsProblems = $problems; return $false }
     $script:OsTicketVersion = "$($settings.osTicketVersion)".TrimStart('v')
     $script:SiteHostName = "$($settings.siteHostName)"
@@ -109,6 +114,7 @@ Add-Step -Name 'Validate settings' -Lab '' -Modes $SupportedModes -Test {
     if ($problems.Count -eq 0) {
         try {
             $secrets = Read-Secrets -Secrets $settings.secrets
+            $script:SecretValues = $secrets
             $script:AdminPassword = $secrets['adminPassword']; $script:DbRootPassword = $secrets['dbRootPassword']
             $script:DbAppPassword = $secrets['dbAppPassword']; $script:ApiKey = $secrets['apiKey']
             $script:TlsPfxBase64 = $secrets['tlsPfx']; $script:TlsPfxPassword = $secrets['tlsPfxPassword']

@@ -1,6 +1,18 @@
 # ---------------------------------------------------------------------------------------------------------
 # osTicket: the code, web.config and the IIS site
 # ---------------------------------------------------------------------------------------------------------
+function Get-HelpdeskEmail {
+    # The help desk's own address: helpdesk@<host>, or support@ when that is the admin's. osTicket's installer
+    # refuses any address at host 'localhost' (Validator::is_email, include/class.validator.php of 1.18.1), so
+    # a host name without a dot (localhost, a bare computer name) takes the admin e-mail's domain instead.
+    param([Parameter(Mandatory = $true)][string]$HostName, [Parameter(Mandatory = $true)][string]$AdminAddress)
+    $domain = $HostName
+    if ($domain -notmatch '\.') { $domain = ($AdminAddress -split '@')[-1] }
+    $email = "helpdesk@$domain"
+    if ($email -eq $AdminAddress) { $email = "support@$domain" }
+    return $email
+}
+
 function Get-OsTicketInstalled {
     $text = Read-TextFile $OstConfig
     return ($null -ne $text -and $text -match "define\('OSTINSTALLED',\s*TRUE\)")

@@ -33,14 +33,6 @@ function Get-TlsCertificateFromSecret {
     return $cert
 }
 
-function Get-CertificateSha256 {
-    # SHA-256 of the certificate's DER bytes (RawData), lower-case hex: settings.tls.certificateSha256's form.
-    param([Parameter(Mandatory = $true)]$Certificate)
-    $sha = [System.Security.Cryptography.SHA256]::Create()
-    try { $hash = $sha.ComputeHash($Certificate.RawData) } finally { $sha.Dispose() }
-    return (($hash | ForEach-Object { $_.ToString('x2') }) -join '')
-}
-
 function Get-SchannelKeys {
     $root = 'HKLM:\SYSTEM\CurrentControlSet\Control\SecurityProviders\SCHANNEL\Protocols'
     foreach ($protocol in @('TLS 1.0', 'TLS 1.1')) {

@@ -14,6 +14,7 @@ $script:DataDisk = $null
 $script:HstsMaxAge = 0
 $script:SmtpRelay = $null
 $script:IdentityEndpoint = $ImdsEndpoint
+$script:IdentityClientId = ''
 $script:AutomationIp = ''
 $script:Downloads = $null
 $script:Settings = $null
