@@ -75,6 +75,26 @@ class LocalProcesses(BaseModel):
     web_nodes: list[WebNode] = Field(default_factory=list)
 
 
+class ManagementRoute(BaseModel):
+    """How an operator reaches an Azure help desk's machines and database (stack output ``managementRoute``):
+    ``public`` (the lab VM's address, RDP from adminSourceCidr), ``bastion`` (Azure Bastion only) or
+    ``automation-subnet`` (a runner or jump host beside the production tier's private database)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: Literal["public", "bastion", "automation-subnet"]
+    how: str = ""
+    bastion_name: str | None = None
+    resource_group: str | None = None
+    virtual_network: str | None = None
+    subnet_prefix: str | None = None
+    vm_id: str | None = None
+
+    def describe(self) -> str:
+        where = f" {self.bastion_name} in {self.resource_group}" if self.bastion_name and self.resource_group else ""
+        return f"{self.kind}{where}: {self.how}" if self.how else f"{self.kind}{where}"
+
+
 class Instance(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -92,6 +112,9 @@ class Instance(BaseModel):
     https_certificate_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     # Set only by `ostops instance from-stack --allow-plain-http`: secrets may cross the network in clear.
     allow_plain_http: bool = False
+    # From the stack's outputs (`ostops instance from-stack`); None for other instances and older stacks.
+    tier: Literal["lab", "production"] | None = None
+    management_route: ManagementRoute | None = None
     # The private Blob container the VM's nightly backup writes to (stack output backupContainerUrl); with it,
     # `ostops instance status` checks the last scheduled backup (automation/scheduled_backups.py).
     backup_container_url: str | None = Field(default=None, pattern=r"^https://[^?#@\s]+$")

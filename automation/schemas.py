@@ -1,4 +1,5 @@
-"""JSON Schemas of the seed and scenario files, generated from their models into ``seed/schema/``.
+"""JSON Schemas of the seed and scenario files and of the instance file, generated from their models into
+``seed/schema/``.
 
 Regenerate with ``python -m automation.schemas`` (a test fails while the committed files differ)."""
 
@@ -9,11 +10,16 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from automation.instance import Instance
 from automation.scenarios.models import Scenario
 from automation.seeding.models import SeedFile
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "seed" / "schema"
-MODELS: dict[str, type[BaseModel]] = {"seed.schema.json": SeedFile, "scenario.schema.json": Scenario}
+MODELS: dict[str, type[BaseModel]] = {
+    "seed.schema.json": SeedFile,
+    "scenario.schema.json": Scenario,
+    "instance.schema.json": Instance,
+}
 
 
 def generate(name: str) -> str:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr, ValidationError
 
 from automation.errors import ConfigError
-from automation.instance import DatabaseAccess, Instance, Login
+from automation.instance import DatabaseAccess, Instance, Login, ManagementRoute
 from automation.osticket.http import check_transport
 
 REQUIRED = ("helpdeskUrl", "osticketVersion", "apiKey", "osticketAdminUsername", "osticketAdminPassword",
@@ -27,7 +27,11 @@ TEXT = ("helpdeskUrl", "osticketVersion", "apiKey", "osticketAdminUsername", "os
 FIELD_OUTPUTS = {"url": "helpdeskUrl", "osticket_version": "osticketVersion", "api_key": "apiKey",
                  "admin.username": "osticketAdminUsername", "admin.password": "osticketAdminPassword",
                  "db.host": "dbHost", "db.port": "dbPort", "db.name": "dbName", "db.user": "dbUser",
-                 "db.password": "dbAppPassword", "db.table_prefix": "tablePrefix", "table_prefix": "tablePrefix"}
+                 "db.password": "dbAppPassword", "db.table_prefix": "tablePrefix", "table_prefix": "tablePrefix",
+                 "tier": "tier"}
+# managementRoute's keys (camelCase, as the stack outputs them) → ManagementRoute's fields.
+ROUTE_FIELDS = {"kind": "kind", "how": "how", "bastionName": "bastion_name", "resourceGroup": "resource_group",
+                "virtualNetwork": "virtual_network", "subnetPrefix": "subnet_prefix", "vmId": "vm_id"}
 HINT = "give the output of `pulumi stack output --json --show-secrets`"
 
 
@@ -198,6 +202,7 @@ def read_stack_outputs(text: str | bytes, source: str, db_ca: str | None = None,
     if db_ca is not None:
         check_db_ca(db_ca)
     assert port is not None  # checked above
+    route = _management_route(outputs.get("managementRoute"), source)
     try:
         instance = Instance(
             kind="azure",
@@ -213,6 +218,8 @@ def read_stack_outputs(text: str | bytes, source: str, db_ca: str | None = None,
             created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             https_certificate_sha256=sha256,
             allow_plain_http=allow_plain_http,
+            tier=outputs.get("tier"),
+            management_route=route,
             backup_container_url=backup_url,
         )
     except ValidationError as exc:
@@ -221,3 +228,18 @@ def read_stack_outputs(text: str | bytes, source: str, db_ca: str | None = None,
         # pydantic would echo the input; for a secret field that is the secret, so say only what is wrong.
         raise ConfigError(f"{source}: stack output {FIELD_OUTPUTS.get(where, where)}: {first['msg']}") from None
     return StackInstance(instance, pem.strip() + "\n" if pem else None)
+
+
+def _management_route(value: Any, source: str) -> ManagementRoute | None:
+    """The stack's ``managementRoute`` (absent from stacks made before it existed: None)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: stack output managementRoute: must be an object, not {_kind(value)}; {HINT}")
+    fields = {ROUTE_FIELDS[key]: item for key, item in value.items() if key in ROUTE_FIELDS}
+    try:
+        return ManagementRoute(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = next((k for k, f in ROUTE_FIELDS.items() if f == str(first["loc"][0])), str(first["loc"][0]))
+        raise ConfigError(f"{source}: stack output managementRoute.{key}: {first['msg']}; {HINT}") from None

@@ -292,6 +292,8 @@ KNOWN_KEYS = frozenset(
         "smtpRelayUsername",
         "smtpRelayPassword",
         "tier",
+        "bastion",
+        "bastionSku",
         "backupSchedule",
         "backupRetentionDays",
         "backupSoftDeleteDays",
@@ -299,6 +301,10 @@ KNOWN_KEYS = frozenset(
         *PRODUCTION_KEYS,
     }
 )
+# ostops:bastion: Azure Bastion (infra/bastion.py), off by default, recommended for production. Developer is
+# refused: no subnet or public IP of its own and no connections from the Azure CLI (includes/bastion-sku.md).
+BASTION_SKUS = ("Standard", "Basic")
+DEFAULT_BASTION_SKU = "Standard"
 
 
 class StackConfigError(ConfigError, pulumi.RunError):
@@ -396,6 +402,8 @@ class StackConfig:
     data_disk_sku: str = DEFAULT_DATA_DISK_SKU
     hsts_max_age_seconds: int = 0
     smtp_relay: SmtpRelay | None = None
+    bastion: bool = False
+    bastion_sku: str = DEFAULT_BASTION_SKU
     backup: BackupSettings = field(default_factory=BackupSettings)
     tier: str = DEFAULT_TIER
     # Set exactly when tier == "production".
@@ -892,11 +900,20 @@ def load_config(config: pulumi.Config | None = None, stack: str | None = None) -
     lab_client = read.flag("labClient")
     if lab_client and dns_label is not None:
         read.checked("dnsLabel", dns_label, check_lab_client_label)
-    if lab_client and not read.given("adminSourceCidr"):
+    bastion = read.flag("bastion")
+    if bastion and read.given("adminSourceCidr"):
+        read.fail(
+            "adminSourceCidr",
+            "opens RDP to the internet, and with ostops:bastion RDP goes through Azure Bastion only: unset it",
+        )
+    if read.given("bastionSku") and not bastion:
+        read.fail("bastionSku", "needs ostops:bastion true, the Bastion it sizes")
+    if lab_client and not bastion and not read.given("adminSourceCidr"):
         read.fail(
             "adminSourceCidr",
             "is required with ostops:labClient (the lab client is used over RDP): set the /28 or narrower "
-            "range you work from, e.g. 203.0.113.7/32",
+            "range you work from, e.g. 203.0.113.7/32, or set ostops:bastion true to reach it through Azure "
+            "Bastion",
         )
     tls_pfx = read.secret("tlsPfxBase64", check_pfx_base64)
     tls_password = read.secret("tlsPfxPassword", check_pfx_password)
@@ -958,6 +975,10 @@ def load_config(config: pulumi.Config | None = None, stack: str | None = None) -
         "data_disk_sku": read.text("dataDiskSku", check_data_disk_sku, DEFAULT_DATA_DISK_SKU),
         "hsts_max_age_seconds": hsts_max_age,
         "smtp_relay": _smtp_relay(read),
+        "bastion": bastion,
+        "bastion_sku": read.text(
+            "bastionSku", _choice({sku: sku for sku in BASTION_SKUS}), DEFAULT_BASTION_SKU
+        ),
         "backup": BackupSettings(
             schedule=read.text("backupSchedule", check_backup_schedule, DEFAULT_BACKUP_SCHEDULE),
             retention_days=read.text("backupRetentionDays", check_scheduled_retention, DEFAULT_SCHEDULED_RETENTION_DAYS),

@@ -12,53 +12,32 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import compute, maintenance, network, resources
 
-from infra import tls
+from infra import site, tls
 from infra.backup import (
     AzureVmBackup,
     AzureVmBackupArgs,
     BackupStorage,
     BackupStorageArgs,
-    container_url,
     storage_service_endpoint,
 )
+from infra.bastion import Bastion, BastionArgs
 from infra.bootstrap_command import (
     BootstrapFiles,
-    backup_settings,
-    bootstrap_settings,
     check_script_size,
     create_bootstrap_command,
     embed_settings,
     role_for_mode,
-    smtp_relay_settings,
 )
 from infra.config import StackConfig, check_computer_name
-from infra.network import inbound_rules, security_rule_args
-from infra.passwords import random_api_key, secret_or_random
+from infra.network import inbound_rules, security_group, virtual_network
+from infra.passwords import secret_or_random
 from infra.replace_guard import VmReplaceGuard
-from infra.vault import CONTRACT_SECRET_NAMES, SMTP_RELAY_PASSWORD, SecretsVault, SecretsVaultArgs
-from infra.vm import (
-    boot_diagnostics_profile,
-    data_disk,
-    data_disk_attachment,
-    image_reference_args,
-    managed_os_disk,
-    network_profile,
-    principal_id,
-    public_address,
-    public_endpoint,
-    public_fqdn,
-    system_identity,
-    trusted_launch_profile,
-    vm_options,
-)
+from infra.vault import CONTRACT_SECRET_NAMES, SecretsVault, SecretsVaultArgs
+from infra.vm import WindowsMachine, WindowsMachineArgs, data_disk, data_disk_attachment, platform_patching
 
 COMPONENT_TYPE = "ostops:infra:OsTicketHost"
-VNET_PREFIX = "10.20.0.0/16"
 SUBNET_PREFIX = "10.20.1.0/24"
 SERVER_COMPUTER_NAME = check_computer_name("osticket")
-DB_NAME = "osticket"
-DB_USER = "osticket"
-TABLE_PREFIX = "ost_"
 
 # Platform patching on a schedule: with AutomaticByPlatform and bypassPlatformSafetyChecksOnUserSchedule,
 # "VMs with this property set to true are no longer autopatched when the VMs don't have an associated
@@ -103,31 +82,17 @@ class OsTicketHost(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         files = args.bootstrap_files
-        relay = config.smtp_relay
-        smtp = (
-            smtp_relay_settings(
-                relay.host, relay.port, relay.username, SMTP_RELAY_PASSWORD if relay.password is not None else None
-            )
-            if relay is not None
-            else None
-        )
 
         def settings(fqdn: str, vault_uri: str, certificate_sha256: str, backup_url: str) -> dict[str, Any]:
-            return bootstrap_settings(
-                files=files,
-                osticket_version=config.osticket_version,
-                site_host_name=fqdn,
-                helpdesk_name=config.helpdesk_name,
-                admin_username=config.osticket_admin_username,
-                admin_email=config.osticket_admin_email or f"ostadmin@{fqdn}",
-                automation_source_ip=config.automation_source_ip,
-                enable_db_access=config.enable_db_access,
+            return site.settings(
+                config,
+                files,
+                fqdn=fqdn,
                 vault_uri=vault_uri,
-                secret_names=CONTRACT_SECRET_NAMES,
                 certificate_sha256=certificate_sha256,
-                hsts_max_age_seconds=config.hsts_max_age_seconds,
-                smtp_relay=smtp,
-                backup=backup_settings(backup_url, config.backup.schedule, config.backup.retention_days),
+                secret_names=CONTRACT_SECRET_NAMES,
+                enable_db_access=config.enable_db_access,
+                backup_container_url=backup_url,
                 mode=config.bootstrap_mode,
             )
 
@@ -138,7 +103,7 @@ class OsTicketHost(pulumi.ComponentResource):
         check_script_size(
             embed_settings(
                 role_script,
-                settings(config.fqdn, f"https://{'x' * 24}.vault.azure.net/", "0" * 64, container_url("x" * 24)),
+                settings(config.fqdn, site.LONGEST_VAULT_URI, site.LONGEST_SHA256, site.LONGEST_CONTAINER_URL),
             )
         )
 
@@ -148,15 +113,14 @@ class OsTicketHost(pulumi.ComponentResource):
         self.resource_group_name = self.resource_group.name
         self._network(name, tags)
 
-        self.admin_username = config.admin_username
-        self.admin_password = secret_or_random(config.admin_password, f"{name}-vm-admin-password", self)
-        self.osticket_admin_username = config.osticket_admin_username
-        self.osticket_admin_password = secret_or_random(
-            config.osticket_admin_password, f"{name}-osticket-admin-password", self
-        )
+        self.credentials = site.credentials(config, name, self)
+        self.admin_username = self.credentials.admin_username
+        self.admin_password = self.credentials.admin_password
+        self.osticket_admin_username = self.credentials.osticket_admin_username
+        self.osticket_admin_password = self.credentials.osticket_admin_password
+        self.db_app_password = self.credentials.db_app_password
+        self.api_key = self.credentials.api_key
         self.db_root_password = secret_or_random(config.db_root_password, f"{name}-db-root-password", self)
-        self.db_app_password = secret_or_random(config.db_app_password, f"{name}-db-app-password", self)
-        self.api_key = secret_or_random(config.api_key, f"{name}-api-key", self, random_api_key)
 
         self.data_disk = data_disk(
             name,
@@ -178,50 +142,33 @@ class OsTicketHost(pulumi.ComponentResource):
             vm=f"{name}-vm",
             opts=child,
         )
-        self.vm = compute.VirtualMachine(
-            f"{name}-vm",
-            resource_group_name=self.resource_group_name,
-            location=config.location,
-            hardware_profile=compute.HardwareProfileArgs(vm_size=config.vm_size),
-            storage_profile=compute.StorageProfileArgs(
-                image_reference=image_reference_args(config.server_image),
-                os_disk=managed_os_disk(),
-                data_disks=[data_disk_attachment(self.data_disk)],
-            ),
-            os_profile=compute.OSProfileArgs(
+        self.machine = WindowsMachine(
+            name,
+            WindowsMachineArgs(
+                resource_group_name=self.resource_group_name,
+                location=config.location,
+                dns_label=config.dns_label,
+                subnet_id=self.subnet.id,
+                vm_size=config.vm_size,
+                image=config.server_image,
                 computer_name=SERVER_COMPUTER_NAME,
                 admin_username=config.admin_username,
                 admin_password=self.admin_password,
-                windows_configuration=compute.WindowsConfigurationArgs(
-                    provision_vm_agent=True,
-                    enable_automatic_updates=True,
-                    patch_settings=compute.PatchSettingsArgs(
-                        patch_mode=compute.WindowsVMGuestPatchMode.AUTOMATIC_BY_PLATFORM,
-                        assessment_mode=compute.WindowsPatchAssessmentMode.AUTOMATIC_BY_PLATFORM,
-                        enable_hotpatching=False,
-                        automatic_by_platform_settings=compute.WindowsVMGuestPatchAutomaticByPlatformSettingsArgs(
-                            reboot_setting=compute.WindowsVMGuestPatchAutomaticByPlatformRebootSetting.IF_REQUIRED,
-                            bypass_platform_safety_checks_on_user_schedule=True,
-                        ),
-                    ),
-                ),
+                windows_configuration=platform_patching(scheduled=True),
+                data_disks=[data_disk_attachment(self.data_disk)],
+                tags=tags,
+                depends_on=[self.replace_guard],
             ),
-            network_profile=network_profile(self.network_interface),
-            security_profile=trusted_launch_profile(),
-            diagnostics_profile=boot_diagnostics_profile(),
-            identity=system_identity(),
-            tags=tags,
-            opts=vm_options(self, depends_on=[self.replace_guard]),
+            child,
         )
+        self.public_ip = self.machine.public_ip
+        self.network_interface = self.machine.network_interface
+        self.vm = self.machine.vm
         self._patch_schedule(name, tags)
 
-        self.fqdn = public_fqdn(self.public_ip, config.dns_label, config.location)
-        self.public_ip_address = public_address(self.public_ip)
-        self.tls = (
-            tls.given(config.tls_pfx_base64, config.tls_pfx_password)
-            if config.tls_pfx_base64 is not None and config.tls_pfx_password is not None
-            else tls.self_signed(f"{name}-tls", self.fqdn, self)
-        )
+        self.fqdn = self.machine.fqdn
+        self.public_ip_address = self.machine.public_ip_address
+        self.tls = site.certificate(config, name, self.fqdn, self)
         self.certificate_pem = self.tls.certificate_pem
 
         self.vault = SecretsVault(
@@ -232,7 +179,7 @@ class OsTicketHost(pulumi.ComponentResource):
                 tags=tags,
                 purge_protection=config.key_vault_purge_protection,
                 secrets=self._secrets(),
-                reader_principal_id=principal_id(self.vm),
+                reader_principal_id=self.machine.principal_id,
             ),
             child,
         )
@@ -244,7 +191,7 @@ class OsTicketHost(pulumi.ComponentResource):
                 location=config.location,
                 tags=tags,
                 subnet_ids=[self.subnet.id],
-                writers={"vm": principal_id(self.vm)},
+                writers={"vm": self.machine.principal_id},
                 retention_days=config.backup.retention_days,
                 soft_delete_days=config.backup.soft_delete_days,
                 allowed_addresses=[config.automation_source_ip],
@@ -301,10 +248,10 @@ class OsTicketHost(pulumi.ComponentResource):
         )
         self.bootstrap_digest = self.bootstrap.tags.apply(lambda t: (t or {}).get("bootstrap-sha256", ""))
 
-        self.helpdesk_url = self.fqdn.apply(lambda fqdn: f"https://{fqdn}/")
-        self.staff_url = self.fqdn.apply(lambda fqdn: f"https://{fqdn}/scp/")
-        self.api_url = self.fqdn.apply(lambda fqdn: f"https://{fqdn}/api/")
-        self.rdp_command = self.fqdn.apply(lambda fqdn: f"mstsc /v:{fqdn}")
+        urls = site.urls(self.fqdn)
+        self.helpdesk_url, self.staff_url, self.api_url = urls.helpdesk, urls.staff, urls.api
+        self.rdp_command = self.machine.rdp_command
+        self.management_route = self._management_route()
         self.db_host: pulumi.Output[str] = (
             self.fqdn if config.enable_db_access else pulumi.Output.from_input("")
         )
@@ -323,24 +270,40 @@ class OsTicketHost(pulumi.ComponentResource):
                 "certificatePem": self.certificate_pem,
                 "bootstrapDigest": self.bootstrap_digest,
                 "dataDiskId": self.data_disk.id,
+                "managementRoute": self.management_route,
                 "backupContainerUrl": self.backup.container_url,
                 "backupStorageAccount": self.backup.account_name,
             }
         )
 
     def _secrets(self) -> dict[str, pulumi.Input[str]]:
-        secrets: dict[str, pulumi.Input[str]] = {
-            "adminPassword": self.osticket_admin_password,
-            "dbRootPassword": self.db_root_password,
-            "dbAppPassword": self.db_app_password,
-            "apiKey": self.api_key,
-            "tlsPfx": self.tls.pfx_base64,
-            "tlsPfxPassword": self.tls.pfx_password,
+        return {**site.secrets(self.config, self.credentials, self.tls), "dbRootPassword": self.db_root_password}
+
+    def _management_route(self) -> dict[str, pulumi.Input[str]]:
+        """How an operator reaches the machine (stack output managementRoute, copied into the instance file)."""
+        config = self.config
+        database = (
+            "MariaDB from automationSourceCidr over TLS" if config.enable_db_access
+            else "MariaDB closed (ostops:enableDbAccess false)"
+        )
+        if self.bastion is not None:
+            return {
+                "kind": site.ROUTE_BASTION,
+                "bastionName": self.bastion.bastion_name,
+                "resourceGroup": self.resource_group_name,
+                "vmId": self.vm.id,
+                "how": f"{site.BASTION_HOW}; the help desk over HTTPS; {database}",
+            }
+        rdp = (
+            f"RDP from {config.admin_source_cidr} only" if config.admin_source_cidr is not None
+            else "RDP closed (az vm run-command invoke)"
+        )
+        return {
+            "kind": site.ROUTE_PUBLIC,
+            "resourceGroup": self.resource_group_name,
+            "vmId": self.vm.id,
+            "how": f"the public address: the help desk over HTTPS; {rdp}; {database}",
         }
-        relay = self.config.smtp_relay
-        if relay is not None and relay.password is not None:
-            secrets["smtpRelayPassword"] = pulumi.Output.secret(relay.password.get_secret_value())
-        return secrets
 
     def _patch_schedule(self, name: str, tags: dict[str, str]) -> None:
         """A weekly in-guest patch window and its assignment to the VM (see PATCH_WINDOW_*)."""
@@ -380,27 +343,17 @@ class OsTicketHost(pulumi.ComponentResource):
     def _network(self, name: str, tags: dict[str, str]) -> None:
         config = self.config
         child = pulumi.ResourceOptions(parent=self)
-        self.network_security_group = network.NetworkSecurityGroup(
+        where: dict[str, Any] = {"resource_group_name": self.resource_group_name, "location": config.location, "tags": tags}
+        self.network_security_group = security_group(
             f"{name}-nsg",
-            resource_group_name=self.resource_group_name,
-            location=config.location,
-            security_rules=[
-                security_rule_args(rule)
-                for rule in inbound_rules(
-                    config.admin_source_cidr, config.automation_source_cidr, config.enable_db_access
-                )
-            ],
-            tags=tags,
-            opts=child,
+            inbound_rules(
+                config.admin_source_cidr, config.automation_source_cidr, config.enable_db_access,
+                bastion=config.bastion,
+            ),
+            parent=self,
+            **where,
         )
-        self.virtual_network = network.VirtualNetwork(
-            f"{name}-vnet",
-            resource_group_name=self.resource_group_name,
-            location=config.location,
-            address_space=network.AddressSpaceArgs(address_prefixes=[VNET_PREFIX]),
-            tags=tags,
-            opts=child,
-        )
+        self.virtual_network = virtual_network(f"{name}-vnet", parent=self, **where)
         self.subnet = network.Subnet(
             f"{name}-subnet",
             resource_group_name=self.resource_group_name,
@@ -411,12 +364,19 @@ class OsTicketHost(pulumi.ComponentResource):
             service_endpoints=storage_service_endpoint(),
             opts=child,
         )
-        self.public_ip, self.network_interface = public_endpoint(
-            name,
-            resource_group_name=self.resource_group_name,
-            location=config.location,
-            dns_label=config.dns_label,
-            subnet_id=self.subnet.id,
-            tags=tags,
-            parent=self,
+        self.bastion = (
+            Bastion(
+                f"{name}-bastion",
+                BastionArgs(
+                    resource_group_name=self.resource_group_name,
+                    location=config.location,
+                    virtual_network_name=self.virtual_network.name,
+                    sku=config.bastion_sku,
+                    tags=tags,
+                    depends_on=[self.subnet],
+                ),
+                child,
+            )
+            if config.bastion
+            else None
         )

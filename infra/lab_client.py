@@ -1,7 +1,7 @@
 """The optional lab client: a Windows desktop VM beside the help-desk server, as in the original two-machine lab.
 
 Off by default (``ostops:labClient``). It shares the server's subnet, so the subnet's security group
-applies: RDP only from ``adminSourceCidr``. It signs in with the same VM admin credentials. It takes what it
+applies: RDP only from ``adminSourceCidr``, or only through Azure Bastion (``ostops:bastion``). It signs in with the same VM admin credentials. It takes what it
 needs from the server as plain inputs, so neither module imports the other (both import ``infra.vm``).
 """
 
@@ -11,18 +11,7 @@ import pulumi
 from pulumi_azure_native import compute
 
 from infra.config import StackConfig, check_computer_name
-from infra.vm import (
-    boot_diagnostics_profile,
-    image_reference_args,
-    managed_os_disk,
-    network_profile,
-    public_address,
-    public_endpoint,
-    public_fqdn,
-    system_identity,
-    trusted_launch_profile,
-    vm_options,
-)
+from infra.vm import WindowsMachine, WindowsMachineArgs
 
 COMPONENT_TYPE = "ostops:infra:LabClient"
 CLIENT_COMPUTER_NAME = check_computer_name("labclient")
@@ -51,51 +40,34 @@ class LabClient(pulumi.ComponentResource):
     def __init__(self, name: str, args: LabClientArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(COMPONENT_TYPE, name, {}, opts)
         config = args.config
-        tags = dict(config.tags)
-        dns_label = config.lab_client_dns_label
-
-        self.public_ip, self.network_interface = public_endpoint(
+        self.machine = WindowsMachine(
             name,
-            resource_group_name=args.resource_group_name,
-            location=config.location,
-            dns_label=dns_label,
-            subnet_id=args.subnet_id,
-            tags=tags,
-            parent=self,
-        )
-        self.vm = compute.VirtualMachine(
-            f"{name}-vm",
-            resource_group_name=args.resource_group_name,
-            location=config.location,
-            license_type=CLIENT_LICENSE_TYPE,
-            hardware_profile=compute.HardwareProfileArgs(vm_size=config.lab_client_vm_size),
-            storage_profile=compute.StorageProfileArgs(
-                image_reference=image_reference_args(config.lab_client_image_reference),
-                os_disk=managed_os_disk(),
-            ),
-            os_profile=compute.OSProfileArgs(
+            WindowsMachineArgs(
+                resource_group_name=args.resource_group_name,
+                location=config.location,
+                dns_label=config.lab_client_dns_label,
+                subnet_id=args.subnet_id,
+                vm_size=config.lab_client_vm_size,
+                image=config.lab_client_image_reference,
                 computer_name=CLIENT_COMPUTER_NAME,
                 admin_username=args.admin_username,
                 admin_password=args.admin_password,
+                # Platform-orchestrated patching supports server images only; desktops use Windows Update.
                 windows_configuration=compute.WindowsConfigurationArgs(
                     provision_vm_agent=True,
                     enable_automatic_updates=True,
-                    # Platform-orchestrated patching supports server images only; desktops use Windows Update.
-                    patch_settings=compute.PatchSettingsArgs(
-                        patch_mode=compute.WindowsVMGuestPatchMode.AUTOMATIC_BY_OS,
-                    ),
+                    patch_settings=compute.PatchSettingsArgs(patch_mode=compute.WindowsVMGuestPatchMode.AUTOMATIC_BY_OS),
                 ),
+                license_type=CLIENT_LICENSE_TYPE,
+                tags=config.tags,
             ),
-            network_profile=network_profile(self.network_interface),
-            security_profile=trusted_launch_profile(),
-            diagnostics_profile=boot_diagnostics_profile(),
-            identity=system_identity(),
-            tags=tags,
-            opts=vm_options(self),
+            pulumi.ResourceOptions(parent=self),
         )
-        self.fqdn = public_fqdn(self.public_ip, dns_label, config.location)
-        self.public_ip_address = public_address(self.public_ip)
-        self.rdp_command = self.fqdn.apply(lambda fqdn: f"mstsc /v:{fqdn}")
+        self.vm = self.machine.vm
+        self.public_ip = self.machine.public_ip
+        self.fqdn = self.machine.fqdn
+        self.public_ip_address = self.machine.public_ip_address
+        self.rdp_command = self.machine.rdp_command
         self.register_outputs(
             {"fqdn": self.fqdn, "publicIp": self.public_ip_address, "rdpCommand": self.rdp_command}
         )

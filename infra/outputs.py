@@ -7,14 +7,16 @@ from typing import Any
 import pulumi
 
 from infra.bootstrap_command import MYSQL_CA_CERTIFICATES
-from infra.host import DB_NAME, DB_USER, TABLE_PREFIX, OsTicketHost
+from infra.host import OsTicketHost
 from infra.lab_client import LabClient
 from infra.network import MYSQL_PORT
 from infra.production import ProductionTier
+from infra.site import DB_NAME, DB_USER, TABLE_PREFIX
 
 
 def stack_outputs(host: OsTicketHost, lab_client: LabClient | None = None) -> dict[str, pulumi.Input[Any]]:
     outputs: dict[str, pulumi.Input[Any]] = {
+        "tier": "lab",
         "helpdeskUrl": host.helpdesk_url,
         "staffUrl": host.staff_url,
         "apiUrl": host.api_url,
@@ -38,6 +40,7 @@ def stack_outputs(host: OsTicketHost, lab_client: LabClient | None = None) -> di
         "bootstrapRunCommand": host.bootstrap.name,
         "resourceGroupName": host.resource_group_name,
         "vmName": host.vm.name,
+        "managementRoute": host.management_route,
         # The container's plain URL and the account's name: never a key or a SAS (the account allows neither).
         "backupContainerUrl": host.backup.container_url,
         "backupStorageAccount": host.backup.account_name,
@@ -53,8 +56,6 @@ def production_outputs(tier: ProductionTier) -> dict[str, pulumi.Input[Any]]:
 
     ``dbHost`` is the Flexible Server's private name: reachable only through ``managementRoute``.
     """
-    from infra import production
-
     return {
         "tier": "production",
         "helpdeskUrl": tier.helpdesk_url,
@@ -71,9 +72,9 @@ def production_outputs(tier: ProductionTier) -> dict[str, pulumi.Input[Any]]:
         "dbAppPassword": pulumi.Output.secret(tier.db_app_password),
         "dbHost": tier.db_host,
         "dbPort": MYSQL_PORT,
-        "dbName": production.DB_NAME,
-        "dbUser": production.DB_USER,
-        "tablePrefix": production.TABLE_PREFIX,
+        "dbName": DB_NAME,
+        "dbUser": DB_USER,
+        "tablePrefix": TABLE_PREFIX,
         "dbTlsRequired": True,
         "dbCaCertificates": [url for _, url, _ in MYSQL_CA_CERTIFICATES],
         "osticketVersion": tier.config.osticket_version,

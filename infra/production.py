@@ -19,16 +19,14 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import authorization, managedidentity, network, resources
 
-from infra import tls
-from infra.backup import BackupStorage, BackupStorageArgs, container_url, storage_service_endpoint
+from infra import site, tls
+from infra.backup import BackupStorage, BackupStorageArgs, storage_service_endpoint
+from infra.bastion import Bastion, BastionArgs
 from infra.bootstrap_command import (
     WEB_ROLE,
     BootstrapFiles,
-    backup_settings,
-    bootstrap_settings,
     check_script_size,
     embed_settings,
-    smtp_relay_settings,
     web_role_settings,
 )
 from infra.config import ProductionSettings, StackConfig
@@ -40,18 +38,16 @@ from infra.network import (
     GATEWAY_SUBNET_PREFIX,
     WEB_SUBNET_PREFIX,
     automation_inbound_rules,
-    security_rule_args,
+    security_group,
+    virtual_network,
     web_inbound_rules,
 )
-from infra.passwords import random_api_key, random_password, secret_or_random
-from infra.vault import SECRET_NAMES, SMTP_RELAY_PASSWORD, SecretsVault, SecretsVaultArgs
+from infra.passwords import random_password, secret_or_random
+from infra.site import DB_NAME, DB_USER, TABLE_PREFIX
+from infra.vault import SECRET_NAMES, SecretsVault, SecretsVaultArgs
 from infra.web_tier import WebGateway, WebGatewayArgs, WebScaleSet, WebScaleSetArgs
 
 COMPONENT_TYPE = "ostops:infra:ProductionTier"
-VNET_PREFIX = "10.20.0.0/16"
-DB_NAME = "osticket"
-DB_USER = "osticket"
-TABLE_PREFIX = "ost_"
 # The Flexible Server's administrator. Not one of the names Azure reserves (azure_superuser, admin,
 # administrator, root, guest, public); the web role creates the osTicket user with it.
 MYSQL_ADMIN_LOGIN = "ostopsdba"
@@ -60,6 +56,11 @@ MANAGEMENT_ROUTE = (
     "Run ostops (seed, run, verify, report, backup) from a self-hosted runner or jump host in the automation "
     "subnet, or through an Azure Bastion tunnel into it; the database has no public endpoint (docs/azure.md, "
     "'Management path')"
+)
+BASTION_ROUTE = (
+    "Through Azure Bastion (`az network bastion tunnel` or `rdp`) to a jump host in the automation subnet, and "
+    "ostops from there; the database has no public endpoint and no NSG lets RDP or WinRM in from the internet "
+    "(docs/azure.md, 'Management path')"
 )
 
 
@@ -94,14 +95,13 @@ class ProductionTier(pulumi.ComponentResource):
         self.resource_group_name = self.resource_group.name
         self._network(name, tags)
 
-        self.admin_username = config.admin_username
-        self.admin_password = secret_or_random(config.admin_password, f"{name}-vm-admin-password", self)
-        self.osticket_admin_username = config.osticket_admin_username
-        self.osticket_admin_password = secret_or_random(
-            config.osticket_admin_password, f"{name}-osticket-admin-password", self
-        )
-        self.db_app_password = secret_or_random(config.db_app_password, f"{name}-db-app-password", self)
-        self.api_key = secret_or_random(config.api_key, f"{name}-api-key", self, random_api_key)
+        self.credentials = site.credentials(config, name, self)
+        self.admin_username = self.credentials.admin_username
+        self.admin_password = self.credentials.admin_password
+        self.osticket_admin_username = self.credentials.osticket_admin_username
+        self.osticket_admin_password = self.credentials.osticket_admin_password
+        self.db_app_password = self.credentials.db_app_password
+        self.api_key = self.credentials.api_key
         self.mysql_admin_password = random_password(f"{name}-mysql-admin-password", self)
         self.secret_salt = secret_or_random(
             settings.secret_salt,
@@ -112,20 +112,16 @@ class ProductionTier(pulumi.ComponentResource):
 
         # The certificate names the gateway's FQDN, which the config determines (the label is unique in the region).
         self.fqdn_expected = config.fqdn
-        self.tls = (
-            tls.given(config.tls_pfx_base64, config.tls_pfx_password, gateway=True)
-            if config.tls_pfx_base64 is not None and config.tls_pfx_password is not None
-            else tls.self_signed(f"{name}-tls", config.fqdn, self, gateway=True)
-        )
+        self.tls = site.certificate(config, name, config.fqdn, self, gateway=True)
         self.certificate_pem = self.tls.certificate_pem
 
-        self.web_identity = managedidentity.UserAssignedIdentity(
-            f"{name}-web-identity", resource_group_name=self.resource_group_name, location=config.location,
-            tags=tags, opts=child,
-        )
-        self.gateway_identity = managedidentity.UserAssignedIdentity(
-            f"{name}-gateway-identity", resource_group_name=self.resource_group_name, location=config.location,
-            tags=tags, opts=child,
+        # The web instances read their bootstrap secrets, the gateway its certificate, each as its own identity.
+        self.web_identity, self.gateway_identity = (
+            managedidentity.UserAssignedIdentity(
+                f"{name}-{role}-identity", resource_group_name=self.resource_group_name, location=config.location,
+                tags=tags, opts=child,
+            )
+            for role in ("web", "gateway")
         )
         secrets = self._secrets()
         self.vault = SecretsVault(
@@ -203,29 +199,15 @@ class ProductionTier(pulumi.ComponentResource):
         def settings_for(
             fqdn: str, vault_uri: str, certificate_sha256: str, db_host: str, client_id: str, backup_url: str
         ) -> dict[str, Any]:
-            relay = config.smtp_relay
-            base = bootstrap_settings(
-                files=files,
-                osticket_version=config.osticket_version,
-                site_host_name=fqdn,
-                helpdesk_name=config.helpdesk_name,
-                admin_username=config.osticket_admin_username,
-                admin_email=config.osticket_admin_email or f"ostadmin@{fqdn}",
-                automation_source_ip=config.automation_source_ip,
-                enable_db_access=False,
+            base = site.settings(
+                config,
+                files,
+                fqdn=fqdn,
                 vault_uri=vault_uri,
-                secret_names=names,
                 certificate_sha256=certificate_sha256,
-                hsts_max_age_seconds=config.hsts_max_age_seconds,
-                smtp_relay=(
-                    smtp_relay_settings(
-                        relay.host, relay.port, relay.username,
-                        SMTP_RELAY_PASSWORD if relay.password is not None else None,
-                    )
-                    if relay is not None
-                    else None
-                ),
-                backup=backup_settings(backup_url, config.backup.schedule, config.backup.retention_days),
+                secret_names=names,
+                enable_db_access=False,
+                backup_container_url=backup_url,
             )
             return web_role_settings(
                 base,
@@ -244,8 +226,8 @@ class ProductionTier(pulumi.ComponentResource):
             embed_settings(
                 files.scripts[WEB_ROLE],
                 settings_for(
-                    config.fqdn, f"https://{'x' * 24}.vault.azure.net/", "0" * 64, "x" * 90, "0" * 36,
-                    container_url("x" * 24),
+                    config.fqdn, site.LONGEST_VAULT_URI, site.LONGEST_SHA256, "x" * 90, "0" * 36,
+                    site.LONGEST_CONTAINER_URL,
                 ),
             )
         )
@@ -299,17 +281,18 @@ class ProductionTier(pulumi.ComponentResource):
             child,
         )
 
-        self.helpdesk_url = self.fqdn.apply(lambda fqdn: f"https://{fqdn}/")
-        self.staff_url = self.fqdn.apply(lambda fqdn: f"https://{fqdn}/scp/")
-        self.api_url = self.fqdn.apply(lambda fqdn: f"https://{fqdn}/api/")
+        urls = site.urls(self.fqdn)
+        self.helpdesk_url, self.staff_url, self.api_url = urls.helpdesk, urls.staff, urls.api
         self.db_host = self.database.fqdn
         self.management_route: dict[str, pulumi.Input[str]] = {
-            "kind": "automation-subnet",
+            "kind": site.ROUTE_BASTION if self.bastion is not None else site.ROUTE_AUTOMATION_SUBNET,
             "subnetId": self.subnets["automation"].id,
             "subnetPrefix": AUTOMATION_SUBNET_PREFIX,
             "virtualNetwork": self.virtual_network.name,
+            "resourceGroup": self.resource_group_name,
             "dbHost": self.database.fqdn,
-            "how": MANAGEMENT_ROUTE,
+            "how": MANAGEMENT_ROUTE if self.bastion is None else BASTION_ROUTE,
+            **({"bastionName": self.bastion.bastion_name} if self.bastion is not None else {}),
         }
         self.register_outputs(
             {
@@ -328,48 +311,24 @@ class ProductionTier(pulumi.ComponentResource):
         gateway_pfx = self.tls.gateway_pfx_base64
         if gateway_pfx is None:
             raise ValueError("the production tier needs the gateway's copy of the certificate")
-        secrets: dict[str, pulumi.Input[str]] = {
-            "adminPassword": self.osticket_admin_password,
-            "dbAppPassword": self.db_app_password,
-            "apiKey": self.api_key,
-            "tlsPfx": self.tls.pfx_base64,
-            "tlsPfxPassword": self.tls.pfx_password,
+        return {
+            **site.secrets(self.config, self.credentials, self.tls),
             "mysqlAdminPassword": self.mysql_admin_password,
             "secretSalt": self.secret_salt,
             "gatewayPfx": gateway_pfx,
         }
-        relay = self.config.smtp_relay
-        if relay is not None and relay.password is not None:
-            secrets["smtpRelayPassword"] = pulumi.Output.secret(relay.password.get_secret_value())
-        return secrets
 
     def _network(self, name: str, tags: dict[str, str]) -> None:
         """The /16 with the gateway, web, database (delegated) and automation subnets."""
-        child = pulumi.ResourceOptions(parent=self)
-        self.web_security_group = network.NetworkSecurityGroup(
-            f"{name}-web-nsg",
-            resource_group_name=self.resource_group_name,
-            location=self.config.location,
-            security_rules=[security_rule_args(rule) for rule in web_inbound_rules()],
-            tags=tags,
-            opts=child,
+        bastion = self.config.bastion
+        where: dict[str, Any] = {"resource_group_name": self.resource_group_name, "location": self.config.location, "tags": tags}
+        self.web_security_group = security_group(
+            f"{name}-web-nsg", web_inbound_rules(bastion=bastion), parent=self, **where
         )
-        self.automation_security_group = network.NetworkSecurityGroup(
-            f"{name}-automation-nsg",
-            resource_group_name=self.resource_group_name,
-            location=self.config.location,
-            security_rules=[security_rule_args(rule) for rule in automation_inbound_rules()],
-            tags=tags,
-            opts=child,
+        self.automation_security_group = security_group(
+            f"{name}-automation-nsg", automation_inbound_rules(bastion=bastion), parent=self, **where
         )
-        self.virtual_network = network.VirtualNetwork(
-            f"{name}-vnet",
-            resource_group_name=self.resource_group_name,
-            location=self.config.location,
-            address_space=network.AddressSpaceArgs(address_prefixes=[VNET_PREFIX]),
-            tags=tags,
-            opts=child,
-        )
+        self.virtual_network = virtual_network(f"{name}-vnet", parent=self, **where)
         layout: list[tuple[str, str, dict[str, Any]]] = [
             # Application Gateway alone in its subnet, no NSG on it (the gateway's own management ports).
             ("gateway", GATEWAY_SUBNET_PREFIX, {}),
@@ -407,3 +366,19 @@ class ProductionTier(pulumi.ComponentResource):
             )
             self.subnets[role] = subnet
             previous = [subnet]
+        self.bastion = (
+            Bastion(
+                f"{name}-bastion",
+                BastionArgs(
+                    resource_group_name=self.resource_group_name,
+                    location=self.config.location,
+                    virtual_network_name=self.virtual_network.name,
+                    sku=self.config.bastion_sku,
+                    tags=tags,
+                    depends_on=previous,
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
+            if bastion
+            else None
+        )

@@ -17,7 +17,6 @@ import pulumi_random as random
 import pulumi_tls as tls
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pulumi import dynamic
 from pydantic import SecretStr
@@ -56,30 +55,35 @@ class PfxProvider(dynamic.ResourceProvider):
     INPUTS = ("key_pem", "cert_pem", "password")
 
     @staticmethod
-    def build(key_pem: str, cert_pem: str, password: str) -> str:
-        """Base64 of a PFX holding the key and certificate, encrypted with the password.
-
-        The PKCS#12 3DES/SHA-1 suite (cryptography's PBESv1SHA1And3KeyTripleDESCBC) is the one every Windows
-        release's PFX import reads; the AES-256 default of BestAvailableEncryption is not.
-        """
-        import base64
-
-        from cryptography import x509
+    def encryption(password: str) -> Any:
+        """The PKCS#12 3DES/SHA-1 suite (cryptography's PBESv1SHA1And3KeyTripleDESCBC) is the one every Windows
+        release's PFX import reads; the AES-256 default of BestAvailableEncryption is not."""
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.serialization import pkcs12
 
-        key = serialization.load_pem_private_key(key_pem.encode("ascii"), password=None)
-        cert = x509.load_pem_x509_certificate(cert_pem.encode("ascii"))
-        encryption = (
+        return (
             serialization.PrivateFormat.PKCS12.encryption_builder()
-            .kdf_rounds(50_000)
+            .kdf_rounds(PFX_KDF_ROUNDS)
             .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
             .hmac_hash(hashes.SHA1())
             .build(password.encode("utf-8"))
         )
+
+    @classmethod
+    def build(cls, key_pem: str, cert_pem: str, password: str) -> str:
+        """Base64 of a PFX holding the key and certificate, protected as ``encryption`` says."""
+        import base64
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
+        key = serialization.load_pem_private_key(key_pem.encode("ascii"), password=None)
+        cert = x509.load_pem_x509_certificate(cert_pem.encode("ascii"))
         if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise TypeError(f"a {type(key).__name__} cannot go into a PFX")
-        pfx = pkcs12.serialize_key_and_certificates(b"ostops site certificate", key, cert, None, encryption)
+        pfx = pkcs12.serialize_key_and_certificates(PFX_FRIENDLY_NAME, key, cert, None, cls.encryption(password))
         return base64.b64encode(pfx).decode("ascii")
 
     @staticmethod
@@ -136,23 +140,11 @@ class GatewayPfxProvider(PfxProvider):
     """
 
     @staticmethod
-    def build(key_pem: str, cert_pem: str, password: str) -> str:
-        import base64
-
-        from cryptography import x509
+    def encryption(password: str) -> Any:
         from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec, rsa
-        from cryptography.hazmat.primitives.serialization import pkcs12
 
         del password  # no password: the gateway reads an unencrypted PFX
-        key = serialization.load_pem_private_key(key_pem.encode("ascii"), password=None)
-        cert = x509.load_pem_x509_certificate(cert_pem.encode("ascii"))
-        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-            raise TypeError(f"a {type(key).__name__} cannot go into a PFX")
-        pfx = pkcs12.serialize_key_and_certificates(
-            b"ostops site certificate", key, cert, None, serialization.NoEncryption()
-        )
-        return base64.b64encode(pfx).decode("ascii")
+        return serialization.NoEncryption()
 
 
 GATEWAY_PFX_RESOURCE_NAME = "GatewayPfx"

@@ -1,18 +1,21 @@
-"""The pieces the help-desk server and the lab client share: image, Trusted Launch, disk, public endpoint.
+"""The Windows machines' shared parts: ``WindowsMachine`` (public IP, NIC and VM, the help-desk server's and the
+lab client's), and the image, Trusted Launch, patching, disk and diagnostics settings the scale set uses too.
 
-Neither component imports the other; both import this module.
+Neither tier's component imports the other; both import this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
 from pulumi_azure_native import compute, network
 
 from infra.config import ImageReference
+from infra.network import standard_public_ip
 
+MACHINE_COMPONENT_TYPE = "ostops:infra:WindowsMachine"
 OS_DISK_GB = 128
 # The data disk's place on the VM: the bootstrap contract's settings.dataDisk (lun, driveLetter, label).
 DATA_DISK_LUN = 0
@@ -51,6 +54,26 @@ def trusted_launch_profile() -> compute.SecurityProfileArgs:
 def boot_diagnostics_profile() -> compute.DiagnosticsProfileArgs:
     # No storage URI: Azure keeps boot diagnostics in a managed storage account.
     return compute.DiagnosticsProfileArgs(boot_diagnostics=compute.BootDiagnosticsArgs(enabled=True))
+
+
+def platform_patching(scheduled: bool) -> compute.WindowsConfigurationArgs:
+    """Windows Update orchestrated by Azure (server images), on the VM's own maintenance window when
+    ``scheduled`` (infra/host.py PATCH_WINDOW_*), or whenever Azure picks (the scale set's instances)."""
+    settings: dict[str, Any] = {
+        "reboot_setting": compute.WindowsVMGuestPatchAutomaticByPlatformRebootSetting.IF_REQUIRED
+    }
+    if scheduled:
+        settings["bypass_platform_safety_checks_on_user_schedule"] = True
+    return compute.WindowsConfigurationArgs(
+        provision_vm_agent=True,
+        enable_automatic_updates=True,
+        patch_settings=compute.PatchSettingsArgs(
+            patch_mode=compute.WindowsVMGuestPatchMode.AUTOMATIC_BY_PLATFORM,
+            assessment_mode=compute.WindowsPatchAssessmentMode.AUTOMATIC_BY_PLATFORM,
+            **({"enable_hotpatching": False} if scheduled else {}),
+            automatic_by_platform_settings=compute.WindowsVMGuestPatchAutomaticByPlatformSettingsArgs(**settings),
+        ),
+    )
 
 
 def managed_os_disk() -> compute.OSDiskArgs:
@@ -147,18 +170,18 @@ def public_endpoint(
     subnet_id: pulumi.Input[str],
     tags: Mapping[str, str],
     parent: pulumi.Resource,
+    aliases: Sequence[pulumi.Alias] = (),
 ) -> tuple[network.PublicIPAddress, network.NetworkInterface]:
     """A static Standard public IP with a DNS label (``{name}-pip``) and the NIC that carries it (``{name}-nic``)."""
-    public_ip = network.PublicIPAddress(
+    child = pulumi.ResourceOptions(parent=parent, aliases=list(aliases))
+    public_ip = standard_public_ip(
         f"{name}-pip",
         resource_group_name=resource_group_name,
         location=location,
-        sku=network.PublicIPAddressSkuArgs(name="Standard", tier="Regional"),
-        public_ip_allocation_method=network.IPAllocationMethod.STATIC,
-        public_ip_address_version="IPv4",
-        dns_settings=network.PublicIPAddressDnsSettingsArgs(domain_name_label=dns_label),
-        tags=dict(tags),
-        opts=pulumi.ResourceOptions(parent=parent),
+        dns_label=dns_label,
+        tags=tags,
+        parent=parent,
+        aliases=aliases,
     )
     nic = network.NetworkInterface(
         f"{name}-nic",
@@ -174,7 +197,7 @@ def public_endpoint(
             )
         ],
         tags=dict(tags),
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=child,
     )
     return public_ip, nic
 
@@ -191,3 +214,98 @@ def public_fqdn(public_ip: network.PublicIPAddress, dns_label: str, location: st
 
 def public_address(public_ip: network.PublicIPAddress) -> pulumi.Output[str]:
     return public_ip.ip_address.apply(lambda ip: ip or "")
+
+
+class WindowsMachineArgs:
+    """One Windows VM with its own public endpoint in an existing subnet."""
+
+    def __init__(
+        self,
+        *,
+        resource_group_name: pulumi.Input[str],
+        location: str,
+        dns_label: str,
+        subnet_id: pulumi.Input[str],
+        vm_size: str,
+        image: ImageReference,
+        computer_name: str,
+        admin_username: str,
+        admin_password: pulumi.Input[str],
+        windows_configuration: compute.WindowsConfigurationArgs,
+        tags: Mapping[str, str],
+        data_disks: Sequence[compute.DataDiskArgs] = (),
+        license_type: str | None = None,
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> None:
+        self.resource_group_name = resource_group_name
+        self.location = location
+        self.dns_label = dns_label
+        self.subnet_id = subnet_id
+        self.vm_size = vm_size
+        self.image = image
+        self.computer_name = computer_name
+        self.admin_username = admin_username
+        self.admin_password = admin_password
+        self.windows_configuration = windows_configuration
+        self.tags = dict(tags)
+        self.data_disks = list(data_disks)
+        self.license_type = license_type
+        self.depends_on = list(depends_on)
+
+
+class WindowsMachine(pulumi.ComponentResource):
+    """``{name}-pip``, ``{name}-nic`` and ``{name}-vm``: Trusted Launch, boot diagnostics, a system identity,
+    the create-only properties replaced old-VM-first (``vm_options``).
+
+    These three were children of the component that now parents this one (``OsTicketHost``, ``LabClient``);
+    each carries an alias to that parent, so an existing stack keeps them ("The parent resource option:
+    { parent: oldParent }", Pulumi, Refactoring with aliases,
+    https://www.pulumi.com/docs/iac/operations/stack-management/refactoring-with-aliases/): no replacement.
+    """
+
+    public_ip: network.PublicIPAddress
+    network_interface: network.NetworkInterface
+    vm: compute.VirtualMachine
+
+    def __init__(self, name: str, args: WindowsMachineArgs, opts: pulumi.ResourceOptions) -> None:
+        super().__init__(MACHINE_COMPONENT_TYPE, name, {}, opts)
+        moved = [pulumi.Alias(parent=opts.parent)] if opts.parent is not None else []
+        self.public_ip, self.network_interface = public_endpoint(
+            name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            dns_label=args.dns_label,
+            subnet_id=args.subnet_id,
+            tags=args.tags,
+            parent=self,
+            aliases=moved,
+        )
+        self.vm = compute.VirtualMachine(
+            f"{name}-vm",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            license_type=args.license_type,
+            hardware_profile=compute.HardwareProfileArgs(vm_size=args.vm_size),
+            storage_profile=compute.StorageProfileArgs(
+                image_reference=image_reference_args(args.image),
+                os_disk=managed_os_disk(),
+                data_disks=args.data_disks or None,
+            ),
+            os_profile=compute.OSProfileArgs(
+                computer_name=args.computer_name,
+                admin_username=args.admin_username,
+                admin_password=args.admin_password,
+                windows_configuration=args.windows_configuration,
+            ),
+            network_profile=network_profile(self.network_interface),
+            security_profile=trusted_launch_profile(),
+            diagnostics_profile=boot_diagnostics_profile(),
+            identity=system_identity(),
+            tags=args.tags,
+            opts=vm_options(self, depends_on=args.depends_on, aliases=moved),
+        )
+        self.fqdn = public_fqdn(self.public_ip, args.dns_label, args.location)
+        self.public_ip_address = public_address(self.public_ip)
+        self.rdp_command = self.fqdn.apply(lambda fqdn: f"mstsc /v:{fqdn}")
+        self.principal_id = principal_id(self.vm)
+        self.register_outputs({"vmId": self.vm.id, "fqdn": self.fqdn, "publicIp": self.public_ip_address})

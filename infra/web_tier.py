@@ -48,7 +48,14 @@ from pulumi_azure_native import compute, managedidentity, monitor, network
 
 from infra.bootstrap_command import BOOTSTRAP_TIMEOUT_SECONDS, WEB_BACKEND_PORT, script_digest
 from infra.config import ProductionSettings, StackConfig
-from infra.vm import boot_diagnostics_profile, image_reference_args, public_fqdn, trusted_launch_profile
+from infra.network import standard_public_ip
+from infra.vm import (
+    boot_diagnostics_profile,
+    image_reference_args,
+    platform_patching,
+    public_fqdn,
+    trusted_launch_profile,
+)
 
 GATEWAY_COMPONENT_TYPE = "ostops:infra:WebGateway"
 SCALE_SET_COMPONENT_TYPE = "ostops:infra:WebScaleSet"
@@ -172,19 +179,15 @@ class WebGateway(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(GATEWAY_COMPONENT_TYPE, name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
         self.identity = identity
-        self.public_ip = network.PublicIPAddress(
+        self.public_ip = standard_public_ip(
             f"{name}-pip",
             resource_group_name=args.resource_group_name,
             location=args.location,
-            sku=network.PublicIPAddressSkuArgs(name="Standard", tier="Regional"),
-            public_ip_allocation_method=network.IPAllocationMethod.STATIC,
-            public_ip_address_version="IPv4",
-            dns_settings=network.PublicIPAddressDnsSettingsArgs(domain_name_label=args.dns_label),
-            zones=list(ZONES),
+            dns_label=args.dns_label,
+            zones=ZONES,
             tags=args.tags,
-            opts=child,
+            parent=self,
         )
         self.fqdn = public_fqdn(self.public_ip, args.dns_label, args.location)
         gateway_name = f"{name}-appgw"
@@ -415,17 +418,7 @@ class WebScaleSet(pulumi.ComponentResource):
             "computer_name_prefix": COMPUTER_NAME_PREFIX,
             "admin_username": config.admin_username,
             "admin_password": pulumi.Output.secret(args.admin_password),
-            "windows_configuration": compute.WindowsConfigurationArgs(
-                provision_vm_agent=True,
-                enable_automatic_updates=True,
-                patch_settings=compute.PatchSettingsArgs(
-                    patch_mode=compute.WindowsVMGuestPatchMode.AUTOMATIC_BY_PLATFORM,
-                    assessment_mode=compute.WindowsPatchAssessmentMode.AUTOMATIC_BY_PLATFORM,
-                    automatic_by_platform_settings=compute.WindowsVMGuestPatchAutomaticByPlatformSettingsArgs(
-                        reboot_setting=compute.WindowsVMGuestPatchAutomaticByPlatformRebootSetting.IF_REQUIRED
-                    ),
-                ),
-            ),
+            "windows_configuration": platform_patching(scheduled=False),
         }
         self.scale_set = compute.VirtualMachineScaleSet(
             f"{name}-vmss",

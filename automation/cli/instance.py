@@ -47,6 +47,8 @@ def instance_from_stack(outputs: BinaryIO, instance_path: Path | None, db_ca: Pa
     instance = read.instance
     path = instance_path or default_azure_instance_path()
     _write(path, instance, read.certificate_pem, "the stack outputs no certificatePem")
+    if instance.management_route is not None:
+        out.print(f"management route: {escape(instance.management_route.describe())}")
     if db_ca is None:
         warn("the database connection is encrypted but the server is not authenticated; pass --db-ca with the "
              "VM's MariaDB certificate to pin it")
@@ -177,6 +179,10 @@ def instance_status(instance_path: Path | None, as_json: bool) -> Outcome | None
 
     instance = Workspace.at(instance_path).instance()
     report = manager.status(instance) if instance.local is not None else health.check(instance)
-    kind = {"kind": instance.kind}
-    report.about = {**kind, **report.about}
+    about: dict[str, str] = {"kind": instance.kind}
+    if instance.tier is not None:
+        about["tier"] = instance.tier
+    if instance.management_route is not None:
+        about["management_route"] = instance.management_route.describe()
+    report.about = {**about, **report.about}
     return show_health("instance status", report, as_json)

@@ -4,12 +4,10 @@ is named in the result, as confirmed or as created but not confirmed, and `ostop
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +15,20 @@ from typing import Any
 
 import pytest
 
-from automation.instance import Instance
 from automation.local import manager
-from automation.osticket import db
 from automation.scenarios.record import load_record
 from automation.workspace import Workspace
 from tests.conftest import LocalOsTicket, bring_up
-from tests.helpers.osticket import OSTOPS, REPO, RUN_TICKETS, ostops, query, run_arg
+from tests.helpers.osticket import REPO, ostops
+from tests.helpers.processes import (
+    finish,
+    kill_fpm_workers_while_running,
+    last_id,
+    pid_of,
+    start,
+    tickets_in_db,
+    wait_for_tickets,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -42,43 +47,16 @@ def seeded(osticket: Any) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def last_id(osticket: Any) -> int:
-    conn = db.connect(osticket.instance)
-    try:
-        return db.last_ticket_id(conn, db.Tables(osticket.instance.db.table_prefix))
-    finally:
-        conn.close()
-
-
-def tickets_in_db(osticket: Any, run_id: str, after: int) -> set[str]:
-    """The run's tickets as the database holds them: its tag, or no subject at all, above ``after``."""
-    rows = query(osticket, f"""SELECT t.number FROM ost_ticket t LEFT JOIN ost_ticket__cdata cd
-                              ON cd.ticket_id = t.ticket_id
-                              WHERE t.ticket_id > %s AND (t.ticket_id IN {RUN_TICKETS} OR cd.subject IS NULL)""",
-                 [after, run_arg(run_id)])
-    return {str(r["number"]) for r in rows}
-
-
-def start(osticket: Any, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([OSTOPS, *args, "--instance", str(osticket.instance_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=REPO)
-
-
 def test_mariadb_killed_during_load_leaves_no_ticket_unnamed(osticket: Any) -> None:
     after = last_id(osticket)
     proc = start(osticket, "load", "--tickets", "300", "--concurrency", "4", "--json")
     try:
-        deadline = time.monotonic() + 60
-        while last_id(osticket) < after + 40 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        assert proc.poll() is None, "the load ended before MariaDB could be killed"
+        wait_for_tickets(osticket, proc, after, 40, timeout=60)
         os.kill(pid_of(osticket, "mariadb"), signal.SIGKILL)
         time.sleep(2)
         manager.up(osticket.base)  # the database comes back while the load waits to reconcile
-        stdout, stderr = proc.communicate(timeout=120)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        stdout, stderr = finish(proc)
     assert proc.returncode == 1, stdout + stderr
     summary = json.loads(stdout)
     run_id = summary["run_id"]
@@ -144,18 +122,6 @@ def test_a_load_whose_database_stays_down_past_reconciliation_leaves_no_ticket_u
     assert_report_marks_the_unconfirmed(osticket, run_id, in_db, confirmed)
 
 
-def pid_of(osticket: Any, service: str) -> int:
-    """From the instance file: a restart (`local up`) starts new processes."""
-    local = Instance.load(osticket.instance_path).local
-    assert local is not None
-    return local.pids[service]
-
-
-def fpm_workers(master: int) -> list[int]:
-    found = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True, check=False)
-    return [int(pid) for pid in found.stdout.split()]
-
-
 def test_php_fpm_workers_killed_during_run_leave_no_ticket_unnamed(osticket: Any, tmp_path: Path) -> None:
     tickets = "\n".join(f"""  - key: t{i}
     requester: {{name: Karen Doe, email: karen.doe@example.com}}
@@ -168,18 +134,10 @@ def test_php_fpm_workers_killed_during_run_leave_no_ticket_unnamed(osticket: Any
     master = pid_of(osticket, "php-fpm")
     proc = start(osticket, "run", str(scenario), "--json-file", str(out))
     try:
-        deadline = time.monotonic() + 60
-        while last_id(osticket) < after + 3 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.01)
-        while proc.poll() is None and time.monotonic() < deadline:
-            for pid in fpm_workers(master):  # the master starts new ones; kill them as they come
-                with contextlib.suppress(ProcessLookupError):  # it may have ended since it was listed
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.02)
-        stdout, stderr = proc.communicate(timeout=60)
+        wait_for_tickets(osticket, proc, after, 3, timeout=60, poll=0.01)
+        kill_fpm_workers_while_running(master, proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        stdout, stderr = finish(proc, timeout=60)
     assert proc.returncode == 4, stdout + stderr
     result = json.loads(out.read_text())
     run_id = result["run_id"]

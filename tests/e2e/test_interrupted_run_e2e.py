@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -22,8 +21,16 @@ from automation.local import manager
 from automation.scenarios.record import load_record
 from automation.workspace import Workspace
 from tests.conftest import LocalOsTicket, bring_up
-from tests.e2e.test_faults_e2e import fpm_workers, last_id, pid_of, start, tickets_in_db
 from tests.helpers.osticket import REPO, ostops
+from tests.helpers.processes import (
+    finish,
+    kill_fpm_workers_while_running,
+    last_id,
+    pid_of,
+    start,
+    tickets_in_db,
+    wait_for_tickets,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -75,21 +82,6 @@ def scenario_file(folder: Path, tickets: int = 12) -> Path:
     path.write_text(f"name: {name}\nreview: {{open_tickets: null}}\n"
                     f"tickets:\n{body}\n", encoding="utf-8")
     return path
-
-
-def wait_for_tickets(osticket: Any, proc: subprocess.Popen[str], after: int, count: int) -> None:
-    deadline = time.monotonic() + 120
-    while last_id(osticket) < after + count and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be interrupted"
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[str, str]:
-    try:
-        return proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
 
 
 def every_ticket_named(osticket: Any, scenario: Path, run_id: str, in_db: set[str]) -> None:
@@ -184,12 +176,7 @@ def test_php_fpm_killed_during_a_run_leaves_a_record_that_reports_and_verifies(o
     master = pid_of(osticket, "php-fpm")
     proc = start(osticket, *run_args(scenario, tmp_path))
     wait_for_tickets(osticket, proc, after, 3)
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        for pid in fpm_workers(master):  # the master starts new ones; kill them as they come
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.02)
+    kill_fpm_workers_while_running(master, proc)
     stdout, stderr = finish(proc)
     assert proc.returncode == 4, stdout + stderr
     manager.up(osticket.base)

@@ -133,6 +133,8 @@ class RegisteredOptions:
     ignore_changes: tuple[str, ...]
     deleted_with: str  # the URN of the resource this one is deleted with, or ""
     dependencies: tuple[str, ...]  # URNs
+    # The URNs the resource's aliases name, as the monitor would resolve them (the mock monitor's URN scheme).
+    alias_urns: tuple[str, ...] = ()
 
 
 @dataclass
@@ -191,12 +193,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         state.setdefault("name", f"{args.name}-az")
         if args.typ == "azure-native:network:PublicIPAddress":
-            label = unwrap_secrets(args.inputs)["dnsSettings"]["domainNameLabel"]
             state["ipAddress"] = MOCK_PUBLIC_IP
-            state["dnsSettings"] = {
-                "domainNameLabel": label,
-                "fqdn": f"{label}.{args.inputs['location']}.cloudapp.azure.com",
-            }
+            label = unwrap_secrets(args.inputs).get("dnsSettings", {}).get("domainNameLabel")
+            if label is not None:  # Bastion's address has no DNS label
+                state["dnsSettings"] = {
+                    "domainNameLabel": label,
+                    "fqdn": f"{label}.{args.inputs['location']}.cloudapp.azure.com",
+                }
         if args.typ == "random:index/randomPassword:RandomPassword":
             # Deliberately not marked secret: the program must not rely on the provider for that.
             result = mock_random_result(args.name)
@@ -264,8 +267,21 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             ignore_changes=tuple(request.ignoreChanges),
             deleted_with=request.deletedWith,
             dependencies=tuple(request.dependencies),
+            alias_urns=tuple(self.alias_urns(request)),
         )
         return response
+
+    def alias_urns(self, request: Any) -> list[str]:
+        """Each alias as a URN: a spec keeps the resource's own name and type unless it names others."""
+        found = []
+        for alias in request.aliases:
+            if alias.urn:
+                found.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            found.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
+        return found
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         self.component_outputs[request.urn] = rpc.deserialize_properties(request.outputs)

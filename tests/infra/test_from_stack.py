@@ -91,6 +91,35 @@ def test_a_server_with_another_stacks_certificate_is_refused(stack: ProgramRun,
         instance_session(instance).get(url, timeout=5)
 
 
+def test_the_lab_stack_gives_its_tier_and_route_to_the_instance_file(stack: ProgramRun) -> None:
+    instance = read_stack_outputs(stack_output_json(stack), "stack.json").instance
+    assert instance.tier == "lab"
+    assert instance.management_route is not None and instance.management_route.kind == "public"
+    assert "MariaDB from automationSourceCidr" in instance.management_route.how
+
+
+def test_the_unit_fixture_is_what_the_production_program_outputs(bootstrap_paths: dict[str, Path]) -> None:
+    """tests/unit/data/stack_outputs_production_bastion.json stands for this program's outputs: same keys, same
+    route, and from-stack reads both alike."""
+    from infra import bootstrap_command
+    from tests.infra.conftest import run_program
+    from tests.infra.test_production_tier import PRODUCTION
+
+    fixture_path = Path(__file__).parents[1] / "unit" / "data" / "stack_outputs_production_bastion.json"
+    fixture = json.loads(fixture_path.read_text(encoding="utf-8"))
+    with pytest.MonkeyPatch.context() as patcher:
+        patcher.setattr(bootstrap_command, "BOOTSTRAP_SCRIPT_PATH", bootstrap_paths["script"])
+        patcher.setattr(bootstrap_command, "INSTALLER_PATH", bootstrap_paths["installer"])
+        run = run_program({**PRODUCTION, "bastion": "true"})
+    assert set(run.outputs) - {"certificatePem"} == set(fixture)
+    assert run.outputs["managementRoute"] == fixture["managementRoute"]
+    from_program = read_stack_outputs(stack_output_json(run), "stack.json").instance
+    from_fixture = read_stack_outputs(json.dumps(fixture), "fixture.json").instance
+    assert from_program.management_route == from_fixture.management_route
+    assert from_program.tier == from_fixture.tier == "production"
+    assert from_fixture.backup_container_url == fixture["backupContainerUrl"]
+
+
 def test_from_stack_copies_the_backup_container_url(stack: ProgramRun) -> None:
     instance = read_stack_outputs(stack_output_json(stack), "outputs.json").instance
     assert instance.backup_container_url == stack.outputs["backupContainerUrl"]

@@ -43,6 +43,7 @@ pytestmark = pytest.mark.infra
 
 HOST = "ostops:infra:OsTicketHost"
 LAB = "ostops:infra:LabClient"
+MACHINE = "ostops:infra:WindowsMachine"
 VAULT_COMPONENT = "ostops:infra:SecretsVault"
 VAULT = "azure-native:keyvault:Vault"
 KV_SECRET = "azure-native:keyvault:Secret"
@@ -55,6 +56,8 @@ NSG = "azure-native:network:NetworkSecurityGroup"
 FQDN = "ostops-unit.westeurope.cloudapp.azure.com"
 SECRET_OUTPUTS = {"vmAdminPassword", "osticketAdminPassword", "apiKey", "dbAppPassword"}
 PLAIN_OUTPUTS = {
+    "tier",
+    "managementRoute",
     "backupContainerUrl",
     "backupStorageAccount",
     "certificatePem",
@@ -106,11 +109,17 @@ def test_every_resource_is_a_child_of_the_component(default_run: ProgramRun) -> 
     assert host.parent_type == "pulumi:pulumi:Stack"
     children = [r for r in default_run.resources if r.type != HOST]
     assert children
-    assert {r.parent_type for r in children} == {HOST, VAULT_COMPONENT, BACKUP_COMPONENT}, [
+    assert {r.parent_type for r in children} == {HOST, VAULT_COMPONENT, MACHINE, BACKUP_COMPONENT}, [
         (r.name, r.urn) for r in children
     ]
     assert default_run.one(VAULT_COMPONENT).parent_type == HOST
+    assert default_run.one(MACHINE).parent_type == HOST
     assert default_run.one(BACKUP_COMPONENT).parent_type == HOST
+    assert {r.type for r in children if r.parent_type == MACHINE} == {
+        VM,
+        "azure-native:network:NetworkInterface",
+        "azure-native:network:PublicIPAddress",
+    }
     assert {r.type for r in children if r.parent_type == VAULT_COMPONENT} == {
         VAULT,
         KV_SECRET,
@@ -699,7 +708,8 @@ def test_the_lab_client_is_a_trusted_launch_desktop_parented_to_the_host(
     lab = run.one(LAB)
     assert lab.parent_type == HOST
     client = run.one(VM, "lab-client")
-    assert client.parent_type == LAB
+    assert client.parent_type == MACHINE
+    assert run.one(MACHINE, "lab-client").parent_type == LAB
     props = client.props
     assert props["storageProfile"]["imageReference"]["publisher"] == "MicrosoftWindowsDesktop"
     assert props["storageProfile"]["imageReference"]["offer"] == "windows-11"

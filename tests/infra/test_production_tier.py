@@ -131,7 +131,7 @@ def test_the_lab_tier_is_the_default_and_builds_nothing_of_production(program_ru
     for lab in program_runs.values():
         assert {r.type for r in lab.resources}.isdisjoint(PRODUCTION_ONLY_TYPES), lab.config
         assert lab.one(VM, "osticket-vm") and lab.one(RUN_COMMAND)
-        assert "tier" not in lab.outputs
+        assert lab.outputs["tier"] == "lab"
 
 
 def test_production_builds_no_lab_vm(run: ProgramRun) -> None:
