@@ -123,7 +123,7 @@ def test_instance_status_of_an_unreachable_help_desk_is_4(monkeypatch: pytest.Mo
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     from automation.local.manager import Health
 
-    external = SimpleNamespace(local=None, kind="external")
+    external = SimpleNamespace(local=None, kind="external", tier=None, management_route=None)
     monkeypatch.setattr("automation.workspace.Workspace.instance", lambda self: external)
     monkeypatch.setattr("automation.health.check", lambda instance: Health(
         {"http": (False, "connection refused"), "database": (False, "(2003) Can't connect")}))
