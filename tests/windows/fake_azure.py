@@ -77,6 +77,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode("utf-8")
+        # Recorded before the answer leaves: a client that reads the log right after its answer finds the line.
+        self.server.record(self.command, urlsplit(self.path).path, status)
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -84,7 +86,6 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
-        self.server.record(self.command, urlsplit(self.path).path, status)
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
