@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def open_vm_backup(path: Path) -> VmOpened:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zipped:
             parts = {info.filename: zipped.read(info) for info in zipped.infolist() if not info.is_dir()}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError) as exc:
         raise BackupRejected(f"{path}: not a readable zip ({exc}); nothing was restored") from exc
     raw = parts.pop(MANIFEST, None)
     if raw is None:
@@ -99,3 +100,16 @@ def open_vm_backup(path: Path) -> VmOpened:
     if problems:
         raise BackupRejected(f"{path}: the backup does not match its manifest; nothing was restored", problems)
     return VmOpened(path, manifest, parts[DATABASE], parts[CONFIG])
+
+
+def verify_checks(opened: VmOpened) -> list[tuple[str, bool, str]]:
+    """What `ostops backup verify` reports for a checked VM backup (it holds no ostops run records)."""
+    m = opened.manifest
+    return [
+        ("format", True, f"Azure VM backup zip ({m.reason}), not encrypted"),
+        ("manifest", True, f"osTicket {m.osticket_version}, schema {m.schema_signature[:8]}, created {m.created_utc}"),
+        ("parts", True, f"{len(m.sha256)} part(s), each matching its SHA-256"),
+        ("database", True, f"{len(m.rows)} table(s), {sum(m.rows.values())} row(s) counted on the VM"),
+        ("SECRET_SALT", True, f"in {CONFIG}"),
+        ("runs", True, "no recorded runs in this backup"),
+    ]

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from automation.cli import exit_code_for
-from automation.errors import BackupRejected
+from automation.cli import cli, exit_code_for
+from automation.errors import BackupRejected, UsageError
 from automation.operations import vm_backup
 from automation.operations.vm_backup import VmManifest
 
@@ -78,6 +79,25 @@ def test_a_flipped_byte_in_the_dump_is_refused_naming_the_part(tmp_path: Path) -
     error = rejected(path)
     assert "nothing was restored" in str(error)
     assert [p for p in error.problems if p.startswith("osticket.sql: SHA-256")], error.problems
+
+
+def test_every_flipped_byte_of_a_stored_part_is_refused_or_reads_back_unchanged(tmp_path: Path) -> None:
+    path = good(tmp_path)
+    original = path.read_bytes()
+    with zipfile.ZipFile(path) as zipped:
+        infos = [zipped.getinfo(name) for name in ("osticket.sql", "ost-config.php")]
+    for info in infos:
+        start = info.header_offset + 30 + len(info.filename)  # past the local file header (no extra field)
+        for at in range(start, start + info.compress_size):
+            data = bytearray(original)
+            data[at] ^= 0x01
+            path.write_bytes(bytes(data))
+            try:
+                opened = vm_backup.open_vm_backup(path)
+            except BackupRejected:
+                continue
+            # Only a bit deflate never reads back into the part (its final-block flag, padding) may pass.
+            assert (opened.sql, opened.config_php) == (DUMP, CONFIG), f"{info.filename}: byte {at - start}"
 
 
 def test_a_missing_part_is_refused(tmp_path: Path) -> None:
@@ -148,3 +168,37 @@ def test_the_powershell_hashes_exactly_the_parts_the_reader_checks() -> None:
     hashed = re.search(r"foreach \(\$part in @\(([^)]*)\)\) \{ \$hashes\[\$part\]", text)
     assert hashed, f"{SCRIPT}: no foreach over the hashed parts"
     assert tuple(re.findall(r"'([^']+)'", hashed.group(1))) == vm_backup.PARTS
+
+
+def test_backup_verify_checks_a_vm_zip_without_a_passphrase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OSTOPS_BACKUP_PASSPHRASE", raising=False)
+    path = good(tmp_path)
+    result = CliRunner().invoke(cli, ["backup", "verify", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["manifest"]["rows"] == {"ost_ticket": 3, "ost_staff": 1}
+    assert {"check": "runs", "ok": True, "detail": "no recorded runs in this backup"} in document["checks"]
+
+
+def test_backup_verify_refuses_a_vm_zip_with_a_flipped_byte_exit_1(tmp_path: Path) -> None:
+    path = good(tmp_path)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zipped:
+        info = zipped.getinfo("ost-config.php")
+    data[info.header_offset + 30 + len(info.filename) + 2] ^= 0x01  # a byte of the stored data
+    path.write_bytes(bytes(data))
+    result = CliRunner().invoke(cli, ["backup", "verify", str(path)])
+    assert isinstance(result.exception, BackupRejected) and exit_code_for(result.exception) == 1
+    assert "ost-config.php" in str(result.exception), result.exception  # the zip's own CRC-32 catches it first
+
+
+def test_restore_and_restore_test_of_a_vm_zip_say_they_are_not_supported_and_touch_nothing(tmp_path: Path) -> None:
+    path = good(tmp_path)
+    target = tmp_path / "restored"
+    restored = CliRunner().invoke(cli, ["restore", str(path), "--dir", str(target)])
+    assert isinstance(restored.exception, UsageError) and exit_code_for(restored.exception) == 2
+    assert "not supported yet" in str(restored.exception)
+    assert not target.exists()
+    tested = CliRunner().invoke(cli, ["backup", "verify", str(path), "--restore-test"])
+    assert isinstance(tested.exception, UsageError) and exit_code_for(tested.exception) == 2
+    assert "--restore-test of it is not supported yet" in str(tested.exception)
