@@ -52,6 +52,7 @@ EXAMPLES: dict[str, list[str]] = {
                       "ostops backup verify /srv/backups/helpdesk.age --restore-test"],
     "ostops backup verify": ["ostops backup verify helpdesk.age",
                              "ostops backup verify helpdesk.age --restore-test",
+                             "ostops backup verify osticket-vm-20261206T023000Z-nightly.zip",
                              "ostops backup verify helpdesk.age --identity key.txt --json"],
     "ostops restore": ["ostops restore helpdesk.age --dir /tmp/drill", "ostops restore helpdesk.age --yes"],
     "ostops upgrade": ["ostops upgrade --to 1.18.1 --source osTicket-v1.18.1.zip",
