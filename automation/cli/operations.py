@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from automation.cli.common import check_writable, console, escape, instance_option, out, print_json, progress
-from automation.errors import ConfigError, UpgradeError
+from automation.errors import ConfigError, UpgradeError, UsageError
 from automation.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -123,8 +123,22 @@ def backup_verify_command(file: Path, restore_test: bool, source: Path | None, i
     """Check a backup: it decrypts, its manifest reads, every part matches its SHA-256, and (--restore-test)
     it restores into a throwaway instance where every recorded run verifies. A backup that fails any check
     exits 1."""
+    from automation.operations import vm_backup
     from automation.operations.backup import verify_backup
 
+    if vm_backup.is_vm_backup(file):
+        if restore_test:
+            raise UsageError(f"{file}: an Azure VM backup zip; --restore-test of it is not supported yet (run "
+                             "`ostops backup verify` without it to check its parts)")
+        vm = vm_backup.open_vm_backup(file)
+        vm_checks = vm_backup.verify_checks(vm)
+        if as_json:
+            print_json("backup verify", True, file=str(file), manifest=vm.manifest.model_dump(by_alias=True),
+                       checks=[{"check": n, "ok": ok, "detail": d} for n, ok, d in vm_checks])
+            return
+        _print_checks(vm_checks, file)
+        out.print(f"{escape(str(file))}: the backup is sound")
+        return
     keys = _keys((), identity, confirm=False)
     result = verify_backup(file, keys)
     checks = list(result.checks)
@@ -180,8 +194,12 @@ def restore_command(file: Path, directory: Path | None, source: Path | None, por
     The passphrase comes from $OSTOPS_BACKUP_PASSPHRASE or a prompt, never from the command line.
     """
     from automation.operations import restore as restoring
+    from automation.operations import vm_backup
     from automation.operations.backup import verify_backup
 
+    if vm_backup.is_vm_backup(file):
+        raise UsageError(f"{file}: an Azure VM backup zip; `ostops restore` of it is not supported yet, nothing was "
+                         "restored (`ostops backup verify` checks it; docs/operations.md: restore a VM backup)")
     keys = _keys((), identity, confirm=False)
     opened = verify_backup(file, keys).opened
     progress(f"{file}: decrypted, {len(opened.manifest.parts)} part(s) match the manifest")
