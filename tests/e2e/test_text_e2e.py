@@ -113,19 +113,27 @@ MESSAGES = texts("message", 60)
 TITLES = texts("title", 12)
 
 
+_MARKUP = re.compile(r"<[A-Za-z/!?][^>]*>?|&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);")
+
+
 def one_changed(body: str) -> str:
-    """``body`` with one character a reader sees changed (outside markup and character references)."""
-    inside = None
+    """``body`` with one character a reader sees changed, outside markup and character references: a ``<`` is a
+    tag only when a name (or ``/``, ``!``, ``?``) follows it, as for osTicket's HTML, so the subject ``< 3`` (kept
+    as text) still has its ``3`` to change."""
+    skip = [range(m.start(), m.end()) for m in _MARKUP.finditer(body)]
     for i, char in enumerate(body):
-        if inside == "<":
-            inside = None if char == ">" else inside
-        elif inside == "&":
-            inside = None if char == ";" else inside
-        elif char in "<&":
-            inside = char
-        elif char.isalnum():
+        if char.isalnum() and not any(i in span for span in skip):
             return body[:i] + ("Q" if char != "Q" else "R") + body[i + 1:]
     raise AssertionError(f"no character to change in {body!r}")
+
+
+def test_the_tamper_changes_text_a_reader_sees_and_never_markup() -> None:
+    # '< 3' is the subject a CI run generated: a lone '<' is text, its '3' must be changeable
+    assert one_changed("< 3") == "< Q"
+    assert one_changed("<b>ok</b>") == "<b>Qk</b>"
+    assert one_changed("&amp; &#233; a") == "&amp; &#233; Q"
+    with pytest.raises(AssertionError, match="no character to change"):
+        one_changed("<br> &amp;")
 
 
 @settings(max_examples=3, deadline=None, derandomize=True, database=None,
