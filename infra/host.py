@@ -16,8 +16,6 @@ from infra import site, tls
 from infra.backup import (
     AzureVmBackup,
     AzureVmBackupArgs,
-    BackupStorage,
-    BackupStorageArgs,
     storage_service_endpoint,
 )
 from infra.bastion import Bastion, BastionArgs
@@ -184,19 +182,9 @@ class OsTicketHost(pulumi.ComponentResource):
             child,
         )
 
-        self.backup = BackupStorage(
-            f"{name}-backup",
-            BackupStorageArgs(
-                resource_group_name=self.resource_group_name,
-                location=config.location,
-                tags=tags,
-                subnet_ids=[self.subnet.id],
-                writers={"vm": self.machine.principal_id},
-                retention_days=config.backup.retention_days,
-                soft_delete_days=config.backup.soft_delete_days,
-                allowed_addresses=[config.automation_source_ip],
-            ),
-            child,
+        self.backup = site.backup_storage(
+            name, config, resource_group_name=self.resource_group_name, tags=tags,
+            subnet_ids=[self.subnet.id], writers={"vm": self.machine.principal_id}, opts=child,
         )
         self.vm_backup = (
             AzureVmBackup(

@@ -20,7 +20,7 @@ import pulumi
 from pulumi_azure_native import authorization, managedidentity, network, resources
 
 from infra import site, tls
-from infra.backup import BackupStorage, BackupStorageArgs, storage_service_endpoint
+from infra.backup import storage_service_endpoint
 from infra.bastion import Bastion, BastionArgs
 from infra.bootstrap_command import (
     WEB_ROLE,
@@ -178,19 +178,10 @@ class ProductionTier(pulumi.ComponentResource):
         self.fqdn = self.gateway.fqdn
         # The web instances write the nightly backup (the bootstrap's own election decides which one); the
         # automation subnet may read it for a restore drill.
-        self.backup = BackupStorage(
-            f"{name}-backup",
-            BackupStorageArgs(
-                resource_group_name=self.resource_group_name,
-                location=config.location,
-                tags=tags,
-                subnet_ids=[self.subnets["web"].id, self.subnets["automation"].id],
-                writers={"web-instances": self.web_identity.principal_id},
-                retention_days=config.backup.retention_days,
-                soft_delete_days=config.backup.soft_delete_days,
-                allowed_addresses=[config.automation_source_ip],
-            ),
-            child,
+        self.backup = site.backup_storage(
+            name, config, resource_group_name=self.resource_group_name, tags=tags,
+            subnet_ids=[self.subnets["web"].id, self.subnets["automation"].id],
+            writers={"web-instances": self.web_identity.principal_id}, opts=child,
         )
 
         files = args.bootstrap_files

@@ -6,14 +6,14 @@ settings every machine of it gets, the Key Vault secrets those settings name, an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
 from infra import tls
-from infra.backup import container_url
+from infra.backup import BackupStorage, BackupStorageArgs, container_url
 from infra.bootstrap_command import (
     SETTINGS_MODE,
     BootstrapFiles,
@@ -147,3 +147,31 @@ BASTION_HOW = (
     "RDP to the machines through Azure Bastion only (`az network bastion rdp --name <bastion> --resource-group "
     "<group> --target-resource-id <vm id>`, or the portal); no public RDP or WinRM rule exists"
 )
+
+
+def backup_storage(
+    name: str,
+    config: StackConfig,
+    *,
+    resource_group_name: pulumi.Input[str],
+    tags: Mapping[str, str],
+    subnet_ids: Sequence[pulumi.Input[str]],
+    writers: Mapping[str, pulumi.Input[str]],
+    opts: pulumi.ResourceOptions,
+) -> BackupStorage:
+    """The nightly backups' storage of either tier: retention, soft delete and the automation host's address from
+    the stack's config; the tier says which subnets reach it and which identities write."""
+    return BackupStorage(
+        f"{name}-backup",
+        BackupStorageArgs(
+            resource_group_name=resource_group_name,
+            location=config.location,
+            tags=tags,
+            subnet_ids=subnet_ids,
+            writers=writers,
+            retention_days=config.backup.retention_days,
+            soft_delete_days=config.backup.soft_delete_days,
+            allowed_addresses=[config.automation_source_ip],
+        ),
+        opts,
+    )
